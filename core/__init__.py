@@ -1,0 +1,1 @@
+"""Everything a model is and does: pure Python + torch + networkx, never Qt."""

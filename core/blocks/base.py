@@ -1,0 +1,139 @@
+"""Block specs and their registry.
+
+A block is declarative (ComfyUI / Orange style): a stable `type_id`, a `version`, a category,
+typed ports, and a frozen `Params` dataclass whose field metadata (min, max, choices, help)
+drives the inspector. `infer` maps input types to output types and `build` returns the torch
+module from `core/nn/` that does the work; the module knows nothing of graphs.
+"""
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from torch import nn
+
+from core.shapes import TensorType
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    kind: str  # a key of core.shapes.KINDS
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """Graph-wide sizes every block may read, taken from the Token input node."""
+
+    vocab_size: int  # V: number of token ids
+    context_length: int  # longest sequence the model accepts (learned positions are this long)
+
+
+class ParamError(ValueError):
+    """A parameter value a block cannot accept; the message names the parameter."""
+
+
+def param(default: Any, *, help: str, min: float | None = None, max: float | None = None,
+          choices: tuple | None = None) -> Any:
+    """A Params field with the metadata the inspector and validation read."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max, "choices": choices})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+class Block(ABC):
+    type_id: ClassVar[str]
+    version: ClassVar[int] = 1
+    category: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    paper: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()  # older type ids that still load as this block
+    inputs: ClassVar[tuple[Port, ...]] = ()
+    outputs: ClassVar[tuple[Port, ...]] = ()
+    Params: ClassVar[type] = NoParams
+
+    @abstractmethod
+    def infer(self, params: Any, inputs: dict[str, TensorType], ctx: ModelContext) -> dict[str, TensorType]:
+        """Output types from input types; raises ShapeError with a message a person understands."""
+
+    @abstractmethod
+    def build(self, params: Any, inputs: dict[str, TensorType], ctx: ModelContext) -> nn.Module:
+        """The module for one instance; its forward takes the inputs in port order."""
+
+    def link(self, params: Any, module: nn.Module, modules_of_type) -> None:
+        """Connect this instance to others after all are built (weight tying). Default: nothing."""
+
+    def migrate(self, version: int, params: dict) -> dict:
+        """Upgrade params saved by an older version of this block."""
+        return params
+
+    def parse_params(self, raw: dict) -> Any:
+        """Validate JSON-like values into a Params instance, naming the offending field."""
+        fields = {f.name: f for f in dataclasses.fields(self.Params)}
+        unknown = sorted(set(raw) - set(fields))
+        if unknown:
+            raise ParamError(f"{self.title} has no parameter {unknown[0]!r} (it has: {', '.join(fields) or 'none'})")
+        values = {}
+        for name, f in fields.items():
+            if name not in raw:
+                continue
+            values[name] = _check_value(self.title, f, raw[name])
+        return self.Params(**values)
+
+    def default_params(self) -> dict:
+        return dataclasses.asdict(self.Params())
+
+
+def _check_value(title: str, f: dataclasses.Field, value: Any) -> Any:
+    kind = type(f.default)
+    meta = f.metadata
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ParamError(f"{title}: {f.name} must be true or false, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamError(f"{title}: {f.name} must be a whole number, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(f"{title}: {f.name} must be a number, got {value!r}")
+        value = float(value)
+    elif kind is str and not isinstance(value, str):
+        raise ParamError(f"{title}: {f.name} must be text, got {value!r}")
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ParamError(f"{title}: {f.name} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ParamError(f"{title}: {f.name} must be at least {meta['min']}, got {value!r}")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ParamError(f"{title}: {f.name} must be at most {meta['max']}, got {value!r}")
+    return value
+
+
+_REGISTRY: dict[str, Block] = {}
+
+
+def register(cls: type[Block]) -> type[Block]:
+    block = cls()
+    for name in (cls.type_id, *cls.aliases):
+        if name in _REGISTRY:
+            raise ValueError(f"block type {name!r} registered twice")
+        _REGISTRY[name] = block
+    return cls
+
+
+def get_block(type_id: str) -> Block:
+    try:
+        return _REGISTRY[type_id]
+    except KeyError:
+        raise KeyError(f"unknown block type {type_id!r}") from None
+
+
+def all_blocks() -> list[Block]:
+    """Every registered block once (aliases folded), sorted by category then title."""
+    unique = {id(b): b for b in _REGISTRY.values()}.values()
+    return sorted(unique, key=lambda b: (b.category, b.title))

@@ -1,0 +1,256 @@
+"""Graph -> validated, shape-checked torch.fx GraphModule.
+
+`infer_shapes` walks the graph in topological order and records the type on every output port,
+collecting (node path, message) problems instead of stopping at the first. `compile_graph` then
+builds one module per node instance (a group repeated N times gives N instances) and emits a
+torch.fx graph that calls them, so the result is an ordinary nn.Module: no interpreter runs per
+step, and torch.compile, DDP/FSDP, ONNX export and state_dict all understand it.
+
+Node paths name nodes inside groups: 'layers/attn'. Module names add the repeat: 'layers.0.attn'.
+"""
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import torch.fx as fx
+from torch import nn
+
+from core.blocks import ModelContext, ParamError
+from core.graph import Graph, Group
+from core.nn.attention import SelfAttention
+from core.nn.init import gpt2_init
+from core.shapes import ShapeError, TensorType
+
+MODEL_OUTPUT_KIND = "logits"
+
+
+class CompileError(ValueError):
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{node or 'graph'}: {message}" for node, message in problems))
+
+
+@dataclass
+class ShapeReport:
+    ctx: ModelContext | None
+    types: dict[tuple[str, str], TensorType] = field(default_factory=dict)  # (node path, output port) -> type
+    inputs: dict[str, dict[str, TensorType]] = field(default_factory=dict)  # node path -> its input types
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    def problems_of(self, path: str) -> list[str]:
+        return [message for node, message in self.problems if node == path]
+
+
+def model_context(graph: Graph) -> ModelContext:
+    found = graph.nodes_of_type("input.tokens")
+    if len(found) != 1:
+        raise ShapeError(f"a model needs exactly one Token input node, found {len(found)}")
+    params = found[0].typed_params()
+    return ModelContext(vocab_size=params.vocab_size, context_length=params.context_length)
+
+
+def infer_shapes(graph: Graph) -> ShapeReport:
+    try:
+        ctx = model_context(graph)
+    except ShapeError as exc:
+        return ShapeReport(ctx=None, problems=[("", str(exc))])
+    report = ShapeReport(ctx=ctx)
+    _infer_scope(graph, "", {}, report)
+    return report
+
+
+def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], report: ShapeReport) -> dict:
+    """Infer one scope; `arriving` holds the types at the enclosing group's input ports. Returns the
+    types reaching this scope's group outputs."""
+    leaving: dict[str, TensorType] = {}
+    for node_id in graph.topological_order():
+        node, path = graph.nodes[node_id], prefix + node_id
+        inputs = _input_types(graph, node, prefix, report)
+        if inputs is None:
+            continue  # an upstream node already failed; one report per root cause
+        if node.type_id == "group.input":
+            inputs = {"in": arriving[node.get_param("name")]} if node.get_param("name") in arriving else {}
+            if not inputs:
+                continue  # the group's port is not fed; reported on the group node
+        report.inputs[path] = inputs
+        try:
+            if isinstance(node, Group):
+                outputs = _infer_group(node, path, inputs, report)
+            else:
+                outputs = node.block.infer(node.typed_params(), inputs, report.ctx)
+                if node.type_id == "group.output":
+                    leaving[node.get_param("name")] = inputs["in"]
+        except (ShapeError, ParamError) as exc:
+            report.problems.append((path, str(exc)))
+            continue
+        for port, tensor_type in (outputs or {}).items():
+            report.types[(path, port)] = tensor_type
+    return leaving
+
+
+def _input_types(graph: Graph, node, prefix: str, report: ShapeReport) -> dict | None:
+    inputs, missing = {}, []
+    for port in node.input_ports():
+        edge = next((e for e in graph.edges_into(node.id) if e.dst_port == port.name), None)
+        if edge is None:
+            missing.append(port.name)
+            continue
+        source = report.types.get((prefix + edge.src, edge.src_port))
+        if source is None:
+            return None
+        inputs[port.name] = source
+    if missing:
+        report.problems.append((prefix + node.id, f"{node.label()}: input {', '.join(map(repr, missing))} is not connected"))
+        return None
+    return inputs
+
+
+def _infer_group(group: Group, path: str, inputs: dict, report: ShapeReport) -> dict:
+    leaving = _infer_scope(group.graph, path + "/", inputs, report)
+    if group.repeat > 1:
+        # Repeat k + 1 receives repeat k's output wherever an output and an input share a name.
+        for name, out_type in leaving.items():
+            if name in inputs and inputs[name] != out_type:
+                raise ShapeError(
+                    f"repeating needs output {name!r} shaped like input {name!r}: {out_type} vs {inputs[name]}"
+                )
+    missing = [p.name for p in group.output_ports() if p.name not in leaving]
+    if missing and not any(node.startswith(path + "/") for node, _ in report.problems):
+        raise ShapeError(f"group output {', '.join(map(repr, missing))} receives nothing")
+    return leaving
+
+
+@dataclass
+class CompiledModel:
+    module: fx.GraphModule  # forward(tokens) -> logits
+    training_module: fx.GraphModule | None  # forward(tokens, targets) -> (logits, loss); same weights
+    root: nn.Module  # every built module, whichever view uses it
+    instances: dict[str, list[str]]  # node path -> qualified names of its modules, one per repeat
+    report: ShapeReport
+    ctx: ModelContext
+
+    def submodule(self, path: str, repeat: int = 0) -> nn.Module:
+        return self.root.get_submodule(self.instances[path][repeat])
+
+
+def compile_graph(graph: Graph) -> CompiledModel:
+    """Both views of the model over one set of modules: inference (logits) and, when the graph has
+    a loss, training. Weights start from GPT-2's initialisation."""
+    report = infer_shapes(graph)
+    if report.problems:
+        raise CompileError(report.problems)
+    emitter = _Emitter(report)
+    logits = _model_output(graph, report)
+    module = emitter.module_for(graph, [logits])
+    losses = _ports_of_kind(report, "loss")
+    if len(losses) > 1:
+        raise CompileError([("", f"a model can have one loss, found {len(losses)}")])
+    training_module = emitter.module_for(graph, [logits, losses[0]]) if losses else None
+    emitter.link()
+    attention_layers = sum(isinstance(m, SelfAttention) for m in emitter.root.modules())
+    gpt2_init(emitter.root, attention_layers)
+    return CompiledModel(module, training_module, emitter.root, emitter.instances, report, report.ctx)
+
+
+def _ports_of_kind(report: ShapeReport, kind: str) -> list[tuple[str, str]]:
+    return [(n, p) for (n, p), t in report.types.items() if "/" not in n and t.kind == kind]
+
+
+def _model_output(graph: Graph, report: ShapeReport) -> tuple[str, str]:
+    found = _ports_of_kind(report, MODEL_OUTPUT_KIND)
+    if len(found) != 1:
+        raise CompileError([("", f"a model needs exactly one {MODEL_OUTPUT_KIND} output, found {len(found)}")])
+    return found[0]
+
+
+def _ancestors(graph: Graph, node_ids: list[str]) -> set[str]:
+    g = graph.nx()
+    needed = set(node_ids)
+    for node_id in node_ids:
+        needed |= nx.ancestors(g, node_id)
+    return needed
+
+
+class _Emitter:
+    """Builds modules and the fx graph that calls them, scope by scope."""
+
+    def __init__(self, report: ShapeReport):
+        self.report = report
+        self.root = nn.Module()
+        self.instances: dict[str, list[str]] = {}
+        self._built: list[tuple[str, object, object, nn.Module]] = []  # (path, block, params, module)
+
+    def module_for(self, graph: Graph, outputs: list[tuple[str, str]]) -> fx.GraphModule:
+        """A GraphModule computing `outputs` (one value, or a tuple of several), reusing modules
+        already built for an earlier view."""
+        self.fx_graph = fx.Graph()
+        values = self.emit_scope(graph, "", "", {}, _ancestors(graph, [node for node, _ in outputs]))
+        result = tuple(values[port] for port in outputs)
+        self.fx_graph.output(result if len(result) > 1 else result[0])
+        return fx.GraphModule(self.root, self.fx_graph, class_name="CompiledModel")
+
+    def emit_scope(self, graph: Graph, prefix: str, qual_prefix: str, arriving: dict, needed: set | None):
+        values: dict[tuple[str, str], fx.Node] = {}
+        for node_id in graph.topological_order():
+            if needed is not None and node_id not in needed:
+                continue
+            node, path = graph.nodes[node_id], prefix + node_id
+            args = {e.dst_port: values[(e.src, e.src_port)] for e in graph.edges_into(node_id)}
+            if node.type_id in ("input.tokens", "input.targets"):
+                values[(node_id, node.output_ports()[0].name)] = self.fx_graph.placeholder(node_id)
+            elif node.type_id == "group.input":
+                values[(node_id, "out")] = arriving[node.get_param("name")]
+            elif node.type_id == "group.output":
+                values[("<out>", node.get_param("name"))] = args["in"]
+            elif isinstance(node, Group):
+                for port, value in self._emit_group(node, path, qual_prefix, args).items():
+                    values[(node_id, port)] = value
+            else:
+                values.update(self._emit_node(node, path, qual_prefix, args))
+        return values
+
+    def _emit_group(self, group: Group, path: str, qual_prefix: str, args: dict) -> dict:
+        carried = dict(args)
+        for r in range(group.repeat):
+            inner = self.emit_scope(group.graph, path + "/", f"{qual_prefix}{group.id}.{r}.", carried, None)
+            leaving = {port: value for (key, port), value in inner.items() if key == "<out>"}
+            carried.update({name: value for name, value in leaving.items() if name in carried})
+        return leaving
+
+    def _emit_node(self, node, path: str, qual_prefix: str, args: dict) -> dict:
+        qualname = f"{qual_prefix}{node.id}"
+        if qualname not in self.instances.get(path, []):
+            params = node.typed_params()
+            module = node.block.build(params, self.report.inputs[path], self.report.ctx)
+            _set_submodule(self.root, qualname, module)
+            self.instances.setdefault(path, []).append(qualname)
+            self._built.append((path, node.block, params, module))
+        call = self.fx_graph.call_module(qualname, tuple(args[p.name] for p in node.input_ports()))
+        ports = node.output_ports()
+        if len(ports) == 1:
+            return {(node.id, ports[0].name): call}
+        return {(node.id, p.name): self.fx_graph.call_function(_getitem, (call, i)) for i, p in enumerate(ports)}
+
+    def link(self) -> None:
+        def modules_of_type(type_id: str) -> list[nn.Module]:
+            return [m for _, block, _, m in self._built if block.type_id == type_id]
+
+        for path, block, params, module in self._built:
+            try:
+                block.link(params, module, modules_of_type)
+            except ShapeError as exc:
+                raise CompileError([(path, str(exc))]) from None
+
+
+def _getitem(values, index):
+    return values[index]
+
+
+def _set_submodule(root: nn.Module, qualname: str, module: nn.Module) -> None:
+    *parents, leaf = qualname.split(".")
+    owner = root
+    for name in parents:
+        if not hasattr(owner, name):
+            owner.add_module(name, nn.Module())
+        owner = getattr(owner, name)
+    owner.add_module(leaf, module)

@@ -1,0 +1,137 @@
+"""Reading graph documents: JSON in, a validated Graph out, or an error that says where.
+
+A broken file never crashes the app and never silently drops a node: each problem is reported
+with the file position (for malformed JSON) or the node and edge it concerns.
+"""
+
+import json
+from pathlib import Path
+
+from core.blocks import ParamError, get_block
+from core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, _ID
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise GraphFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GraphFileError(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise GraphFileError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphFileError(
+            f"{path}: broken JSON at line {exc.lineno}, column {exc.colno} (byte {exc.pos}): {exc.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise GraphFileError(f"{path}: expected a JSON object at the top, found {type(data).__name__}")
+    return data
+
+
+def load_graph(path: str | Path) -> Graph:
+    try:
+        return graph_from_dict(read_json(path))
+    except GraphFileError as exc:
+        message = str(exc)
+        raise GraphFileError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
+def graph_from_dict(data: dict) -> Graph:
+    version = data.get("format")
+    if not isinstance(version, int):
+        raise GraphFileError("missing or invalid 'format' number: is this a Transformer Workbench graph?")
+    if version > FORMAT:
+        raise GraphFileError(f"format {version} was written by a newer Transformer Workbench (this one reads {FORMAT})")
+    graph = Graph()
+    _fill_scope(graph, data, "graph")
+    graph.history.clear()
+    return graph
+
+
+def _fill_scope(graph: Graph, data: dict, where: str) -> None:
+    for key in ("nodes", "groups", "edges"):
+        if not isinstance(data.get(key, []), list):
+            raise GraphFileError(f"{where}: '{key}' must be a list")
+    for index, raw in enumerate(data.get("nodes", [])):
+        graph._insert_node(_read_node(raw, f"{where}: node {index}", graph.nodes))
+    for index, raw in enumerate(data.get("groups", [])):
+        group = _read_group(graph, raw, f"{where}: group {index}")
+        graph._insert_node(group)
+        _fill_scope(group.graph, raw, f"{where} › group '{group.id}'")
+    for index, raw in enumerate(data.get("edges", [])):
+        edge = _read_edge(raw, f"{where}: edge {index}")
+        try:
+            graph.check_connection(edge)
+        except GraphError as exc:
+            raise GraphFileError(f"{where}: edge {index} ({edge}): {exc}") from None
+        graph._insert_edge(edge)
+
+
+def _read_id(raw, graph_ids, where: str) -> str:
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where}: expected an object, found {type(raw).__name__}")
+    node_id = raw.get("id")
+    if not isinstance(node_id, str) or not _ID.match(node_id):
+        raise GraphFileError(f"{where}: invalid id {node_id!r}")
+    if node_id in graph_ids:
+        raise GraphFileError(f"{where}: id {node_id!r} is used twice")
+    return node_id
+
+
+def _read_pos(raw, where: str) -> tuple[float, float]:
+    pos = raw.get("pos", [0, 0])
+    if not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(v, (int, float)) for v in pos)):
+        raise GraphFileError(f"{where}: 'pos' must be [x, y], got {pos!r}")
+    return float(pos[0]), float(pos[1])
+
+
+def _read_node(raw, where: str, taken) -> Node:
+    node_id = _read_id(raw, taken, where)
+    where = f"{where} ('{node_id}')"
+    type_text = raw.get("type")
+    if not isinstance(type_text, str):
+        raise GraphFileError(f"{where}: missing 'type'")
+    type_id, _, version_text = type_text.partition("@")
+    try:
+        block = get_block(type_id)
+    except KeyError:
+        raise GraphFileError(f"{where}: unknown block type {type_id!r}") from None
+    version = int(version_text) if version_text.isdigit() else block.version
+    if version > block.version:
+        raise GraphFileError(f"{where}: {type_id}@{version} is newer than this app's version {block.version}")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise GraphFileError(f"{where}: 'params' must be an object")
+    params = block.migrate(version, dict(params)) if version < block.version else dict(params)
+    try:
+        block.parse_params(params)
+    except ParamError as exc:
+        raise GraphFileError(f"{where}: {exc}") from None
+    return Node(node_id, block.type_id, params, _read_pos(raw, where))
+
+
+def _read_group(parent: Graph, raw, where: str) -> Group:
+    node_id = _read_id(raw, parent.nodes, where)
+    where = f"{where} ('{node_id}')"
+    title, repeat = raw.get("title", "Group"), raw.get("repeat", 1)
+    if not isinstance(title, str):
+        raise GraphFileError(f"{where}: 'title' must be text")
+    try:
+        Graph._check_repeat(repeat)
+    except GraphError as exc:
+        raise GraphFileError(f"{where}: {exc}") from None
+    return Group(node_id, Graph(parent=parent), title, repeat, _read_pos(raw, where))
+
+
+def _read_edge(raw, where: str) -> Edge:
+    if not isinstance(raw, dict) or not isinstance(raw.get("from"), str) or not isinstance(raw.get("to"), str):
+        raise GraphFileError(f"{where}: an edge is {{\"from\": \"node.port\", \"to\": \"node.port\"}}, got {raw!r}")
+    src, _, src_port = raw["from"].partition(".")
+    dst, _, dst_port = raw["to"].partition(".")
+    if not (src and src_port and dst and dst_port):
+        raise GraphFileError(f"{where}: endpoints must look like 'node.port', got {raw['from']!r} → {raw['to']!r}")
+    return Edge(src, src_port, dst, dst_port)

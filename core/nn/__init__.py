@@ -1,0 +1,1 @@
+"""Runnable torch modules, written to be read. They know nothing of graphs."""

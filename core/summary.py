@@ -1,0 +1,85 @@
+"""Parameters, FLOPs and shapes per node: what `main.py info` prints and the inspector shows.
+
+FLOPs count a multiply-add as 2 and are per token of a forward pass at full context length:
+2·in·out for every linear layer, plus 4·T·D per attention layer for QKᵀ and the weighted sum of V
+(the full T×T product; a causal kernel skips about half of it). Training costs about 3× the
+forward pass, which with attention ignored is the familiar 6N per token (Kaplan et al. 2020).
+"""
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from core.compiler import CompiledModel, compile_graph
+from core.graph import Graph
+from core.nn.attention import SelfAttention
+
+
+@dataclass
+class NodeSummary:
+    path: str  # node path, 'layers/attn' inside a group
+    title: str  # the block's title
+    type_id: str
+    instances: int  # how many copies run (a group's repeat count)
+    params: int  # trainable parameters over all copies; a tied weight counts at its first owner
+    flops_per_token: int  # forward FLOPs per token over all copies
+    outputs: dict[str, str] = field(default_factory=dict)  # output port -> shape text, e.g. 'B×T×128'
+
+
+@dataclass
+class ModelSummary:
+    rows: list[NodeSummary]
+    vocab_size: int
+    context_length: int
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def flops_per_token(self) -> int:
+        return sum(r.flops_per_token for r in self.rows)
+
+    @property
+    def training_flops_per_token(self) -> int:
+        return 3 * self.flops_per_token
+
+    def to_dict(self) -> dict:
+        return {
+            "vocab_size": self.vocab_size,
+            "context_length": self.context_length,
+            "total_params": self.total_params,
+            "flops_per_token": self.flops_per_token,
+            "training_flops_per_token": self.training_flops_per_token,
+            "nodes": [vars(r) for r in self.rows],
+        }
+
+
+def summarize(graph: Graph, compiled: CompiledModel | None = None) -> ModelSummary:
+    compiled = compiled or compile_graph(graph)
+    seen: set[int] = set()
+    rows = []
+    for path, node in graph.walk():
+        if node.type_id == "group":
+            continue
+        modules = [compiled.root.get_submodule(q) for q in compiled.instances.get(path, [])]
+        params = 0
+        for module in modules:
+            for p in module.parameters():
+                if id(p) not in seen and p.requires_grad:
+                    seen.add(id(p))
+                    params += p.numel()
+        flops = sum(module_flops(m, compiled.ctx.context_length) for m in modules)
+        outputs = {port: str(t) for (p, port), t in compiled.report.types.items() if p == path}
+        rows.append(NodeSummary(path, node.block.title, node.type_id, len(modules), params, flops, outputs))
+    return ModelSummary(rows, compiled.ctx.vocab_size, compiled.ctx.context_length)
+
+
+def module_flops(module: nn.Module, context_length: int) -> int:
+    flops = 0
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            flops += 2 * sub.in_features * sub.out_features
+        if isinstance(sub, SelfAttention):
+            flops += 4 * context_length * sub.proj.in_features
+    return flops

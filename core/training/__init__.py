@@ -1,0 +1,1 @@
+"""Objectives, optimizers and schedules, the trainer loop and run folders."""

@@ -1,0 +1,43 @@
+"""Test-wide settings. Environment variables come first: Triton reads TRITON_INTERPRET when a
+kernel is defined, and Qt reads QT_QPA_PLATFORM when the application starts."""
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shrink_project(project, corpus: Path | None = None):
+    """The default preset scaled down so a few training steps take well under a second."""
+    graph = project.graph
+    graph.set_param("tokens", "context_length", 32)
+    graph.set_param("tok_emb", "width", 32)
+    graph.set_param("layers", "repeat", 2)
+    graph.nodes["layers"].graph.set_param("attn", "heads", 2)
+    graph.history.clear()
+    project.train = project.train.replace(
+        steps=6, batch_size=4, warmup_steps=2, log_every=1, eval_every=3, eval_batches=2,
+        checkpoint_every=3, sample_every=3, sample_length=16,
+    )
+    if corpus is not None:
+        project.data.corpus = corpus
+    return project
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A small copy of the default project, saved in tmp_path with a 30 kB slice of the corpus."""
+    from core.project import load_project
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text((REPO / "assets/corpus/shakespeare.txt").read_text()[:30_000])
+    project = shrink_project(load_project(), corpus)
+    project.save(tmp_path / "tiny.json")
+    return project
