@@ -1,0 +1,1 @@
+"""Attention and other fused kernels behind one function. Imports torch (and triton) only."""

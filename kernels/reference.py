@@ -1,0 +1,68 @@
+"""Plain-math attention: the reference every backend is tested against, and the only path that
+returns the attention weights (heatmaps re-run a batch through it).
+
+Letters: b batch, h query heads, g kv heads, t query positions, s key positions, d head dim.
+"""
+
+import math
+
+import torch
+
+
+def attention_mask(t: int, s: int, *, causal: bool, window: int | None, device=None) -> torch.Tensor:
+    """Boolean [t, s] mask, True where query i may attend to key j.
+
+    Queries are aligned to the end of the keys (query i sits at key position i + s - t), which is
+    what a KV cache needs: the newest query sees every cached key.
+    """
+    i = torch.arange(t, device=device).unsqueeze(1) + (s - t)  # (t, 1) absolute query positions
+    j = torch.arange(s, device=device).unsqueeze(0)  # (1, s)
+    allowed = torch.ones(t, s, dtype=torch.bool, device=device)
+    if causal:
+        allowed &= j <= i
+    if window is not None:
+        distance = i - j if causal else (i - j).abs()
+        allowed &= distance < window
+    return allowed
+
+
+def alibi_bias(slopes: torch.Tensor, t: int, s: int) -> torch.Tensor:
+    """[h, t, s] additive bias -slope[h] * |i - j| (Press et al. 2022, "Train Short, Test Long")."""
+    i = torch.arange(t, device=slopes.device).unsqueeze(1) + (s - t)
+    j = torch.arange(s, device=slopes.device).unsqueeze(0)
+    return -slopes.float().view(-1, 1, 1) * (i - j).abs().float()
+
+
+def reference_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    window: int | None = None,
+    alibi_slopes: torch.Tensor | None = None,
+    scale: float | None = None,
+    dropout_p: float = 0.0,
+    return_weights: bool = False,
+):
+    """softmax(q kᵀ · scale + bias + mask) v, computed in fp32 and cast back to q's dtype."""
+    b, h, t, d = q.shape
+    g, s = k.shape[1], k.shape[2]
+    if h % g:
+        raise ValueError(f"query heads ({h}) must be a multiple of key/value heads ({g})")
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    # Grouped-query attention: each kv head serves h // g query heads.
+    k = k.repeat_interleave(h // g, dim=1)  # (b, h, s, d)
+    v = v.repeat_interleave(h // g, dim=1)
+    scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale  # (b, h, t, s)
+    if alibi_slopes is not None:
+        scores = scores + alibi_bias(alibi_slopes.to(q.device), t, s)
+    if causal or window is not None:
+        allowed = attention_mask(t, s, causal=causal, window=window, device=q.device)
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    # A query row with no visible key (possible with a window and t > s) attends to nothing.
+    weights = torch.nan_to_num(weights, nan=0.0)
+    dropped = torch.dropout(weights, dropout_p, train=dropout_p > 0)
+    out = torch.matmul(dropped, v.float()).to(q.dtype)  # (b, h, t, d)
+    return (out, weights) if return_weights else out

@@ -1,0 +1,80 @@
+"""The fused Triton kernels against the reference, forward and backward. On the CPU they run in
+Triton's interpreter (tests/conftest.py sets TRITON_INTERPRET=1), so sizes stay tiny."""
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+from kernels.attention import attention  # noqa: E402
+from kernels.triton_attention import INTERPRET, triton_attention  # noqa: E402
+from tests.kernels.helpers import HEADS, MASKS, SHAPES, assert_parity, make_qkv, options  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
+if DEVICE == "cpu" and not INTERPRET:
+    pytest.skip("compiled Triton kernels need a GPU; set TRITON_INTERPRET=1 to simulate them", allow_module_level=True)
+compiled_gpu = pytest.mark.skipif(DEVICE != "cuda", reason="fp16/bf16 kernels run on CUDA (TRITON_INTERPRET=0)")
+
+
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("t, s", SHAPES)
+def test_matches_reference(t, s, mask):
+    # Head layouts take turns over the shapes; test_grouped_heads covers each with every mask.
+    hq, hkv = HEADS[SHAPES.index((t, s)) % len(HEADS)]
+    q, k, v = make_qkv(1, hq, hkv, t, s, 16, device=DEVICE)
+    assert_parity(triton_attention, q, k, v, **options(mask, hq, DEVICE))
+
+
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("hq, hkv", HEADS)
+def test_grouped_heads(hq, hkv, mask):
+    q, k, v = make_qkv(1, hq, hkv, 20, 27, 16, device=DEVICE, seed=2)
+    assert_parity(triton_attention, q, k, v, **options(mask, hq, DEVICE))
+
+
+@pytest.mark.parametrize("window, causal", [(9, False), (5, True)])
+@pytest.mark.parametrize("shift", range(16))
+def test_window_edges_on_every_tile_offset(shift, window, causal):
+    """The kernels skip tiles a window cannot reach; sweeping S - T over a whole 16-wide interpreter
+    tile puts the window's first and last visible key on each tile boundary at least once."""
+    q, k, v = make_qkv(1, 2, 1, 40, 40 + shift, 16, device=DEVICE, seed=shift)
+    assert_parity(triton_attention, q, k, v, window=window, causal=causal)
+
+
+@pytest.mark.parametrize("d", [16, 32, 64, 128])
+def test_head_dims_and_batches(d):
+    q, k, v = make_qkv(2, 2, 1, 19, 34, d, device=DEVICE, seed=3)
+    assert_parity(triton_attention, q, k, v, **options("causal-window-alibi", 2, DEVICE))
+
+
+def test_strided_inputs_and_custom_scale():
+    """q, k, v as transposed views of (B, T, H, D) projections, the layout attention layers produce."""
+    base = torch.randn(2, 23, 3, 4, 32, device=DEVICE)  # (B, T, q|k|v, H, D)
+    q, k, v = (base[:, :, i].transpose(1, 2).requires_grad_() for i in range(3))
+    assert not q.is_contiguous()
+    assert_parity(triton_attention, q, k, v, causal=True, scale=0.3)
+
+
+@pytest.mark.parametrize("mask", ["causal", "window", "causal-window-alibi"])
+def test_through_dispatcher(mask):
+    """attention(backend="triton") drops queries that see no key (here the first 13) before the kernel."""
+    q, k, v = make_qkv(2, 4, 2, 21, 8, 16, device=DEVICE, seed=4)
+    assert_parity(lambda *a, **kw: attention(*a, backend="triton", **kw), q, k, v, **options(mask, 4, DEVICE))
+
+
+def test_rows_without_keys_are_zero():
+    q, k, v = make_qkv(1, 2, 2, 9, 4, 16, device=DEVICE)
+    out = triton_attention(q, k, v, causal=True)
+    out.sum().backward()
+    assert out[:, :, :5].abs().max() == 0  # queries 0-4 sit before the first key
+    assert q.grad[:, :, :5].abs().max() == 0
+    assert torch.isfinite(k.grad).all() and torch.isfinite(v.grad).all()
+
+
+@compiled_gpu
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("mask", ["full", "causal", "causal-window-alibi"])
+@pytest.mark.parametrize("d", [64, 128])
+def test_half_precision_on_gpu(dtype, mask, d):
+    q, k, v = make_qkv(2, 8, 2, 257, 513, d, dtype=dtype, device="cuda", seed=5)
+    assert_parity(triton_attention, q, k, v, **options(mask, 8, "cuda"))
