@@ -7,21 +7,29 @@ torch.fx graph that calls them, so the result is an ordinary nn.Module: no inter
 step, and torch.compile, DDP/FSDP, ONNX export and state_dict all understand it.
 
 Node paths name nodes inside groups: 'layers/attn'. Module names add the repeat: 'layers.0.attn'.
+
+The forward's arguments are the graph's input nodes, named by node id and ordered as core.blocks.io
+describes (`CompiledModel.input_names`); inputs that may be left out (padding masks, segment ids)
+default to None, so `compiled.module(tokens)` works for any decoder-only model. An optional input
+port left unconnected receives None.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import networkx as nx
 import torch.fx as fx
+from safetensors.torch import load_model
 from torch import nn
 
 from core.blocks import ModelContext, ParamError
+from core.blocks.io import InputBlock
 from core.graph import Graph, Group
-from core.nn.attention import SelfAttention
+from core.nn.attention import CrossAttention, SelfAttention
 from core.nn.init import gpt2_init
 from core.shapes import ShapeError, TensorType
 
-MODEL_OUTPUT_KIND = "logits"
+MODEL_OUTPUT_KINDS = ("logits", "class_logits")  # what a model's forward returns: one of these
 
 
 class CompileError(ValueError):
@@ -46,7 +54,9 @@ def model_context(graph: Graph) -> ModelContext:
     if len(found) != 1:
         raise ShapeError(f"a model needs exactly one Token input node, found {len(found)}")
     params = found[0].typed_params()
-    return ModelContext(vocab_size=params.vocab_size, context_length=params.context_length)
+    embeddings = [node for _, node in graph.walk() if node.type_id == "embed.token"]
+    width = embeddings[0].typed_params().width if len(embeddings) == 1 else 0
+    return ModelContext(vocab_size=params.vocab_size, context_length=params.context_length, embedding_width=width)
 
 
 def infer_shapes(graph: Graph) -> ShapeReport:
@@ -74,6 +84,8 @@ def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], rep
                 continue  # the group's port is not fed; reported on the group node
         report.inputs[path] = inputs
         try:
+            if prefix and isinstance(getattr(node, "block", None), InputBlock):
+                raise ShapeError(f"{node.label()} belongs outside groups: it is an argument of the whole model")
             if isinstance(node, Group):
                 outputs = _infer_group(node, path, inputs, report)
             else:
@@ -93,14 +105,16 @@ def _input_types(graph: Graph, node, prefix: str, report: ShapeReport) -> dict |
     for port in node.input_ports():
         edge = next((e for e in graph.edges_into(node.id) if e.dst_port == port.name), None)
         if edge is None:
-            missing.append(port.name)
+            if not port.optional:
+                missing.append(port.name)
             continue
         source = report.types.get((prefix + edge.src, edge.src_port))
         if source is None:
             return None
         inputs[port.name] = source
     if missing:
-        report.problems.append((prefix + node.id, f"{node.label()}: input {', '.join(map(repr, missing))} is not connected"))
+        ports = ", ".join(map(repr, missing))
+        report.problems.append((prefix + node.id, f"{node.label()}: input {ports} is not connected"))
         return None
     return inputs
 
@@ -122,15 +136,29 @@ def _infer_group(group: Group, path: str, inputs: dict, report: ShapeReport) -> 
 
 @dataclass
 class CompiledModel:
-    module: fx.GraphModule  # forward(tokens) -> logits
-    training_module: fx.GraphModule | None  # forward(tokens, targets) -> (logits, loss); same weights
+    module: fx.GraphModule  # forward(*input_names) -> logits
+    training_module: fx.GraphModule | None  # forward(*training_input_names) -> (logits, loss); same weights
     root: nn.Module  # every built module, whichever view uses it
     instances: dict[str, list[str]]  # node path -> qualified names of its modules, one per repeat
     report: ShapeReport
     ctx: ModelContext
+    input_names: list[str] = field(default_factory=list)  # module's arguments, e.g. ['tokens', 'mask']
+    training_input_names: list[str] = field(default_factory=list)  # e.g. ['tokens', 'targets', 'mask']
 
     def submodule(self, path: str, repeat: int = 0) -> nn.Module:
         return self.root.get_submodule(self.instances[path][repeat])
+
+    def load_weights(self, path: str | Path) -> None:
+        """Replace every weight with those in a safetensors file saved from a model of this graph;
+        a missing, extra or differently shaped tensor is a CompileError naming it."""
+        try:
+            missing, unexpected = load_model(self.root, str(path), strict=False)
+        except (RuntimeError, OSError, ValueError) as exc:  # shapes differ, or not a safetensors file
+            raise CompileError([("", f"{path}: {str(exc).splitlines()[0]}")]) from None
+        if missing or unexpected:
+            problems = [f"no tensor {name!r} in the file" for name in sorted(missing)]
+            problems += [f"the file holds {name!r}, which this graph does not have" for name in sorted(unexpected)]
+            raise CompileError([("", f"{path}: {'; '.join(problems)}")])
 
 
 def compile_graph(graph: Graph) -> CompiledModel:
@@ -141,15 +169,16 @@ def compile_graph(graph: Graph) -> CompiledModel:
         raise CompileError(report.problems)
     emitter = _Emitter(report)
     logits = _model_output(graph, report)
-    module = emitter.module_for(graph, [logits])
+    module, input_names = emitter.module_for(graph, [logits])
     losses = _ports_of_kind(report, "loss")
     if len(losses) > 1:
         raise CompileError([("", f"a model can have one loss, found {len(losses)}")])
-    training_module = emitter.module_for(graph, [logits, losses[0]]) if losses else None
+    training_module, training_input_names = emitter.module_for(graph, [logits, losses[0]]) if losses else (None, [])
     emitter.link()
-    attention_layers = sum(isinstance(m, SelfAttention) for m in emitter.root.modules())
+    attention_layers = sum(isinstance(m, (SelfAttention, CrossAttention)) for m in emitter.root.modules())
     gpt2_init(emitter.root, attention_layers)
-    return CompiledModel(module, training_module, emitter.root, emitter.instances, report, report.ctx)
+    return CompiledModel(module, training_module, emitter.root, emitter.instances, report, report.ctx,
+                         input_names, training_input_names)
 
 
 def _ports_of_kind(report: ShapeReport, kind: str) -> list[tuple[str, str]]:
@@ -157,10 +186,17 @@ def _ports_of_kind(report: ShapeReport, kind: str) -> list[tuple[str, str]]:
 
 
 def _model_output(graph: Graph, report: ShapeReport) -> tuple[str, str]:
-    found = _ports_of_kind(report, MODEL_OUTPUT_KIND)
+    found = [port for kind in MODEL_OUTPUT_KINDS for port in _ports_of_kind(report, kind)]
     if len(found) != 1:
-        raise CompileError([("", f"a model needs exactly one {MODEL_OUTPUT_KIND} output, found {len(found)}")])
+        raise CompileError([("", f"a model needs exactly one logits output, found {len(found)}")])
     return found[0]
+
+
+def _input_nodes(graph: Graph, needed: set[str]) -> list:
+    """The top-level input nodes feeding the outputs, in the order of the forward's arguments."""
+    nodes = [node for node_id, node in graph.nodes.items()
+             if node_id in needed and isinstance(getattr(node, "block", None), InputBlock)]
+    return sorted(nodes, key=lambda node: (not node.block.required, node.block.order))  # stable: document order
 
 
 def _ancestors(graph: Graph, node_ids: list[str]) -> set[str]:
@@ -180,14 +216,19 @@ class _Emitter:
         self.instances: dict[str, list[str]] = {}
         self._built: list[tuple[str, object, object, nn.Module]] = []  # (path, block, params, module)
 
-    def module_for(self, graph: Graph, outputs: list[tuple[str, str]]) -> fx.GraphModule:
+    def module_for(self, graph: Graph, outputs: list[tuple[str, str]]) -> tuple[fx.GraphModule, list[str]]:
         """A GraphModule computing `outputs` (one value, or a tuple of several), reusing modules
-        already built for an earlier view."""
+        already built for an earlier view, and the names of its arguments in order."""
         self.fx_graph = fx.Graph()
-        values = self.emit_scope(graph, "", "", {}, _ancestors(graph, [node for node, _ in outputs]))
+        needed = _ancestors(graph, [node for node, _ in outputs])
+        self.placeholders = {}
+        for node in _input_nodes(graph, needed):
+            default = {} if node.block.required else {"default_value": None}
+            self.placeholders[node.id] = self.fx_graph.placeholder(node.id, **default)
+        values = self.emit_scope(graph, "", "", {}, needed)
         result = tuple(values[port] for port in outputs)
         self.fx_graph.output(result if len(result) > 1 else result[0])
-        return fx.GraphModule(self.root, self.fx_graph, class_name="CompiledModel")
+        return fx.GraphModule(self.root, self.fx_graph, class_name="CompiledModel"), list(self.placeholders)
 
     def emit_scope(self, graph: Graph, prefix: str, qual_prefix: str, arriving: dict, needed: set | None):
         values: dict[tuple[str, str], fx.Node] = {}
@@ -196,8 +237,8 @@ class _Emitter:
                 continue
             node, path = graph.nodes[node_id], prefix + node_id
             args = {e.dst_port: values[(e.src, e.src_port)] for e in graph.edges_into(node_id)}
-            if node.type_id in ("input.tokens", "input.targets"):
-                values[(node_id, node.output_ports()[0].name)] = self.fx_graph.placeholder(node_id)
+            if node_id in self.placeholders and not prefix:
+                values[(node_id, node.output_ports()[0].name)] = self.placeholders[node_id]
             elif node.type_id == "group.input":
                 values[(node_id, "out")] = arriving[node.get_param("name")]
             elif node.type_id == "group.output":
@@ -219,17 +260,23 @@ class _Emitter:
 
     def _emit_node(self, node, path: str, qual_prefix: str, args: dict) -> dict:
         qualname = f"{qual_prefix}{node.id}"
+        params = node.typed_params()
         if qualname not in self.instances.get(path, []):
-            params = node.typed_params()
             module = node.block.build(params, self.report.inputs[path], self.report.ctx)
             _set_submodule(self.root, qualname, module)
             self.instances.setdefault(path, []).append(qualname)
             self._built.append((path, node.block, params, module))
-        call = self.fx_graph.call_module(qualname, tuple(args[p.name] for p in node.input_ports()))
-        ports = node.output_ports()
+        # Outputs that repeat an input or are always None need no call (a RoPE block's hidden states).
+        forwarded = node.block.forwarded_outputs(params)
+        values = {(node.id, port): args.get(source) if source else None for port, source in forwarded.items()}
+        ports = [p for p in node.output_ports() if p.name not in forwarded]
+        if not ports:
+            return values
+        call = self.fx_graph.call_module(qualname, tuple(args.get(p.name) for p in node.input_ports()))
         if len(ports) == 1:
-            return {(node.id, ports[0].name): call}
-        return {(node.id, p.name): self.fx_graph.call_function(_getitem, (call, i)) for i, p in enumerate(ports)}
+            return values | {(node.id, ports[0].name): call}
+        return values | {(node.id, p.name): self.fx_graph.call_function(_getitem, (call, i))
+                         for i, p in enumerate(ports)}
 
     def link(self) -> None:
         def modules_of_type(type_id: str) -> list[nn.Module]:

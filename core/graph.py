@@ -196,6 +196,34 @@ class Graph:
                 self._check_io_rename(node, name)
         self.history.push(SetParam(self, node_id, name, value))
 
+    def replace_node(self, node_id: str, type_id: str) -> None:
+        """Swap a node's block for one with the same ports (core.blocks.swappable_blocks lists them),
+        keeping its id, position, every edge and the parameters both blocks have; one undo step.
+        Replacing learned positions by RoPE this way leaves every other weight's name and shape alone."""
+        node = self._require(node_id)
+        if isinstance(node, Group):
+            raise GraphError(f"{node.label()} is a group; only a block can be replaced")
+        try:
+            block = get_block(type_id)
+        except KeyError as exc:
+            raise GraphError(str(exc).strip("'\"")) from None
+        edges = [e for e in self.edges if node_id in (e.src, e.dst)]
+        for edge in edges:
+            side, port, ports = (("output", edge.src_port, block.outputs) if edge.src == node_id
+                                 else ("input", edge.dst_port, block.inputs))
+            if port not in {p.name for p in ports}:
+                raise GraphError(f"{block.title} has no {side} {port!r}, which {edge} uses")
+        shared = {k: v for k, v in node.params.items() if k in block.default_params()}
+        try:
+            block.parse_params(shared)
+        except ParamError:
+            shared = {}  # a value the new block does not accept: start from its defaults
+        with self.history.macro(f"replace {node.label()} with {block.title}"):
+            self.remove(node_id)
+            self.add_node(type_id, shared, node.pos, node_id)
+            for edge in edges:
+                self.connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
+
     def move(self, node_id: str, pos) -> None:
         self._require(node_id)
         self.history.push(MoveNode(self, node_id, (float(pos[0]), float(pos[1]))))

@@ -1,9 +1,14 @@
-"""Parameters, FLOPs and shapes per node: what `main.py info` prints and the inspector shows.
+"""Parameters, FLOPs, KV-cache size and shapes per node: what `main.py info` prints and the inspector shows.
 
 FLOPs count a multiply-add as 2 and are per token of a forward pass at full context length:
-2·in·out for every linear layer, plus 4·T·D per attention layer for QKᵀ and the weighted sum of V
-(the full T×T product; a causal kernel skips about half of it). Training costs about 3× the
-forward pass, which with attention ignored is the familiar 6N per token (Kaplan et al. 2020).
+2·in·out for every linear layer, plus 4·S·H·K per attention layer for QKᵀ and the weighted sum of V
+over the S keys a query may see (the full context, or the window; a causal kernel skips about half
+of it). Training costs about 3× the forward pass, which with attention ignored is the familiar 6N per
+token (Kaplan et al. 2020).
+
+KV-cache bytes per token: what generating one more token adds to the cache, 2 (key and value) ×
+kv heads × head width × bytes per element for every causal self-attention layer. Encoder and
+cross-attention keys are computed once from the source and do not grow while generating.
 """
 
 from dataclasses import dataclass, field
@@ -12,7 +17,7 @@ from torch import nn
 
 from core.compiler import CompiledModel, compile_graph
 from core.graph import Graph
-from core.nn.attention import SelfAttention
+from core.nn.attention import CrossAttention, SelfAttention
 
 
 @dataclass
@@ -24,6 +29,7 @@ class NodeSummary:
     params: int  # trainable parameters over all copies; a tied weight counts at its first owner
     flops_per_token: int  # forward FLOPs per token over all copies
     outputs: dict[str, str] = field(default_factory=dict)  # output port -> shape text, e.g. 'B×T×128'
+    kv_cache_bytes_per_token: int = 0  # what one generated token adds to the KV cache, over all copies
 
 
 @dataclass
@@ -44,6 +50,10 @@ class ModelSummary:
     def training_flops_per_token(self) -> int:
         return 3 * self.flops_per_token
 
+    @property
+    def kv_cache_bytes_per_token(self) -> int:
+        return sum(r.kv_cache_bytes_per_token for r in self.rows)
+
     def to_dict(self) -> dict:
         return {
             "vocab_size": self.vocab_size,
@@ -51,6 +61,7 @@ class ModelSummary:
             "total_params": self.total_params,
             "flops_per_token": self.flops_per_token,
             "training_flops_per_token": self.training_flops_per_token,
+            "kv_cache_bytes_per_token": self.kv_cache_bytes_per_token,
             "nodes": [vars(r) for r in self.rows],
         }
 
@@ -70,8 +81,9 @@ def summarize(graph: Graph, compiled: CompiledModel | None = None) -> ModelSumma
                     seen.add(id(p))
                     params += p.numel()
         flops = sum(module_flops(m, compiled.ctx.context_length) for m in modules)
+        cache = sum(kv_cache_bytes_per_token(m) for m in modules)
         outputs = {port: str(t) for (p, port), t in compiled.report.types.items() if p == path}
-        rows.append(NodeSummary(path, node.block.title, node.type_id, len(modules), params, flops, outputs))
+        rows.append(NodeSummary(path, node.block.title, node.type_id, len(modules), params, flops, outputs, cache))
     return ModelSummary(rows, compiled.ctx.vocab_size, compiled.ctx.context_length)
 
 
@@ -81,5 +93,16 @@ def module_flops(module: nn.Module, context_length: int) -> int:
         if isinstance(sub, nn.Linear):
             flops += 2 * sub.in_features * sub.out_features
         if isinstance(sub, SelfAttention):
-            flops += 4 * context_length * sub.proj.in_features
+            keys = min(context_length, sub.window or context_length)
+            flops += 4 * keys * sub.heads * sub.head_width
+        if isinstance(sub, CrossAttention):
+            flops += 4 * context_length * sub.heads * sub.head_width
     return flops
+
+
+def kv_cache_bytes_per_token(module: nn.Module) -> int:
+    total = 0
+    for sub in module.modules():
+        if isinstance(sub, SelfAttention) and sub.causal:
+            total += 2 * sub.kv_heads * sub.head_width * sub.qkv.weight.element_size()
+    return total

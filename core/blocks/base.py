@@ -21,6 +21,7 @@ class Port:
     name: str
     kind: str  # a key of core.shapes.KINDS
     help: str = ""
+    optional: bool = False  # may stay unconnected; the module then receives None
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ModelContext:
 
     vocab_size: int  # V: number of token ids
     context_length: int  # longest sequence the model accepts (learned positions are this long)
+    embedding_width: int = 0  # D of the model's one token embedding (0 if it has none); tied copies read it
 
 
 class ParamError(ValueError):
@@ -65,6 +67,11 @@ class Block(ABC):
     @abstractmethod
     def build(self, params: Any, inputs: dict[str, TensorType], ctx: ModelContext) -> nn.Module:
         """The module for one instance; its forward takes the inputs in port order."""
+
+    def forwarded_outputs(self, params: Any) -> dict[str, str | None]:
+        """Outputs the compiler wires without calling the module: output port -> the input port whose
+        value it passes on unchanged, or None for an output that is always None. Default: none."""
+        return {}
 
     def link(self, params: Any, module: nn.Module, modules_of_type) -> None:
         """Connect this instance to others after all are built (weight tying). Default: nothing."""
@@ -137,3 +144,14 @@ def all_blocks() -> list[Block]:
     """Every registered block once (aliases folded), sorted by category then title."""
     unique = {id(b): b for b in _REGISTRY.values()}.values()
     return sorted(unique, key=lambda b: (b.category, b.title))
+
+
+def swappable_blocks(type_id: str) -> list[Block]:
+    """Blocks that can replace `type_id` in place, keeping every edge: the same port names and
+    kinds (e.g. every position encoding for every other). Excludes the block itself."""
+    block = get_block(type_id)
+
+    def ports(b: Block):
+        return [(p.name, p.kind) for p in b.inputs], [(p.name, p.kind) for p in b.outputs]
+
+    return [b for b in all_blocks() if b is not block and ports(b) == ports(block)]

@@ -1,9 +1,9 @@
-"""Embeddings and absolute positions: token ids in, hidden states out."""
+"""Embeddings: token ids in, hidden states out; and segment (token type) vectors added on top."""
 
 from dataclasses import dataclass
 
 from core.blocks.base import Block, Port, param, register
-from core.nn.embeddings import LearnedPositions, SinusoidalPositions, TokenEmbedding
+from core.nn.embeddings import SegmentEmbedding, TokenEmbedding
 from core.shapes import ShapeError, hidden
 
 
@@ -19,49 +19,63 @@ class TokenEmbeddingBlock(Block):
     @dataclass(frozen=True)
     class Params:
         width: int = param(128, min=1, max=65_536, help="D: the model width every later block works in.")
+        scale: bool = param(False, help="Multiply the vectors by √D (the original Transformer; "
+                                                  "BART's scale_embedding).")
 
     def infer(self, params, inputs, ctx):
         return {"out": hidden(params.width)}
 
     def build(self, params, inputs, ctx):
-        return TokenEmbedding(ctx.vocab_size, params.width)
+        return TokenEmbedding(ctx.vocab_size, params.width, scale=params.scale)
 
 
-class _AbsolutePositions(Block):
-    category = "Position"
-    inputs = (Port("x", "hidden"),)
+@register
+class TiedTokenEmbeddingBlock(Block):
+    type_id = "embed.token_tied"
+    category = "Embedding"
+    title = "Shared token embedding"
+    description = ("Looks up the same table as the model's Token embedding, e.g. for an encoder-decoder's "
+                   "decoder tokens (BART and T5 share one table between encoder, decoder and LM head).")
+    paper = "Press & Wolf 2017, Using the Output Embedding to Improve Language Models"
+    inputs = (Port("tokens", "tokens"),)
     outputs = (Port("out", "hidden"),)
-
-    def infer(self, params, inputs, ctx):
-        return {"out": inputs["x"]}
-
-
-@register
-class LearnedPositionsBlock(_AbsolutePositions):
-    type_id = "position.learned"
-    title = "Learned positions"
-    description = "Adds a trained vector per position, up to the context length (GPT-2, BERT)."
-    paper = "Radford et al. 2019, Language Models are Unsupervised Multitask Learners"
-
-    def build(self, params, inputs, ctx):
-        return LearnedPositions(ctx.context_length, inputs["x"].width())
-
-
-@register
-class SinusoidalPositionsBlock(_AbsolutePositions):
-    type_id = "position.sinusoidal"
-    title = "Sinusoidal positions"
-    description = "Adds fixed sines and cosines of geometrically spaced wavelengths; nothing to train."
-    paper = "Vaswani et al. 2017, Attention Is All You Need"
 
     @dataclass(frozen=True)
     class Params:
-        base: float = param(10000.0, min=2.0, help="Longest wavelength is 2π·base.")
+        scale: bool = param(False, help="Multiply the vectors by √D.")
 
     def infer(self, params, inputs, ctx):
-        if inputs["x"].width() % 2:
-            raise ShapeError(f"sinusoidal positions need an even width D, got {inputs['x'].width()}")
+        if not ctx.embedding_width:
+            raise ShapeError("a shared token embedding needs exactly one Token embedding in the model to share")
+        return {"out": hidden(ctx.embedding_width)}
+
+    def build(self, params, inputs, ctx):
+        return TokenEmbedding(ctx.vocab_size, ctx.embedding_width, scale=params.scale)
+
+    def link(self, params, module, modules_of_type):
+        embeddings = modules_of_type("embed.token")
+        if len(embeddings) != 1:
+            raise ShapeError(f"a shared token embedding needs exactly one Token embedding, found {len(embeddings)}")
+        module.tie_to(embeddings[0].weight)
+
+
+@register
+class SegmentEmbeddingBlock(Block):
+    type_id = "embed.segment"
+    category = "Embedding"
+    title = "Segment embedding"
+    description = ("Adds a learned vector per segment id (BERT's token types: sentence A or B). Without "
+                   "segment ids, every token is in segment 0.")
+    paper = "Devlin et al. 2019, BERT"
+    inputs = (Port("x", "hidden"), Port("segments", "segments", optional=True))
+    outputs = (Port("out", "hidden"),)
+
+    @dataclass(frozen=True)
+    class Params:
+        types: int = param(2, min=1, max=1024, help="Number of segment ids; BERT uses 2.")
+
+    def infer(self, params, inputs, ctx):
         return {"out": inputs["x"]}
 
     def build(self, params, inputs, ctx):
-        return SinusoidalPositions(ctx.context_length, inputs["x"].width(), params.base)
+        return SegmentEmbedding(params.types, inputs["x"].width())

@@ -1,17 +1,35 @@
-"""Where data enters and leaves a graph or a group."""
+"""Where data enters and leaves a graph or a group.
+
+A model's inputs become the arguments of its compiled forward, named by node id, in this order:
+required inputs (token ids, then decoder token ids, then targets), then inputs that may be left
+out and default to None (padding masks, then segment ids), each kind in document order.
+See CompiledModel.input_names.
+"""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import nn
 
 from core.blocks.base import Block, Port, param, register
-from core.shapes import KINDS, ShapeError, tokens
+from core.shapes import KINDS, ShapeError, padding_mask, segments, tokens
+
+
+class InputBlock(Block):
+    """A value the caller passes in; the compiler makes it an argument of the forward."""
+
+    category = "Input"
+    order: ClassVar[int]  # position among the forward's arguments
+    required: ClassVar[bool] = True  # False: the argument defaults to None
+
+    def build(self, params, inputs, ctx):
+        return nn.Identity()
 
 
 @register
-class TokenInput(Block):
+class TokenInput(InputBlock):
     type_id = "input.tokens"
-    category = "Input"
+    order = 0
     title = "Token input"
     description = "Token ids of a batch of sequences; fixes the vocabulary size and the context length."
     outputs = (Port("tokens", "tokens", "token ids [B, T]"),)
@@ -24,14 +42,24 @@ class TokenInput(Block):
     def infer(self, params, inputs, ctx):
         return {"tokens": tokens()}
 
-    def build(self, params, inputs, ctx):
-        return nn.Identity()
+
+@register
+class DecoderTokenInput(InputBlock):
+    type_id = "input.decoder_tokens"
+    order = 1
+    title = "Decoder token input"
+    description = ("Token ids the decoder of an encoder-decoder reads (the target so far, shifted right); "
+                   "same vocabulary and context length as the Token input.")
+    outputs = (Port("tokens", "tokens", "decoder token ids [B, T]"),)
+
+    def infer(self, params, inputs, ctx):
+        return {"tokens": tokens()}
 
 
 @register
-class TargetInput(Block):
+class TargetInput(InputBlock):
     type_id = "input.targets"
-    category = "Input"
+    order = 2
     title = "Target tokens"
     description = "The ids the model should predict at each position (training only); -1 is ignored."
     outputs = (Port("targets", "tokens", "target ids [B, T]"),)
@@ -39,8 +67,33 @@ class TargetInput(Block):
     def infer(self, params, inputs, ctx):
         return {"targets": tokens()}
 
-    def build(self, params, inputs, ctx):
-        return nn.Identity()
+
+@register
+class PaddingMaskInput(InputBlock):
+    type_id = "input.padding_mask"
+    order = 3
+    required = False
+    title = "Padding mask"
+    description = ("1 for real tokens and 0 for padding, so sequences of different lengths share a batch; "
+                   "attention ignores padded keys. Left out, nothing is padding.")
+    outputs = (Port("mask", "mask", "padding mask [B, S]"),)
+
+    def infer(self, params, inputs, ctx):
+        return {"mask": padding_mask()}
+
+
+@register
+class SegmentInput(InputBlock):
+    type_id = "input.token_types"
+    order = 4
+    required = False
+    title = "Segment ids"
+    description = ("Which segment (sentence A = 0, B = 1) each token belongs to (BERT's token_type_ids). "
+                   "Left out, all 0.")
+    outputs = (Port("segments", "segments", "segment ids [B, T]"),)
+
+    def infer(self, params, inputs, ctx):
+        return {"segments": segments()}
 
 
 @register

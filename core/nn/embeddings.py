@@ -10,13 +10,36 @@ from torch import nn
 
 
 class TokenEmbedding(nn.Module):
-    def __init__(self, vocab_size: int, width: int):
+    """A learned vector per token id; optionally times √D, as in Vaswani et al. 2017 (section 3.4)."""
+
+    def __init__(self, vocab_size: int, width: int, scale: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(vocab_size, width))
+        self.multiplier = math.sqrt(width) if scale else 1.0
         nn.init.normal_(self.weight, std=0.02)
 
+    def tie_to(self, embedding_weight: nn.Parameter) -> None:
+        """Share another embedding's table (an encoder-decoder's decoder reads the encoder's)."""
+        self.weight = embedding_weight
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return nn.functional.embedding(tokens, self.weight)  # (B, T) -> (B, T, D)
+        x = nn.functional.embedding(tokens, self.weight)  # (B, T) -> (B, T, D)
+        return x * self.multiplier if self.multiplier != 1.0 else x
+
+
+class SegmentEmbedding(nn.Module):
+    """Adds a learned vector per segment id, telling sentence A from sentence B (BERT's token types).
+    Without segment ids every token is in segment 0."""
+
+    def __init__(self, types: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(types, width))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+        if segments is None:
+            return x + self.weight[0]  # (B, T, D) + (D,)
+        return x + nn.functional.embedding(segments, self.weight)  # (B, T, D) + (B, T, D)
 
 
 class LearnedPositions(nn.Module):

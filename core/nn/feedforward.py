@@ -1,4 +1,4 @@
-"""Position-wise feed-forward network: widen, activate, project back.
+"""Position-wise feed-forward networks: widen, activate, project back.
 
 Letters: B batch, T positions, D model width, F hidden width.
 """
@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 ACTIVATIONS = {
-    "gelu": lambda: nn.GELU(),
+    "gelu": lambda: nn.GELU(),  # exact, with the Gaussian CDF (BERT, BART)
     "gelu_tanh": lambda: nn.GELU(approximate="tanh"),  # GPT-2's approximation
-    "relu": lambda: nn.ReLU(),
+    "relu": lambda: nn.ReLU(),  # the original Transformer, T5
+    "silu": lambda: nn.SiLU(),  # x·sigmoid(x), the "Swish" of SwiGLU
 }
 
 
@@ -24,3 +25,20 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.proj(self.act(self.fc(x))))  # (B, T, D) -> (B, T, F) -> (B, T, D)
+
+
+class GatedMLP(nn.Module):
+    """A gated linear unit: act(x W_gate) ⊙ (x W_up), projected back by W_down. With SiLU it is
+    SwiGLU (LLaMA), with GELU GeGLU (T5 v1.1) (Shazeer 2020, "GLU Variants Improve Transformer")."""
+
+    def __init__(self, width: int, hidden: int, *, activation: str, bias: bool, dropout: float):
+        super().__init__()
+        self.gate = nn.Linear(width, hidden, bias=bias)
+        self.up = nn.Linear(width, hidden, bias=bias)
+        self.act = ACTIVATIONS[activation]()
+        self.down = nn.Linear(hidden, width, bias=bias)
+        self.down.is_residual_projection = True
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.down(self.act(self.gate(x)) * self.up(x)))  # (B, T, F) gated -> (B, T, D)

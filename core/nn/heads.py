@@ -1,10 +1,15 @@
-"""What sits at the top of a model: the language-model head and its loss, and the residual add.
+"""What sits at the top of a model: language-model, masked-LM and classification heads, the loss,
+and the residual add.
 
-Letters: B batch, T positions, D model width, V vocabulary.
+Letters: B batch, T positions, D model width, V vocabulary, C classes.
 """
+
+import math
 
 import torch
 from torch import nn
+
+from core.nn.feedforward import ACTIVATIONS
 
 
 class Add(nn.Module):
@@ -17,15 +22,60 @@ class Add(nn.Module):
 class LMHead(nn.Module):
     """Scores every vocabulary entry; with tying its weight is the token embedding's (Press & Wolf 2017)."""
 
-    def __init__(self, width: int, vocab_size: int, *, bias: bool):
+    def __init__(self, width: int, vocab_size: int, *, bias: bool, scale_input: bool = False):
         super().__init__()
         self.linear = nn.Linear(width, vocab_size, bias=bias)
+        # T5 shrinks the decoder output by 1/√D before its tied projection (Raffel et al. 2020).
+        self.multiplier = 1 / math.sqrt(width) if scale_input else 1.0
 
     def tie_to(self, embedding_weight: nn.Parameter) -> None:
         self.linear.weight = embedding_weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.multiplier != 1.0:
+            x = x * self.multiplier
         return self.linear(x)  # (B, T, D) -> (B, T, V)
+
+
+class MLMHead(nn.Module):
+    """BERT's masked-LM head: a dense layer, activation and LayerNorm ("transform"), then scores over
+    the vocabulary from the (usually tied) embedding matrix plus a bias per entry (Devlin et al. 2019)."""
+
+    def __init__(self, width: int, vocab_size: int, *, activation: str, eps: float):
+        super().__init__()
+        self.transform = nn.Linear(width, width)
+        self.act = ACTIVATIONS[activation]()
+        self.norm = nn.LayerNorm(width, eps=eps)
+        self.decoder = nn.Linear(width, vocab_size)
+
+    def tie_to(self, embedding_weight: nn.Parameter) -> None:
+        self.decoder.weight = embedding_weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.norm(self.act(self.transform(x))))  # (B, T, D) -> (B, T, V)
+
+
+class ClassificationHead(nn.Module):
+    """One score per class for each sequence: pool the positions into one vector (the first, [CLS],
+    token, or the mean over real tokens), optionally pass it through BERT's dense + tanh "pooler",
+    then a linear classifier."""
+
+    def __init__(self, width: int, classes: int, *, pooling: str, pooler: bool, dropout: float):
+        super().__init__()
+        self.pooling = pooling
+        self.pooler = nn.Sequential(nn.Linear(width, width), nn.Tanh()) if pooler else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(width, classes)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.pooling == "cls":
+            pooled = x[:, 0]  # (B, D)
+        elif mask is None:
+            pooled = x.mean(dim=1)
+        else:
+            weights = mask.to(x.dtype).unsqueeze(-1)  # (B, T, 1): padding does not count
+            pooled = (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+        return self.classifier(self.dropout(self.pooler(pooled)))  # (B, C)
 
 
 class CrossEntropyLoss(nn.Module):

@@ -1,0 +1,284 @@
+"""The model zoo as graphs: GPT-2, BERT, BART, T5, LLaMA and Mistral, each drawn from blocks.
+
+One frozen `Architecture` describes any of them (as a Hugging Face config does) and `build_graph`
+lays it out as a graph a person can open and edit: embeddings and positions at the top, one group
+per stack of layers repeated × N, then the head. The presets in assets/presets and the Hugging Face
+import (core.export.hf_import) are both made here, so they have the same node ids and weight names:
+
+    decoder           tokens → tok_emb → positions → emb_drop → layers × N → ln_f → lm_head
+    encoder           tokens → tok_emb → positions → segments → emb_norm → emb_drop → layers × N → head
+    encoder-decoder   tokens → tok_emb → enc_positions → enc_emb_norm → enc_drop → encoder × N → enc_norm ─┐
+                  dec_tokens → dec_emb → dec_positions → dec_emb_norm → dec_drop → decoder × N → dec_norm → lm_head
+
+Every layer group has the ports x, positions and mask (plus memory and memory_mask in a decoder that
+reads an encoder); the position node's `positions` output feeds every layer, so swapping one position
+block for another (learned → RoPE) needs no rewiring. Pre-norm layers normalise before each
+sublayer and add after (GPT-2, LLaMA, T5); post-norm layers add, then normalise (BERT, BART).
+"""
+
+from dataclasses import dataclass, replace
+
+from core.graph import Graph
+
+LAYOUTS = ("decoder", "encoder", "encoder-decoder")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str  # the project's name
+    layout: str = "decoder"  # one of LAYOUTS
+    vocab_size: int = 65  # V
+    context_length: int = 128  # longest sequence; learned position tables are this long
+    width: int = 128  # D
+    layers: int = 4  # layers per stack
+    decoder_layers: int = 0  # layers in an encoder-decoder's decoder; 0 = same as layers
+    heads: int = 4  # query heads
+    kv_heads: int = 0  # key/value heads; 0 = one per query head
+    head_width: int = 0  # K; 0 = width / heads
+    attention_bias: bool = True  # biases on the attention projections
+    scale_scores: bool = True  # divide scores by √K (T5 does not)
+    window: int = 0  # sliding attention window; 0 = none
+    positions: str = "position.learned"  # the position block's type id
+    rope_base: float = 10000.0  # RoPE's θ
+    relative_buckets: int = 32  # T5 bias buckets
+    relative_max_distance: int = 128  # T5 bias: distances beyond share a bucket
+    norm: str = "norm.layer"  # norm.layer or norm.rms
+    norm_eps: float = 1e-5
+    norm_bias: bool = True  # LayerNorm's shift
+    pre_norm: bool = True  # norm before each sublayer (else after each residual add)
+    final_norm: bool = True  # a norm after each stack's last layer
+    embedding_norm: bool = False  # a norm right after the embeddings (BERT, BART)
+    scale_embedding: bool = False  # token vectors × √D
+    segment_types: int = 0  # BERT's token types; 0 = no segment embedding
+    ffn: str = "ffn.mlp"  # ffn.mlp, ffn.swiglu or ffn.geglu
+    ffn_hidden: int = 0  # F; 0 = the block's default
+    activation: str = "gelu"  # ffn.mlp's non-linearity; gelu_tanh makes ffn.geglu use the tanh form
+    ffn_bias: bool = True
+    head: str = "head.lm"  # head.lm, head.mlm or head.classify
+    classes: int = 2  # head.classify's C
+    tie_embeddings: bool = True  # the head's projection is the token embedding
+    head_bias: bool = False  # a bias per vocabulary entry (head.lm)
+    head_scale_input: bool = False  # head input × 1/√D (T5)
+    dropout: float = 0.0  # on embeddings, attention and feed-forward outputs
+    loss: bool = True  # add targets and a cross-entropy loss, so the graph can be trained
+
+    def replace(self, **changes) -> "Architecture":
+        return replace(self, **changes)
+
+
+def build_graph(arch: Architecture) -> Graph:
+    if arch.layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {arch.layout!r}; choose one of {', '.join(LAYOUTS)}")
+    g = Graph()
+    g.add_node("input.tokens", {"vocab_size": arch.vocab_size, "context_length": arch.context_length},
+               (0, 0), "tokens")
+    g.add_node("input.padding_mask", {}, (-260, 0), "mask")
+    if arch.layout == "encoder-decoder":
+        _encoder_decoder(g, arch)
+    else:
+        _single_stack(g, arch)
+    g.history.clear()
+    return g
+
+
+# ----- layouts -----
+
+
+def _single_stack(g: Graph, arch: Architecture) -> None:
+    """A decoder (GPT-2, LLaMA, Mistral) or an encoder (BERT): one stack of layers and a head."""
+    segments = arch.segment_types > 0
+    if segments:
+        g.add_node("input.token_types", {}, (260, 0), "token_types")
+    g.add_node("embed.token", {"width": arch.width, "scale": arch.scale_embedding}, (0, 110), "tok_emb")
+    g.connect("tokens", "tokens", "tok_emb", "tokens")
+    x = _positions(g, arch, "positions", ("tok_emb", "out"), (0, 220), bidirectional=arch.layout == "encoder")
+    y = 330
+    if segments:
+        g.add_node("embed.segment", {"types": arch.segment_types}, (0, y), "segments")
+        g.connect(*x, "segments", "x")
+        g.connect("token_types", "segments", "segments", "segments")
+        x, y = ("segments", "out"), y + 110
+    x, y = _embedding_end(g, arch, "emb_norm", "emb_drop", x, y)
+    _layer_group(g, arch, "layers", "Transformer layer", arch.layers, (0, y), causal=arch.layout == "decoder",
+                 feeds={"x": x, "positions": ("positions", "positions"), "mask": ("mask", "mask")})
+    x, y = ("layers", "x"), y + 110
+    if arch.final_norm:
+        g.add_node(arch.norm, _norm_params(arch), (0, y), "ln_f")
+        g.connect(*x, "ln_f", "x")
+        x, y = ("ln_f", "out"), y + 110
+    _head(g, arch, x, y)
+
+
+def _encoder_decoder(g: Graph, arch: Architecture) -> None:
+    """BART and T5: the encoder reads the source; each decoder layer also attends to its output."""
+    g.add_node("input.decoder_tokens", {}, (320, 0), "dec_tokens")
+    g.add_node("input.padding_mask", {}, (580, 0), "dec_mask")
+    g.add_node("embed.token", {"width": arch.width, "scale": arch.scale_embedding}, (0, 110), "tok_emb")
+    g.add_node("embed.token_tied", {"scale": arch.scale_embedding}, (320, 110), "dec_emb")
+    g.connect("tokens", "tokens", "tok_emb", "tokens")
+    g.connect("dec_tokens", "tokens", "dec_emb", "tokens")
+    sides = {}
+    stacks = (("enc_", "encoder", 0, "Encoder layer"), ("dec_", "decoder", 320, "Decoder layer"))
+    for prefix, stack, column, title in stacks:
+        embedded = ("tok_emb", "out") if prefix == "enc_" else ("dec_emb", "out")
+        positions = f"{prefix}positions"
+        x = _positions(g, arch, positions, embedded, (column, 220), bidirectional=prefix == "enc_")
+        x, y = _embedding_end(g, arch, f"{prefix}emb_norm", f"{prefix}drop", x, 330)
+        sides[prefix] = (x, y, positions, stack, column, title)
+    x, y, positions, stack, column, title = sides["enc_"]
+    _layer_group(g, arch, stack, title, arch.layers, (column, y), causal=False,
+                 feeds={"x": x, "positions": (positions, "positions"), "mask": ("mask", "mask")})
+    memory = _stack_end(g, arch, "enc_norm", (stack, "x"), (column, y + 110))
+    x, y, positions, stack, column, title = sides["dec_"]
+    _layer_group(g, arch, stack, title, arch.decoder_layers or arch.layers, (column, y), causal=True,
+                 feeds={"x": x, "positions": (positions, "positions"), "mask": ("dec_mask", "mask"),
+                        "memory": memory, "memory_mask": ("mask", "mask")})
+    x = _stack_end(g, arch, "dec_norm", (stack, "x"), (column, y + 110))
+    _head(g, arch, x, y + 220, column)
+
+
+# ----- pieces -----
+
+
+def _positions(g: Graph, arch: Architecture, node_id: str, x, pos, *, bidirectional: bool):
+    params = {
+        "position.rope": {"base": arch.rope_base},
+        "position.t5_bias": {"heads": arch.heads, "buckets": arch.relative_buckets,
+                             "max_distance": arch.relative_max_distance, "bidirectional": bidirectional},
+    }.get(arch.positions, {})
+    g.add_node(arch.positions, params, pos, node_id)
+    g.connect(*x, node_id, "x")
+    return node_id, "out"
+
+
+def _embedding_end(g: Graph, arch: Architecture, norm_id: str, drop_id: str, x, y: int):
+    """The optional norm right after the embeddings, then dropout."""
+    column = g.nodes[x[0]].pos[0]
+    if arch.embedding_norm:
+        g.add_node(arch.norm, _norm_params(arch), (column, y), norm_id)
+        g.connect(*x, norm_id, "x")
+        x, y = (norm_id, "out"), y + 110
+    g.add_node("op.dropout", {"p": arch.dropout}, (column, y), drop_id)
+    g.connect(*x, drop_id, "x")
+    return (drop_id, "out"), y + 110
+
+
+def _stack_end(g: Graph, arch: Architecture, node_id: str, x, pos):
+    if not arch.final_norm:
+        return x
+    g.add_node(arch.norm, _norm_params(arch), pos, node_id)
+    g.connect(*x, node_id, "x")
+    return node_id, "out"
+
+
+def _layer_group(g: Graph, arch: Architecture, group_id: str, title: str, repeat: int, pos, *, causal: bool,
+                 feeds: dict) -> None:
+    """One transformer layer, repeated; `feeds` maps each group port to the (node, port) outside feeding it."""
+    g.add_group(title, repeat, pos, group_id)
+    inner = g.nodes[group_id].graph
+    kinds = {"x": "hidden", "positions": "positions", "mask": "mask", "memory": "hidden", "memory_mask": "mask"}
+    for column, name in enumerate(feeds):
+        inner.add_node("group.input", {"name": name, "kind": kinds[name]}, (260 * column, 0), f"{name}_in")
+    attention = {"heads": arch.heads, "kv_heads": arch.kv_heads, "head_width": arch.head_width,
+                 "bias": arch.attention_bias, "scale_scores": arch.scale_scores, "dropout": arch.dropout}
+    sublayers = [("attn", "attention.self", {**attention, "causal": causal, "window": arch.window},
+                  {"positions": "positions_in", "mask": "mask_in"})]
+    if "memory" in feeds:
+        cross_inputs = {"memory": "memory_in", "mask": "memory_mask_in"}
+        sublayers.append(("cross_attn", "attention.cross", attention, cross_inputs))
+    sublayers.append(("mlp", arch.ffn, _ffn_params(arch), {}))
+    x, y = ("x_in", "out"), 110
+    for i, (node_id, type_id, params, extra) in enumerate(sublayers, 1):
+        norm, add = f"ln_{i}", f"add_{i}"
+        if arch.pre_norm:  # x + f(norm(x))
+            inner.add_node(arch.norm, _norm_params(arch), (0, y), norm)
+            inner.add_node(type_id, params, (0, y + 110), node_id)
+            inner.add_node("op.add", {}, (0, y + 220), add)
+            inner.connect(*x, norm, "x")
+            inner.connect(norm, "out", node_id, "x")
+            inner.connect(*x, add, "a")
+            inner.connect(node_id, "out", add, "b")
+            x = (add, "out")
+        else:  # norm(x + f(x))
+            inner.add_node(type_id, params, (0, y), node_id)
+            inner.add_node("op.add", {}, (0, y + 110), add)
+            inner.add_node(arch.norm, _norm_params(arch), (0, y + 220), norm)
+            inner.connect(*x, node_id, "x")
+            inner.connect(*x, add, "a")
+            inner.connect(node_id, "out", add, "b")
+            inner.connect(add, "out", norm, "x")
+            x = (norm, "out")
+        for port, source in extra.items():
+            inner.connect(source, "out", node_id, port)
+        y += 330
+    inner.add_node("group.output", {"name": "x"}, (0, y), "x_out")
+    inner.connect(*x, "x_out", "in")
+    for port, (src, src_port) in feeds.items():
+        g.connect(src, src_port, group_id, port)
+
+
+def _head(g: Graph, arch: Architecture, x, y: int, column: int = 0) -> None:
+    if arch.head == "head.classify":
+        params = {"classes": arch.classes, "dropout": arch.dropout}
+        g.add_node("head.classify", params, (column, y), "classifier")
+        g.connect(*x, "classifier", "x")
+        g.connect("mask", "mask", "classifier", "mask")
+        return
+    if arch.head == "head.mlm":
+        params = {"eps": arch.norm_eps, "activation": arch.activation, "tie_weights": arch.tie_embeddings}
+        node_id = "mlm_head"
+    else:
+        params = {"tie_weights": arch.tie_embeddings, "bias": arch.head_bias, "scale_input": arch.head_scale_input}
+        node_id = "lm_head"
+    g.add_node(arch.head, params, (column, y), node_id)
+    g.connect(*x, node_id, "x")
+    if arch.loss:
+        g.add_node("input.targets", {}, (column + 260, y), "targets")
+        g.add_node("loss.cross_entropy", {}, (column, y + 110), "loss")
+        g.connect(node_id, "logits", "loss", "logits")
+        g.connect("targets", "targets", "loss", "targets")
+
+
+def _norm_params(arch: Architecture) -> dict:
+    if arch.norm == "norm.layer":
+        return {"eps": arch.norm_eps, "bias": arch.norm_bias}
+    return {"eps": arch.norm_eps}
+
+
+def _ffn_params(arch: Architecture) -> dict:
+    params = {"hidden_width": arch.ffn_hidden, "bias": arch.ffn_bias, "dropout": arch.dropout}
+    if arch.ffn == "ffn.mlp":
+        params["activation"] = arch.activation
+    elif arch.ffn == "ffn.geglu":
+        params["tanh_approximation"] = arch.activation == "gelu_tanh"
+    return params
+
+
+# ----- the families, at sizes that train on a CPU -----
+
+FAMILIES = {
+    "gpt2": Architecture(
+        "Tiny GPT-2", activation="gelu_tanh",
+    ),
+    "bert": Architecture(
+        "Tiny BERT", layout="encoder", pre_norm=False, final_norm=False, embedding_norm=True, norm_eps=1e-12,
+        segment_types=2, head="head.mlm", loss=False,
+    ),
+    "bart": Architecture(
+        "Tiny BART", layout="encoder-decoder", layers=2, pre_norm=False, final_norm=False, embedding_norm=True,
+        head_bias=True, loss=False,
+    ),
+    "t5": Architecture(
+        "Tiny T5", layout="encoder-decoder", layers=2, positions="position.t5_bias", norm="norm.rms", norm_eps=1e-6,
+        attention_bias=False, scale_scores=False, activation="relu", ffn_bias=False, head_scale_input=True,
+        loss=False,
+    ),
+    "llama": Architecture(
+        "Tiny LLaMA", kv_heads=2, positions="position.rope", norm="norm.rms", norm_eps=1e-6, attention_bias=False,
+        ffn="ffn.swiglu", ffn_bias=False, tie_embeddings=False,
+    ),
+    "mistral": Architecture(
+        "Tiny Mistral", kv_heads=2, window=32, positions="position.rope", norm="norm.rms", norm_eps=1e-6,
+        attention_bias=False, ffn="ffn.swiglu", ffn_bias=False, tie_embeddings=False,
+    ),
+}
