@@ -2,18 +2,28 @@
 
 Paths inside the file are stored relative to the file, so a project folder can move; loading
 any part that is broken raises ProjectError naming the file and the part.
+
+Without a data.pipeline section the corpus is one text file, read whole and split at its tail.
+With one, the corpus (files, folders, JSONL) goes through the cleaning pipeline (core/data/
+pipeline.py) into memory-mapped token files in a cache folder beside the project, NAME.data/.
 """
 
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from core.compiler import model_context
-from core.data.tokenizers import CharTokenizer, TokenizerError, tokenizer_from_dict
+from core.compiler import CompiledModel, compile_graph, model_context
+from core.data.batching import PACKINGS, split_train_val
+from core.data.pipeline import CleanCorpus, DataPipeline, Progress
+from core.data.pipeline_config import DataError, PipelineConfig
+from core.data.sources import text_file_paragraphs
+from core.data.tokenizers import ProjectTokenizer, TokenizerError, tokenizer_from_dict
 from core.graph import Graph, GraphFileError
 from core.graph_io import graph_from_dict, read_json
 from core.shapes import ShapeError
@@ -30,18 +40,58 @@ class ProjectError(ValueError):
 
 @dataclass
 class DataSettings:
-    corpus: Path  # absolute path to a UTF-8 text file
-    val_fraction: float = 0.1  # tail of the corpus held out for validation loss
+    corpus: Path  # absolute path: a UTF-8 text file, or with a pipeline also a folder or a JSONL file
+    val_fraction: float = 0.1  # held out for validation: the corpus's tail, or with a pipeline every n-th document
+    more_corpora: tuple[Path, ...] = ()  # further files or folders the pipeline reads after `corpus`
+    packing: str = "windows"  # how training blocks are cut from the token stream (core/data/batching.py)
+    pipeline: PipelineConfig | None = None  # cleaning and token files; None reads `corpus` whole as one text
+    cache: Path | None = None  # the pipeline's folder, if not the default NAME.data beside the project file
+
+    @property
+    def corpora(self) -> tuple[Path, ...]:
+        return (self.corpus, *self.more_corpora)
+
+    @classmethod
+    def from_dict(cls, raw: dict, base: Path) -> "DataSettings":
+        if not isinstance(raw.get("corpus"), str):
+            raise ProjectError("'corpus' must name a text file")
+        more = raw.get("more_corpora", [])
+        if not isinstance(more, list) or not all(isinstance(p, str) for p in more):
+            raise ProjectError("'more_corpora' must be a list of paths")
+        if not isinstance(raw.get("pipeline", {}), dict):
+            raise ProjectError("'pipeline' must be an object of step settings ({} for the defaults)")
+        pipeline = PipelineConfig.from_dict(raw["pipeline"]) if "pipeline" in raw else None
+        cache = (base / raw["cache"]).resolve() if isinstance(raw.get("cache"), str) else None
+        data = cls((base / raw["corpus"]).resolve(), float(raw.get("val_fraction", 0.1)),
+                   tuple((base / p).resolve() for p in more), raw.get("packing", "windows"), pipeline, cache)
+        if not 0 < data.val_fraction < 1:
+            raise ProjectError(f"val_fraction must be between 0 and 1, got {data.val_fraction}")
+        if data.packing not in PACKINGS:
+            raise ProjectError(f"packing must be one of {', '.join(PACKINGS)}, got {data.packing!r}")
+        return data
+
+    def to_dict(self, relative_to: Path | None) -> dict:
+        data = {"corpus": _relative(self.corpus, relative_to), "val_fraction": self.val_fraction}
+        if self.more_corpora:
+            data["more_corpora"] = [_relative(p, relative_to) for p in self.more_corpora]
+        if self.packing != "windows":
+            data["packing"] = self.packing
+        if self.pipeline is not None:
+            data["pipeline"] = self.pipeline.to_dict()
+        if self.cache is not None:
+            data["cache"] = _relative(self.cache, relative_to)
+        return data
 
 
 @dataclass
 class Project:
     name: str
     graph: Graph
-    tokenizer: CharTokenizer
+    tokenizer: ProjectTokenizer
     data: DataSettings
     train: TrainConfig = field(default_factory=TrainConfig)
     path: Path | None = None  # where it was loaded from or last saved
+    weights: Path | None = None  # a safetensors file of weights to start from (e.g. imported from Hugging Face)
 
     # ----- files -----
 
@@ -71,27 +121,41 @@ class Project:
             train = TrainConfig.from_dict(raw.get("train", {}))
         except (ConfigError, TypeError) as exc:
             raise ProjectError(f"{where}: train: {exc}") from None
-        data_raw = raw.get("data", {})
-        if not isinstance(data_raw.get("corpus"), str):
-            raise ProjectError(f"{where}: data: 'corpus' must name a text file")
         base = path.parent if path else Path.cwd()
-        data = DataSettings((base / data_raw["corpus"]).resolve(), float(data_raw.get("val_fraction", 0.1)))
-        if not 0 < data.val_fraction < 1:
-            raise ProjectError(f"{where}: data: val_fraction must be between 0 and 1, got {data.val_fraction}")
-        return cls(str(raw.get("name", path.stem if path else "project")), graph, tokenizer, data, train, path)
+        try:
+            data = DataSettings.from_dict(raw.get("data", {}), base)
+        except (ProjectError, TypeError, ValueError) as exc:
+            raise ProjectError(f"{where}: data: {exc}") from None
+        weights = raw.get("weights")
+        if weights is not None and not isinstance(weights, str):
+            raise ProjectError(f"{where}: 'weights' must name a safetensors file")
+        weights = (base / weights).resolve() if weights else None
+        return cls(str(raw.get("name", path.stem if path else "project")), graph, tokenizer, data, train, path, weights)
 
     def to_dict(self, relative_to: Path | None = None) -> dict:
-        corpus = self.data.corpus
-        if relative_to is not None:
-            corpus = Path(os.path.relpath(corpus, relative_to))
+        """relative_to None gives a snapshot (run.json) with absolute paths, the cache folder included,
+        so a resumed run finds the token files the run started with."""
+        data = self.data.to_dict(relative_to)
+        if relative_to is None and self.data.pipeline is not None and self.data_cache() is not None:
+            data["cache"] = self.data_cache().as_posix()
         return {
             "format": FORMAT,
             "name": self.name,
             "graph": self.graph.to_dict(),
-            "data": {"corpus": corpus.as_posix(), "val_fraction": self.data.val_fraction},
+            "data": data,
             "tokenizer": self.tokenizer.to_dict(),
             "train": self.train.to_dict(),
+            **({"weights": _relative(self.weights, relative_to)} if self.weights else {}),
         }
+
+    def compile(self) -> CompiledModel:
+        """The graph compiled, starting from the project's weights file when it names one."""
+        compiled = compile_graph(self.graph)
+        if self.weights is not None:
+            if not self.weights.is_file():
+                raise ProjectError(f"weights file not found: {self.weights}")
+            compiled.load_weights(self.weights)
+        return compiled
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write atomically (temp file + rename) so a crash mid-save never leaves half a project."""
@@ -117,10 +181,24 @@ class Project:
                 f"the tokenizer has {self.tokenizer.vocab_size} tokens but the Token input node declares "
                 f"vocab_size {ctx.vocab_size}; set vocab_size to {self.tokenizer.vocab_size}"
             )
-        if not self.data.corpus.is_file():
-            raise ProjectError(f"corpus file not found: {self.data.corpus}")
+        self._check_corpus()
+
+    def _check_corpus(self) -> None:
+        for corpus in self.data.corpora:
+            if not corpus.exists():
+                raise ProjectError(f"corpus file not found: {corpus}")
+        if self.data.pipeline is None and (not self.data.corpus.is_file() or self.data.corpus.suffix == ".jsonl"):
+            raise ProjectError(f"{self.data.corpus}: a folder or JSONL corpus is read through the data pipeline; "
+                               f"add \"pipeline\": {{}} to the project's data section")
+
+    def set_tokenizer(self, tokenizer: ProjectTokenizer) -> None:
+        """Use `tokenizer`, and give the Token input node its vocabulary size so check() passes."""
+        self.tokenizer = tokenizer
+        for node in self.graph.nodes_of_type("input.tokens"):
+            self.graph.set_param(node.id, "vocab_size", tokenizer.vocab_size)
 
     def load_tokens(self) -> torch.Tensor:
+        """The whole corpus file as one token stream, for a project without a pipeline."""
         self.check()
         try:
             text = self.data.corpus.read_text(encoding="utf-8")
@@ -133,6 +211,47 @@ class Project:
         except TokenizerError as exc:
             raise ProjectError(f"{self.data.corpus}: {exc}") from None
 
+    def token_splits(self, on_progress: Callable[[Progress], None] | None = None
+                     ) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]:
+        """Training and validation tokens: the pipeline's memory-mapped token files (rebuilt where
+        the corpus or a setting changed) when the project has a pipeline, else the tail split."""
+        if self.data.pipeline is None:
+            return split_train_val(self.load_tokens(), self.data.val_fraction)
+        self.check()
+        try:
+            result = self.data_pipeline(on_progress=on_progress).run(self.tokenizer, self.data.val_fraction)
+        except DataError as exc:
+            raise ProjectError(str(exc)) from None
+        return result.train.tokens, result.val.tokens
+
+    def data_pipeline(self, cache: Path | None = None,
+                      on_progress: Callable[[Progress], None] | None = None) -> DataPipeline:
+        """The pipeline over this project's corpus; a project without a pipeline section gets the defaults."""
+        cache = cache or self.data_cache()
+        if cache is None:
+            raise ProjectError("the project has not been saved, so its data pipeline has no cache folder; "
+                               "save it first or set data.cache")
+        return DataPipeline(self.data.corpora, self.data.pipeline or PipelineConfig(), cache, on_progress)
+
+    def data_cache(self) -> Path | None:
+        return self.data.cache or (self.path.with_suffix(".data") if self.path else None)
+
+    def tokenizer_texts(self, held_out: bool, on_progress: Callable[[Progress], None] | None = None
+                        ) -> Iterator[str]:
+        """Texts to train a tokenizer on, or (held_out) to measure it on, split as training splits tokens."""
+        if self.data.pipeline is None:
+            self._check_corpus()
+            return text_file_paragraphs(self.data.corpus, self.data.val_fraction, held_out)
+        try:
+            corpus: CleanCorpus = self.data_pipeline(on_progress=on_progress).clean()
+        except DataError as exc:
+            raise ProjectError(str(exc)) from None
+        return corpus.texts(self.data.val_fraction, held_out)
+
 
 def load_project(path: str | Path | None = None) -> Project:
     return Project.load(path or DEFAULT_PROJECT)
+
+
+def _relative(path: Path, relative_to: Path | None) -> str:
+    return (Path(os.path.relpath(path, relative_to)) if relative_to is not None else path).as_posix()

@@ -1,26 +1,58 @@
 """Tokenizers a project can use, saved inside the project file as a small spec.
 
-The character tokenizer stores its alphabet, so a project encodes text the same way on every
-machine, whatever corpus sits beside it.
+Every tokenizer answers the same few questions (vocab_size, encode, decode, token_text, segment,
+to_dict), so training, generation, export and the Tokenizer panel never ask which kind they hold.
+
+    {"kind": "char", "alphabet": "...", "unknown": "\ufffd"}      the characters themselves are the spec
+    {"kind": "bpe", "vocab_size": 512, "special_tokens": [...], "json": "..."}
+
+A trained tokenizer (bpe, bytelevel-bpe, wordpiece, unigram; see tokenizer_training.py) keeps the
+Hugging Face `tokenizers` JSON inline, so a project file is self-contained and encodes text the
+same way on every machine, whatever corpus sits beside it.
 """
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tokenizers import Tokenizer
+
+TRAINED_KINDS = {"bpe": "BPE", "bytelevel-bpe": "BPE", "wordpiece": "WordPiece", "unigram": "Unigram"}
+KINDS = ("char", *TRAINED_KINDS)
+UNKNOWN_CHAR = "\ufffd"  # the replacement character stands in for characters a char tokenizer never saw
 
 
 class TokenizerError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One token of a segmentation, as the Tokenizer panel and `main.py tokenize` show it."""
+
+    token_id: int | None  # None: the text cannot be encoded (a char tokenizer without an unknown character)
+    text: str  # the slice of the input this token covers
+    start: int  # character offsets into the input
+    end: int
+    unknown: bool  # the unknown token (or unencodable text): information the model never sees
+
+
 class CharTokenizer:
+    """One token per character of a fixed alphabet, optionally with one character standing in for the rest."""
+
     kind = "char"
 
-    def __init__(self, alphabet: str):
+    def __init__(self, alphabet: str, unknown: str | None = None):
         if len(set(alphabet)) != len(alphabet):
             raise TokenizerError("a character alphabet must not repeat characters")
         if len(alphabet) < 2:
             raise TokenizerError("a character alphabet needs at least 2 characters")
+        if unknown is not None and (len(unknown) != 1 or unknown not in alphabet):
+            raise TokenizerError(f"the unknown character {unknown!r} must be one character of the alphabet")
         self.alphabet = alphabet
+        self.unknown = unknown
         self._ids = {ch: i for i, ch in enumerate(alphabet)}
+        self.unknown_id = self._ids[unknown] if unknown is not None else None
 
     @classmethod
     def fit(cls, texts: Iterable[str]) -> "CharTokenizer":
@@ -34,26 +66,143 @@ class CharTokenizer:
         return len(self.alphabet)
 
     def encode(self, text: str) -> list[int]:
+        if self.unknown_id is not None:
+            return [self._ids.get(ch, self.unknown_id) for ch in text]
         try:
             return [self._ids[ch] for ch in text]
         except KeyError as exc:
             raise TokenizerError(f"character {exc.args[0]!r} is not in the tokenizer's alphabet") from None
 
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(text) for text in texts]
+
     def decode(self, ids: Iterable[int]) -> str:
-        return "".join(self.alphabet[i] if 0 <= i < len(self.alphabet) else "�" for i in ids)
+        return "".join(self.alphabet[i] if 0 <= i < len(self.alphabet) else UNKNOWN_CHAR for i in ids)
 
     def token_text(self, token_id: int) -> str:
         return self.decode([token_id])
 
+    def segment(self, text: str) -> list[Segment]:
+        segments = []
+        for i, ch in enumerate(text):
+            token_id = self._ids.get(ch, self.unknown_id)
+            segments.append(Segment(token_id, ch, i, i + 1, token_id is None or token_id == self.unknown_id))
+        return segments
+
+    def vocabulary(self) -> list[str]:
+        return list(self.alphabet)
+
+    def document_separator(self) -> list[int]:
+        """A blank line: documents cut from text files at blank lines join back into the original text."""
+        return [self._ids["\n"]] * 2 if "\n" in self._ids else []
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "alphabet": self.alphabet}
+        spec = {"kind": self.kind, "alphabet": self.alphabet}
+        if self.unknown is not None:
+            spec["unknown"] = self.unknown
+        return spec
 
 
-def tokenizer_from_dict(spec: dict) -> CharTokenizer:
+class TrainedTokenizer:
+    """A BPE, byte-level BPE, WordPiece or Unigram tokenizer held by the Hugging Face library."""
+
+    def __init__(self, kind: str, json_text: str):
+        if kind not in TRAINED_KINDS:
+            raise TokenizerError(f"unknown tokenizer kind {kind!r} (known: {', '.join(KINDS)})")
+        try:
+            self._tokenizer = Tokenizer.from_str(json_text)
+            saved = json.loads(json_text)
+        except Exception as exc:  # the library raises plain Exceptions for malformed JSON
+            raise TokenizerError(f"the saved {kind} tokenizer does not load: {exc}") from None
+        self._model = saved["model"]
+        if self._model.get("type") != TRAINED_KINDS[kind]:
+            raise TokenizerError(f"a {kind} tokenizer must hold a {TRAINED_KINDS[kind]} model, "
+                                 f"found {self._model.get('type')!r}")
+        self.kind = kind
+        self.json_text = json_text
+        self.special_tokens = [t["content"] for t in saved.get("added_tokens", []) if t.get("special")]
+        self.unknown_id = self._find_unknown_id()
+
+    def _find_unknown_id(self) -> int | None:
+        if self._model["type"] == "Unigram":
+            return self._model.get("unk_id")
+        unknown = self._model.get("unk_token")
+        return self._tokenizer.token_to_id(unknown) if unknown else None
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Special tokens stay visible (a generated <|endoftext|> marks a document end); ids outside
+        the vocabulary become U+FFFD, as in the char tokenizer, rather than vanishing."""
+        pieces: list[str] = []
+        run: list[int] = []
+        for token_id in ids:
+            if 0 <= token_id < self.vocab_size:
+                run.append(token_id)
+                continue
+            pieces.append(self._tokenizer.decode(run, skip_special_tokens=False) + UNKNOWN_CHAR)
+            run = []
+        pieces.append(self._tokenizer.decode(run, skip_special_tokens=False))
+        return "".join(pieces)
+
+    def token_text(self, token_id: int) -> str:
+        return self.decode([token_id])
+
+    def segment(self, text: str) -> list[Segment]:
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return [Segment(token_id, text[start:end], start, end, token_id == self.unknown_id)
+                for token_id, (start, end) in zip(encoding.ids, encoding.offsets, strict=True)]
+
+    def vocabulary(self) -> list[str]:
+        """Tokens in id order as the model stores them (Ġ marks a space in byte-level BPE, ## a
+        word-internal WordPiece, ▁ a space in Unigram)."""
+        return [self._tokenizer.id_to_token(i) for i in range(self.vocab_size)]
+
+    def merges(self) -> list[tuple[str, str]]:
+        """BPE merges in the order training learned them, the most frequent pair first; empty for other kinds."""
+        return [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in self._model.get("merges", [])]
+
+    def scores(self) -> list[tuple[str, float]]:
+        """Unigram pieces with their log-probabilities, in id order; empty for other kinds."""
+        return [(piece, score) for piece, score in self._model["vocab"]] if self._model["type"] == "Unigram" else []
+
+    def document_separator(self) -> list[int]:
+        """The first special token that is not the unknown token, e.g. <|endoftext|> as in GPT-2."""
+        for token in self.special_tokens:
+            token_id = self._tokenizer.token_to_id(token)
+            if token_id != self.unknown_id:
+                return [token_id]
+        return []
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "special_tokens": self.special_tokens,
+                "json": self.json_text}
+
+
+ProjectTokenizer = CharTokenizer | TrainedTokenizer
+
+
+def tokenizer_from_dict(spec: dict) -> ProjectTokenizer:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind == "char":
         alphabet = spec.get("alphabet")
         if not isinstance(alphabet, str):
             raise TokenizerError("a char tokenizer needs an 'alphabet' string")
-        return CharTokenizer(alphabet)
-    raise TokenizerError(f"unknown tokenizer kind {kind!r} (known: char)")
+        return CharTokenizer(alphabet, spec.get("unknown"))
+    if kind in TRAINED_KINDS:
+        if not isinstance(spec.get("json"), str):
+            raise TokenizerError(f"a {kind} tokenizer needs its trained 'json' string")
+        tokenizer = TrainedTokenizer(kind, spec["json"])
+        if spec.get("vocab_size", tokenizer.vocab_size) != tokenizer.vocab_size:
+            raise TokenizerError(f"the spec says vocab_size {spec['vocab_size']} but its JSON holds "
+                                 f"{tokenizer.vocab_size} tokens")
+        return tokenizer
+    raise TokenizerError(f"unknown tokenizer kind {kind!r} (known: {', '.join(KINDS)})")

@@ -1,0 +1,313 @@
+"""The data pipeline: corpus files in; cleaned documents and memory-mapped token files out.
+
+    read          files, folders, JSONL -> documents           sources.py, document_store.py
+    length        character and word counts                   quality_rules.py
+    quality       Gopher quality rules
+    repetition    Gopher repetition rules
+    exact_dedup   identical texts, by hash                     dedup.py
+    near_dedup    near copies, by MinHash LSH
+    tokenize      train/validation split into token files      token_file.py
+
+The cache folder (NAME.data/ beside the project unless given) holds one folder per step:
+
+    read/        the document store
+    length/ … near_dedup/   kept.u64, the indices of the documents that pass
+    tokenize/    train.* and val.*, token files with document bounds
+    manifest.json           the last run: per step documents in and out, removals by rule, examples
+
+Each step folder's step.json holds a key: a hash of the step's settings and its input's key (for
+read, of every file's path, size and modification time). A step whose key matches is not run
+again, so changing one rule reruns that step and those after it, nothing before. A step is built
+in a temporary folder and renamed into place when done, so an interrupted run (on_progress may
+raise to cancel) never leaves a step that looks finished. A disabled step passes documents through.
+"""
+
+import dataclasses
+import functools
+import hashlib
+import itertools
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from core.data.batching import is_validation_document
+from core.data.dedup import ExactDuplicates, NearDuplicates
+from core.data.document_store import DocumentStore, DocumentStoreWriter, read_indices, write_indices
+from core.data.pipeline_config import DataError, PipelineConfig
+from core.data.quality_rules import length_failure, quality_failure, repetition_failure
+from core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read_documents, scan_corpus
+from core.data.token_file import TokenFile, TokenFileWriter
+from core.data.tokenizers import ProjectTokenizer, TokenizerError
+
+CACHE_FORMAT = 1  # of the step folders and their step.json
+CLEANING_STEPS = ("length", "quality", "repetition", "exact_dedup", "near_dedup")  # in order; their config sections
+EXAMPLE_CHARS = 200  # of a removed document's text kept in the report
+PROGRESS_EVERY = 1000  # documents between progress reports
+ENCODE_BATCH = 256  # documents encoded together (the Hugging Face tokenizers encode a batch in parallel)
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: str
+    done: int
+    total: int | None  # None while the total is unknown (scanning a folder)
+    unit: str  # "files", "bytes" or "documents"
+
+
+@dataclass(frozen=True)
+class StepReport:
+    name: str
+    status: str  # "ran", "cached" (its key matched the last run) or "disabled"
+    documents_in: int
+    documents_out: int
+    removed: dict[str, int]  # documents removed (or lost, for read) by rule, in the order first met
+    examples: dict[str, list[dict]]  # per rule, a few {"origin", "text"[, "duplicate_of"]}
+    details: dict[str, int]  # counts particular to the step: files, characters, tokens …
+    seconds: float  # of the run that built it
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Removal(NamedTuple):
+    reason: str  # the rule broken
+    duplicate_of: int | None = None  # the earlier document a duplicate repeats
+
+
+Check = Callable[[int, str], Removal | None]
+
+
+@dataclass(frozen=True)
+class CleanCorpus:
+    store: DocumentStore
+    kept: np.ndarray  # indices into the store of the documents that survived cleaning, in corpus order
+    key: str  # of the last cleaning step, for the steps that build on it
+
+    def documents(self) -> Iterator[tuple[int, str]]:
+        return self.store.texts(self.kept)
+
+    def texts(self, val_fraction: float, held_out: bool) -> Iterator[str]:
+        """Training texts, or (held_out) the validation documents, split as the token files are."""
+        for position, (_, text) in enumerate(self.documents()):
+            if is_validation_document(position, val_fraction) == held_out:
+                yield text
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    cache: Path
+    steps: list[StepReport]
+    train: TokenFile
+    val: TokenFile
+
+
+class DataPipeline:
+    def __init__(self, sources: Sequence[Path], config: PipelineConfig, cache: Path,
+                 on_progress: Callable[[Progress], None] | None = None):
+        self.sources = [Path(s) for s in sources]
+        self.config = config
+        self.cache = Path(cache)
+        self.on_progress = on_progress or (lambda progress: None)
+        self.reports: list[StepReport] = []
+
+    def run(self, tokenizer: ProjectTokenizer, val_fraction: float) -> PipelineResult:
+        """Every step, then the manifest; unchanged steps are taken from the cache."""
+        corpus = self.clean()
+        held_out = int(len(corpus.kept) * val_fraction)
+        if held_out == 0:
+            raise DataError(f"{len(corpus.kept)} documents survive cleaning, too few to hold out a validation share "
+                            f"of {val_fraction}; add text, raise val_fraction or use read.document_unit 'paragraph'")
+        key = _key("tokenize", corpus.key, tokenizer.to_dict(), val_fraction)
+        self._step("tokenize", key, lambda folder: self._tokenize(folder, corpus, tokenizer, val_fraction))
+        self._write_manifest()
+        folder = self.cache / "tokenize"
+        return PipelineResult(self.cache, list(self.reports), TokenFile(folder / "train"), TokenFile(folder / "val"))
+
+    def clean(self) -> CleanCorpus:
+        """Read and clean the corpus (the steps before tokenize): what tokenizers train on."""
+        self.reports = []
+        self.cache.mkdir(parents=True, exist_ok=True)
+        read = self.config.read
+        fingerprint, _, total_bytes = corpus_fingerprint(scan_corpus(self.sources, read, self._scanned))
+        key = _key("read", fingerprint, dataclasses.asdict(read))
+        report = self._step("read", key, lambda folder: self._read(folder, total_bytes))
+        if report.documents_out == 0:
+            raise DataError(_no_documents_message(report))
+        store = DocumentStore(self.cache / "read")
+        kept_file = None
+        for name in CLEANING_STEPS:
+            settings = getattr(self.config, name)
+            documents = self.reports[-1].documents_out
+            if not settings.enabled:
+                self.reports.append(StepReport(name, "disabled", documents, documents, {}, {}, {}, 0.0))
+                continue
+            key = _key(name, key, dataclasses.asdict(settings))
+            build = functools.partial(self._filter, name=name, store=store, inputs=kept_file, check=self._check(name))
+            report = self._step(name, key, build)
+            kept_file = self.cache / name / "kept.u64"
+            if report.documents_out == 0:
+                rules = ", ".join(f"{count} by {rule}" for rule, count in report.removed.items())
+                raise DataError(f"no documents survive the {name} step ({rules}); loosen data.pipeline.{name} "
+                                f"or set its enabled to false")
+        kept = read_indices(kept_file) if kept_file else np.arange(len(store), dtype=np.uint64)
+        return CleanCorpus(store, kept, key)
+
+    # ----- steps -----
+
+    def _scanned(self, files: int) -> None:
+        self.on_progress(Progress("scan", files, None, "files"))
+
+    def _check(self, name: str) -> Check:
+        """A fresh check for one cleaning step: a dedup check remembers what it saw, so each run needs its own."""
+        settings = getattr(self.config, name)
+        rules = {"length": length_failure, "quality": quality_failure, "repetition": repetition_failure}
+        if name in rules:
+            failure = rules[name]
+            return lambda index, text: Removal(reason) if (reason := failure(text, settings)) else None
+        finder = ExactDuplicates() if name == "exact_dedup" else NearDuplicates(settings)
+        reason = "exact_duplicate" if name == "exact_dedup" else "near_duplicate"
+
+        def check(index: int, text: str) -> Removal | None:
+            first = finder.earlier_copy(index, text)
+            return None if first is None else Removal(reason, first)
+
+        return check
+
+    def _step(self, name: str, key: str, build: Callable[[Path], StepReport]) -> StepReport:
+        folder = self.cache / name
+        saved = _read_step_file(folder)
+        if saved is not None and saved["key"] == key:
+            report = StepReport(**{**saved["report"], "status": "cached"})
+        else:
+            partial = self.cache / f".{name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            started = time.perf_counter()
+            report = dataclasses.replace(build(partial), seconds=time.perf_counter() - started)
+            (partial / "step.json").write_text(json.dumps({"key": key, "report": report.to_dict()}, indent=1))
+            shutil.rmtree(folder, ignore_errors=True)
+            partial.rename(folder)
+        self.reports.append(report)
+        return report
+
+    def _read(self, folder: Path, total_bytes: int) -> StepReport:
+        stats = ReadStats()
+        writer = DocumentStoreWriter(folder)
+        file_start = 0
+
+        def on_file(index, file):
+            nonlocal file_start
+            writer.add_file(file.path)
+            file_start = stats.bytes_read
+            self.on_progress(Progress("read", file_start, total_bytes, "bytes"))
+
+        for count, document in enumerate(read_documents(scan_corpus(self.sources, self.config.read),
+                                                        self.config.read, stats, on_file)):
+            writer.add(document)
+            if count % PROGRESS_EVERY == 0:
+                self.on_progress(Progress("read", file_start + document.offset, total_bytes, "bytes"))
+        writer.close()
+        self.on_progress(Progress("read", stats.bytes_read, total_bytes, "bytes"))
+        details = {"files": stats.files, "empty_files": stats.empty_files, "bytes": stats.bytes_read,
+                   "characters": stats.characters}
+        lost = sum(stats.problems.values())
+        return StepReport("read", "ran", stats.documents + lost, stats.documents, dict(stats.problems),
+                          stats.examples, details, 0.0)
+
+    def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None, check: Check) -> StepReport:
+        indices = read_indices(inputs) if inputs else range(len(store))
+        removed: dict[str, int] = {}
+        examples: dict[str, list[dict]] = {}
+
+        def survivors() -> Iterator[int]:
+            for done, (index, text) in enumerate(store.texts(indices)):
+                if done % PROGRESS_EVERY == 0:
+                    self.on_progress(Progress(name, done, len(indices), "documents"))
+                removal = check(index, text)
+                if removal is None:
+                    yield index
+                    continue
+                removed[removal.reason] = removed.get(removal.reason, 0) + 1
+                kept = examples.setdefault(removal.reason, [])
+                if len(kept) < EXAMPLES_KEPT:
+                    kept.append(_example(store, index, text, removal.duplicate_of))
+
+        count = write_indices(folder / "kept.u64", survivors())
+        self.on_progress(Progress(name, len(indices), len(indices), "documents"))
+        return StepReport(name, "ran", len(indices), count, removed, examples, {}, 0.0)
+
+    def _tokenize(self, folder: Path, corpus: CleanCorpus, tokenizer: ProjectTokenizer,
+                  val_fraction: float) -> StepReport:
+        separator = tokenizer.document_separator()
+        splits = {held_out: TokenFileWriter(folder / ("val" if held_out else "train"), tokenizer.vocab_size, separator)
+                  for held_out in (False, True)}
+        unknown = position = 0
+        documents = corpus.documents()
+        while batch := list(itertools.islice(documents, ENCODE_BATCH)):
+            for ids in _encode(tokenizer, batch, corpus.store):
+                splits[is_validation_document(position, val_fraction)].add(ids)
+                if tokenizer.unknown_id is not None:
+                    unknown += ids.count(tokenizer.unknown_id)
+                position += 1
+            self.on_progress(Progress("tokenize", position, len(corpus.kept), "documents"))
+        for writer in splits.values():
+            writer.close()
+        train, val = splits[False], splits[True]
+        details = {"train_documents": train.documents, "train_tokens": train.tokens, "val_documents": val.documents,
+                   "val_tokens": val.tokens, "unknown_tokens": unknown, "vocab_size": tokenizer.vocab_size}
+        return StepReport("tokenize", "ran", len(corpus.kept), position, {}, {}, details, 0.0)
+
+    def _write_manifest(self) -> None:
+        manifest = {"sources": [str(s) for s in self.sources], "config": self.config.to_dict(),
+                    "steps": [r.to_dict() for r in self.reports]}
+        partial = self.cache / ".manifest.json.partial"
+        partial.write_text(json.dumps(manifest, indent=1) + "\n")
+        partial.replace(self.cache / "manifest.json")
+
+
+def _encode(tokenizer: ProjectTokenizer, batch: list[tuple[int, str]], store: DocumentStore) -> list[list[int]]:
+    try:
+        return tokenizer.encode_batch([text for _, text in batch])
+    except TokenizerError:
+        for index, text in batch:  # find the document to name it
+            try:
+                tokenizer.encode(text)
+            except TokenizerError as exc:
+                raise DataError(f"{store.origin(index)}: {exc}; train a tokenizer on this corpus "
+                                f"(main.py tokenizer-train)") from None
+        raise
+
+
+def _example(store: DocumentStore, index: int, text: str, duplicate_of: int | None) -> dict:
+    example = {"origin": store.origin(index), "text": text[:EXAMPLE_CHARS]}
+    if duplicate_of is not None:
+        example["duplicate_of"] = store.origin(duplicate_of)
+    return example
+
+
+def _no_documents_message(report: StepReport) -> str:
+    details = report.details
+    parts = [f"{details['files']} file(s) read", f"{details['empty_files']} empty"]
+    for problem, count in report.removed.items():
+        first = report.examples[problem][0]
+        parts.append(f"{count} {problem} (first: {first['origin']}, {first['text']})")
+    return "the corpus yields no documents: " + ", ".join(parts)
+
+
+def _key(step: str, *inputs) -> str:
+    """A step's cache key; CACHE_FORMAT is part of it, so a cache written by an older layout is rebuilt."""
+    text = json.dumps([CACHE_FORMAT, step, *inputs], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _read_step_file(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "step.json").read_text())
+    except (OSError, ValueError):
+        return None
