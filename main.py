@@ -4,13 +4,19 @@
     python main.py open PROJECT [--screenshot PNG]  open a project (or render it to a PNG and exit)
     python main.py train PROJECT [--steps N] [--run-dir DIR]
     python main.py train --resume RUN_DIR [--steps N]
-    python main.py info PROJECT [--json]            parameters, shapes and FLOPs per node
+    python main.py info PROJECT [--json]            parameters, shapes, FLOPs and KV cache per node
+    python main.py import-hf HF_DIR --out PROJECT   a Hugging Face model folder as a project with its weights
+    python main.py tokenize PROJECT --text TEXT [--kind KIND ... --vocab-size N]
+    python main.py tokenizer-train PROJECT --kind KIND [--vocab-size N] [--special-tokens T ...] [--out FILE]
+    python main.py tokenizer-compare PROJECT --vocab-size N [--kinds KIND ...]
+    python main.py data PROJECT [--out DIR]         clean, deduplicate and tokenize the corpus
 
 Everything but `open` runs headless and uses core/ only.
 """
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -32,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.training.trainer import TrainingError
 
     try:
-        return {"train": _train, "info": _info}[args.command](args)
+        commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
+                    "tokenizer-compare": _tokenizer_compare, "data": _data, "import-hf": _import_hf,
+                    "sweep": _sweep}
+        return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -49,22 +58,64 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, help="optimizer steps (default: the project's setting)")
     train.add_argument("--run-dir", type=Path, help="run folder to create (default: runs/NAME-TIME)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run from its checkpoint")
+    train.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="override a training setting, e.g. --set precision=bf16 --set grad_accumulation=4")
     info = commands.add_parser("info", help="parameters, shapes and FLOPs per node")
     info.add_argument("project", help="project file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    hf = commands.add_parser("import-hf", help="import a Hugging Face model folder (GPT-2, BERT, BART, T5, "
+                                               "Llama, Mistral) as a project with its weights")
+    hf.add_argument("folder", type=Path, metavar="HF_DIR", help="a folder written by save_pretrained")
+    hf.add_argument("--out", type=Path, required=True, metavar="PROJECT", help="project file to write")
+    hf.add_argument("--corpus", type=Path, help="text to train on (default: the bundled corpus)")
+    sweep = commands.add_parser("sweep", help="train several model sizes and fit a scaling law L(N, D)")
+    sweep.add_argument("project", help="project file")
+    sweep.add_argument("--sizes", required=True, help="model widths, e.g. 32,64,96,128")
+    sweep.add_argument("--tokens", required=True, help="training tokens per run, e.g. 200000,800000")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default: runs/sweep-NAME-TIME)")
+    _data_parsers(commands)
     return parser
+
+
+def _data_parsers(commands) -> None:
+    from core.data.tokenizers import KINDS
+
+    tokenize = commands.add_parser("tokenize", help="show how a tokenizer cuts a text into tokens")
+    tokenize.add_argument("project", help="project file")
+    tokenize.add_argument("--text", required=True, help="the text to segment")
+    tokenize.add_argument("--kind", nargs="+", choices=KINDS, default=[],
+                          help="train these kinds on the corpus and show each (nothing is saved)")
+    tokenize.add_argument("--vocab-size", type=int, help="vocabulary size for --kind")
+    train = commands.add_parser("tokenizer-train", help="train a tokenizer on the corpus and save it in the project")
+    train.add_argument("project", help="project file")
+    train.add_argument("--kind", choices=KINDS, required=True)
+    train.add_argument("--vocab-size", type=int, help="tokens in the vocabulary (char: default every character)")
+    train.add_argument("--special-tokens", nargs="*", metavar="TOKEN", help="default: <|endoftext|>")
+    train.add_argument("--out", type=Path, metavar="FILE", help="save as a new project file (default: in place)")
+    compare = commands.add_parser("tokenizer-compare", help="train every kind and measure each on held-out text")
+    compare.add_argument("project", help="project file")
+    compare.add_argument("--vocab-size", type=int, required=True)
+    compare.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    data = commands.add_parser("data", help="run the data pipeline: read, clean, deduplicate, tokenize")
+    data.add_argument("project", help="project file")
+    data.add_argument("--out", type=Path, metavar="DIR", help="cache folder (default: NAME.data beside the project)")
 
 
 def _train(args) -> int:
     from core.project import Project
+    from core.training.config import TrainConfig
     from core.training.trainer import resume_run, start_run
 
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    overrides = _settings(args.set or [])
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.run_dir or args.resume):
+        raise ValueError("under torchrun, pass --run-dir so every process uses the same run folder")
     if args.resume:
-        trainer = resume_run(args.resume, args.steps)
+        trainer = resume_run(args.resume, args.steps, overrides)
     elif args.project:
         project = Project.load(args.project)
+        project.train = TrainConfig.from_dict({**project.train.to_dict(), **overrides})
         run_dir = args.run_dir or Path("runs") / f"{_slug(project.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
         trainer = start_run(project, run_dir, [sys.executable, *sys.argv], args.steps)
     else:
@@ -74,8 +125,32 @@ def _train(args) -> int:
     status = trainer.train(progress.show)
     progress.close()
     message = trainer.run.info.get("message") or ""
-    print(f"{status} at step {trainer.step}" + (f": {message}" if message else ""), flush=True)
-    return 0 if status in ("finished", "stopped") else 1
+    if trainer.cluster.is_main:
+        print(f"{status} at step {trainer.step}" + (f": {message}" if message else ""), flush=True)
+    code = 0 if status in ("finished", "stopped") else 1
+    if trainer.cluster.active:
+        # Worker processes can abort at interpreter exit after a gloo/NCCL group; leave cleanly and
+        # exit at once.
+        from core.training.distributed import leave_cluster
+
+        leave_cluster(trainer.cluster)
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def _settings(pairs: list[str]) -> dict:
+    """--set name=value pairs; values are JSON where they parse (numbers, true/false), else text."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set takes name=value, got {pair!r}")
+        try:
+            settings[name] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[name] = value
+    return settings
 
 
 class _Progress:
@@ -102,23 +177,121 @@ class _Progress:
 
 
 def _info(args) -> int:
-    from core.compiler import compile_graph
     from core.project import Project
     from core.summary import summarize
 
     project = Project.load(args.project)
-    compiled = compile_graph(project.graph)
+    compiled = project.compile()
     summary = summarize(project.graph, compiled)
     if args.json:
         print(json.dumps({"name": project.name, **summary.to_dict()}, indent=2))
         return 0
     print(f"{project.name}: vocabulary {summary.vocab_size}, context {summary.context_length}")
-    print(f"{'node':<22}{'block':<20}{'×':>3}{'parameters':>13}{'FLOPs/token':>14}  output")
+    print(f"{'node':<22}{'block':<20}{'×':>3}{'parameters':>13}{'FLOPs/token':>14}{'KV B/token':>11}  output")
     for row in summary.rows:
         shapes = ", ".join(f"{port} {shape}" for port, shape in row.outputs.items())
-        print(f"{row.path:<22}{row.title:<20}{row.instances or '':>3}{row.params:>13,}{row.flops_per_token:>14,}  {shapes}")
+        cache = f"{row.kv_cache_bytes_per_token:,}" if row.kv_cache_bytes_per_token else ""
+        print(f"{row.path:<22}{row.title:<20}{row.instances or '':>3}{row.params:>13,}{row.flops_per_token:>14,}"
+              f"{cache:>11}  {shapes}")
     print(f"total: {summary.total_params:,} parameters, {summary.flops_per_token:,} forward FLOPs/token, "
-          f"{summary.training_flops_per_token:,} training FLOPs/token (≈ 6N = {6 * summary.total_params:,})")
+          f"{summary.training_flops_per_token:,} training FLOPs/token (≈ 6N = {6 * summary.total_params:,}), "
+          f"KV cache {summary.kv_cache_bytes_per_token:,} bytes/token")
+    return 0
+
+
+def _import_hf(args) -> int:
+    from core.export.hf_import import import_hf_project
+
+    project = import_hf_project(args.folder, args.out, args.corpus)
+    print(f"wrote {project.path} and {project.weights.name}: {project.name}")
+    return 0
+
+
+def _tokenize(args) -> int:
+    from core.data.reports import format_segmentation
+    from core.data.tokenizer_training import train_tokenizer
+    from core.project import Project
+
+    project = Project.load(args.project)
+    tokenizers = [train_tokenizer(kind, project.tokenizer_texts(held_out=False), args.vocab_size)
+                  for kind in args.kind] or [project.tokenizer]
+    print("\n\n".join(format_segmentation(tokenizer, args.text) for tokenizer in tokenizers))
+    return 0
+
+
+def _tokenizer_train(args) -> int:
+    from core.data.reports import ProgressLine, format_learned, format_tokenizer_reports
+    from core.data.tokenizer_report import measure_tokenizer
+    from core.data.tokenizer_training import train_tokenizer
+    from core.project import Project
+
+    project = Project.load(args.project)
+    progress = ProgressLine()
+    texts = project.tokenizer_texts(held_out=False, on_progress=progress.show)
+    progress.close()
+    tokenizer = train_tokenizer(args.kind, texts, args.vocab_size, args.special_tokens, sys.stderr.isatty())
+    print(format_learned(tokenizer))
+    print(format_tokenizer_reports([measure_tokenizer(tokenizer, project.tokenizer_texts(held_out=True))]))
+    project.set_tokenizer(tokenizer)
+    saved = project.save(args.out or project.path)
+    print(f"saved {tokenizer.kind} tokenizer ({tokenizer.vocab_size:,} tokens) to {saved}; "
+          f"the Token input's vocab_size is now {tokenizer.vocab_size:,}")
+    return 0
+
+
+def _tokenizer_compare(args) -> int:
+    from core.data.reports import format_tokenizer_reports
+    from core.data.tokenizer_report import compare_tokenizers
+    from core.project import Project
+
+    project = Project.load(args.project)
+    reports = compare_tokenizers(args.kinds, lambda: project.tokenizer_texts(held_out=False),
+                                 lambda: project.tokenizer_texts(held_out=True), args.vocab_size)
+    print(format_tokenizer_reports(reports))
+    return 0
+
+
+def _data(args) -> int:
+    from core.compiler import model_context
+    from core.data.reports import ProgressLine, format_pipeline
+    from core.project import Project
+
+    project = Project.load(args.project)
+    progress = ProgressLine()
+    try:
+        result = project.data_pipeline(args.out, progress.show).run(project.tokenizer, project.data.val_fraction)
+    finally:
+        progress.close()
+    print(format_pipeline(result, model_context(project.graph).context_length))
+    if project.data.pipeline is None:
+        print(f"note: {args.project} has no data.pipeline section, so training reads the raw corpus; "
+              f"add \"pipeline\": {{}} to its data section to train on this output")
+    return 0
+
+
+def _sweep(args) -> int:
+    from core.project import Project
+    from core.training.sweep import run_sweep
+
+    def numbers(text: str, what: str) -> list[int]:
+        try:
+            return [int(float(part)) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError(f"--{what} takes comma-separated numbers, got {text!r}") from None
+
+    project = Project.load(args.project)
+    out = args.out or Path("runs") / f"sweep-{_slug(project.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    print(f"sweep folder: {out}\n{'width':>6}{'N (non-emb.)':>14}{'tokens':>12}{'val loss':>10}", flush=True)
+    result = run_sweep(project, out, numbers(args.sizes, "sizes"), numbers(args.tokens, "tokens"),
+                       lambda p: print(f"{p.width:>6}{p.params:>14,}{p.tokens:>12,}{p.val_loss:>10.4f}", flush=True))
+    fit = result.get("fit")
+    if fit:
+        print(f"fit: L(N, D) = {fit['E']:.3f} + {fit['A']:.4g}/N^{fit['alpha']:.2f} + {fit['B']:.4g}/D^{fit['beta']:.2f}"
+              f"  (rmse {fit['rmse']:.4f})")
+    optimum = result.get("compute_optimal")
+    if optimum:
+        print(f"compute-optimal at {optimum['flops']:.3g} FLOPs: N ≈ {optimum['params']:,.0f} parameters, "
+              f"D ≈ {optimum['tokens']:,.0f} tokens, loss ≈ {optimum['loss']:.3f}")
     return 0
 
 

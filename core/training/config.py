@@ -3,6 +3,10 @@
 import dataclasses
 from dataclasses import dataclass
 
+from core.training.distributed import STRATEGIES
+from core.training.optim import OPTIMIZERS
+from core.training.schedule import SCHEDULES
+
 
 class ConfigError(ValueError):
     pass
@@ -12,13 +16,24 @@ class ConfigError(ValueError):
 class TrainConfig:
     steps: int = 2000  # optimizer steps in the run
     batch_size: int = 32  # sequences per step; each is the graph's context length long
+    optimizer: str = "adamw"  # adamw, adam, sgd (momentum = beta1) or lion
+    schedule: str = "cosine"  # cosine, constant, inverse_sqrt or wsd (warmup-stable-decay)
     learning_rate: float = 2e-3  # peak learning rate, reached after warmup
     min_learning_rate: float = 2e-4  # cosine decays to this at the last step
     warmup_steps: int = 100  # linear warmup from 0 (avoids early Adam instability)
     weight_decay: float = 0.1  # AdamW decay on matrices (linear and embedding weights), never norms or biases
     beta1: float = 0.9
     beta2: float = 0.99  # a little lower than 0.999 because batches are small (nanoGPT's choice)
+    decay_fraction: float = 0.2  # wsd only: the share of steps spent decaying at the end
     grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
+    grad_accumulation: int = 1  # cut each batch into k micro-batches: same gradient, 1/k of the activation memory
+    precision: str = "fp32"  # fp32, bf16 (autocast, also on CPU) or fp16 (autocast + gradient scaling)
+    activation_checkpointing: bool = False  # recompute each repeated layer in backward instead of storing it
+    offload_optimizer: bool = False  # keep optimizer state and master weights in CPU memory (ZeRO-Offload)
+    compile: bool = False  # torch.compile the model (slow first steps, faster later ones)
+    distributed: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (FSDP2, parameters sharded ZeRO-3 style)
+    on_nonfinite: str = "stop"  # a NaN/inf loss or a spike: stop (keeping the last checkpoint) or skip the step
+    spike_factor: float = 0.0  # a loss above factor × its running mean counts as a spike; 0 turns it off
     seed: int = 1337  # initial weights and the order of batches
     log_every: int = 10  # steps between lines in metrics.jsonl
     eval_every: int = 100  # steps between validation losses
@@ -30,7 +45,7 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch; 0 lets torch decide
 
     def __post_init__(self):
-        positive = ("steps", "batch_size", "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
+        positive = ("steps", "batch_size", "grad_accumulation", "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"training setting {name} must be at least 1, got {getattr(self, name)}")
@@ -38,6 +53,20 @@ class TrainConfig:
             raise ConfigError(
                 f"learning rates must satisfy 0 ≤ min ({self.min_learning_rate}) ≤ peak ({self.learning_rate}) < 10"
             )
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0 < self.decay_fraction <= 1:
+            raise ConfigError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        if self.distributed not in STRATEGIES:
+            raise ConfigError(f"distributed must be one of {', '.join(STRATEGIES)}, got {self.distributed!r}")
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"on_nonfinite must be stop or skip, got {self.on_nonfinite!r}")
+        if self.spike_factor < 0 or 0 < self.spike_factor <= 1:
+            raise ConfigError(f"spike_factor must be 0 (off) or above 1, got {self.spike_factor}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if min(self.warmup_steps, self.sample_every, self.threads) < 0 or self.grad_clip < 0:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file
 
 FORMAT = 1
 STATUSES = ("running", "finished", "stopped", "failed")
@@ -46,9 +46,10 @@ def library_versions() -> dict:
 
 
 class RunFolder:
-    def __init__(self, path: Path, info: dict):
+    def __init__(self, path: Path, info: dict, muted: bool = False):
         self.path = path
         self.info = info
+        self.muted = muted  # a distributed rank other than 0 reads the folder but never writes it
 
     # ----- creating and opening -----
 
@@ -109,6 +110,8 @@ class RunFolder:
         self.info = RunFolder.open(self.path).info
 
     def _write_info(self) -> None:
+        if self.muted:
+            return
         _write_atomic(self.path / "run.json", (json.dumps(self.info, indent=2) + "\n").encode())
 
     def request_stop(self) -> None:
@@ -118,6 +121,8 @@ class RunFolder:
         return (self.path / "STOP").exists()
 
     def clear_stop(self) -> None:
+        if self.muted:
+            return
         (self.path / "STOP").unlink(missing_ok=True)
 
     # ----- streams -----
@@ -129,10 +134,14 @@ class RunFolder:
         self._append("samples.jsonl", row)
 
     def log(self, line: str) -> None:
+        if self.muted:
+            return
         with open(self.path / "log.txt", "a", encoding="utf-8") as out:
             out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
     def _append(self, name: str, row: dict) -> None:
+        if self.muted:
+            return
         with open(self.path / name, "a", encoding="utf-8") as out:
             out.write(json.dumps(row) + "\n")
 
@@ -144,6 +153,8 @@ class RunFolder:
 
     def truncate_after(self, step: int) -> None:
         """Drop metric and sample rows past `step`, so a resumed run continues the same curve."""
+        if self.muted:
+            return
         for name in ("metrics.jsonl", "samples.jsonl"):
             rows = [r for r in read_jsonl(self.path / name, 0)[0] if r.get("step", 0) <= step]
             _write_atomic(self.path / name, "".join(json.dumps(r) + "\n" for r in rows).encode())
@@ -162,14 +173,16 @@ class RunFolder:
         found = self.checkpoints()
         return found[-1][1] if found else None
 
-    def save_checkpoint(self, step: int, model: torch.nn.Module, optimizer_state: dict, state: dict) -> Path:
+    def save_checkpoint(self, step: int, weights: dict[str, torch.Tensor], optimizer_state: dict, state: dict) -> Path:
         """Write into a temporary folder, then rename it into place; state.json marks it complete.
-        Tied weights are stored once (safetensors' save_model drops the aliases)."""
+        `weights` holds each tensor once (tied weights under their first name)."""
+        if self.muted:
+            return self.path / "checkpoints" / f"step_{step:06d}"
         folder = self.path / "checkpoints"
         folder.mkdir(exist_ok=True)
         final = folder / f"step_{step:06d}"
         temp = Path(tempfile.mkdtemp(dir=folder, prefix=".partial_"))
-        save_model(model, str(temp / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(temp / "model.safetensors"))
         torch.save(optimizer_state, temp / "optimizer.pt")
         (temp / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
         if final.exists():

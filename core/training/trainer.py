@@ -1,10 +1,12 @@
-"""The training loop: causal-LM objective, AdamW with warmup + cosine, gradient clipping.
+"""The training loop: causal-LM objective, a chosen optimizer and schedule, gradient clipping and
+accumulation, mixed precision, activation checkpointing, NaN/spike handling, DDP or FSDP2.
 
 It reports each logged step to a callback (the CLI's progress bar), writes the run folder the
 window tails, checks for a stop request every step, and can resume from the latest checkpoint
 with the same batches and the same learning rates as an uninterrupted run.
 """
 
+import contextlib
 import math
 import signal
 import time
@@ -14,13 +16,17 @@ from pathlib import Path
 
 import torch
 
-from core.compiler import CompileError, compile_graph
-from core.data.batching import BlockSampler, split_train_val
+from core.compiler import CompileError
+from core.data.batching import BlockSampler
 from core.decoding import sample
 from core.project import Project, ProjectError
 from core.training.config import TrainConfig
 from core.training.runs import RunFolder, RunFolderError, load_checkpoint
-from core.training.schedule import warmup_cosine
+from core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
+                                       optimizer_state, weight_checksums, wrap_model)
+from core.training.memory import peak_memory_mb, recompute_layers
+from core.training.optim import make_optimizer
+from core.training.schedule import learning_rate
 
 
 class TrainingError(RuntimeError):
@@ -42,24 +48,37 @@ class StepReport:
 def start_run(project: Project, run_dir: Path, command: list[str], steps: int | None = None) -> "Trainer":
     config = project.train.replace(steps=steps) if steps else project.train
     project.check()
-    run = RunFolder.create(run_dir, project.to_dict(), config.to_dict(), command)
-    run.log(f"new run of {project.name!r}: {config.steps} steps")
+    cluster = join_cluster(_device_type(config))
+    if cluster.is_main:
+        run = RunFolder.create(run_dir, project.to_dict(), config.to_dict(), command)
+        run.log(f"new run of {project.name!r}: {config.steps} steps" +
+                (f" on {cluster.world_size} processes ({config.distributed})" if cluster.active else ""))
+    if cluster.active:
+        torch.distributed.barrier()  # the folder exists before the other ranks open it
+    if not cluster.is_main:
+        run = RunFolder.open(run_dir)
+        run.muted = True
     return Trainer(project, run, config)
 
 
-def resume_run(run_dir: Path, steps: int | None = None) -> "Trainer":
+def _device_type(config: TrainConfig) -> str:
+    return "cuda" if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()) else "cpu"
+
+
+def resume_run(run_dir: Path, steps: int | None = None, overrides: dict | None = None) -> "Trainer":
     run = RunFolder.open(run_dir)
     try:
         project = Project.from_dict(run.info["project"])
         config = TrainConfig.from_dict(run.info["config"])
     except (ProjectError, ValueError) as exc:
         raise RunFolderError(f"{run.path}/run.json: {exc}") from None
-    if steps:
-        config = config.replace(steps=steps)
+    if steps or overrides:
+        config = TrainConfig.from_dict({**config.to_dict(), **(overrides or {}), **({"steps": steps} if steps else {})})
         run.info["config"] = config.to_dict()
     checkpoint = run.latest_checkpoint()
     if checkpoint is None:
         raise RunFolderError(f"{run.path} has no checkpoint to resume from")
+    run.muted = not join_cluster(_device_type(config)).is_main
     run.clear_stop()
     return Trainer(project, run, config, resume_from=checkpoint)
 
@@ -69,36 +88,63 @@ class Trainer:
         self.project, self.run, self.config = project, run, config
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
-                                   "cpu" if config.device == "auto" else config.device)
+        self.device = torch.device(_device_type(config))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise TrainingError("device is set to cuda but no CUDA GPU is available")
+        self.cluster = join_cluster(self.device.type)
+        if self.cluster.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.cluster.local_rank)
+            torch.cuda.set_device(self.device)
+        if config.batch_size % (self.cluster.world_size * config.grad_accumulation):
+            raise TrainingError(f"batch_size {config.batch_size} must divide into {self.cluster.world_size} process(es) "
+                                f"× {config.grad_accumulation} micro-batch(es)")
         torch.manual_seed(config.seed)
         try:
-            self.compiled = compile_graph(project.graph)
+            self.compiled = project.compile()  # with the project's weights, if it has any
         except CompileError as exc:
             raise TrainingError(f"the graph does not compile: {exc}") from None
         if self.compiled.training_module is None:
             raise TrainingError("the graph has no loss node, so there is nothing to train")
-        self.model = self.compiled.training_module.to(self.device)
+        plain = self.compiled.training_module.to(self.device)
+        self._aliases = _alias_names(plain)
         self.context = self.compiled.ctx.context_length
-        train_tokens, val_tokens = split_train_val(project.load_tokens(), project.data.val_fraction)
-        self.train_batches = BlockSampler(train_tokens, self.context, config.batch_size, config.seed)
-        self.val_batches = BlockSampler(val_tokens, self.context, config.batch_size, config.seed + 1)
-        self.optimizer = _adamw(self.model, config)
+        train_tokens, val_tokens = project.token_splits()
+        packing = project.data.packing
+        self.train_batches = BlockSampler(train_tokens, self.context, config.batch_size, config.seed, packing)
+        self.val_batches = BlockSampler(val_tokens, self.context, config.batch_size, config.seed + 1, packing)
         self.step = 0
         self.elapsed_before = 0.0  # seconds trained before a resume, so `elapsed` keeps counting
         self._started = time.perf_counter()
         self._stop_signalled = False
-        if resume_from is not None:
-            self._restore(resume_from)
+        self._loss_mean: float | None = None  # running mean for spike detection
+        # Sampling from FSDP-sharded weights would need every rank in lockstep; such runs skip samples.
+        self._samples = config.sample_every > 0 and not (self.cluster.active and config.distributed == "fsdp")
+        saved = self._restore_weights(resume_from) if resume_from is not None else None
+        if config.activation_checkpointing:
+            recompute_layers(plain)
+        self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
+        if config.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = make_optimizer(self.model, config.optimizer, lr=config.learning_rate,
+                                        betas=(config.beta1, config.beta2), weight_decay=config.weight_decay,
+                                        momentum=config.beta1, offload=config.offload_optimizer)
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
+        # fp16's narrow range underflows small gradients; scaling the loss keeps them representable.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        if saved is not None:
+            load_optimizer_state(self.model, self.optimizer, saved["optimizer"], self.cluster, config.distributed)
+            if "scaler" in saved:
+                self.scaler.load_state_dict(saved["scaler"])
 
-    def _restore(self, checkpoint: Path) -> None:
-        saved, state = load_checkpoint(checkpoint, self.model)
-        self.optimizer.load_state_dict(saved["optimizer"])
+    def _restore_weights(self, checkpoint: Path) -> dict:
+        saved, state = load_checkpoint(checkpoint, self.compiled.training_module)
         torch.set_rng_state(saved["torch_rng"])
         self.step = state["step"]
         self.elapsed_before = state.get("elapsed", 0.0)
+        self._loss_mean = state.get("loss_mean")
         self.run.truncate_after(self.step)
         self.run.log(f"resumed from step {self.step}")
+        return saved
 
     # ----- the loop -----
 
@@ -109,35 +155,40 @@ class Trainer:
         run.set_status("running", step=self.step)
         started = time.perf_counter() - self.elapsed_before
         self._started = started
-        window_start, window_tokens = time.perf_counter(), 0
+        window_start, window_tokens, skipped = time.perf_counter(), 0, 0
         try:
             while self.step < config.steps:
-                loss, lr, grad_norm = self._train_step(self.step)
+                loss, lr, grad_norm, problem = self._train_step(self.step)
                 self.step += 1
                 window_tokens += config.batch_size * self.context
-                if not math.isfinite(loss):
-                    return self._fail(f"the loss became {loss} at step {self.step}; the last good checkpoint is kept")
+                if problem and config.on_nonfinite == "stop":
+                    return self._fail(f"{problem} at step {self.step}; the last good checkpoint is kept")
+                if problem:
+                    skipped += 1
+                    run.log(f"skipped step {self.step}: {problem}")
                 if self.step % config.log_every == 0 or self.step == config.steps:
                     now = time.perf_counter()
                     report = StepReport(self.step, config.steps, loss, lr, window_tokens / max(now - window_start, 1e-9),
                                         grad_norm, now - started)
                     if self.step % config.eval_every == 0 or self.step == config.steps:
                         report.val_loss = self.evaluate()
-                    run.append_metrics({k: v for k, v in vars(report).items() if v is not None and k != "steps"})
-                    if on_report:
+                    run.append_metrics(self._metrics_row(report, skipped))
+                    if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
-                if config.sample_every and self.step % config.sample_every == 0:
+                if self._samples and self.step % config.sample_every == 0:
                     run.append_sample({"step": self.step, "text": self.sample_text()})
                 if self.step % config.checkpoint_every == 0:
                     self.checkpoint()
-                if self._stop_signalled or run.stop_requested():
+                if any_across(self._stop_signalled or run.stop_requested(), self.cluster):
                     self.checkpoint()
                     run.clear_stop()
                     run.set_status("stopped", f"stopped at step {self.step}", step=self.step)
                     run.log(f"stopped at step {self.step}")
                     return "stopped"
             self.checkpoint()
+            if self.cluster.active:
+                run.info["rank_checksums"] = weight_checksums(self.model, self.cluster, config.distributed)
             run.set_status("finished", step=self.step)
             run.log(f"finished {self.step} steps in {time.perf_counter() - started:.1f} s")
             return "finished"
@@ -147,43 +198,96 @@ class Trainer:
         finally:
             _restore_stop_handlers(previous)
 
-    def _train_step(self, index: int) -> tuple[float, float, float]:
-        lr = warmup_cosine(index, self.config)
+    def _train_step(self, index: int) -> tuple[float, float, float, str]:
+        """One optimizer step on one batch, cut into `grad_accumulation` micro-batches whose
+        gradients add up to the whole batch's; returns the loss (averaged
+        over ranks), the learning rate, the gradient norm, and a problem ('' when healthy)."""
+        c = self.config
+        lr = learning_rate(index, schedule=c.schedule, peak=c.learning_rate, floor=c.min_learning_rate,
+                           warmup=c.warmup_steps, total=c.steps, decay_fraction=c.decay_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = (t.to(self.device) for t in self.train_batches.batch(index))
         self.model.train()
-        _, loss = self.model(x, y)
-        loss.backward()
-        clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        if torch.isfinite(loss):
-            self.optimizer.step()
+        x, y = self._my_rows(self.train_batches.batch(index))
+        total = 0.0
+        for micro, (xs, ys) in enumerate(zip(x.chunk(c.grad_accumulation), y.chunk(c.grad_accumulation))):
+            with self._no_sync(skip=micro == c.grad_accumulation - 1), self._autocast():
+                _, loss = self.model(xs, ys)
+            self.scaler.scale(loss / c.grad_accumulation).backward()
+            total += loss.item() / c.grad_accumulation
+        self.scaler.unscale_(self.optimizer)
+        clip = c.grad_clip if c.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        total = mean_across(total, self.cluster)
+        problem = self._check_loss(total)
+        if not problem:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss.item(), lr, grad_norm.item()
+        return total, lr, grad_norm, problem
+
+    def _check_loss(self, loss: float) -> str:
+        if not math.isfinite(loss):
+            return f"the loss became {loss}"
+        factor = self.config.spike_factor
+        if factor and self._loss_mean is not None and self.step >= 20 and loss > factor * self._loss_mean:
+            return f"the loss spiked to {loss:.3f} (running mean {self._loss_mean:.3f})"
+        # Running mean over roughly the last 50 steps.
+        self._loss_mean = loss if self._loss_mean is None else 0.98 * self._loss_mean + 0.02 * loss
+        return ""
+
+    def _my_rows(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of a global batch (all of it when training alone)."""
+        return tuple(t.chunk(self.cluster.world_size)[self.cluster.rank].to(self.device) for t in batch)
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _no_sync(self, skip: bool):
+        """DDP would all-reduce gradients after every backward; between micro-batches it need not."""
+        if skip or not hasattr(self.model, "no_sync"):
+            return contextlib.nullcontext()
+        return self.model.no_sync()
+
+    def _metrics_row(self, report: StepReport, skipped: int) -> dict:
+        row = {k: v for k, v in vars(report).items() if v is not None and k != "steps"}
+        row["perplexity"] = math.exp(min(report.loss, 50.0))
+        if report.val_loss is not None:
+            row["val_perplexity"] = math.exp(min(report.val_loss, 50.0))
+        row["memory_mb"] = peak_memory_mb(self.device)
+        if skipped:
+            row["skipped_steps"] = skipped
+        return row
 
     @torch.no_grad()
     def evaluate(self) -> float:
         self.model.eval()
         losses = []
         for index in range(self.config.eval_batches):
-            x, y = (t.to(self.device) for t in self.val_batches.batch(index))
-            losses.append(self.model(x, y)[1].item())
-        return sum(losses) / len(losses)
+            x, y = self._my_rows(self.val_batches.batch(index))
+            with self._autocast():
+                losses.append(self.model(x, y)[1].item())
+        return mean_across(sum(losses) / len(losses), self.cluster)
 
     def sample_text(self) -> str:
         """A fixed-seed sample from the first validation token, so samples compare across steps."""
         self.compiled.module.eval()
-        prompt = self.val_batches.tokens[:1].view(1, 1).to(self.device)
+        prompt = self.val_batches.tokens[:1].long().view(1, 1).to(self.device)
         generator = torch.Generator().manual_seed(self.config.seed)
-        ids = sample(self.compiled.module, prompt, self.config.sample_length, context_length=self.context,
-                     temperature=0.8, generator=generator)
+        with self._autocast():
+            ids = sample(self.compiled.module, prompt, self.config.sample_length, context_length=self.context,
+                         temperature=0.8, generator=generator)
         return self.project.tokenizer.decode(ids[0].tolist())
 
     def checkpoint(self) -> None:
-        saved = {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state()}
-        elapsed = time.perf_counter() - self._started
-        self.run.save_checkpoint(self.step, self.model, saved, {"seed": self.config.seed, "elapsed": elapsed})
+        weights = full_state_dict(self.model, self.cluster, self.config.distributed)
+        weights = {name: tensor for name, tensor in weights.items() if name not in self._aliases}
+        saved = {"optimizer": optimizer_state(self.model, self.optimizer, self.cluster, self.config.distributed),
+                 "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict()}
+        state = {"seed": self.config.seed, "elapsed": time.perf_counter() - self._started, "loss_mean": self._loss_mean}
+        self.run.save_checkpoint(self.step, weights, saved, state)
         self.run.set_status("running", step=self.step)
 
     def _fail(self, message: str) -> str:
@@ -192,13 +296,14 @@ class Trainer:
         return "failed"
 
 
-def _adamw(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """Decay matrices (linear and embedding weights) only; norms and biases keep their scale."""
-    params = {id(p): p for p in model.parameters() if p.requires_grad}.values()
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(config.beta1, config.beta2))
+def _alias_names(model: torch.nn.Module) -> set[str]:
+    """State-dict names that repeat an earlier name's tensor (tied weights): stored once."""
+    seen, aliases = set(), set()
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if id(tensor) in seen:
+            aliases.add(name)
+        seen.add(id(tensor))
+    return aliases
 
 
 def _install_stop_handlers(trainer: Trainer):

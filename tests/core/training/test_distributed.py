@@ -1,0 +1,35 @@
+"""Two processes on the CPU (gloo) train like one process on the same global batch."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.training.runs import RunFolder
+from tests.conftest import REPO
+
+
+def train(*args, processes: int = 1):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    command = (launcher if processes > 1 else [sys.executable]) + [str(REPO / "main.py"), "train", *map(str, args)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
+    settings = ["--set", "sample_every=0", "--set", "eval_every=100", "--set", "threads=1"]
+    train(tiny_project.path, "--run-dir", tmp_path / "single", *settings)
+    train(tiny_project.path, "--run-dir", tmp_path / "pair", "--set", f"distributed={strategy}", *settings, processes=2)
+    single, pair = RunFolder.open(tmp_path / "single"), RunFolder.open(tmp_path / "pair")
+    assert pair.status == "finished"
+    checksums = pair.info["rank_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    ours = [row["loss"] for row in pair.metrics()]
+    theirs = [row["loss"] for row in single.metrics()]
+    assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-5)
+    assert "on 2 processes" in (pair.path / "log.txt").read_text()
+    assert json.loads((pair.path / "run.json").read_text())["step"] == 6
