@@ -1,0 +1,277 @@
+"""Train / Stop, the live loss curve and the latest sample of a run.
+
+Everything shown comes from the run folder the trainer writes, read every quarter second from
+where the last read stopped, so the window never waits on the trainer and can follow any run.
+"""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from core.compiler import infer_shapes
+from core.project import Project, ProjectError
+from core.training.runs import RunFolder, RunFolderError, read_jsonl
+from gui.formatting import format_count, format_duration
+from gui.loss_plot import LossPlot
+from gui.training_job import TrainingProcess, new_run_folder
+
+POLL_MS = 250
+STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
+CONTROLS_WIDTH = 250
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, project: Project):
+        super().__init__()
+        self.setObjectName("trainingPanel")
+        self.project = project
+        self.run_dir: Path | None = None
+        self.process: TrainingProcess | None = None
+        self._offsets = {"metrics.jsonl": 0, "samples.jsonl": 0}
+        self._last_metrics: dict = {}
+        self._killed = False
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("primaryButton")
+        self.train_button.setToolTip("Train this model in a separate process; the window stays usable.")
+        self.train_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Ask the trainer to save a checkpoint and exit.")
+        self.stop_button.clicked.connect(self.stop)
+        self.steps_box = QSpinBox()
+        self.steps_box.setRange(1, 10_000_000)
+        self.steps_box.setGroupSeparatorShown(True)
+        self.steps_box.setToolTip("Optimizer steps in the run.")
+        self.run_label = QLabel()
+        self.run_label.setObjectName("runName")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long message is clipped (the tooltip has it whole) rather than growing the panel.
+        self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.plot = LossPlot()
+        self.sample_title = QLabel("Latest sample")
+        self.sample_title.setObjectName("panelCaption")
+        self.sample_box = QPlainTextEdit()
+        self.sample_box.setObjectName("sampleBox")
+        self.sample_box.setReadOnly(True)
+        self.sample_box.setPlaceholderText("Text the model writes appears here as it trains.")
+
+        self._poll_timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
+        self._kill_timer = QTimer(self, singleShot=True, interval=STOP_GRACE_S * 1000, timeout=self._kill_if_running)
+        self._lay_out()
+        self.set_project(project)
+        self._set_status("Press Train to train this model; its loss curve appears here as it learns.")
+        self._update_buttons()
+
+    def _lay_out(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.setSpacing(8)
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.stop_button, 1)
+        steps = QHBoxLayout()
+        steps_label = QLabel("Steps")
+        steps_label.setObjectName("panelCaption")
+        steps.addWidget(steps_label)
+        steps.addWidget(self.steps_box, 1)
+        controls = QWidget()
+        controls.setFixedWidth(CONTROLS_WIDTH)
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.setSpacing(8)
+        controls_layout.addLayout(buttons)
+        controls_layout.addLayout(steps)
+        controls_layout.addSpacing(4)
+        controls_layout.addWidget(self.run_label)
+        controls_layout.addWidget(self.status_label, 1)
+
+        sample = QWidget()
+        sample_layout = QVBoxLayout(sample)
+        sample_layout.setContentsMargins(0, 0, 0, 0)
+        sample_layout.setSpacing(4)
+        sample_layout.addWidget(self.sample_title)
+        sample_layout.addWidget(self.sample_box, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(sample)
+        splitter.setSizes([3000, 2000])  # proportions: the splitter scales them to its width
+        splitter.setChildrenCollapsible(False)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(14)
+        layout.addWidget(controls)
+        layout.addWidget(splitter, 1)
+
+    # ----- public -----
+
+    def set_project(self, project: Project) -> None:
+        """The project the next Train press trains; a run in progress carries on with its snapshot."""
+        self.project = project
+        self.steps_box.setValue(project.train.steps)
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.exit_code() is None
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        problem = self._problem_before_training()
+        if problem:
+            self._set_status(f"Cannot train: {problem}", "failed")
+            return
+        try:
+            run_dir = new_run_folder(self.project.name)
+            process = TrainingProcess.launch(self.project, run_dir, self.steps_box.value())
+        except OSError as exc:
+            self._set_status(f"Cannot start the trainer: {exc}", "failed")
+            return
+        self.follow_run(run_dir, process)
+
+    def follow_run(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
+        """Show a run folder from its beginning and keep reading it while its trainer works."""
+        self.run_dir = Path(run_dir)
+        self.process = process
+        self._killed = False
+        self._offsets = dict.fromkeys(self._offsets, 0)
+        self._last_metrics = {}
+        self.plot.clear_rows()
+        self.sample_box.clear()
+        self.sample_title.setText("Latest sample")
+        self.run_label.setText(self.run_dir.name)
+        self.run_label.setToolTip(str(self.run_dir))
+        self._set_status("starting…")
+        self._update_buttons()
+        self._poll_timer.start()
+        self._poll()
+
+    def stop(self) -> None:
+        if not self.is_running():
+            return
+        self.process.request_stop()
+        self._kill_timer.start()
+        self.stop_button.setEnabled(False)
+        self._set_status("stopping after this step…")
+
+    def stop_and_wait(self) -> None:
+        """For a window that is closing: stop the run now, however long the trainer takes."""
+        self.process.request_stop()
+        if not self.process.wait(STOP_GRACE_S):
+            self.process.kill()
+
+    def leave_running(self) -> None:
+        """For a window that is closing: stop watching and let the trainer finish on its own."""
+        self._poll_timer.stop()
+        self._kill_timer.stop()
+        self.process = None
+
+    # ----- reading the run folder -----
+
+    def _poll(self) -> None:
+        metrics = self._read_new("metrics.jsonl")
+        self.plot.add_rows(metrics)
+        if metrics:
+            self._last_metrics = {**self._last_metrics, **metrics[-1]}
+        samples = self._read_new("samples.jsonl")
+        if samples:
+            self.sample_title.setText(f"Latest sample · step {samples[-1].get('step', '?'):,}")
+            self.sample_box.setPlainText(samples[-1].get("text", ""))
+        run = self._open_run()
+        if self.process is not None:
+            exit_code = self.process.exit_code()
+            if exit_code is not None:
+                self._finish(run, exit_code)
+                return
+        elif run is not None and run.status != "running":
+            self._finish(run, None)
+            return
+        if run is not None and not self._kill_timer.isActive():
+            self._set_status(self._progress_text(run))
+
+    def _read_new(self, name: str) -> list[dict]:
+        rows, self._offsets[name] = read_jsonl(self.run_dir / name, self._offsets[name])
+        return rows
+
+    def _open_run(self) -> RunFolder | None:
+        try:
+            return RunFolder.open(self.run_dir)
+        except RunFolderError:
+            return None  # the trainer is still starting up
+
+    def _finish(self, run: RunFolder | None, exit_code: int | None) -> None:
+        console_tail = self.process.console_tail() if self.process is not None else ""
+        self._poll_timer.stop()
+        self._kill_timer.stop()
+        self.process = None
+        # The last rows may have landed between the previous read and the exit.
+        self.plot.add_rows(self._read_new("metrics.jsonl"))
+        status = run.status if run is not None else "failed"
+        message = run.info.get("message", "") if run is not None else ""
+        if self._killed:
+            status, message = "stopped", f"the trainer did not stop within {STOP_GRACE_S} s and was killed"
+        elif status == "running" or run is None:
+            # It died without saying why in run.json; what it printed is the best explanation.
+            status, message = "failed", f"the trainer exited with code {exit_code} before finishing"
+            if console_tail:
+                self.sample_title.setText("Trainer output")
+                self.sample_box.setPlainText(console_tail)
+        step = (run.info.get("step") if run is not None else None) or self._last_metrics.get("step")
+        lines = [f"{status} at step {step:,}" if step else status]
+        if "loss" in self._last_metrics:
+            lines.append(f"loss {self._last_metrics['loss']:.3f}")
+        if message:
+            lines.append(message)
+        self._set_status("\n".join(lines), status)
+        self._update_buttons()
+
+    def _progress_text(self, run: RunFolder) -> str:
+        total = run.info.get("config", {}).get("steps") or self.steps_box.value()
+        row = self._last_metrics
+        if not row:
+            return "preparing data and model…"
+        step = row.get("step", 0)
+        lines = [f"step {step:,} / {total:,}"]
+        losses = [f"{name} {row[key]:.3f}" for name, key in (("loss", "loss"), ("val", "val_loss")) if key in row]
+        if losses:
+            lines.append(" · ".join(losses))
+        if row.get("tokens_per_s"):
+            lines.append(f"{format_count(row['tokens_per_s'])} tokens/s")
+        if step and row.get("elapsed"):
+            lines.append(f"ETA {format_duration(row['elapsed'] / step * (total - step))}")
+        return "\n".join(lines)
+
+    # ----- state shown -----
+
+    def _problem_before_training(self) -> str:
+        try:
+            self.project.check()
+        except ProjectError as exc:
+            return str(exc)
+        problems = infer_shapes(self.project.graph).problems
+        if problems:
+            where, message = problems[0]
+            return f"{where}: {message}" if where else message
+        return ""
+
+    def _kill_if_running(self) -> None:
+        if self.is_running():
+            self._killed = True
+            self.process.kill()
+
+    def _set_status(self, text: str, state: str = "") -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.status_label.setProperty("state", state)
+        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
+        self.status_label.style().polish(self.status_label)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.steps_box.setEnabled(not running)

@@ -1,0 +1,23 @@
+"""Shared by the window tests: every run folder goes to a temporary directory."""
+
+import pytest
+
+from core.project import load_project
+from gui.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def runs_in_tmp(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(runs))
+    return runs
+
+
+@pytest.fixture
+def window(qtbot):
+    main_window = MainWindow(load_project())
+    # Closing at teardown must not stop on an "unsaved changes?" question nobody will answer.
+    qtbot.addWidget(main_window, before_close_func=lambda w: w.setWindowModified(False))
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    return main_window

@@ -1,0 +1,88 @@
+"""The training panel: reading run folders as the trainer writes them, and a real trainer process."""
+
+from core.project import load_project
+from core.training.runs import RunFolder
+from gui.training_panel import TrainingPanel
+
+
+def make_panel(qtbot, project=None):
+    panel = TrainingPanel(project or load_project())
+    # A test that fails mid-run must not leave a trainer behind.
+    qtbot.addWidget(panel, before_close_func=lambda p: p.process is not None and p.process.kill())
+    return panel
+
+
+def point_count(curve) -> int:
+    steps, _ = curve.getData()
+    return 0 if steps is None else len(steps)
+
+
+def test_panel_draws_the_curve_of_a_run_folder(qtbot, tmp_path):
+    run = RunFolder.create(tmp_path / "run", {"name": "fake"}, {"steps": 100}, [])
+    for step in range(10, 60, 10):
+        row = {"step": step, "loss": 4.0 - step / 100, "lr": 2e-3, "tokens_per_s": 12000.0, "grad_norm": 0.9,
+               "elapsed": step / 10}
+        if step == 50:
+            row["val_loss"] = 3.6
+        run.append_metrics(row)
+    run.append_sample({"step": 50, "text": "To be, or not"})
+    panel = make_panel(qtbot)
+    panel.follow_run(run.path)
+
+    steps, losses = panel.plot.raw_curve.getData()
+    assert list(steps) == [10, 20, 30, 40, 50] and list(losses) == [3.9, 3.8, 3.7, 3.6, 3.5]
+    smoothed = panel.plot.smooth_curve.getData()[1]
+    assert smoothed[0] == 3.9 and 3.5 < smoothed[-1] < 3.9  # debiased: starts on the data, then lags it
+    assert list(panel.plot.val_points.getData()[1]) == [3.6]
+    assert panel.sample_box.toPlainText() == "To be, or not"
+    status = panel.status_label.text()
+    assert "step 50 / 100" in status and "loss 3.500 · val 3.600" in status and "12.0 K tokens/s" in status
+    assert "ETA 5 s" in status
+
+    run.append_metrics({"step": 60, "loss": 3.4})  # the trainer keeps writing; the panel keeps up
+    qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) == 6)
+    run.set_status("failed", "loss became NaN at step 60", step=60)
+    qtbot.waitUntil(lambda: panel.status_label.property("state") == "failed")
+    assert "loss became NaN at step 60" in panel.status_label.text()
+    assert panel.train_button.isEnabled()
+
+
+def test_a_project_that_cannot_train_says_why_instead_of_starting(qtbot, runs_in_tmp):
+    project = load_project()
+    project.graph.set_param("tokens", "vocab_size", 50)
+    panel = make_panel(qtbot, project)
+    panel.train_button.click()
+    assert panel.status_label.property("state") == "failed"
+    assert "vocab_size 50" in panel.status_label.text()
+    assert not runs_in_tmp.exists()
+
+
+def test_train_button_runs_the_cli_in_its_own_process(qtbot, tiny_project, runs_in_tmp):
+    panel = make_panel(qtbot, tiny_project)
+    panel.steps_box.setValue(3)
+    panel.train_button.click()
+    assert panel.is_running() and not panel.train_button.isEnabled() and panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_running() and panel.status_label.property("state") == "finished",
+                    timeout=90_000)
+
+    run = RunFolder.open(panel.run_dir)
+    assert run.path.parent == runs_in_tmp and run.path.name.startswith("tiny-gpt-characters-")
+    assert run.status == "finished" and run.info["step"] == 3
+    assert list(panel.plot.raw_curve.getData()[0]) == [1, 2, 3]
+    assert point_count(panel.plot.val_points) >= 1
+    assert "finished at step 3" in panel.status_label.text()
+    assert (run.path / "project.json").is_file()
+    assert tiny_project.path.name == "tiny.json"  # the snapshot did not move the user's project
+
+
+def test_stop_asks_the_trainer_to_checkpoint_and_exit(qtbot, tiny_project):
+    panel = make_panel(qtbot, tiny_project)
+    panel.steps_box.setValue(100_000)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) > 0, timeout=90_000)
+    panel.stop_button.click()
+    assert not panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30_000)
+    qtbot.waitUntil(lambda: panel.status_label.property("state") == "stopped")
+    run = RunFolder.open(panel.run_dir)
+    assert run.status == "stopped" and run.latest_checkpoint() is not None
