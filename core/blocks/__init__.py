@@ -2,6 +2,7 @@
 
 from core.blocks import (  # noqa: F401  (registration side effect)
     attention,
+    efficient_attention,
     embeddings,
     feedforward,
     heads,

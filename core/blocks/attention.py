@@ -12,6 +12,7 @@ from core.blocks.base import Block, Port, param, register
 from core.nn.attention import CrossAttention, SelfAttention
 from core.shapes import ShapeError, TensorType, check_divisible, is_rotary
 from kernels.attention import BACKENDS
+from kernels.reference import attention_mask
 
 
 def _head_width(params, width: int) -> int:
@@ -68,6 +69,11 @@ class SelfAttentionBlock(Block):
         head_width = _head_width(params, inputs["x"].width())
         _check_positions(inputs.get("positions"), params.heads, head_width)
         return {"out": inputs["x"]}
+
+    complexity = "time O(T²·D), memory O(T) with a fused kernel (O(T²) for the plain-math path)"
+
+    def pattern(self, params, length):
+        return attention_mask(length, length, causal=params.causal, window=params.window or None)
 
     def build(self, params, inputs, ctx):
         return SelfAttention(inputs["x"].width(), params.heads, causal=params.causal, bias=params.bias,

@@ -55,6 +55,7 @@ class Block(ABC):
     title: ClassVar[str]
     description: ClassVar[str]
     paper: ClassVar[str] = ""
+    complexity: ClassVar[str] = ""  # time and memory in the sequence length, for the inspector
     aliases: ClassVar[tuple[str, ...]] = ()  # older type ids that still load as this block
     inputs: ClassVar[tuple[Port, ...]] = ()
     outputs: ClassVar[tuple[Port, ...]] = ()
@@ -72,6 +73,11 @@ class Block(ABC):
         """Outputs the compiler wires without calling the module: output port -> the input port whose
         value it passes on unchanged, or None for an output that is always None. Default: none."""
         return {}
+
+    def pattern(self, params: Any, length: int):
+        """For attention blocks: the boolean [T, T] image of which keys each query may see, or None
+        when there is no fixed pattern (or no attention)."""
+        return None
 
     def link(self, params: Any, module: nn.Module, modules_of_type) -> None:
         """Connect this instance to others after all are built (weight tying). Default: nothing."""
