@@ -45,6 +45,8 @@ class SegmentEmbedding(nn.Module):
 class LearnedPositions(nn.Module):
     """Adds a trained vector per position (GPT-2); sequences longer than `context_length` fail."""
 
+    cache = None  # a core.kv_cache.KVCache while generating with one: it says where the new tokens sit
+
     def __init__(self, context_length: int, width: int):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(context_length, width))
@@ -52,11 +54,15 @@ class LearnedPositions(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
+        if self.cache is not None:
+            return x + self.weight[self.cache.positions(t)]  # (B, T, D) + (1 or B, T, D)
         return x + self.weight[:t]  # (B, T, D) + (T, D)
 
 
 class SinusoidalPositions(nn.Module):
     """Adds fixed sines and cosines of geometric wavelengths (Vaswani et al. 2017, section 3.5)."""
+
+    cache = None  # as LearnedPositions.cache
 
     def __init__(self, context_length: int, width: int, base: float = 10000.0):
         super().__init__()
@@ -70,4 +76,6 @@ class SinusoidalPositions(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
+        if self.cache is not None:
+            return x + self.table[self.cache.positions(t)].to(x.dtype)  # (B, T, D) + (1 or B, T, D)
         return x + self.table[:t].to(x.dtype)  # (B, T, D) + (T, D)

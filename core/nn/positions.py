@@ -10,6 +10,9 @@ hidden state. The encodings here leave the hidden states alone and hand attentio
   T5     adds a learned bias per head for each bucket of i - j, one table shared by every layer
          (Raffel et al. 2020, "Exploring the Limits of Transfer Learning", section 2.1).
 
+While generating with a KV cache (core.kv_cache) a call sees only the newest tokens; RoPE angles
+and the T5 bias then follow the positions the cache reports instead of starting at 0.
+
 Letters: B batch, H heads, T query positions, S key positions, K head width.
 """
 
@@ -32,11 +35,16 @@ class ScorePositions:
 # ----- RoPE -----
 
 
-def rotary_angles(t: int, head_width: int, base: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of position · base^(-2i/K), each (T, K); the two halves of K share frequencies."""
-    inv_freq = 1.0 / (base ** (torch.arange(0, head_width, 2, device=device, dtype=torch.float) / head_width))
-    angles = torch.arange(t, device=device, dtype=torch.float)[:, None] * inv_freq[None, :]  # (T, K/2)
-    angles = torch.cat([angles, angles], dim=-1)  # (T, K)
+def rotary_angles(positions: int | torch.Tensor, head_width: int, base: float,
+                  device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of position · base^(-2i/K) for positions 0 … T-1 (an int T), each (T, K), or for a
+    tensor of positions (…, T), each (…, T, K). The two halves of K share frequencies."""
+    if isinstance(positions, int):
+        positions = torch.arange(positions, device=device)
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_width, 2, device=positions.device, dtype=torch.float)
+                               / head_width))
+    angles = positions.float()[..., None] * inv_freq  # (…, T, K/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (…, T, K)
     return angles.cos(), angles.sin()
 
 
@@ -109,6 +117,8 @@ class T5RelativeBias(nn.Module):
     """A learned scalar per head for each bucket of relative distance; computed once per forward
     and shared by every layer it is wired into."""
 
+    cache = None  # a core.kv_cache.KVCache while generating with one: the queries follow the cached keys
+
     def __init__(self, heads: int, buckets: int, max_distance: int, bidirectional: bool):
         super().__init__()
         self.buckets, self.max_distance, self.bidirectional = buckets, max_distance, bidirectional
@@ -117,8 +127,9 @@ class T5RelativeBias(nn.Module):
 
     def forward(self, x: torch.Tensor) -> ScorePositions:
         t = x.shape[1]
-        position = torch.arange(t, device=x.device)
-        relative = position[None, :] - position[:, None]  # (T, S): key position - query position
+        s = t if self.cache is None else self.cache.span(t)  # the queries are the last T of S positions
+        key = torch.arange(s, device=x.device)
+        relative = key[None, :] - key[s - t:, None]  # (T, S): key position - query position
         bucket = relative_position_bucket(relative, bidirectional=self.bidirectional, buckets=self.buckets,
                                           max_distance=self.max_distance)
         bias = self.weight[bucket]  # (T, S, H)
