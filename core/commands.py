@@ -171,14 +171,20 @@ class Disconnect(Command):
 class SetParam(Command):
     def __init__(self, graph, node_id, name, value):
         self.graph, self.node_id, self.name, self.value = graph, node_id, name, value
-        self.old = graph.nodes[node_id].get_param(name)
+        node = graph.nodes[node_id]
+        self.old = node.get_param(name)
+        # A block parameter left at its default is absent from the file; undo leaves it absent again.
+        self.was_default = isinstance(getattr(node, "params", None), dict) and name not in node.params
         self.text = f"set {node_id}.{name} = {value!r}"
 
     def do(self):
         self.graph._write_param(self.node_id, self.name, self.value)
 
     def undo(self):
-        self.graph._write_param(self.node_id, self.name, self.old)
+        if self.was_default:
+            self.graph._clear_param(self.node_id, self.name)
+        else:
+            self.graph._write_param(self.node_id, self.name, self.old)
 
 
 class MoveNode(Command):
@@ -192,3 +198,32 @@ class MoveNode(Command):
 
     def undo(self):
         self.graph._write_pos(self.node_id, self.old)
+
+
+class TransferNode(Command):
+    """Move a node, without its edges, from one graph to another under a new id and position:
+    how nodes go into a new group and back out. A group keeps its inside and follows to its new parent."""
+
+    def __init__(self, source, target, node_id, new_id, pos):
+        self.source, self.target = source, target
+        self.node = source.nodes[node_id]
+        self.index = list(source.nodes).index(node_id)
+        self.old_id, self.old_pos = node_id, self.node.pos
+        self.new_id, self.new_pos = new_id, pos
+        self.text = f"move {self.node.label()} to another scope"
+
+    def do(self):
+        self.source._delete_node(self.old_id)
+        self._place(self.new_id, self.new_pos, self.target)
+        self.target._insert_node(self.node)
+
+    def undo(self):
+        self.target._delete_node(self.new_id)
+        self._place(self.old_id, self.old_pos, self.source)
+        self.source._insert_node(self.node, self.index)
+
+    def _place(self, node_id, pos, graph):
+        self.node.id, self.node.pos = node_id, pos
+        inside = getattr(self.node, "graph", None)  # a Group's own graph
+        if inside is not None:
+            inside.parent = graph

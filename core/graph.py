@@ -166,7 +166,9 @@ class Graph:
         return group.id
 
     def remove(self, node_id: str) -> None:
-        self._require(node_id)
+        node = self._require(node_id)
+        if node.type_id.startswith("group.") and self.parent is not None:
+            self._check_io_rename(node, "name")  # a port still wired outside the group stays
         self.history.push(RemoveNode(self, node_id))
 
     def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> Edge:
@@ -223,6 +225,19 @@ class Graph:
             self.add_node(type_id, shared, node.pos, node_id)
             for edge in edges:
                 self.connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
+
+    def group_nodes(self, node_ids, title: str = "Group") -> str:
+        """Put `node_ids` into a new group (one undo step); edges crossing its boundary go through
+        group input and output nodes. Returns the group's id. See core/grouping.py."""
+        from core.grouping import group_nodes  # grouping builds on Graph's edits: imported late, not circularly
+
+        return group_nodes(self, list(node_ids), title)
+
+    def ungroup(self, group_id: str) -> list[str]:
+        """Put a group's blocks back in this graph in its place (one undo step); returns their ids here."""
+        from core.grouping import ungroup
+
+        return ungroup(self, group_id)
 
     def move(self, node_id: str, pos) -> None:
         self._require(node_id)
@@ -281,6 +296,12 @@ class Graph:
         else:
             node.params[name] = value
         self.param_changed.emit(node_id, name, value)
+        self._changed()
+
+    def _clear_param(self, node_id: str, name: str) -> None:
+        node = self.nodes[node_id]
+        del node.params[name]
+        self.param_changed.emit(node_id, name, node.get_param(name))
         self._changed()
 
     def _write_pos(self, node_id: str, pos) -> None:

@@ -33,6 +33,7 @@ def run_app(project_path: Path | None = None, screenshot: Path | None = None) ->
     if screenshot is not None:
         return _screenshot(window, Path(screenshot))
     window.show()
+    window.offer_recovery()  # after a crash, the autosaved changes
     return app.exec()
 
 

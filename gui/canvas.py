@@ -1,197 +1,34 @@
 """The graph canvas: one scope of the model (the top level or the inside of a group) drawn as
-cards and curves, with a breadcrumb bar to climb back out of groups.
+cards and curves, with a breadcrumb bar to climb back out of groups and a minimap.
 
 The canvas shows the document and never keeps its own copy: every refresh rebuilds the scene
-from the graph and the latest ModelFacts. Moving a card is the one edit it makes, through
-`graph.move`, so that it can be undone.
+from the graph and the latest ModelFacts. What the user does on it (move cards, connect ports,
+insert, delete, group …) becomes calls to core Graph methods, each one undo step; the window
+then refreshes the canvas from the changed document.
 """
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import (QFrame, QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from core.graph import Graph, Group
-from gui import theme
-from gui.graph_items import EdgeItem, EdgeLabel, NodeItem
+from core.graph import Graph, GraphError, Group
+from gui.editor.block_search import BlockSearchPopup
+from gui.editor.breadcrumb import Breadcrumb
+from gui.editor.edges import EdgeItem
+from gui.editor.edit_actions import EditActions
+from gui.editor.layout import GRID
+from gui.editor.minimap import Minimap
+from gui.editor.scene import EditorScene
+from gui.editor.view import GraphView
+from gui.graph_items import CARD_HEIGHT, CARD_WIDTH, PLAIN_BELOW_ZOOM, NodeItem
 from gui.model_facts import ModelFacts
 
-DOT_SPACING = 24.0
-MIN_ZOOM, MAX_ZOOM = 0.15, 4.0
-FIT_MARGIN = 16.0
-MAX_FIT_ZOOM = 1.25  # a small graph fitted to a big window should not look blown up
 SCENE_SLACK = 4000.0  # room to pan beyond the cards
-
-
-class GraphView(QGraphicsView):
-    """Zoom with the wheel (towards the cursor), pan with the middle or right button or
-    space + drag, F fits. Keeps the graph fitted while the window resizes until the user zooms
-    or pans."""
-
-    group_opened = Signal(str)
-    go_up = Signal()
-
-    def __init__(self, scene: QGraphicsScene):
-        super().__init__(scene)
-        self.setObjectName("graphView")
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.auto_fit = True
-        self._space_held = False
-        self._pan_from: QPointF | None = None
-
-    def fit(self) -> None:
-        self.auto_fit = True
-        bounds = self.scene().itemsBoundingRect()  # cards, and the curves that detour beside them
-        if bounds.isEmpty():
-            return
-        bounds.adjust(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-        self.fitInView(bounds, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > MAX_FIT_ZOOM:
-            self.resetTransform()
-            self.scale(MAX_FIT_ZOOM, MAX_FIT_ZOOM)
-            self.centerOn(bounds.center())
-
-    def zoom(self) -> float:
-        return self.transform().m11()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self.auto_fit:
-            self.fit()
-
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        painter.fillRect(rect, theme.CANVAS)
-        if self.zoom() < 0.35:  # the dots would merge into a grey haze
-            return
-        painter.setPen(QPen(theme.CANVAS_DOT, 2.0 / self.zoom()))
-        left = int(rect.left() // DOT_SPACING) * DOT_SPACING
-        top = int(rect.top() // DOT_SPACING) * DOT_SPACING
-        dots = []
-        y = top
-        while y < rect.bottom():
-            x = left
-            while x < rect.right():
-                dots.append(QPointF(x, y))
-                x += DOT_SPACING
-            y += DOT_SPACING
-        painter.drawPoints(dots)
-
-    def wheelEvent(self, event) -> None:
-        factor = 1.0015 ** event.angleDelta().y()
-        factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
-        self.scale(factor, factor)
-        self.auto_fit = False
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_F and not event.modifiers():
-            self.fit()
-        elif event.key() in (Qt.Key.Key_Backspace, Qt.Key.Key_Escape):
-            self.go_up.emit()
-        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        else:
-            super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = False
-            self.viewport().unsetCursor()
-        else:
-            super().keyReleaseEvent(event)
-
-    def mousePressEvent(self, event) -> None:
-        panning_button = event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton)
-        if panning_button or (event.button() == Qt.MouseButton.LeftButton and self._space_held):
-            self._pan_from = event.position()
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-            self.auto_fit = False
-            return
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event) -> None:
-        if self._pan_from is None:
-            super().mouseMoveEvent(event)
-            return
-        delta = event.position() - self._pan_from
-        self._pan_from = event.position()
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
-
-    def mouseReleaseEvent(self, event) -> None:
-        if self._pan_from is None:
-            super().mouseReleaseEvent(event)
-            return
-        self._pan_from = None
-        if self._space_held:
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        else:
-            self.viewport().unsetCursor()
-
-    def mouseDoubleClickEvent(self, event) -> None:
-        under = self.items(event.position().toPoint())  # topmost first; a shape label may cover a card
-        card = next((item for item in under if isinstance(item, NodeItem)), None)
-        if card is not None and card.is_group:
-            self.group_opened.emit(card.node.id)
-            return
-        super().mouseDoubleClickEvent(event)
-
-
-class Breadcrumb(QFrame):
-    """'Model › Transformer layer × 4': where the canvas is; earlier crumbs are buttons back."""
-
-    level_chosen = Signal(int)  # how many groups deep to go back to; 0 is the whole model
-
-    def __init__(self):
-        super().__init__()
-        self.setObjectName("breadcrumb")
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(10, 4, 12, 4)
-        self._layout.setSpacing(4)
-
-    def set_trail(self, names: list[str]) -> None:
-        while self._layout.count():
-            widget = self._layout.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
-        for depth, name in enumerate(names):
-            if depth:
-                separator = QLabel("›")
-                separator.setObjectName("crumbSeparator")
-                self._layout.addWidget(separator)
-            if depth == len(names) - 1:
-                current = QLabel(name)
-                current.setObjectName("crumbCurrent")
-                self._layout.addWidget(current)
-            else:
-                button = QToolButton()
-                button.setObjectName("crumb")
-                button.setText(name)
-                button.setCursor(Qt.CursorShape.PointingHandCursor)
-                button.clicked.connect(lambda _=False, level=depth: self.level_chosen.emit(level))
-                self._layout.addWidget(button)
-        self._layout.addStretch(1)
-        hint = "Backspace goes up · " if len(names) > 1 else "Double-click a group to open it · "
-        help_label = QLabel(hint + "wheel zooms · right-drag pans · F fits")
-        help_label.setObjectName("hint")
-        self._layout.addWidget(help_label)
-
-    def trail(self) -> list[str]:
-        texts = []
-        for i in range(self._layout.count()):
-            widget = self._layout.itemAt(i).widget()
-            if widget is not None and widget.objectName() in ("crumb", "crumbCurrent"):
-                texts.append(widget.text())
-        return texts
+CURVES_BELOW_ZOOM = 0.06  # a row of cards is a few pixels tall: the curves between them would be dust
 
 
 class GraphCanvas(QWidget):
-    node_selected = Signal(str, object)  # node path ('layers/attn') and node; ('', None) for none
+    node_selected = Signal(str, object, object)  # node path ('layers/attn'), node, its graph; ('', None, None) for none
+    message = Signal(str)  # an edit refused, or a hint, for the status bar
 
     def __init__(self):
         super().__init__()
@@ -200,11 +37,27 @@ class GraphCanvas(QWidget):
         self.scope: list[str] = []  # ids of the groups opened, outermost first
         self.nodes: dict[str, NodeItem] = {}
         self.edges: list[EdgeItem] = []
-        self.scene = QGraphicsScene(self)
+        self._select_next: list[str] | None = None  # what the next refresh selects (e.g. what was pasted)
+        self._fit_next = False  # the next refresh fits the view (after arranging)
+        self._building = False  # while the scene is rebuilt, its selection signals mean nothing
+        self._detail_shown = (True, True)  # (shape labels, curves) currently visible
+        self.scene = EditorScene(self)
         self.scene.selectionChanged.connect(self._announce_selection)
+        self.scene.connect_requested.connect(self._connect)
+        self.scene.hint.connect(self.message)
         self.view = GraphView(self.scene)
         self.view.group_opened.connect(self.open_group)
-        self.view.go_up.connect(lambda: self.go_to_level(max(0, len(self.scope) - 1)))
+        self.view.escape_pressed.connect(self._escape)
+        self.view.nudge_requested.connect(self.nudge_selection)
+        self.view.view_changed.connect(self._match_detail_to_zoom)
+        self.minimap = Minimap(self.view)
+        self.search_popup = BlockSearchPopup(self)
+        self._search_at = QPointF()  # where the block search was opened: what it inserts goes there
+        self.edit_actions = EditActions(self)
+        self.search_popup.entry_chosen.connect(self._insert_searched)
+        self.view.search_requested.connect(self.open_block_search)
+        self.view.entry_dropped.connect(self.edit_actions.insert_by_key)
+        self.view.context_requested.connect(self.edit_actions.show_context_menu)
         self.breadcrumb = Breadcrumb()
         self.breadcrumb.level_chosen.connect(self.go_to_level)
         layout = QVBoxLayout(self)
@@ -218,27 +71,55 @@ class GraphCanvas(QWidget):
     def show_graph(self, graph: Graph, facts: ModelFacts) -> None:
         """A new document: start at its top level, fitted."""
         self.root, self.facts, self.scope = graph, facts, []
-        self._rebuild(selected=None)
+        self._rebuild(selected=[])
         self.view.fit()
 
     def refresh(self, facts: ModelFacts) -> None:
         """The document changed: redraw the same scope, keeping the selection and the view."""
         self.facts = facts
-        selected = next(iter(self.selected_ids()), None)
+        selected = self._select_next if self._select_next is not None else self.selected_ids()
+        self._select_next = None
         self._rebuild(selected)
+        if self._fit_next:
+            self._fit_next = False
+            self.view.fit()
+
+    def select_after_refresh(self, node_ids: list[str]) -> None:
+        self._select_next = list(node_ids)
+
+    def fit_after_refresh(self) -> None:
+        self._fit_next = True
 
     def open_group(self, group_id: str) -> None:
         if isinstance(self.current_graph().nodes.get(group_id), Group):
             self.scope.append(group_id)
-            self._rebuild(selected=None)
+            self._rebuild(selected=[])
             self.view.fit()
 
     def go_to_level(self, depth: int) -> None:
         if depth < len(self.scope):
             left = self.scope[depth]
             del self.scope[depth:]
-            self._rebuild(selected=left)
+            self._rebuild(selected=[left])
             self.view.fit()
+
+    def reveal(self, path: str) -> None:
+        """Open the groups around the node at `path` ('layers/attn'), select it and centre on it."""
+        *groups, node_id = path.split("/")
+        graph, scope = self.root, []
+        for group_id in groups:
+            group = graph.nodes.get(group_id)
+            if not isinstance(group, Group):
+                return
+            scope.append(group_id)
+            graph = group.graph
+        if scope != self.scope:
+            self.scope = scope
+            self._rebuild(selected=[])
+            self.view.fit()
+        self.select(node_id)
+        if node_id in self.nodes:
+            self.view.centerOn(self.nodes[node_id].scene_card_rect().center())
 
     def current_graph(self) -> Graph:
         graph = self.root
@@ -256,45 +137,65 @@ class GraphCanvas(QWidget):
     def selected_ids(self) -> list[str]:
         return [item.node.id for item in self.scene.selectedItems() if isinstance(item, NodeItem)]
 
-    def select(self, node_id: str) -> None:
+    def selected_edges(self) -> list[EdgeItem]:
+        return [item for item in self.scene.selectedItems() if isinstance(item, EdgeItem)]
+
+    def select(self, *node_ids: str) -> None:
         self.scene.clearSelection()
-        if node_id in self.nodes:
-            self.nodes[node_id].setSelected(True)
+        for node_id in node_ids:
+            if node_id in self.nodes:
+                self.nodes[node_id].setSelected(True)
+
+    def _insert_searched(self, entry) -> None:
+        self.edit_actions.insert(entry, self._search_at, wire=True)
+
+    def open_block_search(self, at: QPointF) -> None:
+        self._search_at = at
+        self.search_popup.open_at(self.view.viewport().mapToGlobal(self.view.mapFromScene(at)))
 
     # ----- building the scene -----
 
-    def _rebuild(self, selected: str | None) -> None:
+    def _rebuild(self, selected: list[str]) -> None:
         graph = self.current_graph()
         prefix = self.prefix()
-        self.scene.blockSignals(True)
+        # Not scene.blockSignals: Qt's spatial index listens to the scene, and without it every
+        # lookup would scan all items. Fixing the extent first keeps the index from being rebuilt
+        # on each lookup the curves and labels make while the scene grows.
+        self._building = True
         self.scene.clear()
+        self.scene.setSceneRect(_extent(graph))
+        self.scene.graph = graph
         self.nodes, self.edges = {}, []
+        wired: dict[str, set[tuple[str, bool]]] = {node_id: set() for node_id in graph.nodes}
+        for edge in graph.edges:
+            wired[edge.dst].add((edge.dst_port, True))
+            wired[edge.src].add((edge.src_port, False))
         for node_id, node in graph.nodes.items():
             path = prefix + node_id
             problems = self.facts.problems_at(path)
             if isinstance(node, Group):
                 problems += [f"inside: {message}" for message in self.facts.problems_inside(path)]
-            wired = {(e.dst_port, True) for e in graph.edges_into(node_id)}
-            wired |= {(e.src_port, False) for e in graph.edges_from(node_id)}
-            item = NodeItem(path, node, problems, wired)
-            item.dragged.connect(self._update_edges)
-            item.dropped.connect(self._commit_move)
+            item = NodeItem(path, node, problems, wired[node_id])
+            item.dragged.connect(self._update_edges_of)
+            item.dropped.connect(self._commit_moves)
             self.scene.addItem(item)
             self.nodes[node_id] = item
         for edge in graph.edges:
             shape = self.facts.report.types.get((prefix + edge.src, edge.src_port))
-            item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst], str(shape) if shape else "",
-                            self.nodes.values, self._labels)
+            item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst], str(shape) if shape else "")
             self.scene.addItem(item)
             if item.label is not None:
                 self.scene.addItem(item.label)
+            item.update_path()
             self.edges.append(item)
-        if selected in self.nodes:
-            self.nodes[selected].setSelected(True)
-        bounds = self.scene.itemsBoundingRect()
-        self.scene.setSceneRect(bounds.adjusted(-SCENE_SLACK, -SCENE_SLACK, SCENE_SLACK, SCENE_SLACK))
-        self.scene.blockSignals(False)
+        for node_id in selected:
+            if node_id in self.nodes:
+                self.nodes[node_id].setSelected(True)
+        self._building = False
+        self._detail_shown = (True, True)
+        self._match_detail_to_zoom()
         self.breadcrumb.set_trail(self._trail_names())
+        self.minimap.schedule_redraw()
         self._announce_selection()
 
     def _trail_names(self) -> list[str]:
@@ -305,28 +206,74 @@ class GraphCanvas(QWidget):
             graph = group.graph
         return names
 
-    def _labels(self) -> list[EdgeLabel]:
-        return [edge.label for edge in self.edges if edge.label is not None]
-
-    def _update_edges(self) -> None:
+    def _match_detail_to_zoom(self) -> None:
+        """Zoomed far out, shape labels would be specks, and further out the curves too: hide them,
+        so drawing a whole big graph skips them entirely."""
+        detail = (self.view.zoom() >= PLAIN_BELOW_ZOOM, self.view.zoom() >= CURVES_BELOW_ZOOM)
+        if detail == self._detail_shown:
+            return
+        self._detail_shown = labels, curves = detail
         for edge in self.edges:
-            edge.update_path()
+            edge.setVisible(curves)
+            if edge.label is not None:
+                edge.label.setVisible(labels and curves)
 
-    def _commit_move(self, node_id: str, pos: QPointF) -> None:
+    def _update_edges_of(self, node_id: str) -> None:
+        for edge in self.edges:
+            if node_id in (edge.edge.src, edge.edge.dst):
+                edge.update_path()
+
+    # ----- edits made on the canvas -----
+
+    def _commit_moves(self) -> None:
+        """Every card the drag moved, in one undo step. graph.move triggers a rebuild that deletes
+        the item whose release event is still on the stack: run it once that event has returned."""
         graph = self.current_graph()
-        whole_units = (float(round(pos.x())), float(round(pos.y())))  # keeps saved files tidy
+        moved = {node_id: (float(round(item.pos().x())), float(round(item.pos().y())))
+                 for node_id, item in self.nodes.items() if tuple(item.pos().toTuple()) != graph.nodes[node_id].pos}
+        QTimer.singleShot(0, lambda: self.move_nodes(graph, moved, "move"))
 
-        def move() -> None:
-            if node_id in graph.nodes:
-                graph.move(node_id, whole_units)
+    def nudge_selection(self, dx: int, dy: int) -> None:
+        graph = self.current_graph()
+        moved = {node_id: (graph.nodes[node_id].pos[0] + dx * GRID, graph.nodes[node_id].pos[1] + dy * GRID)
+                 for node_id in self.selected_ids()}
+        self.move_nodes(graph, moved, "nudge")
 
-        # graph.move triggers a rebuild that deletes the item whose release event is still on
-        # the stack; run it once that event has returned.
-        QTimer.singleShot(0, move)
+    def move_nodes(self, graph: Graph, positions: dict[str, tuple[float, float]], verb: str) -> None:
+        positions = {node_id: pos for node_id, pos in positions.items() if node_id in graph.nodes}
+        if not positions:
+            return
+        names = next(iter(positions)) if len(positions) == 1 else f"{len(positions)} nodes"
+        with graph.history.macro(f"{verb} {names}"):
+            for node_id, pos in positions.items():
+                graph.move(node_id, pos)
+
+    def _connect(self, edge) -> None:
+        try:
+            self.current_graph().connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
+        except GraphError as exc:
+            self.message.emit(f"Cannot connect: {exc}")
+
+    def _escape(self) -> None:
+        if self.scene.selectedItems():
+            self.scene.clearSelection()
+        else:
+            self.go_to_level(max(0, len(self.scope) - 1))
 
     def _announce_selection(self) -> None:
+        if self._building:
+            return
         items = [item for item in self.scene.selectedItems() if isinstance(item, NodeItem)]
-        if items:
-            self.node_selected.emit(items[0].path, items[0].node)
+        self.edit_actions.update_enabled()
+        if len(items) == 1:
+            self.node_selected.emit(items[0].path, items[0].node, self.current_graph())
         else:
-            self.node_selected.emit("", None)
+            self.node_selected.emit("", None, None)
+
+
+def _extent(graph: Graph) -> QRectF:
+    """The area the cards of `graph` cover, with room to pan around them."""
+    xs = [node.pos[0] for node in graph.nodes.values()] or [0.0]
+    ys = [node.pos[1] for node in graph.nodes.values()] or [0.0]
+    return QRectF(min(xs), min(ys), max(xs) - min(xs) + CARD_WIDTH, max(ys) - min(ys) + CARD_HEIGHT).adjusted(
+        -SCENE_SLACK, -SCENE_SLACK, SCENE_SLACK, SCENE_SLACK)

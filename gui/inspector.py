@@ -1,17 +1,26 @@
-"""The inspector: what the selected block is and costs, or the whole model when nothing is selected.
+"""The inspector: the selected block's parameters to edit and what it costs, or the whole model
+when nothing is selected.
 
-Read-only for now; every row's tooltip carries the parameter's help text and allowed range.
+Parameter fields are generated from the block's declarations (gui/editor/param_fields.py); a change
+goes to core as `graph.set_param`, one undo step, and a value core refuses is explained under the
+fields and put back. Costs update live after each edit: parameters, FLOPs per token and memory,
+for the block and for the whole model.
 """
 
 import dataclasses
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QLineEdit, QScrollArea, QSpinBox,
+                               QVBoxLayout, QWidget)
 
-from core.graph import Group, Node
+from core.graph import Graph, GraphError, Group, Node
 from core.project import Project
+from gui.editor.param_fields import block_field_editor, field_editor
 from gui.formatting import format_count, format_value
 from gui.model_facts import ModelFacts
+
+WEIGHT_BYTES = 4  # fp32
+TRAINING_BYTES = 16  # fp32 weights, gradients and AdamW's two moments, per parameter
 
 
 class Inspector(QScrollArea):
@@ -23,11 +32,18 @@ class Inspector(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._grid: QGridLayout | None = None
         self._next_row = 0
+        self._values: list[tuple[QLabel, QWidget]] = []  # (name, value label or field) per row
+        self._editors: list[QWidget] = []
+        self._refusal: QLabel | None = None
+        self._path = ""  # of the node shown; '' for the model
+        self._graph: Graph | None = None  # the scope holding it, which its edits go through
+        self._node: Node | Group | None = None
+        self._pending_focus = ""
 
     # ----- the two things it shows -----
 
     def show_model(self, project: Project, facts: ModelFacts) -> None:
-        self._start_page()
+        self._start_page("", None, None)
         self._heading(project.name, "Model")
         self._paragraph(str(project.path) if project.path else "not saved yet", "muted")
         self._problems(facts.problems)
@@ -42,6 +58,7 @@ class Inspector(QScrollArea):
                 ("vocabulary", f"{summary.vocab_size:,}", "Distinct token ids."),
                 ("context", f"{summary.context_length:,} tokens", "Longest sequence the model reads."),
             ])
+            self._memory_rows(summary.total_params, summary.kv_cache_bytes_per_token)
         self._section("Training")
         self._rows([(field.name.replace("_", " "), format_value(getattr(project.train, field.name)), "")
                     for field in dataclasses.fields(project.train)])
@@ -52,12 +69,13 @@ class Inspector(QScrollArea):
             ("tokenizer", f"{project.tokenizer.kind}, {project.tokenizer.vocab_size} tokens", ""),
         ])
 
-    def show_node(self, path: str, node: Node | Group, facts: ModelFacts) -> None:
-        self._start_page()
+    def show_node(self, path: str, node: Node | Group, facts: ModelFacts, graph: Graph) -> None:
+        self._start_page(path, node, graph)
         if isinstance(node, Group):
             self._show_group(path, node, facts)
         else:
             self._show_block(path, node, facts)
+        self._whole_model(facts)
 
     def _show_block(self, path: str, node: Node, facts: ModelFacts) -> None:
         block = node.block
@@ -70,7 +88,9 @@ class Inspector(QScrollArea):
         fields = dataclasses.fields(block.Params)
         if fields:
             self._section("Parameters")
-            self._rows([(f.name, format_value(node.get_param(f.name)), _help_text(f)) for f in fields])
+            for f in fields:
+                self._field_row(f.name, block_field_editor(f, node.get_param(f.name), self._commit))
+            self._refusal_row()
         row = facts.row(path)
         if row is not None:
             copies = f" over {row.instances} copies" if row.instances > 1 else ""
@@ -79,6 +99,7 @@ class Inspector(QScrollArea):
                 ("parameters", f"{row.params:,}{copies}", "Trainable; a tied weight counts at its first owner."),
                 ("FLOPs / token", f"{format_count(row.flops_per_token)}{copies}", "Forward pass, full context."),
             ])
+            self._memory_rows(row.params, row.kv_cache_bytes_per_token)
         self._outputs(path, node, facts)
 
     def _show_group(self, path: str, group: Group, facts: ModelFacts) -> None:
@@ -88,15 +109,22 @@ class Inspector(QScrollArea):
                         "weights. Double-click it on the canvas to see inside.")
         self._problems([("", message) for message in facts.problems_inside(path)])
         self._section("Parameters")
-        self._rows([("title", group.title, "Name shown on the card."),
-                    ("repeat", str(group.repeat), "How many copies run one after another.")])
+        title = field_editor("title", str, group.title, self._commit)
+        title.setToolTip("Name shown on the card.")
+        repeat = field_editor("repeat", int, group.repeat, self._commit, minimum=1, maximum=512)
+        repeat.setToolTip("How many copies run one after another (1 to 512).")
+        self._field_row("title", title)
+        self._field_row("repeat", repeat)
+        self._refusal_row()
         rows = facts.rows_inside(path)
         if rows:
+            params = sum(r.params for r in rows)
             self._section("Cost")
             self._rows([
-                ("parameters", f"{sum(r.params for r in rows):,}", "All copies together."),
+                ("parameters", f"{params:,}", "All copies together."),
                 ("FLOPs / token", format_count(sum(r.flops_per_token for r in rows)), "All copies together."),
             ])
+            self._memory_rows(params, sum(r.kv_cache_bytes_per_token for r in rows))
         self._outputs(path, group, facts)
 
     def _outputs(self, path: str, node: Node | Group, facts: ModelFacts) -> None:
@@ -106,14 +134,59 @@ class Inspector(QScrollArea):
             self._section("Outputs")
             self._rows(shapes)
 
+    def _whole_model(self, facts: ModelFacts) -> None:
+        if facts.summary is None:
+            return
+        summary = facts.summary
+        self._section("Whole model")
+        self._rows([
+            ("model parameters", format_count(summary.total_params), "Every trainable parameter."),
+            ("model FLOPs / token", format_count(summary.flops_per_token), "Forward pass, full context."),
+            ("training memory", format_count(summary.total_params * TRAINING_BYTES, "B"), _TRAINING_HELP),
+        ])
+
+    def _memory_rows(self, params: int, kv_bytes_per_token: int) -> None:
+        rows = [("weights", format_count(params * WEIGHT_BYTES, "B"), "Parameters in fp32 (4 bytes each)."),
+                ("training state", format_count(params * TRAINING_BYTES, "B"), _TRAINING_HELP)]
+        if kv_bytes_per_token:
+            rows.append(("KV cache / token", format_count(kv_bytes_per_token, "B"),
+                         "What each generated token adds to the key/value cache."))
+        self._rows(rows)
+
     def _problems(self, problems: list[tuple[str, str]]) -> None:
         for where, message in problems:
             self._paragraph(f"{where}: {message}" if where else message, "problem")
 
+    # ----- editing -----
+
+    def _commit(self, name: str, value) -> None:
+        node, graph = self._node, self._graph
+        if node is None or graph is None or node.id not in graph.nodes or value == node.get_param(name):
+            return
+        try:
+            graph.set_param(node.id, name, value)
+        except GraphError as exc:
+            self._refusal.setText(str(exc))
+            self._refusal.show()
+            editor = self.widget().findChild(QWidget, f"param_{name}")
+            if isinstance(editor, QLineEdit):
+                editor.setText(format_value(node.get_param(name)))
+
+    def _focused_field(self) -> str:
+        focused = self.focusWidget()
+        while focused is not None and not focused.objectName().startswith("param_"):
+            focused = focused.parentWidget()
+        return focused.objectName() if focused is not None and self.isAncestorOf(focused) else ""
+
     # ----- building the page -----
     # One grid for the whole page, so the values of every section line up in one column.
 
-    def _start_page(self) -> None:
+    def _start_page(self, path: str, node: Node | Group | None, graph: Graph | None) -> None:
+        refocus = self._focused_field() if path and path == self._path else ""
+        for editor in self._editors:  # the page is deleted now: no late "editing finished" from it
+            editor.blockSignals(True)
+        self._path, self._node, self._graph = path, node, graph
+        self._values, self._editors, self._refusal = [], [], None
         page = QWidget()
         page.setObjectName("inspectorPage")
         outer = QVBoxLayout(page)
@@ -126,6 +199,7 @@ class Inspector(QScrollArea):
         outer.addLayout(self._grid)
         outer.addStretch(1)
         self.setWidget(page)  # the previous page is deleted with it
+        self._pending_focus = refocus  # the field being edited keeps the keyboard after a refresh
 
     def _add_wide(self, widget: QWidget) -> None:
         self._grid.addWidget(widget, self._next_row, 0, 1, 2)
@@ -153,35 +227,61 @@ class Inspector(QScrollArea):
         label.setIndent(0)  # its border would otherwise indent the text past the rows below it
         self._add_wide(label)
 
+    def _name_label(self, name: str, tooltip: str) -> QLabel:
+        label = QLabel(name)
+        label.setObjectName("inspectorName")
+        label.setToolTip(tooltip)
+        self._grid.addWidget(label, self._next_row, 0, Qt.AlignmentFlag.AlignVCenter)
+        return label
+
     def _rows(self, rows: list[tuple[str, str, str]]) -> None:
         for name, value, tooltip in rows:
-            name_label = QLabel(name)
-            name_label.setObjectName("inspectorName")
+            name_label = self._name_label(name, tooltip)
             value_label = QLabel(value)
             value_label.setObjectName("inspectorValue")
             value_label.setWordWrap(True)
             value_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            for label in (name_label, value_label):
-                label.setToolTip(tooltip)
-            self._grid.addWidget(name_label, self._next_row, 0, Qt.AlignmentFlag.AlignTop)
+            value_label.setToolTip(tooltip)
             self._grid.addWidget(value_label, self._next_row, 1, Qt.AlignmentFlag.AlignTop)
+            self._values.append((name_label, value_label))
             self._next_row += 1
 
+    def _field_row(self, name: str, editor: QWidget) -> None:
+        name_label = self._name_label(name, editor.toolTip())
+        self._grid.addWidget(editor, self._next_row, 1)
+        self._values.append((name_label, editor))
+        self._editors.append(editor)
+        self._next_row += 1
+        if editor.objectName() == self._pending_focus:
+            editor.setFocus()
+
+    def _refusal_row(self) -> None:
+        self._refusal = QLabel()
+        self._refusal.setObjectName("inspector_problem")
+        self._refusal.setWordWrap(True)
+        self._refusal.hide()
+        self._add_wide(self._refusal)
+
     def row_texts(self) -> dict[str, str]:
-        """Every name → value row on the page (what a test or a screen reader would read)."""
-        names = self.widget().findChildren(QLabel, "inspectorName")
-        values = self.widget().findChildren(QLabel, "inspectorValue")
-        return {name.text(): value.text() for name, value in zip(names, values)}
+        """Every name → value row on the page, fields included (what a test or a screen reader reads)."""
+        return {name.text(): _shown_value(value) for name, value in self._values}
+
+    def field(self, name: str) -> QWidget | None:
+        """The editor of parameter `name` on the page shown."""
+        return self.widget().findChild(QWidget, f"param_{name}")
 
 
-def _help_text(field: dataclasses.Field) -> str:
-    meta = field.metadata
-    limits = []
-    if meta.get("choices"):
-        limits.append("one of " + ", ".join(map(str, meta["choices"])))
-    if meta.get("min") is not None:
-        limits.append(f"at least {format_value(meta['min'])}")
-    if meta.get("max") is not None:
-        limits.append(f"at most {format_value(meta['max'])}")
-    help_text = meta.get("help", "")
-    return f"{help_text}\n({'; '.join(limits)})" if limits else help_text
+_TRAINING_HELP = ("Training with AdamW in fp32 keeps weights, gradients and two moments: 16 bytes per "
+                  "parameter, before activations.")
+
+
+def _shown_value(widget: QWidget) -> str:
+    if isinstance(widget, QSpinBox):
+        return str(widget.value())
+    if isinstance(widget, QCheckBox):
+        return format_value(widget.isChecked())
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QLineEdit):
+        return widget.text()
+    return widget.text()

@@ -1,18 +1,28 @@
-"""The main window: the graph in the middle, the inspector on the right, training below.
+"""The main window: the block palette and problems on the left, the graph in the middle, the
+inspector on the right, training below.
 
 It holds the open Project and recomputes ModelFacts whenever the graph changes, then hands both
-to the panels; no panel keeps a copy of the model.
+to the panels; no panel keeps a copy of the model. The Edit menu's undo stack mirrors the graph's
+History, and its clean state is what "unsaved changes" means.
 """
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QUndoView
 
-from core.graph import Group, Node
+from core.graph import Graph, Group, Node
 from core.project import ASSETS, Project, ProjectError
 from gui.canvas import GraphCanvas
+from gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
+                              remember_recent, restore_autosave, untitled_project)
+from gui.editor.layout import GRID
+from gui.editor.palette import BlockPalette
+from gui.editor.problems import ProblemsList
+from gui.editor.undo_stack import DocumentUndoStack
+from gui.editor.view import ZOOM_STEP
+from gui.export_dialog import ExportDialog
 from gui.formatting import format_count
 from gui.inspector import Inspector
 from gui.model_facts import ModelFacts, analyse
@@ -31,21 +41,37 @@ class MainWindow(QMainWindow):
         self.canvas = GraphCanvas()
         self.inspector = Inspector()
         self.training = TrainingPanel(project)
+        self.palette = BlockPalette()
+        self.problems = ProblemsList()
+        self.undo_stack = DocumentUndoStack(self)
+        self.autosaver = Autosaver(self, lambda: not self.undo_stack.isClean())
         self.size_label = QLabel()
         self.size_label.setObjectName("modelSize")
         # A graph edit emits several signals; recompute once, after the edit has returned.
         self._refresh_timer = QTimer(self, singleShot=True, interval=0, timeout=self._refresh)
 
         self.setCentralWidget(self.canvas)
+        self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.problems_dock = self._dock("Problems", self.problems, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.history_dock = self._dock("History", QUndoView(self.undo_stack), Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.problems_dock, self.history_dock)
+        self.problems_dock.raise_()
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.statusBar().addPermanentWidget(self.size_label)
         self._make_menus()
         self.canvas.node_selected.connect(self._show_selection)
+        self.canvas.message.connect(self._show_message)
+        self.palette.entry_chosen.connect(self._insert_from_palette)
+        self.problems.problem_chosen.connect(self.canvas.reveal)
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self.setAcceptDrops(True)
         self._attach(project)
         self.resize(1440, 900)
-        self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.palette_dock, self.problems_dock], [560, 150], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [210], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -59,22 +85,52 @@ class MainWindow(QMainWindow):
 
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New", self.new_project, QKeySequence.StandardKey.New)
         self._action(file_menu, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
+        self._action(file_menu, "&Export…", lambda: ExportDialog(self.project, self).exec())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit_menu = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(edit_menu, "&Undo", lambda: self.project.graph.history.undo(),
-                                        QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit_menu, "&Redo", lambda: self.project.graph.history.redo(),
-                                        QKeySequence.StandardKey.Redo)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        for item in self.canvas.edit_actions.menu_actions():
+            if item is None:
+                edit_menu.addSeparator()
+            elif isinstance(item, QMenu):
+                edit_menu.addMenu(item)
+            else:
+                edit_menu.addAction(item)
+        self._make_view_menu()
+
+    def _make_view_menu(self) -> None:
         view_menu = self.menuBar().addMenu("&View")
+        view = self.canvas.view
         # The canvas handles F itself; "\t" puts the key in the menu's shortcut column.
-        self._action(view_menu, "&Fit graph\tF", self.canvas.view.fit)
+        self._action(view_menu, "&Fit graph\tF", view.fit)
+        self._action(view_menu, "Zoom &in", lambda: view.zoom_by(ZOOM_STEP), QKeySequence.StandardKey.ZoomIn)
+        self._action(view_menu, "Zoom &out", lambda: view.zoom_by(1 / ZOOM_STEP), QKeySequence.StandardKey.ZoomOut)
         view_menu.addSeparator()
-        view_menu.addAction(self.inspector_dock.toggleViewAction())
-        view_menu.addAction(self.training_dock.toggleViewAction())
+        settings = QSettings()
+        self.snap_action = self._action(view_menu, "&Snap to grid", self._set_snap)
+        self.snap_action.setCheckable(True)
+        self.snap_action.setChecked(settings.value("snapToGrid", True, type=bool))
+        self._set_snap(self.snap_action.isChecked())
+        self.minimap_action = self._action(view_menu, "&Minimap", self._set_minimap)
+        self.minimap_action.setCheckable(True)
+        self.minimap_action.setChecked(settings.value("minimap", True, type=bool))
+        self._set_minimap(self.minimap_action.isChecked())
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.problems_dock, self.history_dock, self.inspector_dock,
+                     self.training_dock):
+            view_menu.addAction(dock.toggleViewAction())
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -90,17 +146,23 @@ class MainWindow(QMainWindow):
         """Show `project`, replacing whatever was shown."""
         if self.project is not None:
             self.project.graph.changed.disconnect(self._graph_changed)
-            self.project.graph.history.changed.disconnect(self._update_undo)
         self.project = project
         project.graph.changed.connect(self._graph_changed)
-        project.graph.history.changed.connect(self._update_undo)
+        self.undo_stack.follow(project.graph.history)
+        self.autosaver.follow(project)
         self.facts = analyse(project.graph)
         self.canvas.show_graph(project.graph, self.facts)
+        self.problems.show_problems(self.facts.problems)
         self.training.set_project(project)
         self.setWindowModified(False)
         self._update_title()
         self._update_size_label()
-        self._update_undo()
+
+    def new_project(self) -> None:
+        if self._may_discard_changes():
+            self.autosaver.discard()
+            self._attach(untitled_project())
+            self.offer_recovery()
 
     def open_project(self, path: Path) -> bool:
         """Open `path`; if it cannot be read, say why and keep the current project."""
@@ -112,9 +174,35 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             QMessageBox.critical(self, "Cannot open project", f"{path}: {exc.strerror or exc}")
             return False
+        self.autosaver.discard()
         self._attach(project)
+        remember_recent(project.path)
         self.statusBar().showMessage(f"Opened {project.path}", 5000)
+        self.offer_recovery()
         return True
+
+    def offer_recovery(self) -> None:
+        """If the project shown has an autosave newer than its file (the app did not close
+        normally), offer to bring those changes back."""
+        autosave = pending_autosave(self.project.path)
+        if autosave is None:
+            return
+        answer = QMessageBox.question(
+            self, "Restore unsaved changes?",
+            f"{self.project.name} has changes autosaved at {autosave_time(autosave)} that were never saved. "
+            "Restore them?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard)
+        if answer != QMessageBox.StandardButton.Yes:
+            autosave.unlink(missing_ok=True)
+            return
+        try:
+            restored = restore_autosave(autosave, self.project.path)
+        except (ProjectError, ValueError, KeyError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot restore", f"The autosave cannot be read: {exc}")
+            autosave.unlink(missing_ok=True)
+            return
+        self._attach(restored)
+        self.undo_stack.resetClean()  # restored changes are unsaved changes
+        self.statusBar().showMessage("Restored the autosaved changes", 5000)
 
     def save(self) -> bool:
         # The presets ship with the app: saving one means saving a copy of it.
@@ -134,12 +222,15 @@ class MainWindow(QMainWindow):
         return self._save_to(path if path.suffix else path.with_suffix(".json"))
 
     def _save_to(self, path: Path) -> bool:
+        self.autosaver.discard()  # the one under the path it had so far, which Save As changes
         try:
             saved = self.project.save(path)
         except OSError as exc:
             QMessageBox.critical(self, "Cannot save project", f"{path}: {exc.strerror or exc}")
             return False
+        self.undo_stack.setClean()
         self.setWindowModified(False)
+        remember_recent(saved)
         self._update_title()
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return True
@@ -151,6 +242,32 @@ class MainWindow(QMainWindow):
         chosen, _ = QFileDialog.getOpenFileName(self, "Open project", str(start), PROJECT_FILTER)
         if chosen:
             self.open_project(Path(chosen))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = recent_files()
+        for path in paths:
+            action = self.recent_menu.addAction(path.name, lambda chosen=path: self._open_recent(chosen))
+            action.setToolTip(str(path))
+        if not paths:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+            return
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear list", forget_recent_files)
+
+    def _open_recent(self, path: Path) -> None:
+        if self._may_discard_changes():
+            self.open_project(path)
+
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_project(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = _dropped_project(event)
+        if path is not None and self._may_discard_changes():
+            event.acceptProposedAction()
+            self.open_project(path)
 
     def _may_discard_changes(self) -> bool:
         if not self.isWindowModified():
@@ -165,20 +282,41 @@ class MainWindow(QMainWindow):
 
     # ----- keeping the panels current -----
 
+    def _clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
     def _graph_changed(self) -> None:
-        self.setWindowModified(True)
         self._refresh_timer.start()
 
     def _refresh(self) -> None:
         self.facts = analyse(self.project.graph)
         self.canvas.refresh(self.facts)  # re-announces the selection, which refreshes the inspector
+        self.problems.show_problems(self.facts.problems)
         self._update_size_label()
 
-    def _show_selection(self, path: str, node: Node | Group | None) -> None:
+    def _show_selection(self, path: str, node: Node | Group | None, graph: Graph | None) -> None:
         if node is None:
             self.inspector.show_model(self.project, self.facts)
         else:
-            self.inspector.show_node(path, node, self.facts)
+            self.inspector.show_node(path, node, self.facts, graph)
+
+    def _insert_from_palette(self, entry) -> None:
+        self.canvas.edit_actions.insert(entry, None, wire=True)
+        self.canvas.view.setFocus()
+
+    def _show_message(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 8000)
+        else:
+            self.statusBar().clearMessage()
+
+    def _set_snap(self, on: bool) -> None:
+        self.canvas.scene.snap_step = GRID if on else 0.0
+        QSettings().setValue("snapToGrid", on)
+
+    def _set_minimap(self, on: bool) -> None:
+        self.canvas.minimap.set_wanted(on)
+        QSettings().setValue("minimap", on)
 
     def _update_title(self) -> None:
         where = self.project.path.name if self.project.path else "not saved"
@@ -198,19 +336,13 @@ class MainWindow(QMainWindow):
         self.size_label.style().unpolish(self.size_label)
         self.size_label.style().polish(self.size_label)
 
-    def _update_undo(self) -> None:
-        history = self.project.graph.history
-        self.undo_action.setEnabled(history.can_undo())
-        self.redo_action.setEnabled(history.can_redo())
-        self.undo_action.setText(f"&Undo {history.undo_text()}".rstrip())
-        self.redo_action.setText(f"&Redo {history.redo_text()}".rstrip())
-
     # ----- closing -----
 
     def closeEvent(self, event) -> None:
         if not self._may_discard_changes() or not self._settle_training():
             event.ignore()
             return
+        self.autosaver.discard()  # saved, or the user chose to drop the changes
         event.accept()
 
     def _settle_training(self) -> bool:
@@ -236,3 +368,10 @@ class MainWindow(QMainWindow):
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         return {stop: "stop", keep: "keep"}.get(box.clickedButton(), "cancel")
+
+
+def _dropped_project(event) -> Path | None:
+    """The project file being dragged onto the window, if it is one."""
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    files = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+    return next((path for path in files if path.suffix == ".json"), None)

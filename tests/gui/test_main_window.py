@@ -6,7 +6,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QToolButton
 
 from gui.app import run_app
-from gui.graph_items import EdgeItem, EdgeLabel, NodeItem
+from gui.editor.edges import EdgeItem, EdgeLabel
+from gui.graph_items import NodeItem
 from gui.main_window import MainWindow
 
 

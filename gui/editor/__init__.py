@@ -1,0 +1,1 @@
+"""The node editor's parts: palette, block search, scene and view, clipboard, layout, undo, files."""
