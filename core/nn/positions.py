@@ -39,7 +39,7 @@ def rotary_angles(positions: int | torch.Tensor, head_width: int, base: float,
                   device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of position · base^(-2i/K) for positions 0 … T-1 (an int T), each (T, K), or for a
     tensor of positions (…, T), each (…, T, K). The two halves of K share frequencies."""
-    if isinstance(positions, int):
+    if isinstance(positions, (int, torch.SymInt)):
         positions = torch.arange(positions, device=device)
     inv_freq = 1.0 / (base ** (torch.arange(0, head_width, 2, device=positions.device, dtype=torch.float)
                                / head_width))
