@@ -60,7 +60,7 @@ class Architecture:
     head_bias: bool = False  # a bias per vocabulary entry (head.lm)
     head_scale_input: bool = False  # head input × 1/√D (T5)
     dropout: float = 0.0  # on embeddings, attention and feed-forward outputs
-    loss: bool = True  # add targets and a cross-entropy loss, so the graph can be trained
+    loss: bool = True  # add targets and a loss (cross-entropy over tokens or over classes), so the graph trains
 
     def replace(self, **changes) -> "Architecture":
         return replace(self, **changes)
@@ -219,22 +219,21 @@ def _layer_group(g: Graph, arch: Architecture, group_id: str, title: str, repeat
 
 def _head(g: Graph, arch: Architecture, x, y: int, column: int = 0) -> None:
     if arch.head == "head.classify":
+        node_id, loss = "classifier", "loss.classification"
         params = {"classes": arch.classes, "dropout": arch.dropout}
-        g.add_node("head.classify", params, (column, y), "classifier")
-        g.connect(*x, "classifier", "x")
-        g.connect("mask", "mask", "classifier", "mask")
-        return
-    if arch.head == "head.mlm":
+    elif arch.head == "head.mlm":
+        node_id, loss = "mlm_head", "loss.cross_entropy"
         params = {"eps": arch.norm_eps, "activation": arch.activation, "tie_weights": arch.tie_embeddings}
-        node_id = "mlm_head"
     else:
+        node_id, loss = "lm_head", "loss.cross_entropy"
         params = {"tie_weights": arch.tie_embeddings, "bias": arch.head_bias, "scale_input": arch.head_scale_input}
-        node_id = "lm_head"
     g.add_node(arch.head, params, (column, y), node_id)
     g.connect(*x, node_id, "x")
+    if arch.head == "head.classify":
+        g.connect("mask", "mask", node_id, "mask")
     if arch.loss:
         g.add_node("input.targets", {}, (column + 260, y), "targets")
-        g.add_node("loss.cross_entropy", {}, (column, y + 110), "loss")
+        g.add_node(loss, {}, (column, y + 110), "loss")
         g.connect(node_id, "logits", "loss", "logits")
         g.connect("targets", "targets", "loss", "targets")
 
@@ -262,16 +261,15 @@ FAMILIES = {
     ),
     "bert": Architecture(
         "Tiny BERT", layout="encoder", pre_norm=False, final_norm=False, embedding_norm=True, norm_eps=1e-12,
-        segment_types=2, head="head.mlm", loss=False,
+        segment_types=2, head="head.mlm",
     ),
     "bart": Architecture(
         "Tiny BART", layout="encoder-decoder", layers=2, pre_norm=False, final_norm=False, embedding_norm=True,
-        head_bias=True, loss=False,
+        head_bias=True,
     ),
     "t5": Architecture(
         "Tiny T5", layout="encoder-decoder", layers=2, positions="position.t5_bias", norm="norm.rms", norm_eps=1e-6,
         attention_bias=False, scale_scores=False, activation="relu", ffn_bias=False, head_scale_input=True,
-        loss=False,
     ),
     "llama": Architecture(
         "Tiny LLaMA", kv_heads=2, positions="position.rope", norm="norm.rms", norm_eps=1e-6, attention_bias=False,

@@ -1,11 +1,16 @@
-"""Write the model-zoo presets: assets/presets/{gpt2,bert,bart,t5,llama,mistral}-tiny.json.
+"""Write the model-zoo presets: assets/presets/{gpt2,bert,bert-genre,bart,t5,llama,mistral}-tiny.json.
 
     .venv/bin/python assets/presets/make_presets.py
 
-Each is core.architectures.FAMILIES[name] at its tiny default size, with the corpus, character
+Each is a core.architectures.FAMILIES entry at its tiny default size, with the corpus, character
 tokenizer and training settings of the default preset (gpt-tiny.json, which this never changes),
 so every preset reproduces exactly from the code. Scale one up in the inspector: width, heads,
 repeat count, context length.
+
+The decoders train as causal language models. The others train with their own objective
+(core/training/objectives.py): BERT with masked-LM, a BERT classifier on the play-genre task,
+BART with text infilling, T5 on the synthetic "reverse" task. Their tokenizer adds what those
+objectives write: the digits and '+' of the synthetic tasks, and special tokens after the alphabet.
 """
 
 import json
@@ -19,24 +24,41 @@ from core.architectures import FAMILIES, build_graph  # noqa: E402
 from core.project import Project  # noqa: E402
 
 TEMPLATE = HERE / "gpt-tiny.json"
+PRESETS = {  # file name -> (family, changes to its architecture, training objective)
+    "gpt2": ("gpt2", {}, {}),
+    "bert": ("bert", {}, {"objective": "masked_lm"}),
+    "bert-genre": ("bert", {"name": "Tiny BERT classifier", "head": "head.classify", "classes": 3},
+                   {"objective": "classification", "task": "genre"}),
+    "bart": ("bart", {}, {"objective": "denoising"}),
+    "t5": ("t5", {}, {"objective": "seq2seq", "task": "reverse"}),
+    "llama": ("llama", {}, {}),
+    "mistral": ("mistral", {}, {}),
+}
+TASK_CHARACTERS = "+0123456789"
+SPECIAL_TOKENS = ["[PAD]", "[BOS]", "[EOS]", "[MASK]", *(f"<extra_id_{i}>" for i in range(16))]
 
 
 def preset(name: str) -> dict:
     template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
-    vocab_size = len(template["tokenizer"]["alphabet"])
-    arch = FAMILIES[name].replace(vocab_size=vocab_size)
+    family, changes, objective = PRESETS[name]
+    tokenizer = template["tokenizer"]
+    if objective:
+        alphabet = tokenizer["alphabet"] + "".join(ch for ch in TASK_CHARACTERS if ch not in tokenizer["alphabet"])
+        tokenizer = {**tokenizer, "alphabet": alphabet, "special_tokens": SPECIAL_TOKENS}
+    vocab_size = len(tokenizer["alphabet"]) + len(tokenizer.get("special_tokens", []))
+    arch = FAMILIES[family].replace(vocab_size=vocab_size, **changes)
     return {
         "format": template["format"],
         "name": f"{arch.name} (characters)",
         "graph": build_graph(arch).to_dict(),
         "data": template["data"],
-        "tokenizer": template["tokenizer"],
-        "train": template["train"],
+        "tokenizer": tokenizer,
+        "train": {**objective, **template["train"]},
     }
 
 
 def main() -> None:
-    for name in FAMILIES:
+    for name in PRESETS:
         path = HERE / f"{name}-tiny.json"
         path.write_text(json.dumps(preset(name), indent=2) + "\n", encoding="utf-8")
         Project.load(path)  # fails loudly if what was written does not open

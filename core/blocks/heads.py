@@ -1,4 +1,5 @@
-"""Model outputs and losses: language-model, masked-LM and classification heads, cross-entropy."""
+"""Model outputs and losses: language-model, masked-LM and classification heads; cross-entropy over
+tokens and over classes."""
 
 from dataclasses import dataclass
 
@@ -109,6 +110,23 @@ class CrossEntropyBlock(Block):
     title = "Cross-entropy loss"
     description = "Mean negative log-likelihood of the target ids; used while training."
     inputs = (Port("logits", "logits"), Port("targets", "tokens"))
+    outputs = (Port("loss", "loss"),)
+
+    def infer(self, params, inputs, ctx):
+        return {"loss": scalar_loss()}
+
+    def build(self, params, inputs, ctx):
+        return CrossEntropyLoss()
+
+
+@register
+class ClassificationLossBlock(Block):
+    type_id = "loss.classification"
+    category = "Loss"
+    title = "Classification loss"
+    description = ("Mean negative log-likelihood of each sequence's class: the targets hold one class id per "
+                   "sequence. Used while training a classifier (the classification objective).")
+    inputs = (Port("logits", "class_logits"), Port("targets", "tokens", "one class id per sequence [B]"))
     outputs = (Port("loss", "loss"),)
 
     def infer(self, params, inputs, ctx):

@@ -4,11 +4,16 @@ Every tokenizer answers the same few questions (vocab_size, encode, decode, toke
 to_dict), so training, generation, export and the Tokenizer panel never ask which kind they hold.
 
     {"kind": "char", "alphabet": "...", "unknown": "\ufffd"}      the characters themselves are the spec
+    {"kind": "char", "alphabet": "...", "special_tokens": ["[PAD]", "[MASK]"]}   ids after the alphabet's
     {"kind": "bpe", "vocab_size": 512, "special_tokens": [...], "json": "..."}
 
 A trained tokenizer (bpe, bytelevel-bpe, wordpiece, unigram; see tokenizer_training.py) keeps the
 Hugging Face `tokenizers` JSON inline, so a project file is self-contained and encodes text the
 same way on every machine, whatever corpus sits beside it.
+
+Special tokens ([PAD], [MASK], <extra_id_0> ...) are what training objectives insert around and
+into text (core/training/objectives.py); `special_ids()` names them. A char tokenizer gives them the
+ids after its alphabet and never produces them from text.
 """
 
 import json
@@ -38,19 +43,24 @@ class Segment:
 
 
 class CharTokenizer:
-    """One token per character of a fixed alphabet, optionally with one character standing in for the rest."""
+    """One token per character of a fixed alphabet, optionally with one character standing in for the rest,
+    then any special tokens."""
 
     kind = "char"
 
-    def __init__(self, alphabet: str, unknown: str | None = None):
+    def __init__(self, alphabet: str, unknown: str | None = None, special_tokens: Iterable[str] = ()):
+        special_tokens = list(special_tokens)
         if len(set(alphabet)) != len(alphabet):
             raise TokenizerError("a character alphabet must not repeat characters")
         if len(alphabet) < 2:
             raise TokenizerError("a character alphabet needs at least 2 characters")
         if unknown is not None and (len(unknown) != 1 or unknown not in alphabet):
             raise TokenizerError(f"the unknown character {unknown!r} must be one character of the alphabet")
+        if len(set(special_tokens)) != len(special_tokens) or any(t in alphabet or not t for t in special_tokens):
+            raise TokenizerError("special tokens must be distinct, non-empty and not characters of the alphabet")
         self.alphabet = alphabet
         self.unknown = unknown
+        self.special_tokens = special_tokens
         self._ids = {ch: i for i, ch in enumerate(alphabet)}
         self.unknown_id = self._ids[unknown] if unknown is not None else None
 
@@ -63,7 +73,10 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        return len(self.alphabet)
+        return len(self.alphabet) + len(self.special_tokens)
+
+    def special_ids(self) -> dict[str, int]:
+        return {token: len(self.alphabet) + i for i, token in enumerate(self.special_tokens)}
 
     def encode(self, text: str) -> list[int]:
         if self.unknown_id is not None:
@@ -77,7 +90,8 @@ class CharTokenizer:
         return [self.encode(text) for text in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
-        return "".join(self.alphabet[i] if 0 <= i < len(self.alphabet) else UNKNOWN_CHAR for i in ids)
+        vocabulary = self.vocabulary()
+        return "".join(vocabulary[i] if 0 <= i < len(vocabulary) else UNKNOWN_CHAR for i in ids)
 
     def token_text(self, token_id: int) -> str:
         return self.decode([token_id])
@@ -90,7 +104,7 @@ class CharTokenizer:
         return segments
 
     def vocabulary(self) -> list[str]:
-        return list(self.alphabet)
+        return [*self.alphabet, *self.special_tokens]
 
     def document_separator(self) -> list[int]:
         """A blank line: documents cut from text files at blank lines join back into the original text."""
@@ -100,6 +114,8 @@ class CharTokenizer:
         spec = {"kind": self.kind, "alphabet": self.alphabet}
         if self.unknown is not None:
             spec["unknown"] = self.unknown
+        if self.special_tokens:
+            spec["special_tokens"] = self.special_tokens
         return spec
 
 
@@ -132,6 +148,9 @@ class TrainedTokenizer:
     @property
     def vocab_size(self) -> int:
         return self._tokenizer.get_vocab_size()
+
+    def special_ids(self) -> dict[str, int]:
+        return {token: self._tokenizer.token_to_id(token) for token in self.special_tokens}
 
     def encode(self, text: str) -> list[int]:
         return self._tokenizer.encode(text, add_special_tokens=False).ids
@@ -196,7 +215,10 @@ def tokenizer_from_dict(spec: dict) -> ProjectTokenizer:
         alphabet = spec.get("alphabet")
         if not isinstance(alphabet, str):
             raise TokenizerError("a char tokenizer needs an 'alphabet' string")
-        return CharTokenizer(alphabet, spec.get("unknown"))
+        special_tokens = spec.get("special_tokens", [])
+        if not isinstance(special_tokens, list) or not all(isinstance(t, str) for t in special_tokens):
+            raise TokenizerError("a char tokenizer's 'special_tokens' must be a list of strings")
+        return CharTokenizer(alphabet, spec.get("unknown"), special_tokens)
     if kind in TRAINED_KINDS:
         if not isinstance(spec.get("json"), str):
             raise TokenizerError(f"a {kind} tokenizer needs its trained 'json' string")

@@ -79,7 +79,8 @@ class ClassificationHead(nn.Module):
 
 
 class CrossEntropyLoss(nn.Module):
-    """Mean next-token cross-entropy; target id -1 marks positions that do not count."""
+    """Mean cross-entropy of the target ids: logits (B, T, V) with targets (B, T), or class logits
+    (B, C) with one class id per sequence (B); target id -1 marks positions that do not count."""
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         v = logits.shape[-1]

@@ -3,7 +3,9 @@
 import dataclasses
 from dataclasses import dataclass
 
+from core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
 from core.training.distributed import STRATEGIES
+from core.training.objectives import OBJECTIVES
 from core.training.optim import OPTIMIZERS
 from core.training.schedule import SCHEDULES
 
@@ -14,6 +16,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    objective: str = "causal_lm"  # causal_lm, masked_lm, denoising, span_corruption, seq2seq or classification
+    task: str = ""  # seq2seq: copy, reverse, sort or add; classification: genre; other objectives: none ("")
+    mask_probability: float = 0.15  # masked_lm: share of tokens chosen for prediction (BERT's 15 %)
+    noise_density: float = 0.15  # denoising, span_corruption: share of tokens hidden in spans (BART used 0.3)
+    mean_span_length: float = 3.0  # denoising: the Poisson λ of span lengths; span_corruption: their mean
     steps: int = 2000  # optimizer steps in the run
     batch_size: int = 32  # sequences per step; each is the graph's context length long
     optimizer: str = "adamw"  # adamw, adam, sgd (momentum = beta1) or lion
@@ -53,6 +60,20 @@ class TrainConfig:
             raise ConfigError(
                 f"learning rates must satisfy 0 ≤ min ({self.min_learning_rate}) ≤ peak ({self.learning_rate}) < 10"
             )
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        tasks = {"seq2seq": SEQ2SEQ_TASKS, "classification": CLASSIFICATION_TASKS}.get(self.objective)
+        if tasks is None and self.task:
+            raise ConfigError(f"task is for the seq2seq and classification objectives; {self.objective} takes "
+                              f"none, got {self.task!r}")
+        if tasks is not None and self.task not in tasks:
+            raise ConfigError(f"task must be one of {', '.join(tasks)} for the {self.objective} objective, "
+                              f"got {self.task!r}")
+        for name in ("mask_probability", "noise_density"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.mean_span_length < 1:
+            raise ConfigError(f"mean_span_length must be at least 1, got {self.mean_span_length}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:

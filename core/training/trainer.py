@@ -1,5 +1,6 @@
-"""The training loop: causal-LM objective, a chosen optimizer and schedule, gradient clipping and
-accumulation, mixed precision, activation checkpointing, NaN/spike handling, DDP or FSDP2.
+"""The training loop: an objective's batches (core/training/objectives.py), a chosen optimizer and
+schedule, gradient clipping and accumulation, mixed precision, activation checkpointing, NaN/spike
+handling, DDP or FSDP2.
 
 It reports each logged step to a callback (the CLI's progress bar), writes the run folder the
 window tails, checks for a stop request every step, and can resume from the latest checkpoint
@@ -17,14 +18,15 @@ from pathlib import Path
 import torch
 
 from core.compiler import CompileError
-from core.data.batching import BlockSampler
 from core.decoding import sample
+from core.inspect import write_attention_snapshot
 from core.project import Project, ProjectError
 from core.training.config import TrainConfig
 from core.training.runs import RunFolder, RunFolderError, load_checkpoint
 from core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from core.training.memory import peak_memory_mb, recompute_layers
+from core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from core.training.optim import make_optimizer
 from core.training.schedule import learning_rate
 
@@ -58,7 +60,12 @@ def start_run(project: Project, run_dir: Path, command: list[str], steps: int | 
     if not cluster.is_main:
         run = RunFolder.open(run_dir)
         run.muted = True
-    return Trainer(project, run, config)
+    try:
+        return Trainer(project, run, config)
+    except Exception as exc:  # the folder exists now: it must say why nothing trained
+        run.set_status("failed", str(exc))
+        run.log(f"failed before the first step: {exc}")
+        raise
 
 
 def _device_type(config: TrainConfig) -> str:
@@ -108,17 +115,22 @@ class Trainer:
         plain = self.compiled.training_module.to(self.device)
         self._aliases = _alias_names(plain)
         self.context = self.compiled.ctx.context_length
-        train_tokens, val_tokens = project.token_splits()
-        packing = project.data.packing
-        self.train_batches = BlockSampler(train_tokens, self.context, config.batch_size, config.seed, packing)
-        self.val_batches = BlockSampler(val_tokens, self.context, config.batch_size, config.seed + 1, packing)
+        try:
+            self.objective = make_objective(project, config, self.compiled)
+        except ObjectiveError as exc:
+            raise TrainingError(str(exc)) from None
+        self._kinds = input_kinds(project.graph, self.compiled.training_input_names)  # what each argument is
         self.step = 0
         self.elapsed_before = 0.0  # seconds trained before a resume, so `elapsed` keeps counting
         self._started = time.perf_counter()
         self._stop_signalled = False
         self._loss_mean: float | None = None  # running mean for spike detection
         # Sampling from FSDP-sharded weights would need every rank in lockstep; such runs skip samples.
-        self._samples = config.sample_every > 0 and not (self.cluster.active and config.distributed == "fsdp")
+        self._samples = (config.sample_every > 0 and self.objective.generates_text
+                         and not (self.cluster.active and config.distributed == "fsdp"))
+        # Attention heatmaps over steps (core.inspect), on the sample schedule, for every objective.
+        self._snapshots = (config.sample_every > 0 and self.cluster.is_main
+                           and not (self.cluster.active and config.distributed == "fsdp"))
         saved = self._restore_weights(resume_from) if resume_from is not None else None
         if config.activation_checkpointing:
             recompute_layers(plain)
@@ -160,7 +172,7 @@ class Trainer:
             while self.step < config.steps:
                 loss, lr, grad_norm, problem = self._train_step(self.step)
                 self.step += 1
-                window_tokens += config.batch_size * self.context
+                window_tokens += self.objective.tokens_per_batch
                 if problem and config.on_nonfinite == "stop":
                     return self._fail(f"{problem} at step {self.step}; the last good checkpoint is kept")
                 if problem:
@@ -178,6 +190,10 @@ class Trainer:
                     window_start, window_tokens = time.perf_counter(), 0
                 if self._samples and self.step % config.sample_every == 0:
                     run.append_sample({"step": self.step, "text": self.sample_text()})
+                if self._snapshots and self.step % config.sample_every == 0:
+                    probe = model_arguments(self.objective.batch(0, "val"),
+                                            input_kinds(self.project.graph, self.compiled.input_names))
+                    write_attention_snapshot(run.path, self.compiled, probe, self.step)
                 if self.step % config.checkpoint_every == 0:
                     self.checkpoint()
                 if any_across(self._stop_signalled or run.stop_requested(), self.cluster):
@@ -208,11 +224,11 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        x, y = self._my_rows(self.train_batches.batch(index))
+        arguments = self._my_arguments(self.objective.batch(index, "train"))
         total = 0.0
-        for micro, (xs, ys) in enumerate(zip(x.chunk(c.grad_accumulation), y.chunk(c.grad_accumulation))):
+        for micro, inputs in enumerate(_micro_batches(arguments, c.grad_accumulation)):
             with self._no_sync(skip=micro == c.grad_accumulation - 1), self._autocast():
-                _, loss = self.model(xs, ys)
+                _, loss = self.model(*inputs)
             self.scaler.scale(loss / c.grad_accumulation).backward()
             total += loss.item() / c.grad_accumulation
         self.scaler.unscale_(self.optimizer)
@@ -236,9 +252,10 @@ class Trainer:
         self._loss_mean = loss if self._loss_mean is None else 0.98 * self._loss_mean + 0.02 * loss
         return ""
 
-    def _my_rows(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's share of a global batch (all of it when training alone)."""
-        return tuple(t.chunk(self.cluster.world_size)[self.cluster.rank].to(self.device) for t in batch)
+    def _my_arguments(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor | None]:
+        """The forward's arguments for this rank's share of a global batch (all of it when training alone)."""
+        return [t if t is None else t.chunk(self.cluster.world_size)[self.cluster.rank].to(self.device)
+                for t in model_arguments(batch, self._kinds)]
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -266,15 +283,15 @@ class Trainer:
         self.model.eval()
         losses = []
         for index in range(self.config.eval_batches):
-            x, y = self._my_rows(self.val_batches.batch(index))
+            arguments = self._my_arguments(self.objective.batch(index, "val"))
             with self._autocast():
-                losses.append(self.model(x, y)[1].item())
+                losses.append(self.model(*arguments)[1].item())
         return mean_across(sum(losses) / len(losses), self.cluster)
 
     def sample_text(self) -> str:
         """A fixed-seed sample from the first validation token, so samples compare across steps."""
         self.compiled.module.eval()
-        prompt = self.val_batches.tokens[:1].long().view(1, 1).to(self.device)
+        prompt = self.objective.prompt().to(self.device)
         generator = torch.Generator().manual_seed(self.config.seed)
         with self._autocast():
             ids = sample(self.compiled.module, prompt, self.config.sample_length, context_length=self.context,
@@ -294,6 +311,12 @@ class Trainer:
         self.run.set_status("failed", message, step=self.step)
         self.run.log(f"failed: {message}")
         return "failed"
+
+
+def _micro_batches(arguments: list[torch.Tensor | None], count: int) -> list[list[torch.Tensor | None]]:
+    """The arguments cut into `count` micro-batches along the batch dimension; None stays None."""
+    pieces = [[None] * count if t is None else t.chunk(count) for t in arguments]
+    return [list(micro) for micro in zip(*pieces, strict=True)]
 
 
 def _alias_names(model: torch.nn.Module) -> set[str]:

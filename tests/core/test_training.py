@@ -97,3 +97,13 @@ def test_vocabulary_mismatch_is_explained(tiny_project, tmp_path):
     tiny_project.graph.set_param("tokens", "vocab_size", 70)
     with pytest.raises(ProjectError, match="tokenizer has 63 tokens but the Token input node declares vocab_size 70"):
         start_run(tiny_project, tmp_path / "run", ["test"])
+
+
+def test_a_run_that_cannot_start_says_why_in_its_folder(tiny_project, tmp_path):
+    from core.training.trainer import TrainingError
+
+    tiny_project.train = tiny_project.train.replace(objective="seq2seq", task="reverse")
+    with pytest.raises(TrainingError) as raised:
+        start_run(tiny_project, tmp_path / "run", ["test"])
+    run = RunFolder.open(tmp_path / "run")
+    assert run.status == "failed" and run.info["message"] == str(raised.value)

@@ -1,8 +1,9 @@
 """Every zoo preset opens, compiles, runs and reports sizes that add up; the files are exactly what
-assets/presets/make_presets.py writes; the causal-LM presets train."""
+assets/presets/make_presets.py writes; every preset takes a training step with its own objective."""
 
 import importlib.util
 import json
+import math
 
 import pytest
 import torch
@@ -11,10 +12,11 @@ from torch import nn
 from core.nn.attention import CrossAttention, SelfAttention
 from core.project import ASSETS, Project
 from core.summary import summarize
+from core.training.objectives import input_kinds, make_objective, model_arguments
 
 from .helpers import example_inputs, run
 
-PRESETS = ("gpt2", "bert", "bart", "t5", "llama", "mistral")
+PRESETS = ("gpt2", "bert", "bert-genre", "bart", "t5", "llama", "mistral")
 CAUSAL_LM = ("gpt2", "llama", "mistral")
 
 
@@ -42,8 +44,9 @@ def test_preset_opens_compiles_and_runs(name):
     torch.manual_seed(0)
     compiled = project.compile()
     logits = run(compiled, example_inputs(project.graph, compiled, batch=2, length=12))
-    assert logits.shape == (2, 12, project.tokenizer.vocab_size) and torch.isfinite(logits).all()
-    assert (compiled.training_module is not None) == (name in CAUSAL_LM)
+    expected = (2, 3) if name == "bert-genre" else (2, 12, project.tokenizer.vocab_size)
+    assert logits.shape == expected and torch.isfinite(logits).all()
+    assert compiled.training_module is not None
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -82,8 +85,9 @@ def test_inputs_are_named_in_a_documented_order():
         return compiled.input_names, compiled.training_input_names
 
     assert names("gpt2") == (["tokens", "mask"], ["tokens", "targets", "mask"])
-    assert names("bert") == (["tokens", "mask", "token_types"], [])
-    assert names("t5") == (["tokens", "dec_tokens", "mask", "dec_mask"], [])
+    assert names("bert") == (["tokens", "mask", "token_types"], ["tokens", "targets", "mask", "token_types"])
+    assert names("t5") == (["tokens", "dec_tokens", "mask", "dec_mask"],
+                           ["tokens", "dec_tokens", "targets", "mask", "dec_mask"])
 
 
 @pytest.mark.parametrize("name", CAUSAL_LM)
@@ -96,3 +100,17 @@ def test_causal_presets_take_a_training_step(name):
     loss.backward()
     assert torch.isfinite(loss) and abs(loss.item() - torch.log(torch.tensor(63.0)).item()) < 0.5
     assert all(p.grad is not None for p in compiled.root.parameters())
+
+
+@pytest.mark.parametrize("name", ["bert", "bert-genre", "bart", "t5"])
+def test_other_presets_take_a_step_with_their_objective(name):
+    project = Project.load(ASSETS / "presets" / f"{name}-tiny.json")
+    torch.manual_seed(0)
+    compiled = project.compile()
+    config = project.train.replace(batch_size=2)
+    batch = make_objective(project, config, compiled).batch(0, "train")
+    kinds = input_kinds(project.graph, compiled.training_input_names)
+    _, loss = compiled.training_module(*model_arguments(batch, kinds))
+    loss.backward()
+    chance = math.log(3 if name == "bert-genre" else project.tokenizer.vocab_size)
+    assert torch.isfinite(loss) and abs(loss.item() - chance) < 0.5

@@ -1,0 +1,81 @@
+"""Bundled tasks small enough to learn on a CPU in minutes, as text; objectives tokenize them.
+
+Synthetic sequence-to-sequence tasks for encoder-decoders, each example drawn from a generator seeded
+by the caller, so batch k is the same in every run with the same seed:
+
+    copy      "gbdae"   -> "gbdae"
+    reverse   "gbdae"   -> "eadbg"
+    sort      "gbdae"   -> "abdeg"
+    add       "123+45"  -> "168"
+
+The letters are the first ten lowercase ones, so a char tokenizer of the bundled Shakespeare reads
+them; `add` needs the digits and '+' as well.
+
+The play-genre classification task: short passages of Shakespeare labelled comedy, tragedy or
+history, 550 per genre for training and 100 per genre from three held-out plays for validation
+(assets/tasks/genre.jsonl, rebuilt by assets/tasks/make_genre.py).
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+TASKS = Path(__file__).resolve().parent.parent.parent / "assets" / "tasks"
+
+SEQ2SEQ_TASKS = ("copy", "reverse", "sort", "add")
+CLASSIFICATION_TASKS = ("genre",)
+LETTERS = "abcdefghij"
+SHORTEST, LONGEST = 2, 10  # letters per copy / reverse / sort source
+ADD_DIGITS = 3  # each addend has 1 to this many digits
+
+
+class TaskError(ValueError):
+    pass
+
+
+def seq2seq_example(task: str, rng: random.Random) -> tuple[str, str]:
+    """One (source, target) pair of a synthetic task."""
+    if task == "add":
+        a, b = (rng.randrange(10 ** rng.randint(1, ADD_DIGITS)) for _ in range(2))
+        return f"{a}+{b}", str(a + b)
+    source = "".join(rng.choice(LETTERS) for _ in range(rng.randint(SHORTEST, LONGEST)))
+    if task == "copy":
+        return source, source
+    if task == "reverse":
+        return source, source[::-1]
+    if task == "sort":
+        return source, "".join(sorted(source))
+    raise TaskError(f"unknown seq2seq task {task!r}; choose one of {', '.join(SEQ2SEQ_TASKS)}")
+
+
+def seq2seq_lengths(task: str) -> tuple[int, int]:
+    """The longest source and target a task produces, in characters."""
+    if task == "add":
+        return 2 * ADD_DIGITS + 1, ADD_DIGITS + 1
+    return LONGEST, LONGEST
+
+
+def task_characters(task: str) -> str:
+    """Every character a synthetic task writes, so a tokenizer can be checked before training."""
+    return "0123456789+" if task == "add" else LETTERS
+
+
+@dataclass(frozen=True)
+class ClassificationTask:
+    name: str
+    classes: tuple[str, ...]  # class id -> name
+    train: tuple[tuple[str, int], ...]  # (text, class id)
+    val: tuple[tuple[str, int], ...]
+
+
+def classification_task(name: str) -> ClassificationTask:
+    if name not in CLASSIFICATION_TASKS:
+        raise TaskError(f"unknown classification task {name!r}; choose one of {', '.join(CLASSIFICATION_TASKS)}")
+    path = TASKS / f"{name}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    classes = tuple(dict.fromkeys(row["genre"] for row in rows))
+    ids = {genre: i for i, genre in enumerate(classes)}
+    split = {part: tuple((row["text"], ids[row["genre"]]) for row in rows if row["split"] == part)
+             for part in ("train", "val")}
+    return ClassificationTask(name, classes, split["train"], split["val"])
