@@ -6,6 +6,8 @@
     python main.py train --resume RUN_DIR [--steps N]
     python main.py info PROJECT [--json]            parameters, shapes, FLOPs and KV cache per node
     python main.py import-hf HF_DIR --out PROJECT   a Hugging Face model folder as a project with its weights
+    python main.py export PROJECT_OR_RUN [--onnx F] [--onnx-step F] [--safetensors F] [--python F]
+    python main.py generate PROJECT_OR_RUN (--prompt TEXT | --token-ids 1,2,3) [--strategy greedy|beam|sample]
     python main.py tokenize PROJECT --text TEXT [--kind KIND ... --vocab-size N]
     python main.py tokenizer-train PROJECT --kind KIND [--vocab-size N] [--special-tokens T ...] [--out FILE]
     python main.py tokenizer-compare PROJECT --vocab-size N [--kinds KIND ...]
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
                     "tokenizer-compare": _tokenizer_compare, "data": _data, "import-hf": _import_hf,
-                    "sweep": _sweep}
+                    "sweep": _sweep, "export": _export, "generate": _generate}
         return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -68,12 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     hf.add_argument("folder", type=Path, metavar="HF_DIR", help="a folder written by save_pretrained")
     hf.add_argument("--out", type=Path, required=True, metavar="PROJECT", help="project file to write")
     hf.add_argument("--corpus", type=Path, help="text to train on (default: the bundled corpus)")
+    export = commands.add_parser("export", help="write ONNX, safetensors or PyTorch code, each checked against "
+                                                "the app's model")
+    export.add_argument("source", metavar="PROJECT_OR_RUN", help="project file, or run folder (latest checkpoint)")
+    export.add_argument("--onnx", type=Path, metavar="OUT.onnx", help="inference model, dynamic batch and length")
+    export.add_argument("--onnx-step", type=Path, metavar="OUT.onnx",
+                        help="one generation step with past/present keys and values (decoder-only models)")
+    export.add_argument("--safetensors", type=Path, metavar="OUT.safetensors", help="weights, graph in the metadata")
+    export.add_argument("--python", type=Path, metavar="OUT.py", help="readable PyTorch code needing only torch")
     sweep = commands.add_parser("sweep", help="train several model sizes and fit a scaling law L(N, D)")
     sweep.add_argument("project", help="project file")
     sweep.add_argument("--sizes", required=True, help="model widths, e.g. 32,64,96,128")
     sweep.add_argument("--tokens", required=True, help="training tokens per run, e.g. 200000,800000")
     sweep.add_argument("--out", type=Path, help="sweep folder (default: runs/sweep-NAME-TIME)")
     _data_parsers(commands)
+    _generate_parser(commands)
     return parser
 
 
@@ -205,6 +216,69 @@ def _import_hf(args) -> int:
     project = import_hf_project(args.folder, args.out, args.corpus)
     print(f"wrote {project.path} and {project.weights.name}: {project.name}")
     return 0
+
+
+def _export(args) -> int:
+    from core.export.exporter import load_source, run_export
+
+    targets = {fmt: path for fmt, path in (("onnx", args.onnx), ("onnx_step", args.onnx_step),
+                                           ("safetensors", args.safetensors), ("python", args.python)) if path}
+    if not targets:
+        raise ValueError("export needs at least one of --onnx, --onnx-step, --safetensors, --python")
+    source = load_source(args.source)
+    print(f"exporting {source.description}", flush=True)
+    report = run_export(source, targets, lambda message, done, total: print(f"[{done}/{total}] {message}", flush=True))
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _generate_parser(commands) -> None:
+    gen = commands.add_parser("generate", help="continue a prompt with a project's weights or a run's latest "
+                                               "checkpoint")
+    gen.add_argument("source", metavar="PROJECT_OR_RUN", help="project file with weights, or run folder")
+    prompt = gen.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt", help="text, encoded with the project's tokenizer (an encoder-decoder's source)")
+    prompt.add_argument("--token-ids", help="comma-separated token ids instead of text")
+    gen.add_argument("--strategy", choices=("greedy", "beam", "sample"), default="greedy")
+    gen.add_argument("--num-beams", type=int, default=4, help="beam: hypotheses kept per step")
+    gen.add_argument("--top-k", type=int, default=0, help="sample: only the k likeliest tokens (0: all)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="sample: only the nucleus of probability p")
+    gen.add_argument("--temperature", type=float, default=1.0, help="sample: below 1 sharper, above 1 flatter")
+    gen.add_argument("--max-new-tokens", type=int, default=32)
+    gen.add_argument("--seed", type=int, help="sample: the same seed draws the same tokens")
+    gen.add_argument("--stop-ids", default="", help="comma-separated token ids that end the text")
+    gen.add_argument("--start-id", type=int, default=0, help="encoder-decoder: the decoder's first token")
+    gen.add_argument("--no-cache", action="store_true", help="re-read every token at every step (no KV cache)")
+    gen.add_argument("--json", action="store_true", help="print the token ids (and text) as JSON")
+
+
+def _generate(args) -> int:
+    from core.decoding import GenerationConfig, generate, load_generation_model
+    from core.kv_cache import reads_a_source
+
+    compiled, tokenizer = load_generation_model(args.source)
+    ids = _numbers(args.token_ids, "token-ids") if args.token_ids is not None else tokenizer.encode(args.prompt)
+    config = GenerationConfig(strategy=args.strategy, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                              top_k=args.top_k, top_p=args.top_p, num_beams=args.num_beams, seed=args.seed,
+                              stop_tokens=tuple(_numbers(args.stop_ids, "stop-ids")), use_cache=not args.no_cache)
+    result = (generate(compiled, [args.start_id], config, source=ids) if reads_a_source(compiled)
+              else generate(compiled, ids, config))
+    text = tokenizer.decode(result.tokens) if result.tokens else ""
+    if args.json:
+        print(json.dumps({**result.to_dict(), "text": text}))
+        return 0
+    print(text)
+    print(f"[{len(result.tokens)} tokens, {result.finish_reason}, {result.tokens_per_s:,.1f} tokens/s, "
+          f"{'KV cache ' + format(result.cache_bytes, ',') + ' bytes' if config.use_cache else 'no cache'}]",
+          file=sys.stderr)
+    return 0
+
+
+def _numbers(text: str, what: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--{what} takes comma-separated whole numbers, got {text!r}") from None
 
 
 def _tokenize(args) -> int:
