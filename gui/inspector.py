@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel
 
 from core.graph import Graph, GraphError, Group, Node
 from core.project import Project
+from gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
 from gui.editor.param_fields import block_field_editor, field_editor
 from gui.formatting import format_count, format_value
 from gui.model_facts import ModelFacts
@@ -100,7 +101,24 @@ class Inspector(QScrollArea):
                 ("FLOPs / token", f"{format_count(row.flops_per_token)}{copies}", "Forward pass, full context."),
             ])
             self._memory_rows(row.params, row.kv_cache_bytes_per_token)
+        self._attention_pattern(node)
         self._outputs(path, node, facts)
+
+    def _attention_pattern(self, node: Node) -> None:
+        """Complexity and the sparsity image of an attention block (efficient variants included)."""
+        block = node.block
+        pattern = None
+        try:
+            pattern = block.pattern(node.typed_params(), SHOWN_LENGTH)
+        except ValueError:
+            pass  # parameters the block refuses are already explained under the fields
+        if not block.complexity and pattern is None:
+            return
+        self._section("Attention")
+        if block.complexity:
+            self._rows([("complexity", block.complexity, "How time and memory grow with the sequence length T.")])
+        if pattern is not None:
+            self._add_wide(AttentionPatternView(pattern))
 
     def _show_group(self, path: str, group: Group, facts: ModelFacts) -> None:
         self._heading(group.title, "Group")
