@@ -9,6 +9,7 @@ networkx answers cycles and topological order.
 
 import itertools
 import json
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,12 @@ from core.commands import AddNode, Connect, Disconnect, History, MoveNode, Remov
 
 FORMAT = 1  # bump when the JSON layout changes, and teach `_migrate` the step
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def valid_id(node_id) -> bool:
+    """Ids name the compiled model's submodules and forward arguments, so they must be Python
+    identifiers that are not keywords ('lambda' would break the generated forward)."""
+    return isinstance(node_id, str) and bool(_ID.match(node_id)) and not keyword.iskeyword(node_id)
 
 
 class GraphError(ValueError):
@@ -324,8 +331,9 @@ class Graph:
     def _fresh_id(self, node_id: str | None, type_id: str) -> str:
         if node_id is None:
             return self.new_id(type_id)
-        if not _ID.match(node_id):
-            raise GraphError(f"node id {node_id!r} must be letters, digits and _ and not start with a digit")
+        if not valid_id(node_id):
+            raise GraphError(f"node id {node_id!r} must be letters, digits and _, not start with a digit, "
+                             "and not be a Python keyword")
         if node_id in self.nodes:
             raise GraphError(f"a node {node_id!r} already exists")
         return node_id

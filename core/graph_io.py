@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from core.blocks import ParamError, get_block
-from core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, _ID
+from core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, valid_id
 
 
 def read_json(path: str | Path) -> dict:
@@ -75,7 +75,7 @@ def _read_id(raw, graph_ids, where: str) -> str:
     if not isinstance(raw, dict):
         raise GraphFileError(f"{where}: expected an object, found {type(raw).__name__}")
     node_id = raw.get("id")
-    if not isinstance(node_id, str) or not _ID.match(node_id):
+    if not valid_id(node_id):
         raise GraphFileError(f"{where}: invalid id {node_id!r}")
     if node_id in graph_ids:
         raise GraphFileError(f"{where}: id {node_id!r} is used twice")

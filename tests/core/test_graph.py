@@ -164,3 +164,13 @@ def test_group_ports_come_from_inner_io_nodes_and_renaming_wired_ports_is_refuse
     with pytest.raises(GraphError, match="connected outside"):
         group.graph.set_param("x_in", "name", "y")
     graph_from_dict(graph.to_dict())
+
+
+def test_python_keywords_are_refused_as_node_ids(tmp_path):
+    g = small_graph()
+    with pytest.raises(GraphError, match="not be a Python keyword"):
+        g.add_node("norm.layer", node_id="lambda")
+    path = tmp_path / "kw.json"
+    path.write_text('{"format": 1, "nodes": [{"id": "class", "type": "norm.layer@1"}]}')
+    with pytest.raises(GraphFileError, match="invalid id 'class'"):
+        load_graph(path)
