@@ -148,6 +148,17 @@ class Graph:
             if isinstance(node, Group):
                 yield from node.graph.walk(f"{prefix}{node.id}/")
 
+    def scope_of(self, path: str) -> "Graph":
+        """The graph (this one or a group's, nested) that holds the node at `path` ('layers/attn'),
+        so an edit found by `walk` can go through that scope's methods."""
+        scope = self
+        for group_id in path.split("/")[:-1]:
+            group = scope.nodes.get(group_id)
+            if not isinstance(group, Group):
+                raise GraphError(f"there is no group {group_id!r} on the path {path!r}")
+            scope = group.graph
+        return scope
+
     def new_id(self, stem: str) -> str:
         stem = re.sub(r"\W", "_", stem.split(".")[-1]) or "node"
         for i in itertools.count(1):

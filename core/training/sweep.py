@@ -66,19 +66,12 @@ def _with_width(project: Project, width: int) -> Project:
     sized = Project.from_dict(project.to_dict(), project.path)
     if width % HEAD_WIDTH and width > HEAD_WIDTH:
         raise ValueError(f"sweep widths above {HEAD_WIDTH} must be multiples of {HEAD_WIDTH}, got {width}")
-    for scope, node in _all_nodes(sized.graph):
+    for path, node in list(sized.graph.walk()):
         if node.type_id == "embed.token":
-            scope.set_param(node.id, "width", width)
+            sized.graph.scope_of(path).set_param(node.id, "width", width)
         elif node.type_id.startswith("attention.") and "heads" in node.params | node.block.default_params():
-            scope.set_param(node.id, "heads", max(1, width // HEAD_WIDTH))
+            sized.graph.scope_of(path).set_param(node.id, "heads", max(1, width // HEAD_WIDTH))
     return sized
-
-
-def _all_nodes(graph: Graph):
-    for node in list(graph.nodes.values()):
-        yield graph, node
-        if hasattr(node, "graph"):
-            yield from _all_nodes(node.graph)
 
 
 def _context_length(graph: Graph) -> int:

@@ -174,3 +174,11 @@ def test_python_keywords_are_refused_as_node_ids(tmp_path):
     path.write_text('{"format": 1, "nodes": [{"id": "class", "type": "norm.layer@1"}]}')
     with pytest.raises(GraphFileError, match="invalid id 'class'"):
         load_graph(path)
+
+
+def test_scope_of_finds_the_graph_holding_a_nested_node():
+    graph = load_project().graph
+    assert graph.scope_of("ln_f") is graph
+    assert graph.scope_of("layers/attn") is graph.nodes["layers"].graph
+    with pytest.raises(GraphError, match="no group 'ln_f'"):
+        graph.scope_of("ln_f/x")
