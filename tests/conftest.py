@@ -41,3 +41,22 @@ def tiny_project(tmp_path):
     project = shrink_project(load_project(), corpus)
     project.save(tmp_path / "tiny.json")
     return project
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A small real run folder, trained once per test session: 12 steps of the tiny default GPT with
+    metrics every step, validation, samples, attention snapshots and checkpoints every 4 steps.
+    Panels are tested against it instead of mocks; a test must not write into it."""
+    from core.project import load_project
+    from core.training.trainer import start_run
+
+    folder = tmp_path_factory.mktemp("trained")
+    corpus = folder / "corpus.txt"
+    corpus.write_text((REPO / "assets/corpus/shakespeare.txt").read_text()[:30_000])
+    project = shrink_project(load_project(), corpus)
+    project.train = project.train.replace(steps=12, eval_every=4, checkpoint_every=4, sample_every=4)
+    project.save(folder / "tiny.json")
+    run_dir = folder / "run"
+    start_run(project, run_dir, ["pytest"]).train()
+    return run_dir
