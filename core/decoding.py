@@ -10,11 +10,18 @@ repetition penalty, then temperature, top-k and top-p. `generate_batch` decodes 
 different lengths together on a paged cache (core.paged_cache). `sample` is the plain uncached
 sampler the trainer uses for its text samples. `load_generation_model` opens a project or a run.
 
+Streaming: `generate(..., on_step=show)` calls `show(record)` as each token is chosen (greedy and
+sampling: exactly the records of the result, in order); `show` returning True cancels. Beam search
+cannot stream its answer, since the beam leading at one step may be pruned at the next: it calls
+`show` once per step with the leading beam's newest token, as progress, and a cancel there makes the
+next step the last, so the n-best list is always full.
+
 Letters: B rows (prompts or beams), L ids so far, V vocabulary.
 """
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +118,8 @@ class GenerationResult:
     prompt: list[int]
     hypotheses: list[Hypothesis]  # best first: one, or beam search's n-best list
     steps: list[StepRecord]  # the best hypothesis, token by token
-    finish_reason: str  # "stop" (a stop token), "length" (max_new_tokens) or "context" (the context is full)
+    finish_reason: str  # "stop" (a stop token), "length" (max_new_tokens), "context" (the context is full)
+    #                     or "cancelled" (the on_step callback asked to stop)
     seconds: float
     cache_bytes: int = 0  # keys and values held at the end
     beam_tree: list[BeamNode] = field(default_factory=list)
@@ -136,10 +144,14 @@ class GenerationResult:
 # ----- entry points -----
 
 
+StepCallback = Callable[[StepRecord], bool | None]  # sees each step's record; True cancels
+
+
 @torch.no_grad()
 def generate(compiled: CompiledModel, prompt: list[int], config: GenerationConfig = GenerationConfig(), *,
-             source: list[int] | None = None) -> GenerationResult:
-    """Continue `prompt`; an encoder-decoder reads `source` and `prompt` starts its decoder (e.g. [0])."""
+             source: list[int] | None = None, on_step: StepCallback | None = None) -> GenerationResult:
+    """Continue `prompt`; an encoder-decoder reads `source` and `prompt` starts its decoder (e.g. [0]).
+    `on_step` streams the tokens as they come and can cancel (see the module's docstring)."""
     ctx = compiled.ctx
     config.check(ctx.vocab_size)
     _check_ids("prompt", prompt, ctx.vocab_size, ctx.context_length - 1)
@@ -152,14 +164,15 @@ def generate(compiled: CompiledModel, prompt: list[int], config: GenerationConfi
     started = time.perf_counter()
     with NextTokenModel(compiled, cache, None if source is None else torch.tensor([source], device=device)) as model:
         if config.strategy == "beam":
-            hypotheses, tree, steps = _beam_search(model, ids, config, budget)
+            hypotheses, tree, steps, cancelled = _beam_search(model, ids, config, budget, on_step)
             best = hypotheses[0].tokens
             stopped = bool(best) and best[-1] in config.stop_tokens
         else:
-            (hypothesis,), (steps,), (stopped,) = _decode(model, ids, [0], config, budget)
+            (hypothesis,), (steps,), (stopped,), cancelled = _decode(model, ids, [0], config, budget, on_step)
             hypotheses, tree = [hypothesis], []
-    return GenerationResult(list(prompt), hypotheses, steps, _finish_reason(stopped, budget, config),
-                            time.perf_counter() - started, cache.memory_bytes() if cache else 0, tree)
+    reason = "cancelled" if cancelled and not stopped else _finish_reason(stopped, budget, config)
+    return GenerationResult(list(prompt), hypotheses, steps, reason, time.perf_counter() - started,
+                            cache.memory_bytes() if cache else 0, tree)
 
 
 @torch.no_grad()
@@ -188,7 +201,7 @@ def generate_batch(compiled: CompiledModel, prompts: list[list[int]], config: Ge
         cache = PagedKVCache(lengths, budget, block_size) if paged else ContiguousKVCache(pads)
     started = time.perf_counter()
     with NextTokenModel(compiled, cache) as model:
-        hypotheses, steps, stopped = _decode(model, ids, pads, config, budget)
+        hypotheses, steps, stopped, _ = _decode(model, ids, pads, config, budget)
     seconds = time.perf_counter() - started
     memory = cache.memory() if isinstance(cache, PagedKVCache) else cache.memory_bytes() if cache else 0
     results = [GenerationResult(p, [h], s, _finish_reason(done, budget, config), seconds,
@@ -223,9 +236,11 @@ def load_generation_model(path: str | Path) -> tuple[CompiledModel, ProjectToken
 # ----- strategies -----
 
 
-def _decode(model: NextTokenModel, ids: torch.Tensor, pads: list[int], config: GenerationConfig, budget: int):
+def _decode(model: NextTokenModel, ids: torch.Tensor, pads: list[int], config: GenerationConfig, budget: int,
+            on_step: StepCallback | None = None):
     """Greedy or sampling for every row of ids (B, L0) at once. Per row: the hypothesis, its step
-    records and whether a stop token ended it (a finished row keeps being fed, but nothing is kept)."""
+    records and whether a stop token ended it (a finished row keeps being fed, but nothing is kept);
+    then whether on_step cancelled. on_step streams the records of row 0, which generate's one row is."""
     rows, vocab = ids.shape[0], model.vocab_size
     generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
     present = _present(ids, pads, vocab)
@@ -233,6 +248,7 @@ def _decode(model: NextTokenModel, ids: torch.Tensor, pads: list[int], config: G
     done = torch.zeros(rows, dtype=torch.bool, device=ids.device)
     steps: list[list[StepRecord]] = [[] for _ in range(rows)]
     scores = [0.0] * rows  # sum of log-probs
+    cancelled = False
     if model.cache is not None:
         model.cache.record = config.record_attention
     for _ in range(budget):
@@ -254,20 +270,23 @@ def _decode(model: NextTokenModel, ids: torch.Tensor, pads: list[int], config: G
         ids = torch.cat([ids, chosen[:, None]], dim=1)
         present[torch.arange(rows), chosen] = True
         done |= torch.isin(chosen, stop)
-        if done.all():
+        cancelled = on_step is not None and bool(on_step(steps[0][-1]))
+        if done.all() or cancelled:
             break
     hypotheses = [Hypothesis([s.token for s in row], score) for row, score in zip(steps, scores)]
     stopped = [bool(row) and row[-1].token in config.stop_tokens for row in steps]
-    return hypotheses, steps, stopped
+    return hypotheses, steps, stopped, cancelled
 
 
-def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationConfig, budget: int):
+def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationConfig, budget: int,
+                 on_step: StepCallback | None = None):
     """Beam search over one prompt (1, L0), step for step as Hugging Face's: every step the best 2·n
     continuations of all n beams are scored; those among the best n that end (a stop token, or the
     last step) join the finished list, scored sum of log-probs / generated length ** length_penalty;
     the best n that do not end carry on. It stops when the finished list is full and no running beam
     can still beat it (or, with early_stopping, as soon as it is full). Returns the n-best list, the
-    beam tree and the best hypothesis's step records. (The repetition penalty acts on logits, as in
+    beam tree, the best hypothesis's step records and whether on_step cancelled (it sees the leading
+    running beam's newest token each step; a cancel ends every beam at the next step). (The repetition penalty acts on logits, as in
     greedy search and sampling; Hugging Face's beam search applies it to log-probabilities.)"""
     n, vocab, start = config.num_beams, model.vocab_size, ids.shape[1]
     model.expand(n)
@@ -280,7 +299,7 @@ def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationCon
     tree = [BeamNode(0, None, None, 0.0, 0.0, False)]
     nodes = [0] * n  # the tree node of each running beam
     finished: list[tuple[float, list[int], int]] = []  # (score, tokens, node), best first
-    improvable = True
+    improvable, cancelled = True, False
     for step in range(budget):
         log_probs = torch.log_softmax(_adjust(model(ids), present, config), dim=-1)  # (n, V)
         top = log_probs.exp().topk(min(config.candidates, vocab))
@@ -290,7 +309,7 @@ def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationCon
         total = (log_probs + scores[:, None]).view(-1)  # (n·V)
         best, index = total.topk(keep)  # (2n,)
         parents, tokens = index // vocab, index % vocab
-        ends = torch.isin(tokens, stop) | (step + 1 == budget)
+        ends = torch.isin(tokens, stop) | (step + 1 == budget or cancelled)
         # (tree node it continues, token, its log-prob) of each candidate
         grown = [(nodes[p], t, float(log_probs[p, t])) for p, t in zip(parents.tolist(), tokens.tolist())]
         if improvable and not (len(finished) == n and config.early_stopping):
@@ -310,12 +329,16 @@ def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationCon
         present[torch.arange(n), tokens[order]] = True
         model.reorder(rows)
         scores = carried
+        if on_step is not None:
+            leader = tree[nodes[0]]  # topk sorts: beam 0 carries the best score
+            cancelled = bool(on_step(StepRecord(start + step, leader.token, math.exp(leader.log_prob),
+                                                tree[leader.parent].candidates)))
         if len(finished) == n:
             improvable = improvable and float(scores[0]) / (step + 1) ** config.length_penalty > finished[-1][0]
         if not improvable or (len(finished) == n and config.early_stopping):
             break
     hypotheses = [Hypothesis(tokens, score) for score, tokens, _ in finished[:config.num_return]]
-    return hypotheses, tree, _path_steps(tree, finished[0][2], start)
+    return hypotheses, tree, _path_steps(tree, finished[0][2], start), cancelled
 
 
 def _add_node(tree: list[BeamNode], parent: int, token: int, log_prob: float, score: float, finished: bool) -> int:
