@@ -59,7 +59,7 @@ class DocumentStoreWriter:
         self._offsets = ArrayWriter(folder / "offsets.u64", "Q")
         self._origins = ArrayWriter(folder / "origins.u32", "I")
         self._files = open(folder / "files.jsonl", "w", encoding="utf-8")
-        self._position = 0
+        self.bytes_written = 0  # of texts, so far
         self._offsets.append(0)
 
     def add_file(self, path: Path) -> None:
@@ -69,8 +69,8 @@ class DocumentStoreWriter:
     def add(self, document: Document) -> None:
         data = document.text.encode("utf-8")
         self._texts.write(data)
-        self._position += len(data)
-        self._offsets.append(self._position)
+        self.bytes_written += len(data)
+        self._offsets.append(self.bytes_written)
         self._origins.append(document.file)
         self._origins.append(document.line)
 
@@ -93,6 +93,10 @@ class DocumentStore:
     def text(self, index: int) -> str:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
         return self._texts[start:end].tobytes().decode("utf-8")
+
+    def size(self, index: int) -> int:
+        """UTF-8 bytes of document `index`, without reading it."""
+        return int(self._offsets[index + 1]) - int(self._offsets[index])
 
     def texts(self, indices: Iterable[int]) -> Iterator[tuple[int, str]]:
         for index in indices:

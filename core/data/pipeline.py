@@ -13,7 +13,8 @@ The cache folder (NAME.data/ beside the project unless given) holds one folder p
     read/        the document store
     length/ … near_dedup/   kept.u64, the indices of the documents that pass
     tokenize/    train.* and val.*, token files with document bounds
-    manifest.json           the last run: per step documents in and out, removals by rule, examples
+    manifest.json           the last run: per step documents in and out, removals by rule, examples;
+                            written by run(), or by write_manifest() after clean() alone
 
 Each step folder's step.json holds a key: a hash of the step's settings and its input's key (for
 read, of every file's path, size and modification time). A step whose key matches is not run
@@ -45,7 +46,7 @@ from core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read
 from core.data.token_file import TokenFile, TokenFileWriter
 from core.data.tokenizers import ProjectTokenizer, TokenizerError
 
-CACHE_FORMAT = 1  # of the step folders and their step.json
+CACHE_FORMAT = 2  # of the step folders and their step.json (2: lines and bytes of what each step keeps)
 CLEANING_STEPS = ("length", "quality", "repetition", "exact_dedup", "near_dedup")  # in order; their config sections
 EXAMPLE_CHARS = 200  # of a removed document's text kept in the report
 PROGRESS_EVERY = 1000  # documents between progress reports
@@ -68,8 +69,10 @@ class StepReport:
     documents_out: int
     removed: dict[str, int]  # documents removed (or lost, for read) by rule, in the order first met
     examples: dict[str, list[dict]]  # per rule, a few {"origin", "text"[, "duplicate_of"]}
-    details: dict[str, int]  # counts particular to the step: files, characters, tokens …
+    details: dict[str, int]  # counts particular to the step: files, characters, tokens …; for read and the
+    # cleaning steps also lines_out and bytes_out, the lines and UTF-8 bytes of the documents it passes on
     seconds: float  # of the run that built it
+    removed_lines: dict[str, int] = dataclasses.field(default_factory=dict)  # lines of the removed documents, by rule
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -125,7 +128,7 @@ class DataPipeline:
                             f"of {val_fraction}; add text, raise val_fraction or use read.document_unit 'paragraph'")
         key = _key("tokenize", corpus.key, tokenizer.to_dict(), val_fraction)
         self._step("tokenize", key, lambda folder: self._tokenize(folder, corpus, tokenizer, val_fraction))
-        self._write_manifest()
+        self.write_manifest()
         folder = self.cache / "tokenize"
         return PipelineResult(self.cache, list(self.reports), TokenFile(folder / "train"), TokenFile(folder / "val"))
 
@@ -143,9 +146,11 @@ class DataPipeline:
         kept_file = None
         for name in CLEANING_STEPS:
             settings = getattr(self.config, name)
-            documents = self.reports[-1].documents_out
+            before = self.reports[-1]
             if not settings.enabled:
-                self.reports.append(StepReport(name, "disabled", documents, documents, {}, {}, {}, 0.0))
+                passed = {volume: before.details[volume] for volume in ("lines_out", "bytes_out")}
+                self.reports.append(StepReport(name, "disabled", before.documents_out, before.documents_out,
+                                               {}, {}, passed, 0.0))
                 continue
             key = _key(name, key, dataclasses.asdict(settings))
             build = functools.partial(self._filter, name=name, store=store, inputs=kept_file, check=self._check(name))
@@ -207,15 +212,17 @@ class DataPipeline:
             file_start = stats.bytes_read
             self.on_progress(Progress("read", file_start, total_bytes, "bytes"))
 
+        lines = 0
         for count, document in enumerate(read_documents(scan_corpus(self.sources, self.config.read),
                                                         self.config.read, stats, on_file)):
             writer.add(document)
+            lines += _line_count(document.text)
             if count % PROGRESS_EVERY == 0:
                 self.on_progress(Progress("read", file_start + document.offset, total_bytes, "bytes"))
         writer.close()
         self.on_progress(Progress("read", stats.bytes_read, total_bytes, "bytes"))
         details = {"files": stats.files, "empty_files": stats.empty_files, "bytes": stats.bytes_read,
-                   "characters": stats.characters}
+                   "characters": stats.characters, "lines_out": lines, "bytes_out": writer.bytes_written}
         lost = sum(stats.problems.values())
         return StepReport("read", "ran", stats.documents + lost, stats.documents, dict(stats.problems),
                           stats.examples, details, 0.0)
@@ -223,7 +230,9 @@ class DataPipeline:
     def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None, check: Check) -> StepReport:
         indices = read_indices(inputs) if inputs else range(len(store))
         removed: dict[str, int] = {}
+        removed_lines: dict[str, int] = {}
         examples: dict[str, list[dict]] = {}
+        volume = {"lines_out": 0, "bytes_out": 0}
 
         def survivors() -> Iterator[int]:
             for done, (index, text) in enumerate(store.texts(indices)):
@@ -231,16 +240,19 @@ class DataPipeline:
                     self.on_progress(Progress(name, done, len(indices), "documents"))
                 removal = check(index, text)
                 if removal is None:
+                    volume["lines_out"] += _line_count(text)
+                    volume["bytes_out"] += store.size(index)
                     yield index
                     continue
                 removed[removal.reason] = removed.get(removal.reason, 0) + 1
+                removed_lines[removal.reason] = removed_lines.get(removal.reason, 0) + _line_count(text)
                 kept = examples.setdefault(removal.reason, [])
                 if len(kept) < EXAMPLES_KEPT:
                     kept.append(_example(store, index, text, removal.duplicate_of))
 
         count = write_indices(folder / "kept.u64", survivors())
         self.on_progress(Progress(name, len(indices), len(indices), "documents"))
-        return StepReport(name, "ran", len(indices), count, removed, examples, {}, 0.0)
+        return StepReport(name, "ran", len(indices), count, removed, examples, volume, 0.0, removed_lines)
 
     def _tokenize(self, folder: Path, corpus: CleanCorpus, tokenizer: ProjectTokenizer,
                   val_fraction: float) -> StepReport:
@@ -263,12 +275,40 @@ class DataPipeline:
                    "val_tokens": val.tokens, "unknown_tokens": unknown, "vocab_size": tokenizer.vocab_size}
         return StepReport("tokenize", "ran", len(corpus.kept), position, {}, {}, details, 0.0)
 
-    def _write_manifest(self) -> None:
+    def write_manifest(self) -> None:
+        """Record the steps run so far (all of them after run(); the cleaning ones after clean())."""
         manifest = {"sources": [str(s) for s in self.sources], "config": self.config.to_dict(),
                     "steps": [r.to_dict() for r in self.reports]}
         partial = self.cache / ".manifest.json.partial"
         partial.write_text(json.dumps(manifest, indent=1) + "\n")
         partial.replace(self.cache / "manifest.json")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The last run recorded in a cache folder, for showing it again without running anything."""
+
+    sources: list[Path]
+    config: PipelineConfig
+    steps: list[StepReport]
+
+
+def read_manifest(cache: Path) -> Manifest | None:
+    """The cache's last run, or None if it has none; a manifest that does not parse is a DataError."""
+    path = Path(cache) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest([Path(s) for s in raw["sources"]], PipelineConfig.from_dict(raw["config"]),
+                        [StepReport(**step) for step in raw["steps"]])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a manifest this version can read ({exc}); run the pipeline again") from None
+
+
+def _line_count(text: str) -> int:
+    """Lines of a document: documents are stripped and never empty, so one more than its line ends."""
+    return text.count("\n") + 1
 
 
 def _encode(tokenizer: ProjectTokenizer, batch: list[tuple[int, str]], store: DocumentStore) -> list[list[int]]:

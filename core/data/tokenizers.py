@@ -180,6 +180,12 @@ class TrainedTokenizer:
         return [Segment(token_id, text[start:end], start, end, token_id == self.unknown_id)
                 for token_id, (start, end) in zip(encoding.ids, encoding.offsets, strict=True)]
 
+    def pre_tokenize(self, text: str) -> list[tuple[str, tuple[int, int]]]:
+        """The words the model cuts into tokens, with their character offsets in `text`; byte-level BPE
+        spells each byte as one visible character (Ġ for a space), as its vocabulary does."""
+        pre_tokenizer = self._tokenizer.pre_tokenizer
+        return pre_tokenizer.pre_tokenize_str(text) if pre_tokenizer is not None else [(text, (0, len(text)))]
+
     def vocabulary(self) -> list[str]:
         """Tokens in id order as the model stores them (Ġ marks a space in byte-level BPE, ## a
         word-internal WordPiece, ▁ a space in Unigram)."""
