@@ -190,12 +190,15 @@ class _Progress:
 def _info(args) -> int:
     from core.project import Project
     from core.summary import summarize
+    from core.tuning import parameter_counts
 
     project = Project.load(args.project)
     compiled = project.compile()
     summary = summarize(project.graph, compiled)
+    trainable, every = parameter_counts(compiled.root)  # frozen weights count in `every` only
     if args.json:
-        print(json.dumps({"name": project.name, **summary.to_dict()}, indent=2))
+        print(json.dumps({"name": project.name, **summary.to_dict(), "trainable_params": trainable,
+                          "all_params": every}, indent=2))
         return 0
     print(f"{project.name}: vocabulary {summary.vocab_size}, context {summary.context_length}")
     print(f"{'node':<22}{'block':<20}{'×':>3}{'parameters':>13}{'FLOPs/token':>14}{'KV B/token':>11}  output")
@@ -207,6 +210,8 @@ def _info(args) -> int:
     print(f"total: {summary.total_params:,} parameters, {summary.flops_per_token:,} forward FLOPs/token, "
           f"{summary.training_flops_per_token:,} training FLOPs/token (≈ 6N = {6 * summary.total_params:,}), "
           f"KV cache {summary.kv_cache_bytes_per_token:,} bytes/token")
+    frozen = f"; {every - trainable:,} frozen" if trainable < every else ""
+    print(f"trainable: {trainable:,} of {every:,} parameters ({trainable / every:.2%}){frozen}")
     return 0
 
 

@@ -187,6 +187,27 @@ class SetParam(Command):
             self.graph._write_param(self.node_id, self.name, self.old)
 
 
+class SetTuning(Command):
+    def __init__(self, graph, node_id, tuning):
+        self.graph, self.node_id, self.tuning = graph, node_id, tuning
+        self.old = graph.nodes[node_id].tuning
+        self.text = _tuning_text(node_id, self.old, tuning)
+
+    def do(self):
+        self.graph._write_tuning(self.node_id, self.tuning)
+
+    def undo(self):
+        self.graph._write_tuning(self.node_id, self.old)
+
+
+def _tuning_text(node_id, old, new) -> str:
+    if old.frozen != new.frozen:
+        return f"{'freeze' if new.frozen else 'unfreeze'} {node_id}"
+    if old.lora_rank != new.lora_rank and not (old.lora_rank and new.lora_rank):
+        return f"{'add LoRA to' if new.lora_rank else 'remove LoRA from'} {node_id}"
+    return f"change fine-tuning of {node_id}"
+
+
 class MoveNode(Command):
     def __init__(self, graph, node_id, pos):
         self.graph, self.node_id, self.pos = graph, node_id, pos

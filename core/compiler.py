@@ -28,6 +28,7 @@ from core.graph import Graph, Group
 from core.nn.attention import CrossAttention, SelfAttention
 from core.nn.init import gpt2_init
 from core.shapes import ShapeError, TensorType
+from core.tuning import added_parameter_names, apply_tuning
 
 MODEL_OUTPUT_KINDS = ("logits", "class_logits")  # what a model's forward returns: one of these
 
@@ -155,6 +156,7 @@ class CompiledModel:
             missing, unexpected = load_model(self.root, str(path), strict=False)
         except (RuntimeError, OSError, ValueError) as exc:  # shapes differ, or not a safetensors file
             raise CompileError([("", f"{path}: {str(exc).splitlines()[0]}")]) from None
+        missing = set(missing) - added_parameter_names(self.root)  # LoRA and prefixes keep their fresh start
         if missing or unexpected:
             problems = [f"no tensor {name!r} in the file" for name in sorted(missing)]
             problems += [f"the file holds {name!r}, which this graph does not have" for name in sorted(unexpected)]
@@ -177,6 +179,9 @@ def compile_graph(graph: Graph) -> CompiledModel:
     emitter.link()
     attention_layers = sum(isinstance(m, (SelfAttention, CrossAttention)) for m in emitter.root.modules())
     gpt2_init(emitter.root, attention_layers)
+    problems = apply_tuning(graph, emitter.root, emitter.instances)  # freezing, LoRA, prefixes: after init
+    if problems:
+        raise CompileError(problems)
     return CompiledModel(module, training_module, emitter.root, emitter.instances, report, report.ctx,
                          input_names, training_input_names)
 

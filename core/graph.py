@@ -18,7 +18,8 @@ import networkx as nx
 from psygnal import Signal
 
 from core.blocks import ParamError, Port, get_block
-from core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam
+from core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam, SetTuning
+from core.tuning import Tuning, TuningError, check_tuning_for
 
 FORMAT = 1  # bump when the JSON layout changes, and teach `_migrate` the step
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,6 +56,7 @@ class Node:
     type_id: str
     params: dict = field(default_factory=dict)  # JSON values, always valid for the block's Params
     pos: tuple[float, float] = (0.0, 0.0)
+    tuning: Tuning = field(default_factory=Tuning)  # frozen, LoRA, prefix: how it fine-tunes (core/tuning.py)
 
     @property
     def block(self):
@@ -87,6 +89,7 @@ class Group:
     title: str = "Group"
     repeat: int = 1
     pos: tuple[float, float] = (0.0, 0.0)
+    tuning: Tuning = field(default_factory=Tuning)  # only `frozen` applies: it freezes every block inside
     type_id = "group"
 
     def label(self) -> str:
@@ -113,6 +116,7 @@ class Graph:
     edge_removed = Signal(object)
     param_changed = Signal(str, str, object)  # node id, parameter, new value
     node_moved = Signal(str, object)
+    tuning_changed = Signal(str, object)  # node id, its new Tuning
     changed = Signal()  # any change here or in a group inside
 
     def __init__(self, parent: "Graph | None" = None):
@@ -215,6 +219,16 @@ class Graph:
             if node.type_id.startswith("group.") and name in ("name", "kind") and self.parent is not None:
                 self._check_io_rename(node, name)
         self.history.push(SetParam(self, node_id, name, value))
+
+    def set_tuning(self, node_id: str, tuning: Tuning) -> None:
+        """Freeze or unfreeze a node, or change its LoRA or prefix settings (core/tuning.py); one undo step."""
+        node = self._require(node_id)
+        try:
+            check_tuning_for(node, tuning)
+        except TuningError as exc:
+            raise GraphError(str(exc)) from None
+        if tuning != node.tuning:
+            self.history.push(SetTuning(self, node_id, tuning))
 
     def replace_node(self, node_id: str, type_id: str) -> None:
         """Swap a node's block for one with the same ports (core.blocks.swappable_blocks lists them),
@@ -322,6 +336,11 @@ class Graph:
         self.param_changed.emit(node_id, name, node.get_param(name))
         self._changed()
 
+    def _write_tuning(self, node_id: str, tuning: Tuning) -> None:
+        self.nodes[node_id].tuning = tuning
+        self.tuning_changed.emit(node_id, tuning)
+        self._changed()
+
     def _write_pos(self, node_id: str, pos) -> None:
         self.nodes[node_id].pos = pos
         self.node_moved.emit(node_id, pos)
@@ -373,12 +392,18 @@ class Graph:
         for node in self.nodes.values():
             if isinstance(node, Group):
                 groups.append({"id": node.id, "title": node.title, "repeat": node.repeat,
-                               "pos": list(node.pos), **node.graph._scope_to_dict()})
+                               "pos": list(node.pos), **_tuning_entry(node), **node.graph._scope_to_dict()})
             else:
                 nodes.append({"id": node.id, "type": f"{node.type_id}@{node.block.version}",
-                              "params": node.params, "pos": list(node.pos)})
+                              "params": node.params, "pos": list(node.pos), **_tuning_entry(node)})
         edges = [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}"} for e in self.edges]
         return {"nodes": nodes, "groups": groups, "edges": edges}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _tuning_entry(node: Node | Group) -> dict:
+    """A node's tuning for its JSON, absent when it is the default, so untuned graphs read as before."""
+    settings = node.tuning.to_dict()
+    return {"tuning": settings} if settings else {}

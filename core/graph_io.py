@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.blocks import ParamError, get_block
 from core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, valid_id
+from core.tuning import Tuning, TuningError, check_tuning_for
 
 
 def read_json(path: str | Path) -> dict:
@@ -111,7 +112,9 @@ def _read_node(raw, where: str, taken) -> Node:
         block.parse_params(params)
     except ParamError as exc:
         raise GraphFileError(f"{where}: {exc}") from None
-    return Node(node_id, block.type_id, params, _read_pos(raw, where))
+    node = Node(node_id, block.type_id, params, _read_pos(raw, where))
+    node.tuning = _read_tuning(node, raw, where)
+    return node
 
 
 def _read_group(parent: Graph, raw, where: str) -> Group:
@@ -124,7 +127,19 @@ def _read_group(parent: Graph, raw, where: str) -> Group:
         Graph._check_repeat(repeat)
     except GraphError as exc:
         raise GraphFileError(f"{where}: {exc}") from None
-    return Group(node_id, Graph(parent=parent), title, repeat, _read_pos(raw, where))
+    group = Group(node_id, Graph(parent=parent), title, repeat, _read_pos(raw, where))
+    group.tuning = _read_tuning(group, raw, where)
+    return group
+
+
+def _read_tuning(node: Node | Group, raw: dict, where: str) -> Tuning:
+    """A node's fine-tuning settings; files written before they existed have none and load as before."""
+    try:
+        tuning = Tuning.from_dict(raw.get("tuning", {}))
+        check_tuning_for(node, tuning)
+    except TuningError as exc:
+        raise GraphFileError(f"{where}: tuning: {exc}") from None
+    return tuning
 
 
 def _read_edge(raw, where: str) -> Edge:

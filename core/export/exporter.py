@@ -13,8 +13,12 @@ Formats, in the order they run:
 
 Python code loads weights from a safetensors file: without a safetensors target one is written beside
 the code (model.py -> model.safetensors).
+
+A model fine-tuned with LoRA is exported merged (core.tuning.merge_lora): every format holds one plain
+weight per projection, W + (α/R)·B·A, and the graph it carries has no LoRA settings.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,9 @@ from core.export.python_code import check_python, write_python
 from core.export.report import Check, ExportError, ExportReport, ParityError
 from core.export.weights import project_from_safetensors, save_safetensors
 from core.project import Project
+from core.nn.peft import LoRALinear, PrefixSelfAttention
 from core.training.runs import RunFolder, load_checkpoint
+from core.tuning import for_export
 
 FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python"}
 SUFFIXES = {"onnx": ".onnx", "onnx_step": ".step.onnx", "safetensors": ".safetensors", "python": ".py"}
@@ -80,6 +86,7 @@ def run_export(source: ExportSource, targets: dict[str, Path], on_progress: Prog
     if unknown:
         raise ExportError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     chosen = [fmt for fmt in FORMATS if fmt in targets]
+    source = merged_source(source)
     report = ExportReport()
     for done, fmt in enumerate(chosen):
         path = Path(targets[fmt])
@@ -103,6 +110,15 @@ def run_export(source: ExportSource, targets: dict[str, Path], on_progress: Prog
     if on_progress:
         on_progress("done" if report.ok else "finished with errors", len(chosen), len(chosen))
     return report
+
+
+def merged_source(source: ExportSource) -> ExportSource:
+    """The source with LoRA folded into the base weights (a copy; the source is left as it is)."""
+    if not any(isinstance(m, LoRALinear) for m in source.compiled.root.modules()):
+        return source
+    graph, compiled = for_export(source.project.graph, source.compiled)
+    return ExportSource(dataclasses.replace(source.project, graph=graph), compiled,
+                        f"{source.description}, LoRA merged into the weights")
 
 
 # ----- one function per format: write the file, check it, return the differences per length -----
@@ -132,6 +148,9 @@ def _safetensors(source: ExportSource, path: Path, targets: dict) -> dict[int, f
 
 
 def _python(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
+    if any(isinstance(m, PrefixSelfAttention) for m in source.compiled.root.modules()):
+        raise ExportError("the Python file builds each module from its block's constructor, and prefix tuning "
+                          "adds its keys and values after that; export ONNX or safetensors for this model")
     weights = Path(targets.get("safetensors") or path.with_suffix(".safetensors"))
     if "safetensors" not in targets:  # else the safetensors format has just written it
         save_safetensors(source.project, source.compiled, weights)

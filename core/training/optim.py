@@ -46,10 +46,12 @@ class Lion(torch.optim.Optimizer):
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Only weights that train: a frozen weight (core/tuning.py) gets no optimizer state at all."""
     params = {id(p): p for p in model.parameters() if p.requires_grad}.values()
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]  # all-frozen norms leave the second group empty
 
 
 def make_optimizer(model: nn.Module, name: str, *, lr: float, betas: tuple[float, float], weight_decay: float,

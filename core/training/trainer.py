@@ -29,6 +29,7 @@ from core.training.memory import peak_memory_mb, recompute_layers
 from core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from core.training.optim import make_optimizer
 from core.training.schedule import learning_rate
+from core.tuning import parameter_counts
 
 
 class TrainingError(RuntimeError):
@@ -113,6 +114,10 @@ class Trainer:
         if self.compiled.training_module is None:
             raise TrainingError("the graph has no loss node, so there is nothing to train")
         plain = self.compiled.training_module.to(self.device)
+        trainable, total = parameter_counts(plain)
+        if not trainable:
+            raise TrainingError("every weight is frozen, so there is nothing to train: unfreeze a block or add LoRA")
+        run.log(f"training {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
         self._aliases = _alias_names(plain)
         self.context = self.compiled.ctx.context_length
         try:
