@@ -286,8 +286,9 @@ def _beam_search(model: NextTokenModel, ids: torch.Tensor, config: GenerationCon
     the best n that do not end carry on. It stops when the finished list is full and no running beam
     can still beat it (or, with early_stopping, as soon as it is full). Returns the n-best list, the
     beam tree, the best hypothesis's step records and whether on_step cancelled (it sees the leading
-    running beam's newest token each step; a cancel ends every beam at the next step). (The repetition penalty acts on logits, as in
-    greedy search and sampling; Hugging Face's beam search applies it to log-probabilities.)"""
+    running beam's newest token each step; a cancel ends every beam at the next step). (The repetition
+    penalty acts on logits, as in greedy search and sampling; Hugging Face's beam search applies it to
+    log-probabilities.)"""
     n, vocab, start = config.num_beams, model.vocab_size, ids.shape[1]
     model.expand(n)
     ids = ids.repeat(n, 1)  # (n, L)
