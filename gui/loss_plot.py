@@ -1,12 +1,109 @@
-"""The live loss curve: raw training loss (faint), its smoothed trend, and validation points."""
+"""Live training curves: one metric at a time, for the run being followed and any runs overlaid.
 
+The followed run draws its raw values faintly, their smoothed trend boldly and validation points;
+an overlaid run draws its trend and validation points in a colour of its own, and the legend names
+every run. Values live in growing numpy buffers appended to as metrics.jsonl grows, and curves
+downsample (peak method, so spikes survive) and clip to the visible range, so a 100k-step run
+redraws as fast as a short one.
+"""
+
+import math
+
+import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QColor
 
 from gui import theme
 
 pg.setConfigOptions(antialias=True)
 
 SMOOTHING = 0.8  # EMA weight of the past: about the last five logged points shape the trend
+
+# name: (axis label, raw column, validation column, how values are shown)
+METRICS = {
+    "loss": ("loss", "loss", "val_loss", None),
+    "perplexity": ("perplexity", "loss", "val_loss", "exp"),
+    "lr": ("learning rate", "lr", None, None),
+    "grad_norm": ("gradient norm", "grad_norm", None, None),
+    "tokens_per_s": ("tokens / s", "tokens_per_s", None, None),
+}
+SMOOTHED = ("loss", "grad_norm", "tokens_per_s")  # noisy columns that get a trend; lr is smooth already
+# The followed run is blue with gold validation points; overlaid runs take the others in turn.
+RUN_COLOURS = [theme.KIND_COLOURS[k] for k in ("hidden", "positions", "logits", "loss")] + [
+    QColor("#8fd18b"), QColor("#d98fd0"), QColor("#c9cdd3")]
+
+
+class _Buffer:
+    """A growing pair of float arrays (x, y); appending doubles the capacity when full, and reading
+    returns views, so neither costs a copy of the whole history."""
+
+    def __init__(self):
+        self._data = np.empty((2, 256))
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == self._data.shape[1]:
+            grown = np.empty((2, 2 * self.size))
+            grown[:, :self.size] = self._data
+            self._data = grown
+        self._data[0, self.size] = x
+        self._data[1, self.size] = y
+        self.size += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._data[0, :self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[1, :self.size]
+
+
+class RunSeries:
+    """The columns of one run's metrics.jsonl, raw and (for noisy ones) smoothed, by step."""
+
+    def __init__(self):
+        self.raw = {name: _Buffer() for name in ("loss", "val_loss", "lr", "grad_norm", "tokens_per_s")}
+        self.smoothed = {name: _Buffer() for name in SMOOTHED}
+        self._ema = dict.fromkeys(SMOOTHED, 0.0)
+
+    def add_rows(self, rows: list[dict]) -> None:
+        for row in rows:
+            step = row.get("step")
+            if not isinstance(step, (int, float)):
+                continue  # a row without a step cannot be placed on the curve
+            for name, buffer in self.raw.items():
+                value = row.get(name)
+                if not isinstance(value, (int, float)) or not math.isfinite(value):
+                    continue  # a NaN loss is reported in the status; it would break the axis range
+                buffer.append(step, value)
+                if name in self._ema:
+                    self._ema[name] = SMOOTHING * self._ema[name] + (1 - SMOOTHING) * value
+                    # The EMA starts at 0; dividing by the weight it has gathered removes that pull.
+                    count = self.raw[name].size
+                    self.smoothed[name].append(step, self._ema[name] / (1 - SMOOTHING ** count))
+
+    def points(self, metric: str) -> dict:
+        """(x, y) pairs for the metric's raw, trend and validation curves; missing ones are empty."""
+        _, raw, val, show = METRICS[metric]
+        empty = (np.empty(0), np.empty(0))
+
+        def shown(buffer: _Buffer | None):
+            if buffer is None:
+                return empty
+            y = np.exp(np.minimum(buffer.y, 50.0)) if show == "exp" else buffer.y  # e^50 keeps the axis finite
+            return buffer.x, y
+
+        trend = self.smoothed.get(raw) or self.raw[raw]
+        return {"raw": shown(self.raw[raw]) if raw in self.smoothed else empty, "trend": shown(trend),
+                "val": shown(self.raw[val]) if val else empty}
+
+
+def _curve(item: pg.PlotItem, **style) -> pg.PlotDataItem:
+    curve = item.plot(**style)
+    curve.setDownsampling(auto=True, method="peak")
+    curve.setClipToView(True)
+    return curve
 
 
 class LossPlot(pg.PlotWidget):
@@ -15,45 +112,85 @@ class LossPlot(pg.PlotWidget):
         self.setObjectName("lossPlot")
         item = self.getPlotItem()
         item.setLabel("bottom", "step")
-        item.setLabel("left", "loss")
         item.showGrid(x=True, y=True, alpha=0.12)
         for axis in ("bottom", "left"):
             item.getAxis(axis).setTextPen(theme.MUTED_TEXT)
             item.getAxis(axis).setPen(theme.LABEL_BORDER)
-        item.addLegend(offset=(-8, 4), colCount=3, labelTextColor=theme.MUTED_TEXT, verSpacing=-6)
-        blue = theme.KIND_COLOURS["hidden"]
-        self.raw_curve = item.plot(pen=pg.mkPen(blue.red(), blue.green(), blue.blue(), 110, width=1),
-                                   name="train loss")
-        self.smooth_curve = item.plot(pen=pg.mkPen(blue, width=2.2), name="smoothed")
-        self.val_points = item.plot(pen=None, symbol="o", symbolSize=8, symbolPen=pg.mkPen(theme.BASE, width=1.5),
-                                    symbolBrush=theme.KIND_COLOURS["tokens"], name="validation loss")
-        self.clear_rows()
+        self.legend = item.addLegend(offset=(-8, 4), colCount=3, labelTextColor=theme.MUTED_TEXT, verSpacing=-6)
+        blue = RUN_COLOURS[0]
+        self.raw_curve = _curve(item, pen=pg.mkPen(blue.red(), blue.green(), blue.blue(), 110, width=1))
+        self.smooth_curve = _curve(item, pen=pg.mkPen(blue, width=2.2))
+        self.val_points = _curve(item, pen=None, symbol="o", symbolSize=8, symbolPen=pg.mkPen(theme.BASE, width=1.5),
+                                 symbolBrush=theme.KIND_COLOURS["tokens"])
+        self.metric = "loss"
+        self.series = RunSeries()
+        self.run_name = ""
+        self.overlays: list[tuple[str, RunSeries, pg.PlotDataItem, pg.PlotDataItem]] = []
+        self.set_metric("loss")
 
-    def clear_rows(self) -> None:
-        self._steps: list[float] = []
-        self._losses: list[float] = []
-        self._smoothed: list[float] = []
-        self._val_steps: list[float] = []
-        self._val_losses: list[float] = []
-        self._ema = 0.0
-        self._redraw()
+    # ----- the followed run -----
+
+    def clear_rows(self, run_name: str = "") -> None:
+        self.series = RunSeries()
+        self.run_name = run_name
+        self._update_legend()
+        self._redraw_followed()
 
     def add_rows(self, rows: list[dict]) -> None:
         """Rows as in metrics.jsonl; a row may carry loss, val_loss or both."""
-        for row in rows:
-            if "loss" in row:
-                self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * row["loss"]
-                self._steps.append(row["step"])
-                self._losses.append(row["loss"])
-                # The EMA starts at 0; dividing by the weight it has gathered removes that pull.
-                self._smoothed.append(self._ema / (1 - SMOOTHING ** len(self._losses)))
-            if "val_loss" in row:
-                self._val_steps.append(row["step"])
-                self._val_losses.append(row["val_loss"])
         if rows:
-            self._redraw()
+            self.series.add_rows(rows)
+            self._redraw_followed()
 
-    def _redraw(self) -> None:
-        self.raw_curve.setData(self._steps, self._losses)
-        self.smooth_curve.setData(self._steps, self._smoothed)
-        self.val_points.setData(self._val_steps, self._val_losses)
+    # ----- what is drawn -----
+
+    def set_metric(self, metric: str) -> None:
+        self.metric = metric
+        self.getPlotItem().setLabel("left", METRICS[metric][0])
+        self._redraw_followed()
+        for _, series, trend, val in self.overlays:
+            self._draw(series, trend, val)
+        self._update_legend()
+
+    def set_overlays(self, runs: list[tuple[str, RunSeries]]) -> None:
+        """Other runs to draw beside the followed one, each in a colour of its own."""
+        item = self.getPlotItem()
+        for _, _, trend, val in self.overlays:
+            item.removeItem(trend)
+            item.removeItem(val)
+        self.overlays = []
+        for index, (name, series) in enumerate(runs):
+            colour = RUN_COLOURS[(index + 1) % len(RUN_COLOURS)]
+            trend = _curve(item, pen=pg.mkPen(colour, width=2.0))
+            val = _curve(item, pen=None, symbol="d", symbolSize=8, symbolPen=pg.mkPen(theme.BASE, width=1.5),
+                         symbolBrush=colour)
+            self.overlays.append((name, series, trend, val))
+            self._draw(series, trend, val)
+        self._update_legend()
+
+    def _redraw_followed(self) -> None:
+        points = self.series.points(self.metric)
+        self.raw_curve.setData(*points["raw"])
+        self._draw(self.series, self.smooth_curve, self.val_points)
+
+    def _draw(self, series: RunSeries, trend: pg.PlotDataItem, val: pg.PlotDataItem) -> None:
+        points = series.points(self.metric)
+        trend.setData(*points["trend"])
+        val.setData(*points["val"])
+
+    def _update_legend(self) -> None:
+        """Alone, the legend names the curves; with overlays, it names the runs."""
+        self.legend.clear()
+        if self.overlays:
+            self.legend.addItem(self.smooth_curve, self.run_name or "this run")
+            for name, _, trend, _ in self.overlays:
+                self.legend.addItem(trend, name)
+            return
+        label, raw, val, _ = METRICS[self.metric]
+        if raw in SMOOTHED:
+            self.legend.addItem(self.raw_curve, f"train {label}" if raw == "loss" else label)
+            self.legend.addItem(self.smooth_curve, "smoothed")
+        else:
+            self.legend.addItem(self.smooth_curve, label)
+        if val:
+            self.legend.addItem(self.val_points, f"validation {label}")

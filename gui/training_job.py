@@ -5,14 +5,17 @@ the training panel reads. This uses subprocess rather than QProcess because QPro
 child when it is destroyed, and a person closing the window may choose to keep the run going.
 """
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from core.project import Project
+from core.project import Project, ProjectError
+from core.training.config import TrainConfig
 from core.training.runs import RunFolder, RunFolderError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,10 +26,13 @@ def runs_folder() -> Path:
     return Path(os.environ.get("WORKBENCH_RUNS_DIR") or REPO / "runs")
 
 
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
+
+
 def new_run_folder(project_name: str) -> Path:
     """`<project-name-slug>-YYYYmmdd-HHMMSS` under the runs folder, created empty."""
-    slug = re.sub(r"[^a-z0-9]+", "-", project_name.lower()).strip("-") or "run"
-    base = runs_folder() / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = runs_folder() / f"{slug(project_name)}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, count = base, 2
     while path.exists():  # two runs started within the same second
         path = base.with_name(f"{base.name}-{count}")
@@ -35,20 +41,58 @@ def new_run_folder(project_name: str) -> Path:
     return path
 
 
+def launcher(processes: int) -> list[str]:
+    """Arguments after the Python interpreter that run main.py once per process: `-m
+    torch.distributed.run` is torchrun itself, found without relying on PATH; main.py train reads
+    the WORLD_SIZE it sets and joins the process group."""
+    return ["-m", "torch.distributed.run", "--nproc-per-node", str(processes)] if processes > 1 else []
+
+
+def train_arguments(project_file: str, run_dir: str, settings: dict | None = None) -> list[str]:
+    """`train PROJECT --run-dir RUN [--set name=value ...]`; values as --set parses them (JSON)."""
+    arguments = ["train", project_file, "--run-dir", run_dir]
+    for name, value in (settings or {}).items():
+        arguments += ["--set", f"{name}={value if isinstance(value, str) else json.dumps(value)}"]
+    return arguments
+
+
+def cluster_command(project: Project, processes: int) -> str:
+    """The shell command that trains the saved project file as the form has it now: settings that
+    differ from the file's are passed with --set, so the command is exact without saving first."""
+    project_file = project.path or Path(f"{project.name}.json")
+    try:
+        saved = Project.load(project_file).train.to_dict()
+    except ProjectError:
+        saved = TrainConfig().to_dict()  # never saved: the file will hold the defaults' layout
+    settings = {k: v for k, v in project.train.to_dict().items() if saved.get(k) != v}
+    run_dir = Path("runs") / f"{slug(project.name)}-cluster"
+    program = ["torchrun", "--nproc-per-node", str(processes)] if processes > 1 else ["python"]
+    return shlex.join([*program, "main.py", *train_arguments(str(project_file), str(run_dir), settings)])
+
+
 class TrainingProcess:
-    def __init__(self, run_dir: Path, popen: subprocess.Popen):
+    def __init__(self, run_dir: Path, popen: subprocess.Popen, command: list[str]):
         self.run_dir = run_dir
+        self.command = command  # as started, for the log and for tests
         self._popen = popen
 
     @classmethod
-    def launch(cls, project: Project, run_dir: Path, steps: int) -> "TrainingProcess":
+    def launch(cls, project: Project, run_dir: Path, processes: int = 1) -> "TrainingProcess":
         """Snapshot the project into the run folder (so later edits cannot change what this run
-        trains) and start `main.py train` on the snapshot."""
+        trains) and start `main.py train` on the snapshot, under torchrun when processes > 1."""
         snapshot_path = run_dir / "project.json"
         Project.from_dict(project.to_dict()).save(snapshot_path)  # a copy keeps project.path as it is
-        command = [sys.executable, str(REPO / "main.py"), "train", str(snapshot_path),
-                   "--run-dir", str(run_dir), "--steps", str(steps)]
-        with open(run_dir / CONSOLE_FILE, "wb") as console:
+        return cls._start(run_dir, train_arguments(str(snapshot_path), str(run_dir)), processes)
+
+    @classmethod
+    def resume(cls, run_dir: Path, processes: int = 1) -> "TrainingProcess":
+        """Continue a stopped run from its latest checkpoint: `main.py train --resume RUN`."""
+        return cls._start(run_dir, ["train", "--resume", str(run_dir)], processes)
+
+    @classmethod
+    def _start(cls, run_dir: Path, arguments: list[str], processes: int) -> "TrainingProcess":
+        command = [sys.executable, *launcher(processes), str(REPO / "main.py"), *arguments]
+        with open(run_dir / CONSOLE_FILE, "ab") as console:
             popen = subprocess.Popen(
                 command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -57,7 +101,7 @@ class TrainingProcess:
                 start_new_session=os.name == "posix",
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             )
-        return cls(run_dir, popen)
+        return cls(run_dir, popen, command)
 
     def exit_code(self) -> int | None:
         """None while it runs."""

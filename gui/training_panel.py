@@ -1,28 +1,39 @@
-"""Train / Stop, the live loss curve and the latest sample of a run.
+"""Train / Stop / Resume, the training settings, the runs so far, live curves and the latest sample.
 
-Everything shown comes from the run folder the trainer writes, read every quarter second from
+Everything shown comes from the run folders the trainer writes, read every quarter second from
 where the last read stopped, so the window never waits on the trainer and can follow any run.
+Ticking runs in the list overlays their curves and lists how their setups differ.
 """
 
+import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+import torch
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+                               QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from core.compiler import infer_shapes
 from core.project import Project, ProjectError
+from core.training.compare import config_differences
 from core.training.runs import RunFolder, RunFolderError, read_jsonl
 from gui.formatting import format_count, format_duration
-from gui.loss_plot import LossPlot
-from gui.training_job import TrainingProcess, new_run_folder
+from gui.loss_plot import METRICS, LossPlot, RunSeries
+from gui.run_list import RunList
+from gui.training_form import TrainingForm
+from gui.training_job import TrainingProcess, cluster_command, new_run_folder
 
 POLL_MS = 250
 STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
-CONTROLS_WIDTH = 250
+CONTROLS_WIDTH = 350
+METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
+                  "tokens_per_s": "Tokens/s"}
 
 
 class TrainingPanel(QWidget):
+    run_chosen = Signal(object)  # the run folder Path picked in the list, or of a run just started
+    settings_changed = Signal()  # the project's training settings were edited: it has unsaved changes
+
     def __init__(self, project: Project):
         super().__init__()
         self.setObjectName("trainingPanel")
@@ -32,6 +43,7 @@ class TrainingPanel(QWidget):
         self._offsets = {"metrics.jsonl": 0, "samples.jsonl": 0}
         self._last_metrics: dict = {}
         self._killed = False
+        self._overlays: dict[Path, tuple[RunSeries, int]] = {}  # run folder: its series, bytes read
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("primaryButton")
@@ -40,10 +52,24 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Ask the trainer to save a checkpoint and exit.")
         self.stop_button.clicked.connect(self.stop)
-        self.steps_box = QSpinBox()
-        self.steps_box.setRange(1, 10_000_000)
-        self.steps_box.setGroupSeparatorShown(True)
-        self.steps_box.setToolTip("Optimizer steps in the run.")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected stopped run from its latest checkpoint.")
+        self.resume_button.clicked.connect(self.resume)
+        self.processes_box = QSpinBox()
+        self.processes_box.setObjectName("processCount")
+        self.processes_box.setSuffix(" GPU processes")
+        gpus = torch.cuda.device_count()
+        self.processes_box.setRange(1, max(gpus, 1))
+        if gpus > 1:
+            self.processes_box.setValue(gpus)
+            self.processes_box.setToolTip("Train data-parallel on this many GPUs (torchrun, one process each).")
+        else:
+            self.processes_box.setEnabled(False)
+            self.processes_box.setToolTip(f"Several processes need two or more CUDA GPUs; this machine has {gpus}.")
+        self.copy_button = QPushButton("Copy command")
+        self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
+                                    "to run on a cluster or in a terminal.")
+        self.copy_button.clicked.connect(self.copy_command)
         self.run_label = QLabel()
         self.run_label.setObjectName("runName")
         self.status_label = QLabel()
@@ -54,7 +80,27 @@ class TrainingPanel(QWidget):
         # A long message is clipped (the tooltip has it whole) rather than growing the panel.
         self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.status_label.setMinimumHeight(44)
+        self.form = TrainingForm(project.train)
+        self.form.config_changed.connect(self._settings_edited)
+        self.run_list = RunList()
+        self.run_list.run_clicked.connect(self._run_clicked)
+        self.run_list.checked_changed.connect(self._show_overlays)
         self.plot = LossPlot()
+        self.metric_buttons = QButtonGroup(self)
+        for metric, text in METRIC_BUTTONS.items():
+            button = QPushButton(text)
+            button.setObjectName("metricButton")
+            button.setCheckable(True)
+            button.setChecked(metric == "loss")
+            button.setToolTip(METRICS[metric][0])
+            button.clicked.connect(lambda _, m=metric: self.plot.set_metric(m))
+            self.metric_buttons.addButton(button)
+        self.differences = QLabel()
+        self.differences.setObjectName("runDifferences")
+        self.differences.setWordWrap(True)
+        self.differences.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.differences.hide()
         self.sample_title = QLabel("Latest sample")
         self.sample_title.setObjectName("panelCaption")
         self.sample_box = QPlainTextEdit()
@@ -71,25 +117,41 @@ class TrainingPanel(QWidget):
 
     def _lay_out(self) -> None:
         buttons = QHBoxLayout()
-        buttons.setSpacing(8)
+        buttons.setSpacing(6)
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.stop_button, 1)
-        steps = QHBoxLayout()
-        steps_label = QLabel("Steps")
-        steps_label.setObjectName("panelCaption")
-        steps.addWidget(steps_label)
-        steps.addWidget(self.steps_box, 1)
+        buttons.addWidget(self.resume_button, 1)
+        launch = QHBoxLayout()
+        launch.setSpacing(6)
+        launch.addWidget(self.processes_box, 1)
+        launch.addWidget(self.copy_button)
+        tabs = QTabWidget()
+        tabs.setObjectName("trainingTabs")
+        tabs.addTab(self.run_list, "Runs")
+        tabs.addTab(self.form, "Settings")
         controls = QWidget()
         controls.setFixedWidth(CONTROLS_WIDTH)
         controls_layout = QVBoxLayout(controls)
         controls_layout.setContentsMargins(0, 0, 0, 0)
-        controls_layout.setSpacing(8)
+        controls_layout.setSpacing(6)
         controls_layout.addLayout(buttons)
-        controls_layout.addLayout(steps)
-        controls_layout.addSpacing(4)
+        controls_layout.addLayout(launch)
         controls_layout.addWidget(self.run_label)
-        controls_layout.addWidget(self.status_label, 1)
+        controls_layout.addWidget(self.status_label)
+        controls_layout.addWidget(tabs, 1)
 
+        metrics = QHBoxLayout()
+        metrics.setSpacing(0)
+        for button in self.metric_buttons.buttons():
+            metrics.addWidget(button)
+        metrics.addStretch(1)
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.setSpacing(4)
+        curves_layout.addLayout(metrics)
+        curves_layout.addWidget(self.plot, 1)
+        curves_layout.addWidget(self.differences)
         sample = QWidget()
         sample_layout = QVBoxLayout(sample)
         sample_layout.setContentsMargins(0, 0, 0, 0)
@@ -97,9 +159,9 @@ class TrainingPanel(QWidget):
         sample_layout.addWidget(self.sample_title)
         sample_layout.addWidget(self.sample_box, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.plot)
+        splitter.addWidget(curves)
         splitter.addWidget(sample)
-        splitter.setSizes([3000, 2000])  # proportions: the splitter scales them to its width
+        splitter.setSizes([3000, 1600])  # proportions: the splitter scales them to its width
         splitter.setChildrenCollapsible(False)
 
         layout = QHBoxLayout(self)
@@ -113,7 +175,7 @@ class TrainingPanel(QWidget):
     def set_project(self, project: Project) -> None:
         """The project the next Train press trains; a run in progress carries on with its snapshot."""
         self.project = project
-        self.steps_box.setValue(project.train.steps)
+        self.form.set_config(project.train)
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.exit_code() is None
@@ -127,25 +189,45 @@ class TrainingPanel(QWidget):
             return
         try:
             run_dir = new_run_folder(self.project.name)
-            process = TrainingProcess.launch(self.project, run_dir, self.steps_box.value())
+            process = TrainingProcess.launch(self.project, run_dir, self.processes_box.value())
         except OSError as exc:
             self._set_status(f"Cannot start the trainer: {exc}", "failed")
             return
         self.follow_run(run_dir, process)
+        self.run_chosen.emit(run_dir)
+
+    def resume(self) -> None:
+        """Continue the followed run (stopped or failed, with a checkpoint) where it left off."""
+        if self.is_running() or not self._resumable():
+            return
+        try:
+            process = TrainingProcess.resume(self.run_dir, self.processes_box.value())
+        except OSError as exc:
+            self._set_status(f"Cannot start the trainer: {exc}", "failed")
+            return
+        self.follow_run(self.run_dir, process)
+
+    def copy_command(self) -> None:
+        command = cluster_command(self.project, self.processes_box.value())
+        QApplication.clipboard().setText(command)
+        self._set_status(f"Copied: {command}")
 
     def follow_run(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
         """Show a run folder from its beginning and keep reading it while its trainer works."""
-        self.run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir).resolve()
         self.process = process
         self._killed = False
         self._offsets = dict.fromkeys(self._offsets, 0)
         self._last_metrics = {}
-        self.plot.clear_rows()
+        self.plot.clear_rows(self.run_dir.name)
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
         self.run_label.setText(self.run_dir.name)
         self.run_label.setToolTip(str(self.run_dir))
         self._set_status("starting…")
+        self.run_list.refresh()
+        self.run_list.select(self.run_dir)
+        self._show_overlays(self.run_list.checked_runs())
         self._update_buttons()
         self._poll_timer.start()
         self._poll()
@@ -173,6 +255,7 @@ class TrainingPanel(QWidget):
     # ----- reading the run folder -----
 
     def _poll(self) -> None:
+        self._read_overlays()
         metrics = self._read_new("metrics.jsonl")
         self.plot.add_rows(metrics)
         if metrics:
@@ -227,10 +310,11 @@ class TrainingPanel(QWidget):
         if message:
             lines.append(message)
         self._set_status("\n".join(lines), status)
+        self.run_list.refresh()
         self._update_buttons()
 
     def _progress_text(self, run: RunFolder) -> str:
-        total = run.info.get("config", {}).get("steps") or self.steps_box.value()
+        total = run.info.get("config", {}).get("steps") or self.project.train.steps
         row = self._last_metrics
         if not row:
             return "preparing data and model…"
@@ -274,4 +358,61 @@ class TrainingPanel(QWidget):
         running = self.is_running()
         self.train_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.steps_box.setEnabled(not running)
+        self.resume_button.setEnabled(not running and self._resumable())
+
+    def _resumable(self) -> bool:
+        """The followed run stopped or failed and left a checkpoint to continue from."""
+        if self.run_dir is None:
+            return False
+        try:
+            run = RunFolder.open(self.run_dir)
+        except RunFolderError:
+            return False
+        return run.status in ("stopped", "failed") and run.latest_checkpoint() is not None
+
+    # ----- the run list, overlays and settings -----
+
+    def _run_clicked(self, run_dir: Path) -> None:
+        """A run picked in the list: followed here unless a run is training, and announced."""
+        if not self.is_running() and run_dir != self.run_dir:
+            self.follow_run(run_dir)
+        self.run_chosen.emit(run_dir)
+
+    def _show_overlays(self, checked: list[Path]) -> None:
+        """Draw the ticked runs beside the followed one, and list how each differs from the first."""
+        others = [path for path in checked if path != self.run_dir]
+        self._overlays = {path: self._overlays.get(path, (RunSeries(), 0)) for path in others}
+        self._read_overlays()
+        self.plot.set_overlays([(path.name, self._overlays[path][0]) for path in others])
+        infos = []
+        for path in checked:
+            try:
+                infos.append((path.name, RunFolder.open(path).info))
+            except RunFolderError as exc:
+                infos.append((path.name, None))
+                self._set_status(str(exc), "failed")
+        lines = []
+        if len(infos) > 1 and infos[0][1] is not None:
+            base_name, base = infos[0]
+            for name, info in infos[1:]:
+                if info is not None:
+                    found = config_differences(base, info)
+                    lines.append(f"<b>{name}</b> vs {base_name}: " + (" · ".join(map(html.escape, found)) or "same setup"))
+        self.differences.setText("<br>".join(lines))
+        self.differences.setVisible(bool(lines))
+
+    def _read_overlays(self) -> None:
+        """New rows of overlaid runs that are still being written."""
+        changed = False
+        for path, (series, offset) in self._overlays.items():
+            rows, end = read_jsonl(path / "metrics.jsonl", offset)
+            if rows:
+                series.add_rows(rows)
+                changed = True
+            self._overlays[path] = (series, end)
+        if changed:
+            self.plot.set_metric(self.plot.metric)  # redraws every curve from the grown buffers
+
+    def _settings_edited(self, config) -> None:
+        self.project.train = config
+        self.settings_changed.emit()

@@ -1,0 +1,132 @@
+"""The run folders under the runs folder: name, status, step, last loss and date, newest first.
+
+A click picks a run (to follow it, and for the attention and generation panels); a tick adds it
+to the overlay in the plot. The list rereads run.json files every few seconds, which takes
+milliseconds for hundreds of runs: only the tail of each metrics.jsonl is read for its last loss.
+"""
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from core.training.runs import RunFolder, RunFolderError
+from gui.training_job import runs_folder
+
+REFRESH_MS = 3000
+COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
+STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6b", "running": "#6fa8ff"}
+TAIL_BYTES = 4096  # enough for the last few metrics rows
+
+
+def last_loss(run_dir: Path) -> float | None:
+    """The loss of the last complete row of metrics.jsonl, reading only the file's end."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a line still being written, or the cut first line of the tail
+        if isinstance(row, dict) and isinstance(row.get("loss"), (int, float)):
+            return float(row["loss"])
+    return None
+
+
+class RunList(QWidget):
+    run_clicked = Signal(object)  # the run folder Path a person clicked
+    checked_changed = Signal(list)  # run folder Paths ticked for the overlay, in list order
+
+    def __init__(self):
+        super().__init__()
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("runList")
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(False)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.itemClicked.connect(lambda item: self.run_clicked.emit(item.data(0, Qt.ItemDataRole.UserRole)))
+        self.tree.itemChanged.connect(self._item_changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self._items: dict[Path, QTreeWidgetItem] = {}
+        self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
+        self._timer.start()
+        self.refresh()
+
+    def runs(self) -> list[Path]:
+        return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) for i in range(self.tree.topLevelItemCount())]
+
+    def checked_runs(self) -> list[Path]:
+        return [path for path in self.runs() if self._items[path].checkState(0) == Qt.CheckState.Checked]
+
+    def set_checked(self, run_dir: Path, checked: bool) -> None:
+        item = self._items.get(Path(run_dir).resolve())
+        if item is not None:
+            item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def select(self, run_dir: Path) -> None:
+        item = self._items.get(Path(run_dir).resolve())
+        if item is not None:
+            self.tree.setCurrentItem(item)
+
+    def refresh(self) -> None:
+        """Reread the runs folder, keeping ticks and the selection."""
+        runs = []
+        folder = runs_folder()
+        for path in folder.iterdir() if folder.is_dir() else []:
+            try:
+                runs.append(RunFolder.open(path))
+            except RunFolderError:
+                continue  # a folder still being created, or not a run: nothing to list
+        runs.sort(key=lambda run: str(run.info.get("created", "")), reverse=True)
+        was_checked = set(self.checked_runs()) if self._items else set()
+        current = self.tree.currentItem()
+        current = current.data(0, Qt.ItemDataRole.UserRole) if current else None
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._items = {}
+        for run in runs:
+            item = self._item(run, run.path in was_checked)
+            self._items[run.path] = item
+            self.tree.addTopLevelItem(item)
+        if current in self._items:
+            self.tree.setCurrentItem(self._items[current])
+        self.tree.blockSignals(False)
+        if set(self.checked_runs()) != was_checked:
+            self.checked_changed.emit(self.checked_runs())  # a ticked run was deleted
+
+    def _item(self, run: RunFolder, checked: bool) -> QTreeWidgetItem:
+        loss = last_loss(run.path)
+        created = str(run.info.get("created", ""))
+        item = QTreeWidgetItem([run.path.name, run.status, f"{run.info.get('step', 0):,}",
+                                "" if loss is None else f"{loss:.3f}", created[5:16].replace("T", " ")])
+        item.setData(0, Qt.ItemDataRole.UserRole, run.path)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        item.setForeground(1, QBrush(QColor(STATUS_COLOURS.get(run.status, "#d8dade"))))
+        message = run.info.get("message") or run.status
+        item.setToolTip(0, str(run.path))
+        item.setToolTip(1, message)
+        for column in (2, 3):
+            item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return item
+
+    def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 0:
+            self.checked_changed.emit(self.checked_runs())
