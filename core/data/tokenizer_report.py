@@ -45,9 +45,12 @@ def compare_tokenizers(kinds: Sequence[str], training_texts: Callable[[], Iterab
     """Train each kind on the same texts and measure it on the same held-out texts. The texts come
     from callables because each training streams them anew; a char tokenizer takes every character
     seen, since a vocabulary size chosen for subwords means nothing to it."""
-    reports = []
-    for kind in kinds:
-        tokenizer = train_tokenizer(kind, training_texts(), None if kind == "char" else vocab_size,
-                                    None if kind == "char" else special_tokens)
-        reports.append(measure_tokenizer(tokenizer, held_out()))
-    return reports
+    return [measure_tokenizer(train_for_comparison(kind, training_texts(), vocab_size, special_tokens), held_out())
+            for kind in kinds]
+
+
+def train_for_comparison(kind: str, texts: Iterable[str], vocab_size: int,
+                         special_tokens: Sequence[str] | None = None) -> ProjectTokenizer:
+    """One tokenizer of a comparison at `vocab_size`; a char tokenizer takes every character seen."""
+    return train_tokenizer(kind, texts, None if kind == "char" else vocab_size,
+                           None if kind == "char" else special_tokens)

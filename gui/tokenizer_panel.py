@@ -1,0 +1,519 @@
+"""The Tokenizer panel: train a tokenizer, see how it cuts any text, step through BPE merges, compare kinds.
+
+Training runs on a worker thread (core.data.tokenizer_training via tokenizer_report, as `main.py
+tokenizer-train` and `tokenizer-compare` do). Cancel stops the corpus stream, which is most of the
+time on a real corpus; the library's merge phase after it cannot be interrupted, so a cancelled
+result is thrown away when it arrives. Nothing changes the project until "Use for project".
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy, QSlider,
+                               QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from core.compiler import model_context
+from core.data.bpe_replay import segment_after_merges
+from core.data.pipeline import Progress
+from core.data.pipeline_config import DataError
+from core.data.sources import text_file_paragraphs
+from core.data.tokenizer_report import TokenizerReport, measure_tokenizer, train_for_comparison
+from core.data.tokenizer_training import END_OF_TEXT
+from core.data.tokenizers import ProjectTokenizer, TokenizerError, TrainedTokenizer
+from core.project import Project, ProjectError
+from core.shapes import ShapeError
+from gui.segmentation_view import SegmentationColumn, SegmentationView, segmentation_summary, token_label
+
+KIND_NAMES = {"char": "Characters", "bpe": "BPE", "bytelevel-bpe": "Byte-level BPE", "wordpiece": "WordPiece",
+              "unigram": "Unigram"}
+COMPARED = ("bpe", "wordpiece", "unigram")  # checked by default: the three of the tokenization journey
+SAMPLE_TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
+PROGRESS_CHARS = 50_000  # characters streamed between progress reports
+CONTROLS_WIDTH = 270
+
+
+class Cancelled(ValueError):
+    """Raised inside the corpus stream; train_tokenizer lets a ValueError from its texts through."""
+
+
+@dataclass(frozen=True)
+class Trained:
+    tokenizer: ProjectTokenizer
+    report: TokenizerReport  # measured on the corpus's held-out text
+
+
+class TokenizerJob(QThread):
+    """Trains each kind in turn on the same texts and measures it on held-out text."""
+
+    progress = Signal(str, int)  # message, percent done (-1 while unknown)
+    finished_with = Signal(object)  # list[Trained], the text of an error, or None when cancelled
+
+    def __init__(self, texts: Callable[[bool, Callable[[Progress], None]], Iterable[str]], kinds: list[str],
+                 vocab_size: int, special_tokens: list[str], corpus_chars: int | None):
+        super().__init__()
+        self.texts, self.kinds, self.vocab_size = texts, kinds, vocab_size
+        self.special_tokens, self.corpus_chars = special_tokens, corpus_chars
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def run(self) -> None:
+        try:
+            results = []
+            for number, kind in enumerate(self.kinds):
+                texts = self._watched(self.texts(False, self._cleaning), number, kind)
+                tokenizer = train_for_comparison(kind, texts, self.vocab_size, self.special_tokens)
+                if self.cancelled:
+                    raise Cancelled
+                self.progress.emit(f"measuring {KIND_NAMES[kind]} on held-out text…", -1)
+                results.append(Trained(tokenizer, measure_tokenizer(tokenizer, self.texts(True, self._cleaning))))
+        except Cancelled:
+            self.finished_with.emit(None)
+        except (TokenizerError, DataError, ProjectError, OSError) as exc:
+            self.finished_with.emit(str(exc))
+        except Exception as exc:  # the worker must always report back, or the panel waits forever
+            self.finished_with.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished_with.emit(results)
+
+    def _watched(self, texts: Iterable[str], number: int, kind: str) -> Iterator[str]:
+        streamed = reported = 0
+        for text in texts:
+            if self.cancelled:
+                raise Cancelled
+            streamed += len(text)
+            if streamed - reported >= PROGRESS_CHARS:
+                reported = streamed
+                share = min(streamed / self.corpus_chars, 1.0) if self.corpus_chars else 0.0
+                percent = int(100 * (number + share) / len(self.kinds)) if self.corpus_chars else -1
+                self.progress.emit(f"{KIND_NAMES[kind]}: read {streamed:,} characters", percent)
+            yield text
+        self.progress.emit(f"{KIND_NAMES[kind]}: learning the vocabulary from {streamed:,} characters…",
+                           int(100 * (number + 1) / len(self.kinds)) if self.corpus_chars else -1)
+
+    def _cleaning(self, progress: Progress) -> None:
+        if self.cancelled:
+            raise Cancelled
+        self.progress.emit(f"cleaning the corpus: {progress.step}", -1)
+
+
+class TokenizerPanel(QWidget):
+    tokenizer_applied = Signal(object)  # the tokenizer now in project.tokenizer
+
+    def __init__(self, project: Project | None = None):
+        super().__init__()
+        self.setObjectName("tokenizerPanel")
+        self.project: Project | None = None
+        self.tokenizer: ProjectTokenizer | None = None  # the one the Segmentation and Merges tabs show
+        self.compared: list[Trained] = []
+        self.job: TokenizerJob | None = None
+        self._build_controls()
+        self._build_views()
+        self._lay_out()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=120, timeout=self._refresh_text_views)
+        self.text_edit.textChanged.connect(self._refresh_timer.start)
+        if project is not None:
+            self.set_project(project)
+        self._update_buttons()
+
+    def _build_controls(self) -> None:
+        self.kind_box = QComboBox()
+        for kind, name in KIND_NAMES.items():
+            self.kind_box.addItem(name, kind)
+        self.kind_box.setCurrentIndex(list(KIND_NAMES).index("bpe"))
+        self.kind_box.currentIndexChanged.connect(self._update_buttons)
+        self.vocab_box = QSpinBox()
+        self.vocab_box.setRange(2, 1_000_000)
+        self.vocab_box.setValue(1000)
+        self.vocab_box.setGroupSeparatorShown(True)
+        self.vocab_box.setToolTip("Tokens in the vocabulary, special tokens included; a character tokenizer "
+                                  "keeps every character it sees instead.")
+        self.corpus_edit = QLineEdit()
+        self.corpus_edit.setToolTip("A UTF-8 text file to train on; empty: the project's corpus.")
+        self.browse_button = QPushButton("…")
+        self.browse_button.setToolTip("Choose a text file to train on.")
+        self.browse_button.setStyleSheet("min-width: 0; padding: 5px 8px;")
+        self.browse_button.clicked.connect(self._browse)
+        self.specials_edit = QLineEdit(END_OF_TEXT)
+        self.specials_edit.setToolTip("Special tokens, separated by spaces; the first separates documents. "
+                                      "<unk> is added for the kinds that can meet unknown text.")
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("primaryButton")
+        self.train_button.clicked.connect(self.train)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # A long message is clipped rather than growing the panel; its tooltip has it whole.
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.shown_label = QLabel()
+        self.shown_label.setObjectName("panelCaption")
+        self.shown_label.setWordWrap(True)
+        self.use_button = QPushButton("Use for project")
+        self.use_button.setToolTip("Make the shown tokenizer the project's; the Token input's vocab_size follows it.")
+        self.use_button.clicked.connect(self.use_for_project)
+
+    def _build_views(self) -> None:
+        self.text_edit = QPlainTextEdit(SAMPLE_TEXT)
+        self.text_edit.setPlaceholderText("Type any text to see how the tokenizer cuts it.")
+        self.text_edit.setFixedHeight(64)
+        self.summary_label = QLabel()
+        self.token_view = SegmentationView()
+        # Merges (BPE) or vocabulary (the other kinds).
+        self.merge_slider = QSlider(Qt.Orientation.Horizontal)
+        self.merge_slider.valueChanged.connect(self._show_merges)
+        self.previous_button = QPushButton("◀")
+        self.previous_button.clicked.connect(lambda: self.merge_slider.setValue(self.merge_slider.value() - 1))
+        self.next_button = QPushButton("Next merge ▶")
+        self.next_button.clicked.connect(lambda: self.merge_slider.setValue(self.merge_slider.value() + 1))
+        self.merge_label = QLabel()
+        self.merges_list = QListWidget()
+        self.merges_list.currentRowChanged.connect(lambda row: row >= 0 and self.merge_slider.setValue(row + 1))
+        self.merge_view = SegmentationView()
+        self.vocabulary_table = QTableWidget(0, 3)
+        self.vocabulary_table.setHorizontalHeaderLabels(("id", "token", "score"))
+        self.vocabulary_table.verticalHeader().setVisible(False)
+        self.vocabulary_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.vocabulary_table.horizontalHeader().setStretchLastSection(True)
+        self.vocabulary_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.learned_stack = QStackedWidget()
+        # Comparison.
+        self.compare_boxes = {kind: QCheckBox(name) for kind, name in KIND_NAMES.items()}
+        for kind, box in self.compare_boxes.items():
+            box.setChecked(kind in COMPARED)
+        self.compare_button = QPushButton("Train and compare")
+        self.compare_button.setToolTip("Train each checked kind at the vocabulary size on the left, on the same "
+                                       "corpus, and cut the text above with each.")
+        self.compare_button.clicked.connect(self.compare)
+        self.columns = QHBoxLayout()
+        self.columns.setSpacing(12)
+        self.compare_hint = QLabel("Check the kinds to compare and press Train and compare.")
+        self.compare_hint.setObjectName("panelCaption")
+        self.tabs = QTabWidget()
+
+    def _lay_out(self) -> None:
+        corpus = QHBoxLayout()
+        corpus.addWidget(self.corpus_edit, 1)
+        corpus.addWidget(self.browse_button)
+        form = QFormLayout()
+        form.addRow("Kind", self.kind_box)
+        form.addRow("Vocabulary", self.vocab_box)
+        form.addRow("Corpus", corpus)
+        form.addRow("Special tokens", self.specials_edit)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.cancel_button, 1)
+        controls = QWidget()
+        controls.setFixedWidth(CONTROLS_WIDTH)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(form)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.status_label, 1)
+        column.addWidget(self.shown_label)
+        column.addWidget(self.use_button)
+
+        segmentation = _page(self.summary_label, self.token_view)
+        stepper = QHBoxLayout()
+        stepper.addWidget(self.previous_button)
+        stepper.addWidget(self.merge_slider, 1)
+        stepper.addWidget(self.next_button)
+        merges = QWidget()
+        merges_layout = QHBoxLayout(merges)
+        merges_layout.setContentsMargins(0, 0, 0, 0)
+        merges_layout.addWidget(self.merges_list, 1)
+        right = QVBoxLayout()
+        right.addLayout(stepper)
+        right.addWidget(self.merge_label)
+        right.addWidget(self.merge_view, 1)
+        merges_layout.addLayout(right, 3)
+        self.learned_stack.addWidget(merges)
+        self.learned_stack.addWidget(self.vocabulary_table)
+        kinds = QHBoxLayout()
+        for box in self.compare_boxes.values():
+            kinds.addWidget(box)
+        kinds.addStretch(1)
+        kinds.addWidget(self.compare_button)
+        compare = QWidget()
+        compare_layout = QVBoxLayout(compare)
+        compare_layout.addLayout(kinds)
+        compare_layout.addWidget(self.compare_hint)
+        compare_layout.addLayout(self.columns, 1)
+        self.tabs.addTab(segmentation, "Segmentation")
+        self.tabs.addTab(self.learned_stack, "Merges")
+        self.tabs.addTab(compare, "Compare")
+
+        views = QVBoxLayout()
+        views.addWidget(self.text_edit)
+        views.addWidget(self.tabs, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(14)
+        layout.addWidget(controls)
+        layout.addLayout(views, 1)
+
+    # ----- public -----
+
+    def set_project(self, project: Project) -> None:
+        """Show the project's own tokenizer; comparisons of the previous project are dropped."""
+        self.cancel()
+        self.project = project
+        self.corpus_edit.setPlaceholderText(f"the project's corpus ({project.data.corpus.name})")
+        self.compared = []
+        self._fill_columns()
+        self._show_tokenizer(project.tokenizer, "the project's tokenizer")
+        self._set_status(f"Train a tokenizer on {project.data.corpus.name} or another text file, or compare "
+                         f"kinds in the Compare tab.")
+
+    def is_running(self) -> bool:
+        return self.job is not None and self.job.isRunning()
+
+    def train(self) -> None:
+        self._start([self.kind_box.currentData()], comparing=False)
+
+    def compare(self) -> None:
+        kinds = [kind for kind, box in self.compare_boxes.items() if box.isChecked()]
+        if not kinds:
+            self._set_status("Check at least one kind to compare.", "failed")
+            return
+        self._start(kinds, comparing=True)
+
+    def cancel(self) -> None:
+        if self.is_running():
+            self.job.cancel()
+            self._set_status("cancelling…")
+
+    def use_for_project(self) -> None:
+        if self.project is None or self.tokenizer is None:
+            return
+        before = self._model_vocab_size()
+        self.project.set_tokenizer(self.tokenizer)
+        size = self.tokenizer.vocab_size
+        message = f"The project now uses this {self.tokenizer.kind} tokenizer ({size:,} tokens). "
+        if before is not None and before != size:
+            message += (f"The Token input's vocab_size went from {before:,} to {size:,}, so the embedding and "
+                        f"output layers change size: earlier checkpoints no longer fit; train again. ")
+        else:
+            message += "Token ids now mean different text, so earlier checkpoints no longer fit; train again. "
+        message += "Save the project to keep it."
+        try:
+            self.project.check()
+            state = "finished"
+        except ProjectError as exc:
+            message += f" Before training: {exc}"
+            state = "failed"
+        self._shown_origin = "the project's tokenizer"
+        self._update_shown_label()
+        self._set_status(message, state)
+        self.tokenizer_applied.emit(self.tokenizer)
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel a training in progress and wait for its thread, which must not outlive the panel."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait()
+
+    # ----- training -----
+
+    def _start(self, kinds: list[str], comparing: bool) -> None:
+        if self.is_running() or self.project is None:
+            return
+        corpus = Path(self.corpus_edit.text().strip()).expanduser() if self.corpus_edit.text().strip() else None
+        if corpus is not None and not corpus.is_file():
+            self._set_status(f"Cannot train: {corpus} is not a file; choose a UTF-8 text file, or leave the "
+                             f"corpus empty for the project's.", "failed")
+            return
+        texts, size = self._corpus_texts(corpus)
+        specials = self.specials_edit.text().split()
+        self.job = TokenizerJob(texts, kinds, self.vocab_box.value(), specials, size)
+        self.job.progress.connect(self._on_progress)
+        self.job.finished_with.connect(lambda result: self._on_finished(result, comparing))
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self._set_status(f"training {', '.join(KIND_NAMES[k] for k in kinds)}…")
+        self.job.start()
+        self._update_buttons()
+
+    def _corpus_texts(self, corpus: Path | None):
+        """(texts(held_out, on_progress), characters expected or None) for the project's corpus or a file."""
+        project = self.project
+        if corpus is None:
+            plain = project.data.pipeline is None and project.data.corpus.is_file()
+            return (lambda held_out, on_progress: project.tokenizer_texts(held_out, on_progress),
+                    project.data.corpus.stat().st_size if plain else None)
+        val_fraction = project.data.val_fraction
+        return (lambda held_out, on_progress: text_file_paragraphs(corpus, val_fraction, held_out),
+                corpus.stat().st_size)
+
+    def _on_progress(self, message: str, percent: int) -> None:
+        if percent < 0:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(percent)
+        self._set_status(message)
+
+    def _on_finished(self, result, comparing: bool) -> None:
+        self.job.wait()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        if result is None:
+            self._set_status("Cancelled; nothing changed.", "stopped")
+        elif isinstance(result, str):
+            self._set_status(f"Training failed: {result}", "failed")
+        elif not comparing:
+            trained = result[0]
+            self._show_tokenizer(trained.tokenizer, "trained here, not yet used by the project")
+            self._set_status(f"Trained {KIND_NAMES[trained.report.kind]}: {trained.report.vocab_size:,} tokens, "
+                             f"{trained.report.chars_per_token:.2f} characters per token on held-out text, "
+                             f"{trained.report.unknown_rate:.2%} unknown.", "finished")
+            self.progress.setValue(100)
+        else:
+            self.compared = result
+            self._fill_columns()
+            self._set_status(f"Compared {len(result)} tokenizers at vocabulary size {self.vocab_box.value():,}.",
+                             "finished")
+            self.progress.setValue(100)
+        self._update_buttons()
+
+    # ----- views -----
+
+    def _show_tokenizer(self, tokenizer: ProjectTokenizer, origin: str) -> None:
+        self.tokenizer = tokenizer
+        self._shown_origin = origin
+        self._update_shown_label()
+        merges = tokenizer.merges() if isinstance(tokenizer, TrainedTokenizer) else []
+        replayable = tokenizer.kind in ("bpe", "bytelevel-bpe") and bool(merges)
+        self.tabs.setTabText(1, "Merges" if replayable else "Vocabulary")
+        self.learned_stack.setCurrentIndex(0 if replayable else 1)
+        self.merges_list.clear()
+        if replayable:
+            self.merges_list.addItems([f"{i + 1:>5}.  {token_label(a)}  +  {token_label(b)}  →  {token_label(a + b)}"
+                                       for i, (a, b) in enumerate(merges)])
+            self.merge_slider.blockSignals(True)
+            self.merge_slider.setRange(0, len(merges))
+            self.merge_slider.setValue(0)
+            self.merge_slider.blockSignals(False)
+        else:
+            self._fill_vocabulary(tokenizer)
+        self._refresh_text_views()
+
+    def _update_shown_label(self) -> None:
+        if self.tokenizer is not None:
+            self.shown_label.setText(f"Shown: {KIND_NAMES[self.tokenizer.kind]}, {self.tokenizer.vocab_size:,} "
+                                     f"tokens ({self._shown_origin})")
+        self._update_buttons()
+
+    def _fill_vocabulary(self, tokenizer: ProjectTokenizer) -> None:
+        scores = dict(tokenizer.scores()) if isinstance(tokenizer, TrainedTokenizer) else {}
+        vocabulary = tokenizer.vocabulary()
+        self.vocabulary_table.setRowCount(len(vocabulary))
+        self.vocabulary_table.setColumnHidden(2, not scores)
+        for token_id, token in enumerate(vocabulary):
+            self.vocabulary_table.setItem(token_id, 0, QTableWidgetItem(str(token_id)))
+            self.vocabulary_table.setItem(token_id, 1, QTableWidgetItem(token_label(token)))
+            if scores:
+                self.vocabulary_table.setItem(token_id, 2, QTableWidgetItem(f"{scores.get(token, 0.0):.3f}"))
+
+    def _refresh_text_views(self) -> None:
+        text = self.text_edit.toPlainText()
+        if self.tokenizer is not None:
+            segments = self.tokenizer.segment(text)
+            self.token_view.show_segments(text, segments, self.tokenizer.vocabulary())
+            self.summary_label.setText(segmentation_summary(text, segments))
+            if self.learned_stack.currentIndex() == 0:
+                self._show_merges(self.merge_slider.value())
+        for column, trained in zip(self._columns(), self.compared, strict=True):
+            column.show_segments(text, trained.tokenizer.segment(text), trained.tokenizer.vocabulary())
+
+    def _show_merges(self, k: int) -> None:
+        if not isinstance(self.tokenizer, TrainedTokenizer) or not self.tokenizer.merges():
+            return
+        text = self.text_edit.toPlainText()
+        segments = segment_after_merges(self.tokenizer, text, k)
+        merges, vocabulary = self.tokenizer.merges(), self.tokenizer.vocabulary()
+        made = frozenset({vocabulary.index("".join(merges[k - 1]))}) if k else frozenset()
+        self.merge_view.show_segments(text, segments, vocabulary, made)
+        latest = (f": merge {k} joins {token_label(merges[k - 1][0])} + {token_label(merges[k - 1][1])} "
+                  f"(underlined)" if k else ": single characters")
+        self.merge_label.setText(f"After {k:,} of {len(merges):,} merges{latest}. "
+                                 f"{segmentation_summary(text, segments)}")
+        self.merges_list.blockSignals(True)
+        self.merges_list.setCurrentRow(k - 1)
+        self.merges_list.blockSignals(False)
+        self.previous_button.setEnabled(k > 0)
+        self.next_button.setEnabled(k < len(merges))
+
+    def _fill_columns(self) -> None:
+        for column in self._columns():
+            self.columns.removeWidget(column)
+            column.deleteLater()
+        for trained in self.compared:
+            report = trained.report
+            column = SegmentationColumn(KIND_NAMES[report.kind],
+                                        f"vocabulary {report.vocab_size:,} · on held-out text "
+                                        f"{report.chars_per_token:.2f} chars/token, {report.unknown_rate:.1%} unknown")
+            select = QPushButton("Show in the other tabs")
+            select.clicked.connect(lambda _=False, t=trained.tokenizer: self._show_tokenizer(t, "from the comparison"))
+            column.layout().addWidget(select)
+            self.columns.addWidget(column, 1)
+            column.show()  # a widget added to a visible parent stays hidden until shown
+        self.compare_hint.setVisible(not self.compared)
+        self._refresh_text_views()
+
+    def _columns(self) -> list[SegmentationColumn]:
+        return [self.columns.itemAt(i).widget() for i in range(self.columns.count())]
+
+    def _browse(self) -> None:
+        start = self.corpus_edit.text() or (str(self.project.data.corpus.parent) if self.project else "")
+        path, _ = QFileDialog.getOpenFileName(self, "Corpus to train on", start, "Text (*.txt *.md *.text);;All (*)")
+        if path:
+            self.corpus_edit.setText(path)
+
+    def _model_vocab_size(self) -> int | None:
+        try:
+            return model_context(self.project.graph).vocab_size
+        except ShapeError:
+            return None
+
+    def _set_status(self, text: str, state: str = "") -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.status_label.setProperty("state", state)
+        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
+        self.status_label.style().polish(self.status_label)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        char = self.kind_box.currentData() == "char"
+        for widget in (self.train_button, self.compare_button, self.browse_button, self.corpus_edit, self.kind_box):
+            widget.setEnabled(not running)
+        self.vocab_box.setEnabled(not running and not char)
+        self.specials_edit.setEnabled(not running and not char)
+        self.cancel_button.setEnabled(running)
+        in_project = self.project is not None and self.tokenizer is self.project.tokenizer
+        self.use_button.setEnabled(not running and self.tokenizer is not None and not in_project)
+
+
+def _page(*widgets: QWidget) -> QWidget:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 6, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, SegmentationView) else 0)
+    return page
