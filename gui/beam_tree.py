@@ -1,0 +1,165 @@
+"""Beam search drawn as the tree it grew: one column per step, the prompt at the left.
+
+Every node the search kept (core.decoding.BeamNode) is a box with its token and the log-probability
+of that token after its parent. The best hypothesis's path is drawn in the accent colour, finished
+hypotheses get a green border, and branches that never reached a finished hypothesis (pruned
+when better beams took their place) are faded, so the eye follows what the search kept.
+"""
+
+import math
+from collections.abc import Callable
+from html import escape
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
+
+from core.decoding import BeamNode
+from gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, PANEL, TEXT, mono_font, ui_font
+
+COLUMN = 104  # pixels from one step to the next
+ROW = 40  # pixels between neighbouring leaves
+NODE_WIDTH, NODE_HEIGHT = 76, 32
+LABEL_CHARS = 8  # of token text that fit a box in the mono font
+FINISHED = QColor("#7fd19b")  # as a finished run in assets/style.qss
+PRUNED_OPACITY = 0.3
+MIN_SCALE = 0.75  # below this the labels are too small to read; the view scrolls instead
+WHITESPACE = {"\n": "↵", " ": "␣", "\t": "⇥"}
+
+
+def token_label(text: str) -> str:
+    """Token text with its whitespace made visible: a token that is one space must still show."""
+    return "".join(WHITESPACE.get(c, c) for c in text)
+
+
+def best_leaf(tree: list[BeamNode]) -> int | None:
+    """The finished node with the best score: the end of the hypothesis generate returns first."""
+    finished = [node for node in tree if node.finished]
+    return max(finished, key=lambda node: node.score).id if finished else None
+
+
+class BeamTreeView(QGraphicsView):
+    def __init__(self):
+        super().__init__()
+        self.setObjectName("beamTree")
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setBackgroundBrush(BASE)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.nodes: dict[int, QGraphicsPathItem] = {}  # BeamNode id -> its box
+        self.best_path: list[int] = []  # node ids from the prompt to the best finished hypothesis
+        self.show_message("Beam search draws its tree here.")
+
+    def show_message(self, text: str) -> None:
+        self.scene().clear()
+        self.nodes, self.best_path = {}, []
+        item = self.scene().addSimpleText(text, ui_font(13))
+        item.setBrush(MUTED_TEXT)
+        self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-12, -12, 12, 12))
+
+    def show_tree(self, tree: list[BeamNode], token_text: Callable[[int], str]) -> None:
+        """Draw `tree` (node 0 is the prompt); token_text turns a token id into its text."""
+        self.scene().clear()
+        self.nodes = {}
+        children: dict[int, list[int]] = {node.id: [] for node in tree}
+        for node in tree[1:]:
+            children[node.parent].append(node.id)
+        leaf = best_leaf(tree)
+        self.best_path = _path_to(tree, leaf) if leaf is not None else []
+        kept = {i for node in tree if node.finished for i in _path_to(tree, node.id)}
+        places = _layout(children)
+        for node in tree[1:]:
+            self._add_edge(places[node.parent], places[node.id], node.id in self.best_path, node.id in kept)
+        for node in tree:
+            self.nodes[node.id] = self._add_node(node, places[node.id], token_text, node.id in self.best_path,
+                                                 node.id in kept or node.id == 0)
+        self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-16, -16, 16, 16))
+        # As much of the height as stays readable, the best path in the middle, the prompt at the left edge.
+        scale = min(1.0, max(MIN_SCALE, self.viewport().height() / self.sceneRect().height()))
+        self.resetTransform()
+        self.scale(scale, scale)
+        ys = [places[i].y() for i in self.best_path or [0]]
+        self.centerOn(0, (min(ys) + max(ys)) / 2)
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+
+    # ----- drawing -----
+
+    def _add_node(self, node: BeamNode, at: QPointF, token_text, best: bool, kept: bool) -> QGraphicsPathItem:
+        box = QPainterPath()
+        box.addRoundedRect(QRectF(at.x() - NODE_WIDTH / 2, at.y() - NODE_HEIGHT / 2, NODE_WIDTH, NODE_HEIGHT), 5, 5)
+        item = self.scene().addPath(box, QPen(FINISHED if node.finished else ACCENT if best else LABEL_BORDER,
+                                              2 if node.finished or best else 1),
+                                    QBrush(QColor("#2c3d5c") if best else PANEL))
+        item.setZValue(1)
+        item.setOpacity(1.0 if kept else PRUNED_OPACITY)
+        item.setToolTip(_node_tooltip(node, token_text))
+        if node.token is None:
+            self._add_text(item, "prompt", at, 0, ui_font(12, bold=True), TEXT)
+            return item
+        text = token_label(token_text(node.token))
+        shown = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"  # the tooltip has it whole
+        self._add_text(item, shown, at, -7, mono_font(12), TEXT)
+        self._add_text(item, f"{node.log_prob:+.2f}", at, 8, ui_font(10), MUTED_TEXT)
+        return item
+
+    @staticmethod
+    def _add_text(parent: QGraphicsPathItem, text: str, at: QPointF, dy: float, font, colour: QColor) -> None:
+        label = QGraphicsSimpleTextItem(text, parent)
+        label.setFont(font)
+        label.setBrush(colour)
+        size = label.boundingRect()
+        label.setPos(at.x() - size.width() / 2, at.y() + dy - size.height() / 2)
+
+    def _add_edge(self, start: QPointF, end: QPointF, best: bool, kept: bool) -> None:
+        path = QPainterPath(QPointF(start.x() + NODE_WIDTH / 2, start.y()))
+        middle = (start.x() + end.x()) / 2
+        path.cubicTo(QPointF(middle, start.y()), QPointF(middle, end.y()), QPointF(end.x() - NODE_WIDTH / 2, end.y()))
+        item = self.scene().addPath(path, QPen(ACCENT if best else MUTED_TEXT, 2.5 if best else 1.2))
+        item.setOpacity(1.0 if kept else PRUNED_OPACITY)
+        item.setZValue(2 if best else 0)
+
+    def wheelEvent(self, event) -> None:
+        """Ctrl + wheel zooms (a long search is wide); the wheel alone scrolls."""
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+            self.scale(factor, factor)
+            return
+        super().wheelEvent(event)
+
+
+def _path_to(tree: list[BeamNode], node_id: int) -> list[int]:
+    path = [node_id]
+    while tree[path[-1]].parent is not None:
+        path.append(tree[path[-1]].parent)
+    return path[::-1]
+
+
+def _layout(children: dict[int, list[int]]) -> dict[int, QPointF]:
+    """x by depth; leaves on successive rows in depth-first order, each parent centred on its children."""
+    places: dict[int, QPointF] = {}
+    next_row = 0
+    stack = [(0, 0, False)]  # (node, depth, children placed): iterative, a long search is deep
+    while stack:
+        node, depth, placed = stack.pop()
+        if not children[node]:
+            places[node] = QPointF(depth * COLUMN, next_row * ROW)
+            next_row += 1
+        elif placed:
+            ys = [places[c].y() for c in children[node]]
+            places[node] = QPointF(depth * COLUMN, (min(ys) + max(ys)) / 2)
+        else:
+            stack.append((node, depth, True))
+            stack.extend((c, depth + 1, False) for c in reversed(children[node]))
+    return places
+
+
+def _node_tooltip(node: BeamNode, token_text) -> str:
+    lines = ["<b>prompt</b>" if node.token is None else
+             f"<b>{escape(token_label(token_text(node.token)))}</b> — p {math.exp(node.log_prob):.1%}, "
+             f"log-prob {node.log_prob:+.3f}"]
+    lines.append(f"{'finished, score' if node.finished else 'running score'} {node.score:+.3f}")
+    if node.candidates:
+        lines.append("next tokens from here: " + ", ".join(
+            f"{escape(token_label(token_text(t)))} {p:.1%}" for t, p in node.candidates))
+    return "<br>".join(lines)

@@ -1,0 +1,439 @@
+"""The generation playground: continue a prompt with a run's latest checkpoint and watch it decode.
+
+Tokens stream in one by one from a worker thread (core.decoding.generate's on_step), each on a
+background coloured by the probability the model gave it; hovering a token lists the likeliest
+alternatives at that step. Beam search also draws its tree (gui.beam_tree). "Compare strategies"
+decodes the same prompt with greedy, beam, top-k and top-p side by side. Every output states its
+tokens/s and the KV cache's size, so switching the cache off shows what it saves.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from core.compiler import CompiledModel
+from core.data.tokenizers import ProjectTokenizer
+from core.decoding import GenerationConfig, GenerationResult, StepRecord, generate, load_generation_model
+from core.kv_cache import reads_a_source
+from core.project import Project
+from core.training.objectives import SpecialTokens
+from core.training.runs import RunFolder
+from gui.beam_tree import BeamTreeView
+from gui.theme import PANEL
+from gui.token_view import OutputColumn, ProbabilityLegend
+
+STRATEGIES = {"greedy": "Greedy", "beam": "Beam search", "top_k": "Top-k sampling", "top_p": "Top-p sampling"}
+CONTROLS_WIDTH = 470  # two settings per row fit without squeezing a label
+
+
+@dataclass
+class LoadedModel:
+    compiled: CompiledModel
+    tokenizer: ProjectTokenizer
+    description: str  # which run and checkpoint step, or which weights file
+    start_id: int | None  # an encoder-decoder's first decoder token; None for a decoder-only model
+    stop_tokens: tuple[int, ...]  # the tokenizer's end-of-sequence token, when it has one
+
+
+def load_model(project: Project, run_dir: Path | None) -> LoadedModel:
+    """The run's latest checkpoint, else the project's imported weights (called off the GUI thread)."""
+    if run_dir is not None:
+        compiled, tokenizer = load_generation_model(run_dir)
+        step = RunFolder.open(run_dir).checkpoints()[-1][0]
+        description = f"run {run_dir.name} · checkpoint of step {step:,}"
+    else:
+        compiled, tokenizer = project.compile(), project.tokenizer
+        description = f"{project.name} · weights {project.weights.name}"
+    specials = SpecialTokens(tokenizer)
+    eos, bos = specials.find("eos"), specials.find("bos")
+    start = (0 if bos is None else bos) if reads_a_source(compiled) else None
+    return LoadedModel(compiled, tokenizer, description, start, () if eos is None else (eos,))
+
+
+class ModelLoadJob(QThread):
+    done = Signal(object)  # a LoadedModel, or the text of the error
+
+    def __init__(self, project: Project, run_dir: Path | None):
+        super().__init__()
+        self.project, self.run_dir = project, run_dir
+
+    def run(self) -> None:
+        try:
+            self.done.emit(load_model(self.project, self.run_dir))
+        except Exception as exc:  # the worker must always answer, or the panel waits forever
+            self.done.emit(f"Cannot load the model: {exc or type(exc).__name__}")
+
+
+class GenerationJob(QThread):
+    """Runs one config per output column, in turn, streaming each token to the GUI thread."""
+
+    token = Signal(int, object)  # column, StepRecord (beam search: the leading beam's newest token)
+    column_done = Signal(int, object)  # column, GenerationResult
+    failed = Signal(int, str)  # column, message
+
+    def __init__(self, model: LoadedModel, prompt: list[int], source: list[int] | None,
+                 configs: list[GenerationConfig]):
+        super().__init__()
+        self.model, self.prompt, self.source, self.configs = model, prompt, source, configs
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def run(self) -> None:
+        for column, config in enumerate(self.configs):
+            if self._cancelled:
+                return
+            try:
+                result = generate(self.model.compiled, self.prompt, config, source=self.source,
+                                  on_step=lambda record, c=column: self._stream(c, record))
+            except Exception as exc:
+                self.failed.emit(column, str(exc) or type(exc).__name__)
+                continue
+            self.column_done.emit(column, result)
+
+    def _stream(self, column: int, record: StepRecord) -> bool:
+        self.token.emit(column, record)
+        return self._cancelled
+
+
+# ----- the panel -----
+
+
+class GeneratePanel(QWidget):
+    token_shown = Signal(int, object)  # column, StepRecord: after a streamed token is handled
+    load_finished = Signal(bool)  # a model is ready (True), or the panel shows why not
+    generation_finished = Signal()  # every column finished, was stopped or failed
+
+    def __init__(self, project: Project):
+        super().__init__()
+        self.setObjectName("generatePanel")
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), PANEL)
+        self.setPalette(palette)
+        self.project, self.run_dir = project, None
+        self.model: LoadedModel | None = None
+        self.job: GenerationJob | None = None
+        self._loads: list[ModelLoadJob] = []  # the last one counts; earlier ones finish and are dropped
+        self._build_controls()
+        self.single = OutputColumn()
+        self.beam_tree = BeamTreeView()
+        self.compare_columns = [OutputColumn() for _ in STRATEGIES]
+        self._lay_out()
+        self.set_project(project)
+
+    def _build_controls(self) -> None:
+        self.model_label = QLabel()
+        self.model_label.setObjectName("runName")
+        self.model_label.setWordWrap(True)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        self.source_box = QPlainTextEdit()
+        self.source_box.setPlaceholderText("Text the encoder reads")
+        self.source_box.setVisible(False)  # until an encoder-decoder is loaded
+        self.prompt_box = QPlainTextEdit()
+        self.prompt_box.setPlaceholderText("Text to continue")
+        for box in (self.source_box, self.prompt_box):
+            box.setObjectName("sampleBox")
+            box.setFixedHeight(56)
+        self.strategy_box = QComboBox()
+        for key, name in STRATEGIES.items():
+            self.strategy_box.addItem(name, key)
+        self.strategy_box.currentIndexChanged.connect(self._update_controls)
+        self.beams_box = _spin(1, 16, 4, "Beams kept at every step.")
+        self.top_k_box = _spin(1, 100_000, 10, "Top-k: draw from the k likeliest tokens only.")
+        self.top_p_box = _real(0.01, 1.0, 0.9, 0.05, "Top-p: draw from the fewest likeliest tokens whose "
+                                                     "probability adds up to p (the nucleus).")
+        self.temperature_box = _real(0.05, 5.0, 1.0, 0.1, "Sampling: below 1 sharper, above 1 flatter.")
+        self.penalty_box = _real(1.0, 5.0, 1.0, 0.05, "Logits of tokens already present are divided by this.")
+        self.max_tokens_box = _spin(1, 4096, 200, "Tokens generated after the prompt.")
+        self.seed_box = _spin(-1, 2**31 - 1, -1, "Sampling: the same seed draws the same tokens.")
+        self.seed_box.setSpecialValueText("random")
+        self.cache_box = QCheckBox("KV cache")
+        self.cache_box.setChecked(True)
+        self.cache_box.setToolTip("Keep each layer's keys and values between steps instead of re-reading "
+                                  "every token: the same tokens, faster.")
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("primaryButton")
+        self.generate_button.clicked.connect(lambda: self.start(compare=False))
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.compare_button = QPushButton("Compare strategies")
+        self.compare_button.setToolTip("Greedy, beam, top-k and top-p on the same prompt, side by side, "
+                                       "with the settings above.")
+        self.compare_button.clicked.connect(lambda: self.start(compare=True))
+
+    def _lay_out(self) -> None:
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(6)
+        pairs = (("Strategy", self.strategy_box), ("Max new tokens", self.max_tokens_box),
+                 ("Beam width", self.beams_box), ("Top-k", self.top_k_box),
+                 ("Top-p", self.top_p_box), ("Temperature", self.temperature_box),
+                 ("Repetition penalty", self.penalty_box), ("Seed", self.seed_box))
+        for i, (label, widget) in enumerate(pairs):  # two settings per row: the panel often sits in a low dock
+            caption = QLabel(label)
+            caption.setObjectName("panelCaption")
+            caption.setBuddy(widget)
+            widget.setFixedHeight(26)
+            grid.addWidget(caption, i // 2, 2 * (i % 2))
+            grid.addWidget(widget, i // 2, 2 * (i % 2) + 1)
+        grid.addWidget(self.cache_box, len(pairs) // 2, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 1)
+        buttons.addWidget(self.stop_button, 1)
+        buttons.addWidget(self.compare_button, 2)
+        self.source_caption = QLabel("Source")
+        self.source_caption.setObjectName("panelCaption")
+        self.source_caption.setVisible(False)
+        prompt_caption = QLabel("Prompt")
+        prompt_caption.setObjectName("panelCaption")
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 0, 4, 0)
+        column.setSpacing(6)
+        for widget in (self.model_label, self.source_caption, self.source_box, prompt_caption, self.prompt_box):
+            column.addWidget(widget)
+        column.addLayout(grid)
+        column.addLayout(buttons)
+        column.addWidget(self.status_label)
+        column.addStretch(1)
+        scroll = QScrollArea()  # in a low dock the settings scroll rather than squeeze
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(CONTROLS_WIDTH)
+        scroll.viewport().setAutoFillBackground(False)  # the panel's own background shows through
+        controls.setAutoFillBackground(False)
+
+        single = QSplitter(Qt.Orientation.Vertical)
+        single.addWidget(self.single)
+        single.addWidget(self.beam_tree)
+        single.setSizes([1000, 1000])
+        compare = QWidget()
+        columns = QHBoxLayout(compare)
+        columns.setContentsMargins(0, 0, 0, 0)
+        for output in self.compare_columns:
+            columns.addWidget(output, 1)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(single)
+        self.pages.addWidget(compare)
+        legend = QHBoxLayout()
+        hint = QLabel("Token background: probability of the chosen token. Hover a token for the alternatives.")
+        hint.setObjectName("panelCaption")
+        legend.addWidget(hint, 1)
+        legend.addWidget(ProbabilityLegend())
+        outputs = QVBoxLayout()
+        outputs.addLayout(legend)
+        outputs.addWidget(self.pages, 1)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(14)
+        layout.addWidget(scroll)
+        layout.addLayout(outputs, 1)
+        self._update_controls()
+
+    # ----- public -----
+
+    def set_project(self, project: Project) -> None:
+        """Without a chosen run, the project's imported weights (if any) are what generates."""
+        self.project = project
+        if self.run_dir is None:
+            self._load()
+
+    def show_run(self, run_dir: Path | None) -> None:
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self._load()
+
+    def is_running(self) -> bool:
+        return self.job is not None and self.job.isRunning()
+
+    def config(self, strategy: str | None = None) -> GenerationConfig:
+        """The settings of the controls for `strategy` (the chosen one by default)."""
+        strategy = strategy or self.strategy_box.currentData()
+        common = dict(max_new_tokens=self.max_tokens_box.value(), repetition_penalty=self.penalty_box.value(),
+                      use_cache=self.cache_box.isChecked(), stop_tokens=self.model.stop_tokens if self.model else ())
+        if strategy == "greedy":
+            return GenerationConfig(strategy="greedy", **common)
+        if strategy == "beam":
+            return GenerationConfig(strategy="beam", num_beams=self.beams_box.value(), **common)
+        seed = self.seed_box.value()
+        return GenerationConfig(strategy="sample", temperature=self.temperature_box.value(),
+                                top_k=self.top_k_box.value() if strategy == "top_k" else 0,
+                                top_p=self.top_p_box.value() if strategy == "top_p" else 1.0,
+                                seed=None if seed < 0 else seed, **common)
+
+    def start(self, compare: bool = False) -> None:
+        if self.model is None or self.is_running():
+            return
+        try:
+            prompt, source = self._inputs()
+        except ValueError as exc:  # a character the tokenizer does not know, an empty prompt
+            self._set_status(str(exc), error=True)
+            return
+        strategies = list(STRATEGIES) if compare else [self.strategy_box.currentData()]
+        self.outputs = self.compare_columns if compare else [self.single]
+        self.pages.setCurrentIndex(1 if compare else 0)
+        self.beam_tree.setVisible(not compare and strategies[0] == "beam")
+        self.beam_tree.show_message("Searching…")
+        shown = self.prompt_box.toPlainText()
+        for output, strategy in zip(self.outputs, strategies):
+            output.start(self._title(strategy), strategy, self.model.tokenizer, prompt, shown)
+        self.job = GenerationJob(self.model, prompt, source, [self.config(s) for s in strategies])
+        self.job.token.connect(self._on_token)
+        self.job.column_done.connect(self._on_column_done)
+        self.job.failed.connect(lambda column, message: self.outputs[column].fail(message))
+        self.job.finished.connect(self._on_job_finished)
+        self._set_status("Generating…")
+        self.job.start()
+        self._update_controls()
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.job.cancel()
+            self._set_status("Stopping…")
+
+    # ----- loading -----
+
+    def _load(self) -> None:
+        self.model = None
+        if self.run_dir is None and self.project.weights is None:
+            self._show_model_problem("No trained model to generate from: train this model in the Training panel "
+                                     "(the run's latest checkpoint is used here) or open a project with imported "
+                                     "weights.")
+            return
+        where = f"run {self.run_dir.name}" if self.run_dir else f"weights {self.project.weights.name}"
+        self.model_label.setText(f"Loading {where}…")
+        self._set_status("")
+        job = ModelLoadJob(self.project, self.run_dir)
+        job.done.connect(lambda loaded, job=job: self._on_loaded(job, loaded))
+        job.finished.connect(lambda job=job: self._loads.remove(job))
+        self._loads.append(job)
+        job.start()
+        self._update_controls()
+
+    def _on_loaded(self, job: ModelLoadJob, loaded) -> None:
+        if job is not self._loads[-1]:  # a later run was chosen meanwhile
+            return
+        if isinstance(loaded, str):
+            self._show_model_problem(loaded)
+            return
+        self.model = loaded
+        self.model_label.setText(f"Model: {loaded.description}")
+        encoder_decoder = loaded.start_id is not None
+        self.source_box.setVisible(encoder_decoder)
+        self.source_caption.setVisible(encoder_decoder)
+        self.prompt_box.setPlaceholderText("Start of the answer (may be empty)" if encoder_decoder
+                                           else "Text to continue")
+        self.top_k_box.setMaximum(loaded.compiled.ctx.vocab_size)
+        self._set_status("Ready: type a prompt and press Generate.")
+        self._update_controls()
+        self.load_finished.emit(True)
+
+    def _show_model_problem(self, message: str) -> None:
+        self.model_label.setText("No model loaded")
+        self._set_status(message, error=True)
+        self._update_controls()
+        self.load_finished.emit(False)
+
+    # ----- generating -----
+
+    def _inputs(self) -> tuple[list[int], list[int] | None]:
+        encode = self.model.tokenizer.encode
+        text = self.prompt_box.toPlainText()
+        if self.model.start_id is None:
+            if not text:
+                raise ValueError("Type a prompt for the model to continue.")
+            return encode(text), None
+        source = encode(self.source_box.toPlainText())
+        if not source:
+            raise ValueError("Type a source text for the encoder to read.")
+        return [self.model.start_id] + encode(text), source + list(self.model.stop_tokens)  # trained with EOS
+
+    def _title(self, strategy: str) -> str:
+        sampled = f", T {self.temperature_box.value():g}"
+        return {"greedy": "Greedy", "beam": f"Beam search ({self.beams_box.value()} beams)",
+                "top_k": f"Top-k (k = {self.top_k_box.value()}{sampled})",
+                "top_p": f"Top-p (p = {self.top_p_box.value():g}{sampled})"}[strategy]
+
+    def _on_token(self, column: int, record: StepRecord) -> None:
+        self.outputs[column].add(record)
+        self.token_shown.emit(column, record)
+
+    def _on_column_done(self, column: int, result: GenerationResult) -> None:
+        output = self.outputs[column]
+        output.finish(result)
+        if output is self.single and result.beam_tree:
+            self.beam_tree.show_tree(result.beam_tree, self.model.tokenizer.token_text)
+
+    def _on_job_finished(self) -> None:
+        stopped = self.job.cancelled
+        self.job = None
+        self._set_status("Stopped." if stopped else "Done. Hover a token for its probability and alternatives.")
+        self._update_controls()
+        self.generation_finished.emit()
+
+    # ----- state -----
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setProperty("state", "failed" if error else "")
+        self.status_label.style().polish(self.status_label)
+
+    def _update_controls(self) -> None:
+        running = self.is_running()
+        ready = self.model is not None and not running
+        self.generate_button.setEnabled(ready)
+        self.compare_button.setEnabled(ready)
+        self.stop_button.setEnabled(running)
+        strategy = self.strategy_box.currentData()
+        self.beams_box.setEnabled(strategy == "beam")
+        self.top_k_box.setEnabled(strategy == "top_k")
+        self.top_p_box.setEnabled(strategy == "top_p")
+        self.temperature_box.setEnabled(strategy in ("top_k", "top_p"))
+        self.seed_box.setEnabled(strategy in ("top_k", "top_p"))
+        if not self.is_running() and self.pages.currentIndex() == 0:
+            self.beam_tree.setVisible(strategy == "beam")
+
+    def closeEvent(self, event) -> None:
+        """A QThread must not be destroyed while it runs: stop the generation and wait for the workers."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait()
+        for job in list(self._loads):
+            job.wait()
+        super().closeEvent(event)
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    return box
+
+
+def _real(low: float, high: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(2)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
