@@ -8,7 +8,8 @@ from PySide6.QtGui import QHelpEvent, QTextCursor
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from core.decoding import generate, load_generation_model
-from core.project import load_project
+from core.project import Project, load_project
+from core.training.runs import RunFolder
 from gui.beam_tree import best_leaf
 from gui.formatting import format_count
 from gui.generate_panel import GeneratePanel
@@ -166,3 +167,17 @@ def test_an_empty_prompt_is_refused_with_a_message(qtbot, panel):
     panel.prompt_box.setPlainText("")
     qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     assert not panel.is_running() and "Type a prompt" in panel.status_label.text()
+
+
+def test_without_a_run_a_projects_imported_weights_generate(qtbot, bare_panel, trained_run, core_model):
+    run = RunFolder.open(trained_run)
+    project = Project.from_dict(run.info["project"])
+    project.weights = run.latest_checkpoint() / "model.safetensors"  # as an import would name its file
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
+        bare_panel.set_project(project)
+    assert loaded.args == [True] and "weights model.safetensors" in bare_panel.model_label.text()
+    bare_panel.prompt_box.setPlainText(PROMPT)
+    bare_panel.max_tokens_box.setValue(4)
+    _run(qtbot, bare_panel, "greedy")
+    compiled, tokenizer = core_model
+    assert bare_panel.single.result.tokens == generate(compiled, tokenizer.encode(PROMPT), bare_panel.config()).tokens
