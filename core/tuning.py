@@ -125,13 +125,13 @@ def lora_targets(module: nn.Module) -> dict[str, tuple[str, slice]]:
         q_rows = module.heads * module.head_width
         kv_rows = (module.qkv.out_features - q_rows) // 2
         del targets["qkv"]
-        targets |= {"q": ("qkv", slice(0, q_rows)), "k": ("qkv", slice(q_rows, q_rows + kv_rows)),
-                    "v": ("qkv", slice(q_rows + kv_rows, q_rows + 2 * kv_rows))}
+        targets = {"q": ("qkv", slice(0, q_rows)), "k": ("qkv", slice(q_rows, q_rows + kv_rows)),
+                   "v": ("qkv", slice(q_rows + kv_rows, q_rows + 2 * kv_rows))} | targets
     elif isinstance(module, CrossAttention):
         half = module.kv.out_features // 2
-        del targets["kv"]
-        targets |= {"q": ("q", slice(0, module.q.out_features)), "k": ("kv", slice(0, half)),
-                    "v": ("kv", slice(half, 2 * half))}
+        del targets["kv"], targets["q"]
+        targets = {"q": ("q", slice(0, module.q.out_features)), "k": ("kv", slice(0, half)),
+                   "v": ("kv", slice(half, 2 * half))} | targets
     return targets
 
 

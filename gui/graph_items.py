@@ -37,6 +37,9 @@ PLAIN_BELOW_ZOOM = 0.35  # zoomed out further, text would be unreadable specks: 
 CANDIDATE, ACCEPTS, REFUSES, UNRELATED = "candidate", "accepts", "refuses", "unrelated"
 ACCEPT_COLOUR = QColor("#6fd08c")
 WHITE = QColor("#ffffff")
+# A frozen node: an ice-blue badge, and its card dimmed towards the canvas so what trains stands out.
+FROZEN_BADGE = QColor("#a9d4f5")
+FROZEN_DIM = QColor(theme.CANVAS.red(), theme.CANVAS.green(), theme.CANVAS.blue(), 110)
 # Looked up once: itemChange runs for every card on every rebuild, and enum lookups are not free.
 _POSITION_CHANGE = QGraphicsItem.GraphicsItemChange.ItemPositionChange
 _POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
@@ -113,6 +116,16 @@ class NodeItem(QGraphicsObject):
             inner = [n for n in self.node.graph.nodes.values() if not n.type_id.startswith("group.")]
             return f"{len(inner)} blocks inside"
         return " · ".join(f"{name} {format_value(value)}" for name, value in self.node.params.items())
+
+    def tuning_marks(self) -> list[str]:
+        """What the header says about fine-tuning: frozen, LoRA's rank, a prefix's length."""
+        tuning = self.node.tuning
+        marks = ["❄ frozen"] if tuning.frozen else []
+        if tuning.has_lora:
+            marks.append(f"LoRA {tuning.lora_rank}")
+        if tuning.prefix_length:
+            marks.append(f"prefix {tuning.prefix_length}")
+        return marks
 
     def _tooltip(self) -> str:
         if self.problems:
@@ -205,6 +218,8 @@ class NodeItem(QGraphicsObject):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(card.adjusted(-1, -1, 1, 1), CORNER + 1, CORNER + 1)
 
+        if self.node.tuning.frozen:
+            painter.fillPath(outline, FROZEN_DIM)
         self._paint_header(painter)
         self._paint_body(painter)
         self._paint_port_names(painter)
@@ -217,12 +232,15 @@ class NodeItem(QGraphicsObject):
     def _fit_texts(self) -> None:
         """The header's title, repeat badge and body text, cut to fit once rather than on every paint."""
         title_room = CARD_WIDTH - 2 * PADDING
-        self._badge: tuple[QRectF, str] | None = None
-        if self.is_group and self.node.repeat > 1:
-            badge_text = f"× {self.node.repeat}"
+        self._badges: list[tuple[QRectF, str, QColor]] = []  # right to left: the repeat count, then tuning
+        right = CARD_WIDTH - PADDING + 4
+        texts = [(f"× {self.node.repeat}", WHITE)] if self.is_group and self.node.repeat > 1 else []
+        texts += [(mark, FROZEN_BADGE if mark.startswith("❄") else WHITE) for mark in self.tuning_marks()]
+        for badge_text, colour in texts:
             badge_width = _metrics("ui", 12, True).horizontalAdvance(badge_text) + 10
-            self._badge = (QRectF(CARD_WIDTH - PADDING - badge_width + 4, 6, badge_width, HEADER_HEIGHT - 12),
-                           badge_text)
+            right -= badge_width
+            self._badges.append((QRectF(right, 6, badge_width, HEADER_HEIGHT - 12), badge_text, colour))
+            right -= 4
             title_room -= badge_width + 4
         self._title_box = QRectF(PADDING, 0, title_room, HEADER_HEIGHT)
         self._title_text = _metrics("ui", 15, True).elidedText(self.title, Qt.TextElideMode.ElideRight, title_room)
@@ -231,12 +249,11 @@ class NodeItem(QGraphicsObject):
         self._detail_text = _metrics("ui", 13).elidedText(self.detail(), Qt.TextElideMode.ElideRight, detail_room)
 
     def _paint_header(self, painter: QPainter) -> None:
-        if self._badge is not None:
-            badge, badge_text = self._badge
+        for badge, badge_text, colour in self._badges:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(255, 255, 255, 60))
+            painter.setBrush(QColor(255, 255, 255, 60) if colour == WHITE else QColor(20, 40, 60, 150))
             painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-            painter.setPen(WHITE)
+            painter.setPen(colour)
             painter.setFont(_font("ui", 12, True))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, badge_text)
         painter.setFont(_font("ui", 15, True))

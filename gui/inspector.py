@@ -4,7 +4,8 @@ when nothing is selected.
 Parameter fields are generated from the block's declarations (gui/editor/param_fields.py); a change
 goes to core as `graph.set_param`, one undo step, and a value core refuses is explained under the
 fields and put back. Costs update live after each edit: parameters, FLOPs per token and memory,
-for the block and for the whole model.
+for the block and for the whole model. The Fine-tuning section edits the node's tuning settings
+(core/tuning.py: frozen, LoRA, prefix) through `graph.set_tuning`, and trainable counts follow.
 """
 
 import dataclasses
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel
 
 from core.graph import Graph, GraphError, Group, Node
 from core.project import Project
+from core.tuning import TuningError, is_peft_block
 from gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
 from gui.editor.param_fields import block_field_editor, field_editor
 from gui.formatting import format_count, format_value
@@ -36,6 +38,7 @@ class Inspector(QScrollArea):
         self._values: list[tuple[QLabel, QWidget]] = []  # (name, value label or field) per row
         self._editors: list[QWidget] = []
         self._refusal: QLabel | None = None
+        self._tuning_refusal: QLabel | None = None
         self._path = ""  # of the node shown; '' for the model
         self._graph: Graph | None = None  # the scope holding it, which its edits go through
         self._node: Node | Group | None = None
@@ -52,7 +55,8 @@ class Inspector(QScrollArea):
             summary = facts.summary
             self._section("Size")
             self._rows([
-                ("parameters", f"{summary.total_params:,} ({format_count(summary.total_params)})", ""),
+                ("parameters", f"{facts.all_params:,} ({format_count(facts.all_params)})", ""),
+                ("trainable", _share(facts.trainable_params, facts.all_params), _TRAINABLE_HELP),
                 ("FLOPs / token", format_count(summary.flops_per_token), "Forward pass, at full context length."),
                 ("training FLOPs / token", format_count(summary.training_flops_per_token),
                  "About 3 × the forward pass: forward, plus backward through activations and weights."),
@@ -92,12 +96,14 @@ class Inspector(QScrollArea):
             for f in fields:
                 self._field_row(f.name, block_field_editor(f, node.get_param(f.name), self._commit))
             self._refusal_row()
+        self._fine_tuning(path, node, facts)
         row = facts.row(path)
         if row is not None:
             copies = f" over {row.instances} copies" if row.instances > 1 else ""
             self._section("Cost")
             self._rows([
                 ("parameters", f"{row.params:,}{copies}", "Trainable; a tied weight counts at its first owner."),
+                *self._trainable_row(path, facts),
                 ("FLOPs / token", f"{format_count(row.flops_per_token)}{copies}", "Forward pass, full context."),
             ])
             self._memory_rows(row.params, row.kv_cache_bytes_per_token)
@@ -134,12 +140,14 @@ class Inspector(QScrollArea):
         self._field_row("title", title)
         self._field_row("repeat", repeat)
         self._refusal_row()
+        self._fine_tuning(path, group, facts)
         rows = facts.rows_inside(path)
         if rows:
             params = sum(r.params for r in rows)
             self._section("Cost")
             self._rows([
                 ("parameters", f"{params:,}", "All copies together."),
+                *self._trainable_row(path, facts),
                 ("FLOPs / token", format_count(sum(r.flops_per_token for r in rows)), "All copies together."),
             ])
             self._memory_rows(params, sum(r.kv_cache_bytes_per_token for r in rows))
@@ -158,10 +166,59 @@ class Inspector(QScrollArea):
         summary = facts.summary
         self._section("Whole model")
         self._rows([
-            ("model parameters", format_count(summary.total_params), "Every trainable parameter."),
+            ("model parameters", format_count(facts.all_params), "Every parameter, frozen ones included."),
+            ("model trainable", _share(facts.trainable_params, facts.all_params), _TRAINABLE_HELP),
             ("model FLOPs / token", format_count(summary.flops_per_token), "Forward pass, full context."),
             ("training memory", format_count(summary.total_params * TRAINING_BYTES, "B"), _TRAINING_HELP),
         ])
+
+    def _trainable_row(self, path: str, facts: ModelFacts) -> list[tuple[str, str, str]]:
+        counts = facts.params_of(path)
+        return [("trainable", _share(*counts), _TRAINABLE_HELP)] if counts and counts[1] else []
+
+    def _fine_tuning(self, path: str, node: Node | Group, facts: ModelFacts) -> None:
+        """Frozen, LoRA and prefix settings, each only where it applies to this node."""
+        tuning, is_group = node.tuning, isinstance(node, Group)
+        counts = facts.params_of(path)
+        has_weights = is_group or bool(counts and counts[1])
+        targets = facts.lora_targets.get(path, [])
+        prefix = getattr(node, "type_id", "") == "attention.self"
+        if not has_weights and not targets and not prefix:
+            return
+        self._section("Fine-tuning")
+        if is_peft_block(node):
+            self._paragraph("A fine-tuning block: it trains even when the blocks around it are frozen.", "muted")
+            return
+        frozen = field_editor("frozen", bool, tuning.frozen, self._commit_tuning)
+        frozen.setToolTip("Keep this node's weights as they are while training"
+                          + (": every block inside the group." if is_group else "."))
+        self._field_row("frozen", frozen)
+        if targets:
+            rank = field_editor("lora_rank", int, tuning.lora_rank, self._commit_tuning, minimum=0, maximum=1024)
+            rank.setToolTip("LoRA: R of the low-rank update B·A added to each target projection; 0 means none "
+                            "(Hu et al. 2021). Its weights train even when the block is frozen.")
+            self._field_row("LoRA rank", rank)
+        if targets and tuning.has_lora:
+            alpha = field_editor("lora_alpha", float, tuning.lora_alpha, self._commit_tuning)
+            alpha.setToolTip("The update is scaled by alpha / rank.")
+            dropout = field_editor("lora_dropout", float, tuning.lora_dropout, self._commit_tuning)
+            dropout.setToolTip("Dropout on the LoRA branch's input while training (0 to 0.9).")
+            chosen = field_editor("lora_targets", str, ", ".join(tuning.lora_targets), self._commit_tuning)
+            chosen.setToolTip(f"Projections that get LoRA, separated by commas. This block has: {', '.join(targets)}.")
+            self._field_row("LoRA alpha", alpha)
+            self._field_row("LoRA dropout", dropout)
+            self._field_row("LoRA targets", chosen)
+        if prefix:
+            length = field_editor("prefix_length", int, tuning.prefix_length, self._commit_tuning, minimum=0,
+                                  maximum=1024)
+            length.setToolTip("Prefix tuning: P learned keys and values every query of this layer sees; 0 means "
+                              "none (Li & Liang 2021).")
+            self._field_row("prefix length", length)
+        self._tuning_refusal = QLabel()
+        self._tuning_refusal.setObjectName("inspector_problem")
+        self._tuning_refusal.setWordWrap(True)
+        self._tuning_refusal.hide()
+        self._add_wide(self._tuning_refusal)
 
     def _memory_rows(self, params: int, kv_bytes_per_token: int) -> None:
         rows = [("weights", format_count(params * WEIGHT_BYTES, "B"), "Parameters in fp32 (4 bytes each)."),
@@ -190,6 +247,24 @@ class Inspector(QScrollArea):
             if isinstance(editor, QLineEdit):
                 editor.setText(format_value(node.get_param(name)))
 
+    def _commit_tuning(self, name: str, value) -> None:
+        node, graph = self._node, self._graph
+        if node is None or graph is None or node.id not in graph.nodes:
+            return
+        if name == "lora_targets":
+            value = tuple(part.strip() for part in str(value).split(",") if part.strip())
+        if value == getattr(node.tuning, name):
+            return
+        try:
+            graph.set_tuning(node.id, dataclasses.replace(node.tuning, **{name: value}))
+        except (GraphError, TuningError) as exc:
+            self._tuning_refusal.setText(str(exc))
+            self._tuning_refusal.show()
+            editor = self.field(name)
+            if isinstance(editor, QLineEdit):
+                shown = getattr(node.tuning, name)
+                editor.setText(", ".join(shown) if name == "lora_targets" else format_value(shown))
+
     def _focused_field(self) -> str:
         focused = self.focusWidget()
         while focused is not None and not focused.objectName().startswith("param_"):
@@ -204,7 +279,7 @@ class Inspector(QScrollArea):
         for editor in self._editors:  # the page is deleted now: no late "editing finished" from it
             editor.blockSignals(True)
         self._path, self._node, self._graph = path, node, graph
-        self._values, self._editors, self._refusal = [], [], None
+        self._values, self._editors, self._refusal, self._tuning_refusal = [], [], None, None
         page = QWidget()
         page.setObjectName("inspectorPage")
         outer = QVBoxLayout(page)
@@ -287,6 +362,13 @@ class Inspector(QScrollArea):
     def field(self, name: str) -> QWidget | None:
         """The editor of parameter `name` on the page shown."""
         return self.widget().findChild(QWidget, f"param_{name}")
+
+
+_TRAINABLE_HELP = "Weights the optimizer updates; frozen ones keep their values (Fine-tune menu, or Frozen here)."
+
+
+def _share(trainable: int, total: int) -> str:
+    return f"{trainable:,} of {format_count(total)} ({trainable / total:.1%})" if total else "none"
 
 
 _TRAINING_HELP = ("Training with AdamW in fp32 keeps weights, gradients and two moments: 16 bytes per "
