@@ -277,7 +277,8 @@ class TokenizerPanel(QWidget):
                          f"kinds in the Compare tab.")
 
     def is_running(self) -> bool:
-        return self.job is not None and self.job.isRunning()
+        """True from Train until its result is shown (the thread ends a moment before that)."""
+        return self.job is not None
 
     def train(self) -> None:
         self._start([self.kind_box.currentData()], comparing=False)
@@ -327,6 +328,7 @@ class TokenizerPanel(QWidget):
         if self.job is not None:
             self.job.cancel()
             self.job.wait()
+            self.job = None
 
     # ----- training -----
 
@@ -369,7 +371,10 @@ class TokenizerPanel(QWidget):
         self._set_status(message)
 
     def _on_finished(self, result, comparing: bool) -> None:
+        if self.job is None:  # shut down while the result was on its way
+            return
         self.job.wait()
+        self.job = None
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         if result is None:

@@ -92,6 +92,7 @@ def test_comparison_shows_one_column_per_kind(qtbot, panel, tiny_project):
     panel.compare()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30_000)
     columns = panel._columns()
+    assert panel.status_label.text() == "Compared 3 tokenizers at vocabulary size 250."
     assert [c.title.text() for c in columns] == ["BPE", "WordPiece", "Unigram"]
     for column, trained in zip(columns, panel.compared, strict=True):
         assert trained.tokenizer.vocab_size == 250 and "vocabulary 250" in column.subtitle.text()
