@@ -1,7 +1,15 @@
-"""The training panel: reading run folders as the trainer writes them, and a real trainer process."""
+"""The training panel: reading run folders as the trainer writes them, the run list and overlays,
+resuming, and a real trainer process."""
+
+import json
+import shutil
+
+import numpy as np
+from PySide6.QtWidgets import QApplication
 
 from core.project import load_project
 from core.training.runs import RunFolder
+from gui.loss_plot import LossPlot
 from gui.training_panel import TrainingPanel
 
 
@@ -59,8 +67,10 @@ def test_a_project_that_cannot_train_says_why_instead_of_starting(qtbot, runs_in
 
 def test_train_button_runs_the_cli_in_its_own_process(qtbot, tiny_project, runs_in_tmp):
     panel = make_panel(qtbot, tiny_project)
-    panel.steps_box.setValue(3)
-    panel.train_button.click()
+    assert panel.form.commit("steps", 3)
+    with qtbot.waitSignal(panel.run_chosen) as chosen:
+        panel.train_button.click()
+    assert chosen.args == [panel.run_dir]
     assert panel.is_running() and not panel.train_button.isEnabled() and panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.is_running() and panel.status_label.property("state") == "finished",
                     timeout=90_000)
@@ -77,7 +87,7 @@ def test_train_button_runs_the_cli_in_its_own_process(qtbot, tiny_project, runs_
 
 def test_stop_asks_the_trainer_to_checkpoint_and_exit(qtbot, tiny_project):
     panel = make_panel(qtbot, tiny_project)
-    panel.steps_box.setValue(100_000)
+    panel.form.commit("steps", 100_000)
     panel.train_button.click()
     qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) > 0, timeout=90_000)
     panel.stop_button.click()
@@ -86,3 +96,78 @@ def test_stop_asks_the_trainer_to_checkpoint_and_exit(qtbot, tiny_project):
     qtbot.waitUntil(lambda: panel.status_label.property("state") == "stopped")
     run = RunFolder.open(panel.run_dir)
     assert run.status == "stopped" and run.latest_checkpoint() is not None
+
+
+def copy_run(trained_run, runs, name, **config_changes):
+    """A copy of the session's trained run under the runs folder, its run.json edited."""
+    path = shutil.copytree(trained_run, runs / name)
+    info = json.loads((path / "run.json").read_text())
+    info["config"].update(config_changes)
+    (path / "run.json").write_text(json.dumps(info))
+    return path.resolve()
+
+
+def test_run_list_overlays_checked_runs_and_lists_their_differences(qtbot, trained_run, runs_in_tmp):
+    first = copy_run(trained_run, runs_in_tmp, "first")
+    second = copy_run(trained_run, runs_in_tmp, "second", learning_rate=0.001)
+    info = json.loads((second / "run.json").read_text())
+    next(n for n in info["project"]["graph"]["nodes"] if n["id"] == "positions")["type"] = "position.rope@1"
+    info["status"] = "stopped"
+    (second / "run.json").write_text(json.dumps(info))
+    panel = make_panel(qtbot)
+    tree = panel.run_list.tree
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
+    assert rows["first"].text(1) == "finished" and rows["second"].text(1) == "stopped"
+    assert rows["first"].text(2) == "12" and float(rows["first"].text(3)) > 0
+
+    with qtbot.waitSignal(panel.run_chosen) as chosen:
+        tree.itemClicked.emit(rows["first"], 0)
+    assert chosen.args == [first] and panel.run_dir == first
+    qtbot.waitUntil(lambda: point_count(panel.plot.smooth_curve) == 12)
+    panel.run_list.set_checked(first, True)  # the click refreshed the list: its items are new ones
+    panel.run_list.set_checked(second, True)
+    assert [name for name, *_ in panel.plot.overlays] == ["second"]
+    assert point_count(panel.plot.overlays[0][2]) == 12
+    labels = [label.text for _, label in panel.plot.legend.items]
+    assert labels == ["first", "second"]
+    text = panel.differences.text()
+    assert "positions: position.learned → position.rope" in text and "learning_rate: 0.002 → 0.001" in text
+
+
+def test_resume_continues_a_stopped_run_with_the_cli(qtbot, trained_run, runs_in_tmp):
+    stopped = copy_run(trained_run, runs_in_tmp, "stopped", steps=13)
+    info = json.loads((stopped / "run.json").read_text())
+    info["status"] = "stopped"
+    (stopped / "run.json").write_text(json.dumps(info))
+    panel = make_panel(qtbot)
+    panel.follow_run(stopped)
+    assert panel.resume_button.isEnabled()
+    panel.resume_button.click()
+    assert panel.process.command[-3:] == ["train", "--resume", str(stopped)]
+    qtbot.waitUntil(lambda: not panel.is_running() and panel.status_label.property("state") == "finished",
+                    timeout=90_000)
+    assert RunFolder.open(stopped).info["step"] == 13
+    assert not panel.resume_button.isEnabled()
+
+
+def test_copy_command_names_the_edited_settings(qtbot, tiny_project):
+    panel = make_panel(qtbot, tiny_project)
+    assert panel.form.commit("learning_rate", 0.01)
+    panel.copy_button.click()
+    command = QApplication.clipboard().text()
+    assert command.startswith("python main.py train ") and str(tiny_project.path) in command
+    assert "--set learning_rate=0.01" in command and "--set steps" not in command
+    assert panel.processes_box.isEnabled() == (panel.processes_box.maximum() > 1)
+
+
+def test_100k_point_curves_downsample_and_clip_to_view(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    steps = np.arange(1, 100_001)
+    plot.add_rows([{"step": int(s), "loss": 4.0 / np.log(s + 2.0), "lr": 1e-3} for s in steps])
+    for curve in (plot.raw_curve, plot.smooth_curve):
+        assert point_count(curve) == 100_000
+        assert curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
+        assert curve.opts["clipToView"]
+    plot.set_metric("perplexity")
+    assert np.isclose(plot.raw_curve.getData()[1][0], np.exp(4.0 / np.log(3.0)))
