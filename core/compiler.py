@@ -26,7 +26,7 @@ from core.blocks import ModelContext, ParamError
 from core.blocks.io import InputBlock
 from core.graph import Graph, Group
 from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.init import gpt2_init
+from core.nn.init import encoder_decoder_init, gpt2_init, is_encoder_decoder
 from core.shapes import ShapeError, TensorType
 from core.tuning import added_parameter_names, apply_tuning
 
@@ -165,7 +165,7 @@ class CompiledModel:
 
 def compile_graph(graph: Graph) -> CompiledModel:
     """Both views of the model over one set of modules: inference (logits) and, when the graph has
-    a loss, training. Weights start from GPT-2's initialisation."""
+    a loss, training. Weights start from GPT-2's initialisation, or T5's for an encoder-decoder."""
     report = infer_shapes(graph)
     if report.problems:
         raise CompileError(report.problems)
@@ -178,7 +178,10 @@ def compile_graph(graph: Graph) -> CompiledModel:
     training_module, training_input_names = emitter.module_for(graph, [logits, losses[0]]) if losses else (None, [])
     emitter.link()
     attention_layers = sum(isinstance(m, (SelfAttention, CrossAttention)) for m in emitter.root.modules())
-    gpt2_init(emitter.root, attention_layers)
+    if is_encoder_decoder(emitter.root):
+        encoder_decoder_init(emitter.root)
+    else:
+        gpt2_init(emitter.root, attention_layers)
     problems = apply_tuning(graph, emitter.root, emitter.instances)  # freezing, LoRA, prefixes: after init
     if problems:
         raise CompileError(problems)
