@@ -91,7 +91,8 @@ class GenerationJob(QThread):
     def run(self) -> None:
         for column, config in enumerate(self.configs):
             if self._cancelled:
-                return
+                self.failed.emit(column, "Not run: stopped before its turn.")
+                continue
             try:
                 result = generate(self.model.compiled, self.prompt, config, source=self.source,
                                   on_step=lambda record, c=column: self._stream(c, record))
@@ -123,6 +124,7 @@ class GeneratePanel(QWidget):
         self.project, self.run_dir = project, None
         self.model: LoadedModel | None = None
         self.job: GenerationJob | None = None
+        self._problem: str | None = None  # why the last generation failed
         self._loads: list[ModelLoadJob] = []  # the last one counts; earlier ones finish and are dropped
         self._build_controls()
         self.single = OutputColumn()
@@ -297,7 +299,8 @@ class GeneratePanel(QWidget):
         self.job = GenerationJob(self.model, prompt, source, [self.config(s) for s in strategies])
         self.job.token.connect(self._on_token)
         self.job.column_done.connect(self._on_column_done)
-        self.job.failed.connect(lambda column, message: self.outputs[column].fail(message))
+        self.job.failed.connect(self._on_failed)
+        self._problem = None
         self.job.finished.connect(self._on_job_finished)
         self._set_status("Generating…")
         self.job.start()
@@ -381,10 +384,18 @@ class GeneratePanel(QWidget):
         if output is self.single and result.beam_tree:
             self.beam_tree.show_tree(result.beam_tree, self.model.tokenizer.token_text)
 
+    def _on_failed(self, column: int, message: str) -> None:
+        self.outputs[column].fail(message)
+        if not self.job.cancelled:  # a model that cannot generate (an encoder, a classifier) says why
+            self._problem = message
+
     def _on_job_finished(self) -> None:
         stopped = self.job.cancelled
         self.job = None
-        self._set_status("Stopped." if stopped else "Done. Hover a token for its probability and alternatives.")
+        if self._problem:
+            self._set_status(self._problem, error=True)
+        else:
+            self._set_status("Stopped." if stopped else "Done. Hover a token for its probability and alternatives.")
         self._update_controls()
         self.generation_finished.emit()
 

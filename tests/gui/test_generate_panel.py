@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent, QTextCursor
 from PySide6.QtWidgets import QApplication, QToolTip
+from safetensors.torch import save_model
 
 from core.decoding import generate, load_generation_model
 from core.project import Project, load_project
@@ -13,6 +14,7 @@ from core.training.runs import RunFolder
 from gui.beam_tree import best_leaf
 from gui.formatting import format_count
 from gui.generate_panel import GeneratePanel
+from tests.conftest import REPO
 
 PROMPT = "ROMEO:"
 WAIT_MS = 30_000
@@ -181,3 +183,15 @@ def test_without_a_run_a_projects_imported_weights_generate(qtbot, bare_panel, t
     _run(qtbot, bare_panel, "greedy")
     compiled, tokenizer = core_model
     assert bare_panel.single.result.tokens == generate(compiled, tokenizer.encode(PROMPT), bare_panel.config()).tokens
+
+
+def test_an_encoder_that_cannot_generate_says_why(qtbot, bare_panel, tmp_path):
+    project = Project.load(REPO / "assets/presets/bert-tiny.json")
+    save_model(project.compile().root, str(tmp_path / "bert.safetensors"))
+    project.weights = tmp_path / "bert.safetensors"
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS):
+        bare_panel.set_project(project)
+    bare_panel.prompt_box.setPlainText("to be")
+    _run(qtbot, bare_panel, "greedy")
+    assert bare_panel.single.result is None and "needs a causal model" in bare_panel.status_label.text()
+    assert bare_panel.status_label.property("state") == "failed" and bare_panel.generate_button.isEnabled()
