@@ -19,7 +19,8 @@ def segment_after_merges(tokenizer: TrainedTokenizer, text: str, merges: int) ->
     if tokenizer.kind not in ("bpe", "bytelevel-bpe"):
         raise TokenizerError(f"a {tokenizer.kind} tokenizer has no merges to replay")
     if not 0 <= merges <= len(learned):
-        raise TokenizerError(f"the tokenizer learned {len(learned)} merges, so k must be 0..{len(learned)}, got {merges}")
+        raise TokenizerError(f"the tokenizer learned {len(learned)} merges, so k must be 0..{len(learned)}, "
+                             f"got {merges}")
     ranks = {pair: rank for rank, pair in enumerate(learned[:merges])}
     ids = {token: token_id for token_id, token in enumerate(tokenizer.vocabulary())}
     byte_level = tokenizer.kind == "bytelevel-bpe"

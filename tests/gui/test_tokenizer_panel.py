@@ -59,7 +59,8 @@ def test_byte_tokens_of_one_character_read_back_as_the_text(qtbot, panel):
         left, right = QTextCursor(view.document()), QTextCursor(view.document())
         left.setPosition(view._starts[index])
         right.setPosition(view._starts[index] + 1)
-        point = QPoint((view.cursorRect(left).x() + view.cursorRect(right).x()) // 2, view.cursorRect(left).center().y())
+        middle = (view.cursorRect(left).x() + view.cursorRect(right).x()) // 2
+        point = QPoint(middle, view.cursorRect(left).center().y())
         assert view.piece_at(point) == index
     assert view.piece_at(QPoint(5, view.viewport().height() - 2)) is None  # below the text
 

@@ -1,0 +1,417 @@
+"""The Data panel: run the cleaning pipeline on a folder or files of text and see what each step removed.
+
+The pipeline (core.data.pipeline, as `main.py data` runs it, without the tokenize step) runs on a
+worker thread; Cancel raises from its progress callback, and the step in progress, built in a
+temporary folder, is dropped whole. Each step's row gives documents, lines and bytes before and
+after, with one row under it per rule; selecting a row lists examples of what it removed, and for a
+duplicate the document it repeats. The report is the cache's manifest, so reopening shows the last run.
+"""
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
+from core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
+from core.data.reports import visible
+from core.project import Project
+from gui.formatting import format_count
+from gui.theme import MUTED_TEXT
+
+STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
+              "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
+COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Removed documents", "Removed lines")
+EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
+CONTROLS_WIDTH = 300
+SEPARATOR = "; "  # between paths in the sources box
+
+
+class Cancelled(Exception):
+    pass
+
+
+class DataJob(QThread):
+    """Reads and cleans the sources; reports through queued signals."""
+
+    progress = Signal(str, int, int)  # step, done, total (0 while unknown)
+    finished_with = Signal(object)  # list[StepReport], the text of an error, or None when cancelled
+
+    def __init__(self, sources: list[Path], config: PipelineConfig, cache: Path):
+        super().__init__()
+        self.pipeline = DataPipeline(sources, config, cache, self._progress)
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def _progress(self, progress: Progress) -> None:
+        if self.cancelled:
+            raise Cancelled
+        self.progress.emit(progress.step, progress.done, progress.total or 0)
+
+    def run(self) -> None:
+        try:
+            self.pipeline.clean()
+            self.pipeline.write_manifest()
+        except Cancelled:
+            self.finished_with.emit(None)
+        except (DataError, OSError) as exc:
+            self.finished_with.emit(str(exc))
+        except Exception as exc:  # the worker must always report back, or the panel waits forever
+            self.finished_with.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished_with.emit(list(self.pipeline.reports))
+
+
+def default_cache(project: Project) -> Path:
+    """The project's pipeline folder (NAME.data beside it); for an unsaved project, one in the app's data."""
+    cache = project.data_cache()
+    if cache is not None:
+        return cache
+    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or "project"
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / f"{slug}.data"
+
+
+class DataPanel(QWidget):
+    def __init__(self, project: Project | None = None):
+        super().__init__()
+        self.setObjectName("dataPanel")
+        self.project: Project | None = None
+        self.cache: Path | None = None
+        self.reports: list[StepReport] = []
+        self.job: DataJob | None = None
+        self._build()
+        if project is not None:
+            self.set_project(project)
+        self._update_buttons()
+
+    def _build(self) -> None:
+        self.sources_edit = QLineEdit()
+        self.sources_edit.setToolTip(f"Folders, text files or JSONL files, separated by '{SEPARATOR.strip()}'.")
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        self.files_button = QPushButton("Files…")
+        self.files_button.clicked.connect(self._choose_files)
+        self.unit_box = QComboBox()
+        self.unit_box.addItems(DOCUMENT_UNITS)
+        self.unit_box.setToolTip("file: a text file is one document; paragraph: each run of non-blank lines is.")
+        self.length_box = QCheckBox("Length filter, at least")
+        self.min_words_box = QSpinBox()
+        self.min_words_box.setRange(0, 1_000_000)
+        self.min_words_box.setSuffix(" words")
+        self.quality_box = QCheckBox("Gopher quality rules")
+        self.quality_box.setToolTip("Symbols, bullets, ellipses, word lengths, alphabetic words, stop words.")
+        self.repetition_box = QCheckBox("Gopher repetition rules")
+        self.repetition_box.setToolTip("Repeated lines, paragraphs and word n-grams.")
+        self.exact_box = QCheckBox("Exact duplicates")
+        self.near_box = QCheckBox("Near duplicates from similarity")
+        self.threshold_box = QDoubleSpinBox()
+        self.threshold_box.setRange(0.01, 1.0)
+        self.threshold_box.setSingleStep(0.05)
+        self.threshold_box.setToolTip("Estimated Jaccard similarity of word shingles from which a later document goes.")
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("primaryButton")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.steps_table = _table(COLUMNS)
+        self.steps_table.itemSelectionChanged.connect(self._show_examples)
+        self.examples_title = QLabel("Select a step or rule to see examples of what it removed.")
+        self.examples_title.setObjectName("panelCaption")
+        self.examples_table = _table(EXAMPLE_COLUMNS)
+        self.examples_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.files_button)
+        form = QFormLayout()
+        form.addRow("Sources", self.sources_edit)
+        form.addRow("", buttons)
+        form.addRow("Document", self.unit_box)
+        length = QHBoxLayout()
+        length.addWidget(self.length_box)
+        length.addWidget(self.min_words_box, 1)
+        near = QHBoxLayout()
+        near.addWidget(self.near_box)
+        near.addWidget(self.threshold_box, 1)
+        run = QHBoxLayout()
+        run.addWidget(self.run_button, 1)
+        run.addWidget(self.cancel_button, 1)
+        controls = QWidget()
+        controls.setFixedWidth(CONTROLS_WIDTH)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(form)
+        column.addLayout(length)
+        for box in (self.quality_box, self.repetition_box, self.exact_box):
+            column.addWidget(box)
+        column.addLayout(near)
+        column.addLayout(run)
+        column.addWidget(self.progress)
+        column.addWidget(self.status_label, 1)
+        examples = QWidget()
+        examples_layout = QVBoxLayout(examples)
+        examples_layout.setContentsMargins(0, 0, 0, 0)
+        examples_layout.addWidget(self.examples_title)
+        examples_layout.addWidget(self.examples_table, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.steps_table)
+        splitter.addWidget(examples)
+        splitter.setSizes([3000, 2000])
+        splitter.setChildrenCollapsible(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(14)
+        layout.addWidget(controls)
+        layout.addWidget(splitter, 1)
+
+    # ----- public -----
+
+    def set_project(self, project: Project) -> None:
+        """Show the last run in the project's pipeline cache, or the project's corpus and settings."""
+        self.shutdown()
+        self.project = project
+        self.cache = default_cache(project)
+        try:
+            manifest = read_manifest(self.cache)
+        except DataError as exc:
+            manifest = None
+            self._set_status(str(exc), "failed")
+        if manifest is not None:
+            self._set_sources(manifest.sources)
+            self._show_config(manifest.config)
+            self._show_reports(manifest.steps)
+            self._set_status(f"The last run, from {self.cache}. Press Run to run again.", "finished")
+            return
+        self._set_sources(list(project.data.corpora))
+        self._show_config(project.data.pipeline or PipelineConfig())
+        self._show_reports([])
+        if self.status_label.property("state") != "failed":
+            self._set_status("Choose a folder or files of text, set the rules and press Run.")
+
+    def config(self) -> PipelineConfig:
+        """The project's pipeline settings (or the defaults) with this panel's choices applied."""
+        base = (self.project.data.pipeline if self.project else None) or PipelineConfig()
+        return dataclasses.replace(
+            base,
+            read=dataclasses.replace(base.read, document_unit=self.unit_box.currentText()),
+            length=dataclasses.replace(base.length, enabled=self.length_box.isChecked(),
+                                       min_words=self.min_words_box.value()),
+            quality=dataclasses.replace(base.quality, enabled=self.quality_box.isChecked()),
+            repetition=dataclasses.replace(base.repetition, enabled=self.repetition_box.isChecked()),
+            exact_dedup=dataclasses.replace(base.exact_dedup, enabled=self.exact_box.isChecked()),
+            near_dedup=dataclasses.replace(base.near_dedup, enabled=self.near_box.isChecked(),
+                                           threshold=round(self.threshold_box.value(), 2)),
+        )
+
+    def sources(self) -> list[Path]:
+        return [Path(part.strip()).expanduser() for part in self.sources_edit.text().split(SEPARATOR.strip())
+                if part.strip()]
+
+    def is_running(self) -> bool:
+        """True from Run until its report is shown (the thread ends a moment before that)."""
+        return self.job is not None
+
+    def run(self) -> None:
+        if self.is_running() or self.cache is None:
+            return
+        sources = self.sources()
+        if not sources:
+            self._set_status("Choose a folder or files of text first.", "failed")
+            return
+        self.job = DataJob(sources, self.config(), self.cache)
+        self.job.progress.connect(self._on_progress)
+        self.job.finished_with.connect(self._on_finished)
+        self.progress.setRange(0, 0)
+        self._set_status("reading…")
+        self.job.start()
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if self.is_running():
+            self.job.cancel()
+            self._set_status("cancelling…")
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel a run in progress and wait for its thread, which must not outlive the panel."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait()
+            self.job = None
+            self._update_buttons()
+
+    # ----- running -----
+
+    def _on_progress(self, step: str, done: int, total: int) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+            amount = f"{format_count(done)} of {format_count(total)}"
+        else:
+            self.progress.setRange(0, 0)
+            amount = format_count(done)
+        self._set_status(f"{STEP_NAMES.get(step, step)}: {amount}")
+
+    def _on_finished(self, result) -> None:
+        if self.job is None:  # shut down while the result was on its way
+            return
+        self.job.wait()
+        self.job = None
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        if result is None:
+            self._set_status("Cancelled. The steps that finished are cached; the next run starts where this "
+                             "one stopped.", "stopped")
+        elif isinstance(result, str):
+            self._set_status(f"The pipeline stopped: {result}", "failed")
+        else:
+            self._show_reports(result)
+            kept = result[-1].documents_out
+            self._set_status(f"{kept:,} of {result[0].documents_out:,} documents kept. Cached in {self.cache}.",
+                             "finished")
+            self.progress.setValue(100)
+        self._update_buttons()
+
+    # ----- views -----
+
+    def _show_reports(self, reports: list[StepReport]) -> None:
+        """One row per step, then one per rule that removed something; each row remembers (step, rule)."""
+        self.reports = reports
+        table = self.steps_table
+        table.setRowCount(0)
+        previous: StepReport | None = None
+        for report in reports:
+            lines_in = previous.details.get("lines_out") if previous else None
+            bytes_in = previous.details.get("bytes_out") if previous else report.details.get("bytes")
+            self._add_row((STEP_NAMES.get(report.name, report.name), report.status,
+                           _change(report.documents_in, report.documents_out),
+                           _change(lines_in, report.details.get("lines_out")),
+                           _change(bytes_in, report.details.get("bytes_out")),
+                           f"{sum(report.removed.values()):,}" if report.status != "disabled" else "",
+                           _number(sum(report.removed_lines.values())) if report.removed_lines else ""),
+                          (report.name, None), bold=True)
+            for rule, count in report.removed.items():
+                self._add_row((f"    {rule}", "", "", "", "", f"{count:,}", _number(report.removed_lines.get(rule))),
+                              (report.name, rule))
+            previous = report
+        table.resizeColumnsToContents()
+        self.examples_table.setRowCount(0)
+
+    def _add_row(self, cells: tuple, key: tuple[str, str | None], bold: bool = False) -> None:
+        table = self.steps_table
+        row = table.rowCount()
+        table.insertRow(row)
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            if column >= 2:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if bold and column == 0:
+                font = QFont(item.font())
+                font.setBold(True)
+                item.setFont(font)
+            if not bold:
+                item.setForeground(QColor(MUTED_TEXT) if column == 0 else item.foreground())
+            table.setItem(row, column, item)
+
+    def _show_examples(self) -> None:
+        items = self.steps_table.selectedItems()
+        self.examples_table.setRowCount(0)
+        if not items:
+            return
+        name, rule = items[0].data(Qt.ItemDataRole.UserRole)
+        report = next(r for r in self.reports if r.name == name)
+        shown = [(r, e) for r, examples in report.examples.items() if rule in (None, r) for e in examples]
+        what = STEP_NAMES.get(name, name) + (f" / {rule}" if rule else "")
+        self.examples_title.setText(f"Examples of what {what} removed ({len(shown)} kept in the report)"
+                                    if shown else f"{what} removed nothing.")
+        for row, (reason, example) in enumerate(shown):
+            self.examples_table.insertRow(row)
+            cells = (reason, example["origin"], example.get("duplicate_of", ""), visible(example["text"]))
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(example["text"] if column == 3 else text)
+                self.examples_table.setItem(row, column, item)
+        self.examples_table.resizeColumnsToContents()
+
+    def _show_config(self, config: PipelineConfig) -> None:
+        self.unit_box.setCurrentText(config.read.document_unit)
+        self.length_box.setChecked(config.length.enabled)
+        self.min_words_box.setValue(config.length.min_words)
+        self.quality_box.setChecked(config.quality.enabled)
+        self.repetition_box.setChecked(config.repetition.enabled)
+        self.exact_box.setChecked(config.exact_dedup.enabled)
+        self.near_box.setChecked(config.near_dedup.enabled)
+        self.threshold_box.setValue(config.near_dedup.threshold)
+
+    def _set_sources(self, sources: list[Path]) -> None:
+        self.sources_edit.setText(SEPARATOR.join(str(s) for s in sources))
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of text", self._start_folder())
+        if folder:
+            self._set_sources([Path(folder)])
+
+    def _choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Text files", self._start_folder(),
+                                                "Text (*.txt *.md *.text *.jsonl);;All files (*)")
+        if files:
+            self._set_sources([Path(f) for f in files])
+
+    def _start_folder(self) -> str:
+        sources = self.sources()
+        return str(sources[0].parent) if sources else os.getcwd()
+
+    def _set_status(self, text: str, state: str = "") -> None:
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        self.status_label.setProperty("state", state)
+        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
+        self.status_label.style().polish(self.status_label)
+
+    def _update_buttons(self) -> None:
+        running = self.is_running()
+        for widget in (self.run_button, self.sources_edit, self.folder_button, self.files_button):
+            widget.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+
+def _table(columns: tuple[str, ...]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def _number(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def _change(before: int | None, after: int | None) -> str:
+    """'1,204 → 1,180', or one number where nothing changed."""
+    if before is None or before == after:
+        return _number(after)
+    return f"{_number(before)} → {_number(after)}"
