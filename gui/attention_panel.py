@@ -1,0 +1,485 @@
+"""Attention heatmaps of a run: every layer × head at once, one enlarged with its tokens, and the
+mask its attention block computes under, beside it.
+
+Two sources of weights:
+  Training probe  the snapshots the trainer wrote of one held-out sequence every sample_every steps;
+                  the slider (or Play) steps through them to replay how attention formed.
+  Your text       a checkpoint of the run reads what you type; the capture runs on a worker thread,
+                  so the window never waits on loading or running the model.
+
+An encoder-decoder's maps come in three groups, encoder self-, decoder self- and cross-attention
+(core.inspect.attention_group), chosen above the grid; its typed input is a source and a decoder text.
+"""
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
+                               QSlider, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+
+from core.compiler import CompiledModel
+from core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, capture_attention,
+                          checkpoint_model, probe_inputs, read_attention_snapshot, text_arguments)
+from core.project import Project, ProjectError
+from core.training.runs import RunFolder, RunFolderError
+from gui.attention_pattern import AttentionPatternView
+from gui.heatmap import AttentionHeatmap, HeatmapGrid
+
+PROBE, TEXT = "Training probe", "Your text"
+PLAY_MS = 700  # time each snapshot stays on screen while playing
+POLL_MS = 1000  # how often a shown run is checked for new snapshots and checkpoints
+NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
+
+
+class CaptureSignals(QObject):
+    done = Signal(int, object, object)  # ticket, maps, inputs by kind
+    failed = Signal(int, str)  # ticket, message
+
+
+class CheckpointModels:
+    """The last checkpoint loaded, kept for the next text; the lock keeps two captures from hooking
+    the same model at once (a cancelled one may still be running)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._key: tuple[Path, int] | None = None
+        self._loaded: tuple[CompiledModel, Project] | None = None
+
+    def get(self, run_path: Path, step: int) -> tuple[CompiledModel, Project]:
+        if self._key != (run_path, step):
+            self._loaded, self._key = checkpoint_model(run_path, step), (run_path, step)
+        return self._loaded
+
+
+class CaptureJob(QRunnable):
+    def __init__(self, models: CheckpointModels, ticket: int, run_path: Path, step: int, text: str, decoder_text: str):
+        super().__init__()
+        self.models, self.ticket, self.run_path, self.step = models, ticket, run_path, step
+        self.text, self.decoder_text = text, decoder_text
+        self.signals = CaptureSignals()
+
+    def run(self) -> None:
+        try:
+            with self.models.lock:
+                compiled, project = self.models.get(self.run_path, self.step)
+                inputs, arguments = text_arguments(project, compiled, self.text, self.decoder_text)
+                maps = capture_attention(compiled, *arguments)
+        except (RunFolderError, ProjectError, ValueError, RuntimeError, OSError) as exc:
+            self.signals.failed.emit(self.ticket, str(exc))
+            return
+        self.signals.done.emit(self.ticket, maps, inputs)
+
+
+class AttentionPanel(QWidget):
+    def __init__(self, project: Project | None = None):
+        super().__init__()
+        self.project = project
+        self.run: RunFolder | None = None
+        self.run_project: Project | None = None  # the project as the run trained it (run.json)
+        self.maps: list[AttentionMap] = []  # what is shown, every group
+        self.inputs: dict[str, list[int]] = {}  # their token ids by input kind
+        self.rows: list[AttentionMap] = []  # the maps of the chosen group, one grid row each
+        self._steps: list[int] = []  # snapshot steps of the run, oldest first
+        self._steps_problem = ""  # why the snapshot index could not be read, if it could not
+        self.selected = (0, 0)  # (row, head) enlarged
+        self._ticket = 0  # the capture whose result is awaited; older results are dropped
+        self._models = CheckpointModels()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+        self.source_box = QComboBox()
+        self.source_box.addItems([PROBE, TEXT])
+        self.source_box.setToolTip("Training probe: the held-out text the trainer captured at each snapshot.\n"
+                                   "Your text: a checkpoint of this run reads what you type.")
+        self.group_box = QComboBox()
+        self.group_box.setToolTip("Which attention to show: an encoder-decoder has encoder self-, decoder self- "
+                                  "and cross-attention.")
+        self.run_label = QLabel()
+        self.run_label.setObjectName("runName")
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Step through the snapshots to watch the attention form.")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Training step of the snapshot shown.")
+        self.step_label = QLabel()
+        self.step_label.setMinimumWidth(130)
+        self.checkpoint_box = QComboBox()
+        self.checkpoint_box.setToolTip("The checkpoint whose weights read your text.")
+        self.text_edit = QLineEdit()
+        self.text_edit.setPlaceholderText("Text for the model to read")
+        self.decoder_edit = QLineEdit()
+        self.decoder_edit.setPlaceholderText("Decoder input (teacher forcing), e.g. the expected output")
+        self.run_button = QPushButton("Show attention")
+        self.run_button.setObjectName("primaryButton")
+        self.message = QLabel()
+        self.message.setObjectName("panelMessage")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.grid = HeatmapGrid()
+        self.detail = AttentionHeatmap(detailed=True)
+        self.detail_title = QLabel()
+        self.detail_title.setWordWrap(True)
+        self.hover_label = QLabel()
+        self.hover_label.setObjectName("panelCaption")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pattern_title = QLabel()
+        self.pattern_title.setObjectName("panelCaption")
+        self.pattern_title.setWordWrap(True)
+        self.pattern_slot = QVBoxLayout()
+        self.pattern_view: AttentionPatternView | None = None
+
+        self._play_timer = QTimer(self, interval=PLAY_MS, timeout=self._play_tick)
+        self._poll_timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
+        self._lay_out()
+        self.source_box.currentTextChanged.connect(self._source_changed)
+        self.group_box.currentIndexChanged.connect(self._group_changed)
+        self.slider.valueChanged.connect(self._show_snapshot)
+        self.play_button.clicked.connect(self._toggle_play)
+        self.run_button.clicked.connect(self._run_or_cancel)
+        self.text_edit.returnPressed.connect(self._run_or_cancel)
+        self.decoder_edit.returnPressed.connect(self._run_or_cancel)
+        self.grid.chosen.connect(self._choose)
+        self.detail.hovered.connect(self.hover_label.setText)
+        self.show_run(None)
+
+    def _lay_out(self) -> None:
+        top = QHBoxLayout()
+        for caption, widget in (("Source", self.source_box), ("Attention", self.group_box)):
+            label = QLabel(caption)
+            label.setObjectName("panelCaption")
+            top.addWidget(label)
+            top.addWidget(widget)
+            top.addSpacing(10)
+        top.addWidget(self.run_label, 1)
+        self.probe_row = QWidget()
+        probe = QHBoxLayout(self.probe_row)
+        probe.setContentsMargins(0, 0, 0, 0)
+        probe.addWidget(self.play_button)
+        probe.addWidget(self.slider, 1)
+        probe.addWidget(self.step_label)
+        self.text_row = QWidget()
+        text = QHBoxLayout(self.text_row)
+        text.setContentsMargins(0, 0, 0, 0)
+        text.addWidget(self.checkpoint_box)
+        text.addWidget(self.text_edit, 2)
+        text.addWidget(self.decoder_edit, 2)
+        text.addWidget(self.run_button)
+
+        scroll = QScrollArea()
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(200)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.pattern_title)
+        side_layout.addLayout(self.pattern_slot)
+        side_layout.addStretch(1)
+        side.setFixedWidth(200)
+        enlarged = QWidget()
+        enlarged_layout = QVBoxLayout(enlarged)
+        enlarged_layout.setContentsMargins(0, 0, 0, 0)
+        enlarged_layout.addWidget(self.detail_title)
+        enlarged_layout.addWidget(self.detail, 1)
+        enlarged_layout.addWidget(self.hover_label)
+        detail = QWidget()
+        detail_layout = QHBoxLayout(detail)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_layout.addWidget(enlarged, 1)
+        detail_layout.addWidget(side)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(detail)
+        self.splitter.setStretchFactor(1, 1)
+        self.body = QStackedWidget()
+        self.body.addWidget(self.message)
+        self.body.addWidget(self.splitter)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.probe_row)
+        layout.addWidget(self.text_row)
+        layout.addWidget(self.body, 1)
+
+    # ----- the panel contract -----
+
+    def set_project(self, project: Project) -> None:
+        """The window's project; the panel keeps showing the run picked in the Training panel, whose
+        own graph (run.json) the weights and snapshots belong to."""
+        self.project = project
+        if self.run is None:
+            self.show_run(None)
+
+    def show_run(self, run_dir: Path | None) -> None:
+        self._stop_playing()
+        self._ticket += 1
+        self.run = self.run_project = None
+        self._capture_finished()
+        self.maps, self.inputs = [], {}
+        self.run_label.setText("")
+        self.text_edit.clear()
+        self.decoder_edit.clear()
+        if run_dir is None:
+            return self._without_run(NO_RUN)
+        try:
+            self.run = RunFolder.open(run_dir)
+            self.run_project = Project.from_dict(self.run.info["project"])
+        except (RunFolderError, ProjectError) as exc:
+            self.run = None
+            return self._without_run(f"Cannot show this run's attention: {exc}")
+        self.run_label.setText(f"{self.run.info.get('name', '')} · {self.run.path}")
+        self.run_label.setToolTip(str(self.run.path))
+        self.decoder_edit.setVisible(self._encoder_decoder())
+        self._fill_steps()
+        self._fill_checkpoints()
+        self._poll_timer.start()
+        self._prefill_text()
+        self._source_changed(self.source_box.currentText())
+
+    def _without_run(self, message: str) -> None:
+        self._poll_timer.stop()
+        self.probe_row.hide()
+        self.text_row.hide()
+        self._show_message(message)
+
+    # ----- sources -----
+
+    def _source_changed(self, source: str) -> None:
+        self._stop_playing()
+        self._ticket += 1  # a capture still running belongs to the source left behind
+        self._capture_finished()
+        self.probe_row.setVisible(source == PROBE and self.run is not None)
+        self.text_row.setVisible(source == TEXT and self.run is not None)
+        if self.run is None:
+            return
+        if source == PROBE:
+            self._show_snapshot()
+        elif self.checkpoint_box.count() == 0:
+            self._show_message(f"This run has no checkpoint yet; the trainer saves one every "
+                               f"{self.run_project.train.checkpoint_every} steps. Your text runs on its weights.")
+        else:
+            self._run_or_cancel()
+
+    def _fill_steps(self) -> None:
+        try:
+            steps, self._steps_problem = attention_steps(self.run.path), ""
+        except RunFolderError as exc:
+            steps, self._steps_problem = [], str(exc)
+        at_end = self.slider.value() == self.slider.maximum()
+        self._steps = steps
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(len(steps) - 1, 0))
+        if at_end:
+            self.slider.setValue(self.slider.maximum())  # a slider at the newest snapshot follows training
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(len(steps) > 1)
+        self.play_button.setEnabled(len(steps) > 1)
+
+    def _fill_checkpoints(self) -> None:
+        chosen = self.checkpoint_box.currentData()
+        self.checkpoint_box.clear()
+        for step, _ in self.run.checkpoints():
+            self.checkpoint_box.addItem(f"checkpoint {step}", step)
+        found = self.checkpoint_box.findData(chosen)
+        self.checkpoint_box.setCurrentIndex(found if found >= 0 else self.checkpoint_box.count() - 1)
+        self.run_button.setEnabled(self.checkpoint_box.count() > 0)
+
+    def _poll(self) -> None:
+        """Training may add snapshots and checkpoints while the panel shows the run."""
+        if self.run is None:
+            return
+        try:
+            changed = attention_steps(self.run.path) != self._steps
+        except RunFolderError:
+            changed = bool(self._steps)  # a damaged index: say so once, not every second
+        if changed:
+            was_empty = not self._steps
+            self._fill_steps()
+            if self.source_box.currentText() == PROBE and (was_empty or self.slider.value() == self.slider.maximum()):
+                self._show_snapshot()
+        if [s for s, _ in self.run.checkpoints()] != [self.checkpoint_box.itemData(i)
+                                                      for i in range(self.checkpoint_box.count())]:
+            self._fill_checkpoints()
+
+    def _show_snapshot(self) -> None:
+        if self.run is None or self.source_box.currentText() != PROBE:
+            return
+        if not self._steps:
+            self.step_label.setText("")
+            if self._steps_problem:
+                return self._show_message(f"Cannot read this run's attention snapshots: {self._steps_problem}")
+            return self._show_message(
+                f"This run has no attention snapshots yet: the trainer captures the probe text every "
+                f"{self.run_project.train.sample_every} steps. Choose “{TEXT}” to run a checkpoint on your own "
+                "text.")
+        step = self._steps[self.slider.value()]
+        self.step_label.setText(f"step {step:,} of {self._steps[-1]:,}")
+        try:
+            _, maps = read_attention_snapshot(self.run.path, step)
+            inputs = probe_inputs(self.run.path, self.run_project.graph)
+        except (RunFolderError, KeyError) as exc:  # a missing or damaged file of the snapshot
+            return self._show_message(f"Cannot read the attention snapshot of step {step}: {exc}")
+        self._show_maps(maps, inputs)
+
+    def _prefill_text(self) -> None:
+        """Start "Your text" from the probe (special tokens left out), so it shows something at once."""
+        if self.text_edit.text() or not self._steps:
+            return
+        try:
+            inputs = probe_inputs(self.run.path, self.run_project.graph)
+        except RunFolderError:
+            return  # the probe view says what is wrong with the file
+        tokenizer = self.run_project.tokenizer
+        special = set(tokenizer.special_ids().values())
+        decode = lambda ids: tokenizer.decode([i for i in ids if i not in special])  # noqa: E731
+        self.text_edit.setText(decode(inputs.get("tokens", [])))
+        self.decoder_edit.setText(decode(inputs.get("decoder_tokens", [])))
+
+    def _run_or_cancel(self) -> None:
+        if self.run is None:
+            return
+        if self.run_button.text() == "Cancel":
+            self._ticket += 1
+            self._capture_finished()
+            return self._show_message("Cancelled. Press Show attention to run the checkpoint on your text.")
+        step = self.checkpoint_box.currentData()
+        if step is None:
+            return
+        self._ticket += 1
+        job = CaptureJob(self._models, self._ticket, self.run.path, step, self.text_edit.text(),
+                         self.decoder_edit.text())
+        job.signals.done.connect(self._capture_done)
+        job.signals.failed.connect(self._capture_failed)
+        self.run_button.setText("Cancel")
+        self.run_label.setText(f"Running checkpoint {step} on your text…")
+        self._pool.start(job)
+
+    def _capture_done(self, ticket: int, maps: list[AttentionMap], inputs: dict) -> None:
+        if ticket == self._ticket:
+            self._capture_finished()
+            self._show_maps(maps, inputs)
+
+    def _capture_failed(self, ticket: int, message: str) -> None:
+        if ticket == self._ticket:
+            self._capture_finished()
+            self._show_message(f"Cannot run the checkpoint on your text: {message}")
+
+    def _capture_finished(self) -> None:
+        self.run_button.setText("Show attention")
+        if self.run is not None:
+            self.run_label.setText(f"{self.run.info.get('name', '')} · {self.run.path}")
+
+    def busy(self) -> bool:
+        """True while a capture of your text is running."""
+        return self.run_button.text() == "Cancel"
+
+    # ----- playing the snapshots -----
+
+    def _toggle_play(self) -> None:
+        if self._play_timer.isActive():
+            return self._stop_playing()
+        if self.slider.value() == self.slider.maximum():
+            self.slider.setValue(0)
+        self._play_timer.start()
+        self.play_button.setText("Pause")
+
+    def _play_tick(self) -> None:
+        if self.slider.value() >= self.slider.maximum():
+            return self._stop_playing()
+        self.slider.setValue(self.slider.value() + 1)
+
+    def _stop_playing(self) -> None:
+        self._play_timer.stop()
+        self.play_button.setText("Play")
+
+    # ----- showing maps -----
+
+    def _show_maps(self, maps: list[AttentionMap], inputs: dict[str, list[int]]) -> None:
+        if not maps:
+            return self._show_message("This model has no attention layers whose weights can be captured.")
+        self.maps, self.inputs = maps, inputs
+        graph = self.run_project.graph
+        present = list(dict.fromkeys(attention_group(graph, m) for m in maps))
+        chosen = self.group_box.currentData()
+        self.group_box.blockSignals(True)
+        self.group_box.clear()
+        for group in present:
+            self.group_box.addItem(GROUPS[group], group)
+        self.group_box.setCurrentIndex(present.index(chosen) if chosen in present else 0)
+        self.group_box.setEnabled(len(present) > 1)
+        self.group_box.blockSignals(False)
+        self._group_changed()
+
+    def _group_changed(self) -> None:
+        group = self.group_box.currentData()
+        if group is None:
+            return
+        graph = self.run_project.graph
+        self.rows = [m for m in self.maps if attention_group(graph, m) == group]
+        queries, keys = (self._token_texts(ids) for ids in attention_axes(self.inputs, group))
+        titles = [(f"layer {i + 1}", f"{m.path}, copy {m.repeat + 1} of its group") for i, m in enumerate(self.rows)]
+        weights = [m.weights[0].numpy() for m in self.rows]  # (H, T, S) each
+        self.grid.set_maps(weights, titles, *self._labels(queries, keys, weights[0].shape[1:]))
+        if self.body.currentIndex() != 1:  # first shown: the grid as wide as it needs, up to half the panel
+            wanted = min(self.grid.sizeHint().width() + 24, self.width() // 2)
+            self.splitter.setSizes([wanted, max(self.width() - wanted, 1)])
+        self.body.setCurrentIndex(1)
+        row, head = self.selected
+        self._choose(min(row, len(self.rows) - 1), min(head, weights[0].shape[0] - 1))
+
+    def _choose(self, row: int, head: int) -> None:
+        """Enlarge one head of one layer, with its block's mask beside it."""
+        self.selected = (row, head)
+        self.grid.select(row, head)
+        m = self.rows[row]
+        weights = m.weights[0, head].numpy()  # (T, S)
+        queries, keys = (self._token_texts(ids) for ids in attention_axes(self.inputs, self.group_box.currentData()))
+        self.detail.set_weights(weights, *self._labels(queries, keys, weights.shape))
+        self.detail_title.setText(f"<b>{GROUPS[self.group_box.currentData()]}</b> · layer {row + 1} · "
+                                  f"head {head + 1} <span style='color:#8d939c'>({m.path}, copy {m.repeat + 1})</span>")
+        self.hover_label.setText("Hover a cell for its query token, key token and weight.")
+        self._show_pattern(m.path, weights.shape[0])
+
+    def _show_pattern(self, path: str, length: int) -> None:
+        if self.pattern_view is not None:
+            self.pattern_slot.removeWidget(self.pattern_view)
+            self.pattern_view.hide()
+            self.pattern_view.deleteLater()
+            self.pattern_view = None
+        graph = self.run_project.graph
+        node = graph.scope_of(path).nodes[path.split("/")[-1]]
+        try:
+            pattern = node.block.pattern(node.typed_params(), length)
+        except ValueError:
+            pattern = None
+        if pattern is None:
+            self.pattern_title.setText(f"{node.block.title} ({node.type_id}): every query may read every key "
+                                       "it is given; no fixed mask.")
+            return
+        self.pattern_title.setText(f"Mask of {node.block.title} ({node.type_id}): which keys each query may "
+                                   f"read, the first {length} positions." +
+                                   (f" Cost: {node.block.complexity}." if node.block.complexity else ""))
+        self.pattern_view = AttentionPatternView(pattern)
+        self.pattern_slot.addWidget(self.pattern_view)
+
+    def _token_texts(self, ids: list[int]) -> list[str]:
+        return [self.run_project.tokenizer.token_text(i) for i in ids]
+
+    @staticmethod
+    def _labels(queries: list[str], keys: list[str], shape: tuple[int, int]) -> tuple[list[str], list[str]]:
+        """Token texts when they match the map's size, positions otherwise (a probe whose tokens
+        were not kept, e.g. a decoder's in a snapshot written before they were)."""
+        rows, columns = shape
+        return (queries if len(queries) == rows else [str(i) for i in range(rows)],
+                keys if len(keys) == columns else [str(j) for j in range(columns)])
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.body.setCurrentIndex(0)
+
+    def _encoder_decoder(self) -> bool:
+        return bool(self.run_project.graph.nodes_of_type("input.decoder_tokens"))

@@ -1,0 +1,281 @@
+"""Attention heatmaps painted with QPainter: one query row per token, top to bottom, one key column
+per token, left to right. Small ones fill the layer × head grid; the large one labels both axes with
+token texts and carries a colour bar. Painting a QImage is fast enough for a 12 × 12 grid of
+64-token maps, where a pyqtgraph plot per cell would not be.
+
+Every map shares one colour scale from 0 to 1, so heads, layers and training steps compare at a
+glance, and the colour follows the square root of the weight: a causal head that spreads evenly over
+64 keys gives each about 0.016, which a linear scale would paint as black.
+"""
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QLinearGradient, QPainter, QPen
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QWidget
+
+from gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, TEXT, mono_font, ui_font
+
+# Dark to bright through blue: low weights fade into the panel, strong ones stand out.
+COLOUR_STOPS = [(0.0, "#1b1d20"), (0.25, "#23406b"), (0.5, "#3d74c9"), (0.75, "#8ab4f8"), (1.0, "#fff3c4")]
+CELL_SIZE = 84  # pixels on each side of a grid heatmap
+LABEL_CHARS = 8  # a longer token text is cut and ends with '…'
+LABEL_FONT_PX = 11
+BAR_WIDTH = 12  # the colour bar beside the large heatmap
+BAR_TICKS = (0.0, 0.05, 0.25, 0.5, 1.0)  # weights named on the colour bar
+
+
+def _colour_table() -> np.ndarray:
+    """256 ARGB32 colours interpolated between COLOUR_STOPS."""
+    where = np.linspace(0.0, 1.0, 256)
+    stops = [s for s, _ in COLOUR_STOPS]
+    channels = [[QColor(c).red(), QColor(c).green(), QColor(c).blue()] for _, c in COLOUR_STOPS]
+    r, g, b = (np.interp(where, stops, [rgb[k] for rgb in channels]).astype(np.uint32) for k in range(3))
+    return (0xFF000000 | (r << 16) | (g << 8) | b).astype(np.uint32)
+
+
+COLOURS = _colour_table()
+
+
+def colour_position(weight: float | np.ndarray):
+    """Where a weight sits on the colour scale, 0 to 1."""
+    return np.sqrt(np.clip(weight, 0.0, 1.0))
+
+
+def weights_image(weights: np.ndarray) -> QImage:
+    """A (T, S) array of weights in [0, 1] as a T-row, S-column image."""
+    index = np.round(colour_position(np.nan_to_num(weights)) * 255.0).astype(np.uint8)
+    pixels = np.ascontiguousarray(COLOURS[index])  # (T, S) ARGB32
+    rows, columns = pixels.shape
+    return QImage(pixels.data, columns, rows, columns * 4, QImage.Format.Format_RGB32).copy()
+
+
+def token_label(text: str) -> str:
+    """A token as it can be read on an axis: whitespace made visible, long ones cut."""
+    shown = text.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
+    return shown if len(shown) <= LABEL_CHARS else shown[: LABEL_CHARS - 1] + "…"
+
+
+class AttentionHeatmap(QWidget):
+    """One map (T queries × S keys). `detailed` adds token labels on both axes and a colour bar."""
+
+    clicked = Signal()
+    hovered = Signal(str)  # the description of the cell under the mouse, "" when it leaves
+
+    def __init__(self, detailed: bool = False):
+        super().__init__()
+        self.detailed = detailed
+        self.weights = np.zeros((0, 0), dtype=np.float32)
+        self.queries: list[str] = []  # token text of each query row
+        self.keys: list[str] = []  # token text of each key column
+        self.selected = False
+        self._image = QImage()
+        self._hover: tuple[int, int] | None = None
+        self.setMouseTracking(True)
+        if detailed:
+            self.setMinimumSize(260, 260)
+            self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        else:
+            self.setFixedSize(CELL_SIZE, CELL_SIZE)
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def set_weights(self, weights: np.ndarray, queries: list[str], keys: list[str]) -> None:
+        self.weights = weights
+        self.queries, self.keys = queries, keys
+        self._image = weights_image(weights)
+        self._hover = None
+        self.update()
+
+    def set_selected(self, selected: bool) -> None:
+        self.selected = selected
+        self.update()
+
+    # ----- geometry -----
+
+    def _margins(self) -> tuple[float, float, float]:
+        """Left (query labels), top (key labels) and right (colour bar) margins in pixels."""
+        if not self.detailed:
+            return 2.0, 2.0, 2.0
+        metrics = QFontMetrics(mono_font(LABEL_FONT_PX))
+        widest = max((metrics.horizontalAdvance(token_label(t)) for t in self.queries + self.keys), default=0)
+        return widest + 10.0, widest + 10.0, BAR_WIDTH + 52.0
+
+    def plot_rect(self) -> QRectF:
+        """Where the cells are drawn: square cells, as large as the widget allows, centred across."""
+        rows, columns = self.weights.shape
+        left, top, right = self._margins()
+        if not rows or not columns:
+            return QRectF(left, top, 0, 0)
+        cell = max(min((self.width() - left - right) / columns, (self.height() - top - 4) / rows), 0.5)
+        spare = self.width() - left - right - cell * columns
+        return QRectF(left + spare / 2, top, cell * columns, cell * rows)
+
+    def cell_at(self, point: QPointF) -> tuple[int, int] | None:
+        rect = self.plot_rect()
+        if not rect.contains(point) or rect.isEmpty():
+            return None
+        rows, columns = self.weights.shape
+        i = min(int((point.y() - rect.top()) / rect.height() * rows), rows - 1)
+        j = min(int((point.x() - rect.left()) / rect.width() * columns), columns - 1)
+        return i, j
+
+    def cell_centre(self, i: int, j: int) -> QPointF:
+        rect = self.plot_rect()
+        rows, columns = self.weights.shape
+        return QPointF(rect.left() + (j + 0.5) * rect.width() / columns, rect.top() + (i + 0.5) * rect.height() / rows)
+
+    def describe(self, i: int, j: int) -> str:
+        query = self.queries[i] if i < len(self.queries) else "?"
+        key = self.keys[j] if j < len(self.keys) else "?"
+        return f"query {i} {token_label(query)!r} → key {j} {token_label(key)!r}: {self.weights[i, j]:.3f}"
+
+    # ----- events -----
+
+    def mouseMoveEvent(self, event) -> None:
+        cell = self.cell_at(event.position())
+        if cell != self._hover:
+            self._hover = cell
+            self.update()
+            text = self.describe(*cell) if cell else ""
+            self.hovered.emit(text)
+            if text:
+                QToolTip.showText(event.globalPosition().toPoint(), text, self)
+            else:
+                QToolTip.hideText()
+
+    def leaveEvent(self, event) -> None:
+        self._hover = None
+        self.hovered.emit("")
+        self.update()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+
+    # ----- painting -----
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        rect = self.plot_rect()
+        if not self._image.isNull() and not rect.isEmpty():
+            painter.drawImage(rect, self._image)  # nearest neighbour: every cell keeps sharp edges
+        if self.detailed:
+            self._paint_labels(painter, rect)
+            self._paint_colour_bar(painter, rect)
+        if self._hover is not None:
+            i, j = self._hover
+            rows, columns = self.weights.shape
+            w, h = rect.width() / columns, rect.height() / rows
+            painter.setPen(QPen(QColor("#ffffff"), 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(rect.left() + j * w, rect.top() + i * h, w, h))
+        if not self.detailed:
+            border = ACCENT if self.selected else LABEL_BORDER
+            painter.setPen(QPen(border, 2 if self.selected else 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
+
+    def _paint_labels(self, painter: QPainter, rect: QRectF) -> None:
+        rows, columns = self.weights.shape
+        if not rows or not columns:
+            return
+        painter.setFont(mono_font(LABEL_FONT_PX))
+        cell = rect.height() / rows
+        every = max(1, math.ceil((LABEL_FONT_PX + 1) / cell))  # leave labels out rather than overlap them
+        hover_i, hover_j = self._hover or (-1, -1)
+        for i in range(rows):
+            if i % every == 0 or i == hover_i:
+                painter.setPen(ACCENT if i == hover_i else TEXT)
+                box = QRectF(rect.left() - 206, rect.top() + i * cell, 200, cell)
+                text = token_label(self.queries[i]) if i < len(self.queries) else str(i)
+                painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.save()
+        painter.rotate(-90)  # key labels read bottom to top, ending just above their column
+        for j in range(columns):
+            if j % every == 0 or j == hover_j:
+                painter.setPen(ACCENT if j == hover_j else TEXT)
+                box = QRectF(-(rect.top() - 6), rect.left() + j * cell, rect.top() - 6, cell)
+                text = token_label(self.keys[j]) if j < len(self.keys) else str(j)
+                painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+        painter.restore()
+
+    def _paint_colour_bar(self, painter: QPainter, rect: QRectF) -> None:
+        if rect.isEmpty():
+            return
+        bar = QRectF(rect.right() + 12, rect.top(), BAR_WIDTH, rect.height())
+        gradient = QLinearGradient(bar.bottomLeft(), bar.topLeft())
+        for stop, colour in COLOUR_STOPS:
+            gradient.setColorAt(stop, QColor(colour))
+        painter.fillRect(bar, gradient)
+        painter.setPen(QPen(LABEL_BORDER, 1))
+        painter.drawRect(bar)
+        painter.setFont(ui_font(11))
+        painter.setPen(MUTED_TEXT)
+        for weight in BAR_TICKS:
+            y = bar.bottom() - float(colour_position(weight)) * bar.height()
+            painter.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y))
+            box = QRectF(bar.right() + 6, y - 8, 46, 16)
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{weight:g}")
+
+
+class HeatmapGrid(QWidget):
+    """Layer rows × head columns of small heatmaps; clicking one emits its (row, head)."""
+
+    chosen = Signal(int, int)
+
+    def __init__(self):
+        super().__init__()
+        self.cells: list[list[AttentionHeatmap]] = []
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._layout.setHorizontalSpacing(6)
+        self._layout.setVerticalSpacing(6)
+        self._layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), BASE)
+        self.setPalette(palette)
+
+    def set_maps(self, maps: list[np.ndarray], row_titles: list[tuple[str, str]], queries: list[str],
+                 keys: list[str]) -> None:
+        """`maps` holds one (H, T, S) array per row; row_titles one (title, tooltip) per row."""
+        shape = [m.shape[0] for m in maps]
+        if len(self.cells) != len(maps) or [len(r) for r in self.cells] != shape:
+            self._rebuild(shape, row_titles)
+        for r, (row, (title, tip)) in enumerate(zip(self.cells, row_titles)):
+            self._layout.itemAtPosition(r + 1, 0).widget().setText(title)
+            self._layout.itemAtPosition(r + 1, 0).widget().setToolTip(tip)
+            for h, cell in enumerate(row):
+                cell.set_weights(maps[r][h], queries, keys)
+                cell.setToolTip(f"{title}, head {h + 1}: click to enlarge")
+
+    def select(self, row: int, head: int) -> None:
+        for r, cells in enumerate(self.cells):
+            for h, cell in enumerate(cells):
+                cell.set_selected((r, h) == (row, head))
+
+    def _rebuild(self, heads_per_row: list[int], row_titles: list[tuple[str, str]]) -> None:
+        while self._layout.count():
+            self._layout.takeAt(0).widget().deleteLater()
+        self.cells = []
+        for h in range(max(heads_per_row, default=0)):
+            header = QLabel(f"head {h + 1}")
+            header.setObjectName("panelCaption")
+            header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self._layout.addWidget(header, 0, h + 1)
+        for r, heads in enumerate(heads_per_row):
+            title = QLabel(row_titles[r][0])
+            title.setObjectName("panelCaption")
+            title.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._layout.addWidget(title, r + 1, 0)
+            row = []
+            for h in range(heads):
+                cell = AttentionHeatmap()
+                cell.clicked.connect(lambda r=r, h=h: self.chosen.emit(r, h))
+                self._layout.addWidget(cell, r + 1, h + 1)
+                row.append(cell)
+            self.cells.append(row)
+
+    def sizeHint(self) -> QSize:
+        return self._layout.sizeHint()
