@@ -207,7 +207,9 @@ class GeneratePanel(QWidget):
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 4, 0)
         column.setSpacing(6)
-        for widget in (self.model_label, self.source_caption, self.source_box, prompt_caption, self.prompt_box):
+        column.addWidget(self.model_label)
+        column.addSpacing(4)
+        for widget in (self.source_caption, self.source_box, prompt_caption, self.prompt_box):
             column.addWidget(widget)
         column.addLayout(grid)
         column.addLayout(buttons)

@@ -12,7 +12,7 @@ from core.data.tokenizers import ProjectTokenizer
 from core.decoding import GenerationResult, StepRecord
 from gui.beam_tree import token_label
 from gui.formatting import format_count
-from gui.theme import MUTED_TEXT, TEXT
+from gui.theme import MUTED_TEXT, TEXT, mono_font
 
 ENDINGS = {"stop": "ended at a stop token", "length": "reached max new tokens", "context": "the context is full",
            "cancelled": "stopped"}  # GenerationResult.finish_reason in words
@@ -35,6 +35,7 @@ class TokenView(QTextEdit):
         super().__init__()
         self.setObjectName("sampleBox")
         self.setReadOnly(True)
+        self.setFont(mono_font(13))
         self.records: list[StepRecord] = []
         self.spans: list[tuple[int, int]] = []  # document positions [start, end) of each token
         self.tokenizer: ProjectTokenizer | None = None  # of the model that wrote the text
@@ -59,7 +60,9 @@ class TokenView(QTextEdit):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         start = cursor.position()
         look = QTextCharFormat()
-        look.setBackground(probability_colour(record.probability))
+        colour = probability_colour(record.probability)
+        # Every other token a shade lighter, so that neighbours of one colour still show where they meet.
+        look.setBackground(colour.lighter(118) if len(self.records) % 2 else colour)
         look.setForeground(TEXT)
         cursor.insertText(shown, look)
         self.records.append(record)
