@@ -12,6 +12,8 @@
     python main.py tokenizer-train PROJECT --kind KIND [--vocab-size N] [--special-tokens T ...] [--out FILE]
     python main.py tokenizer-compare PROJECT --vocab-size N [--kinds KIND ...]
     python main.py data PROJECT [--out DIR]         clean, deduplicate and tokenize the corpus
+    python main.py eval PROJECT_OR_RUN --task TASK [--limit N] [--json]   score a model on a bundled task
+    python main.py leaderboard [--task TASK] [--runs DIR] [--json]       runs ranked per task
 
 Everything but `open` runs headless and uses core/ only.
 """
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
                     "tokenizer-compare": _tokenizer_compare, "data": _data, "import-hf": _import_hf,
-                    "sweep": _sweep, "export": _export, "generate": _generate}
+                    "sweep": _sweep, "export": _export, "generate": _generate,
+                    "eval": _eval, "leaderboard": _leaderboard}
         return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -85,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=Path, help="sweep folder (default: runs/sweep-NAME-TIME)")
     _data_parsers(commands)
     _generate_parser(commands)
+    _eval_parsers(commands)
     return parser
 
 
@@ -276,6 +280,86 @@ def _generate(args) -> int:
     print(f"[{len(result.tokens)} tokens, {result.finish_reason}, {result.tokens_per_s:,.1f} tokens/s, "
           f"{'KV cache ' + format(result.cache_bytes, ',') + ' bytes' if config.use_cache else 'no cache'}]",
           file=sys.stderr)
+    return 0
+
+
+TASK_NAMES = "perplexity, next_line, genre, copy, reverse, sort or add"  # core.evaluate.TASKS, without importing torch
+
+
+def _eval_parsers(commands) -> None:
+    ev = commands.add_parser("eval", help="score a run's latest checkpoint, or a project with weights, on a task")
+    ev.add_argument("source", metavar="PROJECT_OR_RUN", help="run folder (latest checkpoint) or project with weights")
+    ev.add_argument("--task", required=True, help=f"one of {TASK_NAMES}")
+    ev.add_argument("--limit", type=int, help="score at most N examples (perplexity: N tokens)")
+    ev.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch decides)")
+    ev.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
+    board = commands.add_parser("leaderboard", help="runs ranked per task by their saved evaluations")
+    board.add_argument("--task", help=f"only this task: {TASK_NAMES} (default: every evaluated task)")
+    board.add_argument("--runs", type=Path, metavar="DIR", help="runs folder (default: the window's, "
+                                                                "$WORKBENCH_RUNS_DIR or runs/ beside main.py)")
+    board.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _eval(args) -> int:
+    import torch
+
+    from core.evaluate import TASKS, evaluate, open_model, save_result
+    from core.leaderboard import format_metric
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = open_model(args.source)
+    interactive = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:  # the window's leaderboard reads "progress k/n" lines
+        print(f"\r{args.task}: {done}/{total}" if interactive else f"progress {done}/{total}",
+              end="" if interactive else "\n", file=sys.stderr, flush=True)
+
+    result = evaluate(model, args.task, args.limit, progress)
+    if interactive:
+        print(file=sys.stderr)
+    saved = save_result(model.run_dir, result) if model.run_dir else None
+    if args.json:
+        print(json.dumps({**result.to_dict(), "source": str(model.source), "saved": str(saved) if saved else None}))
+        return 0
+    unit = "tokens" if args.task == "perplexity" else "examples"
+    print(f"{args.task}: {TASKS[args.task].description}")
+    print(f"{model.description} · {result.examples:,} {unit} · {result.seconds:.1f} s")
+    print(f"  {'metric':<14}{'value':>10}")
+    for name, value in result.metrics().items():
+        print(f"  {name:<14}{format_metric(value):>10}")
+    print(f"saved to {saved}" if saved else "not saved: a project file has no run folder to keep results in")
+    return 0
+
+
+def _leaderboard(args) -> int:
+    from core.leaderboard import evaluated_tasks, format_metric, leaderboard
+
+    runs = args.runs or Path(os.environ.get("WORKBENCH_RUNS_DIR") or REPO / "runs")
+    boards = [leaderboard(runs, task) for task in ([args.task] if args.task else evaluated_tasks(runs))]
+    if args.json:
+        print(json.dumps([{"task": b.task, "metric": b.metric, "higher_is_better": b.higher_is_better,
+                           "problems": list(b.problems),
+                           "entries": [{"run": e.name, "run_dir": str(e.run_dir), "metrics": e.metrics,
+                                        "examples": e.examples, "step": e.step, "evaluated": e.evaluated,
+                                        "differences": list(e.differences)} for e in b.entries]}
+                          for b in boards], indent=2))
+        return 0
+    if not any(b.entries for b in boards):
+        print(f"no evaluated runs in {runs}: evaluate one with  main.py eval RUN_DIR --task TASK")
+    for board in filter(lambda b: b.entries, boards):
+        others = list(dict.fromkeys(m for e in board.entries for m in e.metrics if m != board.metric))
+        columns = [board.metric, *others]
+        print(f"\n{board.task}: ranked by {board.metric} ({'higher' if board.higher_is_better else 'lower'} is better)")
+        print(f"{'#':>3}  {'run':<32}" + "".join(f"{c:>12}" for c in columns) + f"{'examples':>10}{'step':>7}  evaluated")
+        for rank, entry in enumerate(board.entries, 1):
+            values = "".join(f"{format_metric(entry.metrics.get(c)):>12}" for c in columns)
+            print(f"{rank:>3}  {entry.name:<32}{values}{entry.examples:>10,}{entry.step or '':>7}  "
+                  f"{entry.evaluated[:16].replace('T', ' ')}")
+            for line in entry.differences:
+                print(f"{'':>7}{line}")
+    for problem in (p for b in boards for p in b.problems):
+        print(f"skipped {problem}", file=sys.stderr)
     return 0
 
 

@@ -107,3 +107,9 @@ def _entry(run_dir: Path, result_path: Path) -> Entry:
     return Entry(run_dir, run_dir.name, str(info.get("name", run_dir.name)), metrics, int(saved["examples"]),
                  saved.get("step"), str(saved.get("evaluated", "")), info)
 
+
+def format_metric(value: float | None) -> str:
+    """A metric as tables show it: 41.24 for perplexity, BLEU and chrF, 0.2750 for accuracies and NLL."""
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
