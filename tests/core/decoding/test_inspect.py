@@ -1,11 +1,19 @@
 """Attention capture: the weights of every attention module, by plain math, for the batch the model
 just ran; the same weights the cached decoder records per step; snapshots in run folders."""
 
+import shutil
+
+import pytest
 import torch
 
+from core.architectures import FAMILIES, build_graph
 from core.decoding import GenerationConfig, generate
-from core.inspect import attention_steps, capture_attention, read_attention_snapshot, write_attention_snapshot
+from core.inspect import (attention_axes, attention_group, attention_steps, capture_attention, checkpoint_model,
+                          probe_inputs, read_attention_snapshot, text_arguments, write_attention_snapshot)
+from core.project import Project, load_project
+from core.training.runs import RunFolderError
 from core.training.trainer import start_run
+from tests.conftest import REPO
 from tests.core.decoding.helpers import SOURCE, sharp_model
 
 
@@ -68,3 +76,59 @@ def test_training_writes_attention_snapshots_on_the_sample_schedule(tiny_project
     tokens, maps = read_attention_snapshot(trainer.run.path, 6)
     assert len(tokens) == 32 and [m.key for m in maps] == ["layers/attn#0", "layers/attn#1"]
     assert maps[0].weights.shape == (1, 2, 32, 32)
+
+
+def test_an_encoder_decoder_snapshot_keeps_both_token_inputs_and_labels_each_group(tmp_path):
+    compiled = sharp_model("t5")  # forward(tokens, dec_tokens, mask, dec_mask)
+    graph = build_graph(FAMILIES["t5"].replace(vocab_size=50, context_length=16, width=32, layers=2))
+    source, target = torch.tensor([SOURCE]), torch.tensor([[0, 11, 12]])
+    write_attention_snapshot(tmp_path, compiled, [source, target, torch.ones_like(source)], 10)
+    inputs = probe_inputs(tmp_path, graph)
+    assert inputs == {"tokens": SOURCE, "decoder_tokens": [0, 11, 12], "padding_mask": [1] * 5}
+    _, maps = read_attention_snapshot(tmp_path, 10)
+    groups = [attention_group(graph, m) for m in maps]
+    assert groups == ["encoder", "encoder", "decoder", "cross", "decoder", "cross"]
+    assert attention_axes(inputs, "cross") == ([0, 11, 12], SOURCE)  # decoder queries read source keys
+    assert attention_axes(inputs, "decoder") == ([0, 11, 12], [0, 11, 12])
+    assert attention_axes(inputs, "encoder") == (SOURCE, SOURCE)
+    gpt = load_project().graph
+    assert attention_group(gpt, maps[0]) == "self"
+
+
+def test_typed_text_is_framed_as_training_framed_it():
+    t5 = Project.load(REPO / "assets/presets/t5-tiny.json")
+    compiled = t5.compile()
+    inputs, arguments = text_arguments(t5, compiled, "abc", "cb")
+    special = t5.tokenizer.special_ids()
+    assert inputs["tokens"] == t5.tokenizer.encode("abc") + [special["[EOS]"]]
+    assert inputs["decoder_tokens"] == [special["[BOS]"]] + t5.tokenizer.encode("cb")
+    assert [a.tolist()[0] for a in arguments] == [inputs["tokens"], inputs["decoder_tokens"], [1] * 4, [1] * 3]
+    assert [m.weights.shape[-2:] for m in capture_attention(compiled, *arguments)][-1] == (3, 4)  # cross
+
+    gpt = load_project()
+    compiled = gpt.compile()
+    inputs, arguments = text_arguments(gpt, compiled, "x" * 500)
+    assert inputs == {"tokens": gpt.tokenizer.encode("x" * compiled.ctx.context_length)}  # cut to the context
+    with pytest.raises(ValueError, match="type some text"):
+        text_arguments(gpt, compiled, "")
+
+
+def test_checkpoint_model_loads_a_step_and_names_what_is_wrong(trained_run, tmp_path):
+    compiled, project = checkpoint_model(trained_run, 8)
+    tokens, maps = read_attention_snapshot(trained_run, 8)
+    fresh = capture_attention(compiled, torch.tensor([tokens]))
+    for read, captured in zip(maps, fresh):  # the snapshot the trainer wrote at step 8, from the same weights
+        torch.testing.assert_close(read.weights, captured.weights, atol=1e-3, rtol=0)
+    with pytest.raises(RunFolderError, match="no checkpoint at step 5"):
+        checkpoint_model(trained_run, 5)
+    damaged = tmp_path / "run"
+    shutil.copytree(trained_run, damaged)
+    (damaged / "checkpoints/step_000004/model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RunFolderError, match="step_000004.*does not fit"):
+        checkpoint_model(damaged, 4)
+    (damaged / "attention/step_000004.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RunFolderError, match="step_000004.safetensors: unreadable attention snapshot"):
+        read_attention_snapshot(damaged, 4)
+    (damaged / "attention/index.json").write_text("{")
+    with pytest.raises(RunFolderError, match="index.json: unreadable"):
+        attention_steps(damaged)
