@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
                                QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter,
                                QStackedWidget, QVBoxLayout, QWidget)
 
@@ -132,11 +132,15 @@ class GeneratePanel(QWidget):
         self.compare_columns = [OutputColumn() for _ in STRATEGIES]
         self._lay_out()
         self.set_project(project)
+        QApplication.instance().aboutToQuit.connect(self.shutdown)
 
     def _build_controls(self) -> None:
         self.model_label = QLabel()
         self.model_label.setObjectName("runName")
         self.model_label.setWordWrap(True)
+        self.reload_button = QPushButton("Reload")
+        self.reload_button.setToolTip("Load the run's latest checkpoint again: a run still training writes newer ones.")
+        self.reload_button.clicked.connect(self._load)
         self.status_label = QLabel()
         self.status_label.setObjectName("runStatus")
         self.status_label.setWordWrap(True)
@@ -207,7 +211,10 @@ class GeneratePanel(QWidget):
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 4, 0)
         column.setSpacing(6)
-        column.addWidget(self.model_label)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.reload_button)
+        column.addLayout(model_row)
         column.addSpacing(4)
         for widget in (self.source_caption, self.source_box, prompt_caption, self.prompt_box):
             column.addWidget(widget)
@@ -327,7 +334,7 @@ class GeneratePanel(QWidget):
         self._set_status("")
         job = ModelLoadJob(self.project, self.run_dir)
         job.done.connect(lambda loaded, job=job: self._on_loaded(job, loaded))
-        job.finished.connect(lambda job=job: self._loads.remove(job))
+        job.finished.connect(lambda job=job: self._forget_load(job))
         self._loads.append(job)
         job.start()
         self._update_controls()
@@ -349,6 +356,10 @@ class GeneratePanel(QWidget):
         self._set_status("Ready: type a prompt and press Generate.")
         self._update_controls()
         self.load_finished.emit(True)
+
+    def _forget_load(self, job: ModelLoadJob) -> None:
+        self._loads.remove(job)
+        self._update_controls()
 
     def _show_model_problem(self, message: str) -> None:
         self.model_label.setText("No model loaded")
@@ -414,6 +425,7 @@ class GeneratePanel(QWidget):
         self.generate_button.setEnabled(ready)
         self.compare_button.setEnabled(ready)
         self.stop_button.setEnabled(running)
+        self.reload_button.setEnabled(self.run_dir is not None and not self._loads)
         strategy = self.strategy_box.currentData()
         self.beams_box.setEnabled(strategy == "beam")
         self.top_k_box.setEnabled(strategy == "top_k")
@@ -423,13 +435,17 @@ class GeneratePanel(QWidget):
         if not self.is_running() and self.pages.currentIndex() == 0:
             self.beam_tree.setVisible(strategy == "beam")
 
-    def closeEvent(self, event) -> None:
-        """A QThread must not be destroyed while it runs: stop the generation and wait for the workers."""
+    def shutdown(self) -> None:
+        """A QThread must not be destroyed while it runs: stop the generation and wait for the workers.
+        Called when the application quits or this panel closes (a window closing does not close it)."""
         if self.job is not None:
             self.job.cancel()
             self.job.wait()
         for job in list(self._loads):
             job.wait()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
         super().closeEvent(event)
 
 

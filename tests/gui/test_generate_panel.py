@@ -195,3 +195,16 @@ def test_an_encoder_that_cannot_generate_says_why(qtbot, bare_panel, tmp_path):
     _run(qtbot, bare_panel, "greedy")
     assert bare_panel.single.result is None and "needs a causal model" in bare_panel.status_label.text()
     assert bare_panel.status_label.property("state") == "failed" and bare_panel.generate_button.isEnabled()
+
+
+def test_reload_picks_up_a_checkpoint_written_since(qtbot, bare_panel, trained_run, tmp_path):
+    run = tmp_path / "training-run"
+    shutil.copytree(trained_run, run)
+    shutil.move(run / "checkpoints", tmp_path / "later")
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS):
+        bare_panel.show_run(run)
+    shutil.move(tmp_path / "later", run / "checkpoints")  # the trainer wrote its first checkpoints
+    qtbot.waitUntil(bare_panel.reload_button.isEnabled)
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
+        qtbot.mouseClick(bare_panel.reload_button, Qt.MouseButton.LeftButton)
+    assert loaded.args == [True] and "step 12" in bare_panel.model_label.text()
