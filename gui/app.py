@@ -14,9 +14,12 @@ SCREENSHOT_SIZE = (1440, 900)
 SETTLE_MS = 500  # long enough for layout, the first fit and pyqtgraph's first paint
 
 
-def run_app(project_path: Path | None = None, screenshot: Path | None = None) -> int:
+def run_app(project_path: Path | None = None, screenshot: Path | None = None, run: Path | None = None,
+            panel: str | None = None) -> int:
     """Open the main window on `project_path` (the default preset when None) and run until it
-    closes. With `screenshot`, save the laid-out window as a PNG there and return instead."""
+    closes. `run` is a run folder for the Training, Attention, Generate and Leaderboard panels to
+    show, `panel` the title of the panel to bring to the front. With `screenshot`, save the laid-out
+    window as a PNG there and return instead."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -30,6 +33,12 @@ def run_app(project_path: Path | None = None, screenshot: Path | None = None) ->
         QMessageBox.critical(None, "Cannot open project", str(exc))
         return 2
     window = MainWindow(project)
+    if run is not None:
+        window.training.follow_run(Path(run))
+        window.show_run(Path(run))
+    if panel is not None and not window.raise_panel(panel):
+        print(f"error: there is no panel called {panel!r}", file=sys.stderr)
+        return 2
     if screenshot is not None:
         return _screenshot(window, Path(screenshot))
     window.show()

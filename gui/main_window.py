@@ -1,8 +1,10 @@
 """The main window: the block palette and problems on the left, the graph in the middle, the
-inspector on the right, training below.
+inspector on the right, and the tabbed panels below: Training, Attention, Generate, Tokenizer, Data
+and Leaderboard.
 
 It holds the open Project and recomputes ModelFacts whenever the graph changes, then hands both
-to the panels; no panel keeps a copy of the model. The Edit menu's undo stack mirrors the graph's
+to the panels; no panel keeps a copy of the model. The run picked (or started) in the Training panel
+is the run the Attention, Generate and Leaderboard panels show. The Edit menu's undo stack mirrors the graph's
 History, and its clean state is what "unsaved changes" means.
 """
 
@@ -10,7 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QUndoView
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea,
+                               QUndoView, QWidget)
 
 from core.graph import Graph, Group, Node
 from core.project import ASSETS, Project, ProjectError
@@ -22,11 +25,16 @@ from gui.editor.palette import BlockPalette
 from gui.editor.problems import ProblemsList
 from gui.editor.undo_stack import DocumentUndoStack
 from gui.editor.view import ZOOM_STEP
+from gui.attention_panel import AttentionPanel
+from gui.data_panel import DataPanel
 from gui.export_dialog import ExportDialog
 from gui.formatting import format_count
+from gui.generate_panel import GeneratePanel
 from gui.inspector import Inspector
 from gui.model_facts import ModelFacts, analyse
+from gui.tokenizer_panel import TokenizerPanel
 from gui.training_panel import TrainingPanel
+from gui.tuning_menu import TuningMenu
 
 APP_NAME = "Transformer Workbench"
 PROJECT_FILTER = "Transformer Workbench project (*.json);;All files (*)"
@@ -41,10 +49,14 @@ class MainWindow(QMainWindow):
         self.canvas = GraphCanvas()
         self.inspector = Inspector()
         self.training = TrainingPanel(project)
+        self.attention = AttentionPanel()
+        self.generation = GeneratePanel(project)
+        self.tokenizers = TokenizerPanel()
+        self.data = DataPanel()
         self.palette = BlockPalette()
         self.problems = ProblemsList()
         self.undo_stack = DocumentUndoStack(self)
-        self.autosaver = Autosaver(self, lambda: not self.undo_stack.isClean())
+        self.autosaver = Autosaver(self, lambda: not self.undo_stack.isClean() or self._settings_edited)
         self.size_label = QLabel()
         self.size_label.setObjectName("modelSize")
         # A graph edit emits several signals; recompute once, after the edit has returned.
@@ -57,7 +69,15 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.problems_dock, self.history_dock)
         self.problems_dock.raise_()
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.training_dock = self._dock("Training", self.training, Qt.DockWidgetArea.BottomDockWidgetArea)
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.training_dock = self._dock("Training", _scrolling(self.training), bottom)
+        self.panel_docks = [self.training_dock]
+        for title, panel in (("Attention", self.attention), ("Generate", self.generation),
+                             ("Tokenizer", self.tokenizers), ("Data", self.data)):
+            self.panel_docks.append(self._dock(title, _scrolling(panel), bottom))
+            self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+        self.training_dock.raise_()
+        self._settings_edited = False  # training settings or tokenizer changed since the last save
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.statusBar().addPermanentWidget(self.size_label)
@@ -67,12 +87,15 @@ class MainWindow(QMainWindow):
         self.palette.entry_chosen.connect(self._insert_from_palette)
         self.problems.problem_chosen.connect(self.canvas.reveal)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self.training.run_chosen.connect(self.show_run)
+        self.training.settings_changed.connect(self._settings_changed)
+        self.tokenizers.tokenizer_applied.connect(self._settings_changed)
         self.setAcceptDrops(True)
         self._attach(project)
         self.resize(1440, 900)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.problems_dock], [560, 150], Qt.Orientation.Vertical)
-        self.resizeDocks([self.training_dock], [210], Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -108,6 +131,7 @@ class MainWindow(QMainWindow):
                 edit_menu.addMenu(item)
             else:
                 edit_menu.addAction(item)
+        self.menuBar().addMenu(TuningMenu(self, lambda: self.project.graph))
         self._make_view_menu()
 
     def _make_view_menu(self) -> None:
@@ -128,9 +152,14 @@ class MainWindow(QMainWindow):
         self.minimap_action.setChecked(settings.value("minimap", True, type=bool))
         self._set_minimap(self.minimap_action.isChecked())
         view_menu.addSeparator()
-        for dock in (self.palette_dock, self.problems_dock, self.history_dock, self.inspector_dock,
-                     self.training_dock):
+        for dock in (self.palette_dock, self.problems_dock, self.history_dock, self.inspector_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        for number, dock in enumerate(self.panel_docks, start=1):
+            action = dock.toggleViewAction()
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda checked, shown=dock: checked and shown.raise_())
+            view_menu.addAction(action)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -153,7 +182,9 @@ class MainWindow(QMainWindow):
         self.facts = analyse(project.graph)
         self.canvas.show_graph(project.graph, self.facts)
         self.problems.show_problems(self.facts.problems)
-        self.training.set_project(project)
+        for panel in (self.training, self.attention, self.generation, self.tokenizers, self.data):
+            panel.set_project(project)
+        self._settings_edited = False
         self.setWindowModified(False)
         self._update_title()
         self._update_size_label()
@@ -229,6 +260,7 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, "Cannot save project", f"{path}: {exc.strerror or exc}")
             return False
         self.undo_stack.setClean()
+        self._settings_edited = False
         self.setWindowModified(False)
         remember_recent(saved)
         self._update_title()
@@ -283,7 +315,27 @@ class MainWindow(QMainWindow):
     # ----- keeping the panels current -----
 
     def _clean_changed(self, clean: bool) -> None:
-        self.setWindowModified(not clean)
+        self.setWindowModified(not clean or self._settings_edited)
+
+    def _settings_changed(self) -> None:
+        """Training settings and the tokenizer are saved with the project but are not graph edits, so
+        they have no undo step; they still make the project modified until it is saved."""
+        self._settings_edited = True
+        self.setWindowModified(True)
+
+    def raise_panel(self, title: str) -> bool:
+        """Bring the bottom panel called `title` (e.g. "Attention") to the front; False if none is."""
+        for dock in self.panel_docks:
+            if dock.windowTitle().lower() == title.lower():
+                dock.show()
+                dock.raise_()
+                return True
+        return False
+
+    def show_run(self, run_dir: Path | None) -> None:
+        """Show `run_dir` in every panel that looks at a run."""
+        for panel in (self.attention, self.generation):
+            panel.show_run(run_dir)
 
     def _graph_changed(self) -> None:
         self._refresh_timer.start()
@@ -343,6 +395,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.discard()  # saved, or the user chose to drop the changes
+        for panel in (self.generation, self.tokenizers, self.data):
+            panel.close()  # each cancels and waits for its worker thread, which must not outlive the window
         event.accept()
 
     def _settle_training(self) -> bool:
@@ -368,6 +422,17 @@ class MainWindow(QMainWindow):
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         return {stop: "stop", keep: "keep"}.get(box.clickedButton(), "cancel")
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    """`panel` in a scroll area, so a panel that needs more room than the window has scrolls
+    instead of squeezing the palette and the inspector beside it."""
+    area = QScrollArea()
+    area.setObjectName("panelScroll")
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _dropped_project(event) -> Path | None:
