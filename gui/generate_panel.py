@@ -130,6 +130,7 @@ class GeneratePanel(QWidget):
         self.single = OutputColumn()
         self.beam_tree = BeamTreeView()
         self.compare_columns = [OutputColumn() for _ in STRATEGIES]
+        self.outputs = [self.single]  # where the running (or last) generation writes, one column per config
         self._lay_out()
         self.set_project(project)
         QApplication.instance().aboutToQuit.connect(self.shutdown)
@@ -395,7 +396,7 @@ class GeneratePanel(QWidget):
         output = self.outputs[column]
         output.finish(result)
         if output is self.single and result.beam_tree:
-            self.beam_tree.show_tree(result.beam_tree, self.model.tokenizer.token_text)
+            self.beam_tree.show_tree(result.beam_tree, output.view.tokenizer.token_text)  # the model may reload
 
     def _on_failed(self, column: int, message: str) -> None:
         self.outputs[column].fail(message)
