@@ -11,6 +11,12 @@ by the caller, so batch k is the same in every run with the same seed:
 The letters are the first ten lowercase ones, so a char tokenizer of the bundled Shakespeare reads
 them; `add` needs the digits and '+' as well.
 
+Multi-task training mixes them, T5 style (Raffel et al. 2020, section 2.4): each example is drawn
+from a task chosen by its sampling weight and its source carries the task's name as a prefix, so
+one model learns them all and is told which to do:
+
+    copy=1,reverse=1,sort=2   ->  ("sort: cbda", "abcd"), ("reverse: gbdae", "eadbg"), ...
+
 The play-genre classification task: short passages of Shakespeare labelled comedy, tragedy or
 history, 550 per genre for training and 100 per genre from three held-out plays for validation
 (assets/tasks/genre.jsonl, rebuilt by assets/tasks/make_genre.py).
@@ -24,6 +30,7 @@ from pathlib import Path
 TASKS = Path(__file__).resolve().parent.parent.parent / "assets" / "tasks"
 
 SEQ2SEQ_TASKS = ("copy", "reverse", "sort", "add")
+MIXTURE = "mix"  # the seq2seq task name that reads its tasks from a mixture
 CLASSIFICATION_TASKS = ("genre",)
 LETTERS = "abcdefghij"
 SHORTEST, LONGEST = 2, 10  # letters per copy / reverse / sort source
@@ -59,6 +66,54 @@ def seq2seq_lengths(task: str) -> tuple[int, int]:
 def task_characters(task: str) -> str:
     """Every character a synthetic task writes, so a tokenizer can be checked before training."""
     return "0123456789+" if task == "add" else LETTERS
+
+
+def prefix(task: str) -> str:
+    return f"{task}: "
+
+
+@dataclass(frozen=True)
+class TaskMixture:
+    """Synthetic tasks with sampling weights; examples carry their task's prefix."""
+
+    tasks: tuple[str, ...]
+    weights: tuple[float, ...]  # relative: copy=1,sort=2 draws sort twice as often
+
+    def example(self, rng: random.Random) -> tuple[str, str]:
+        task = rng.choices(self.tasks, weights=self.weights)[0]
+        source, target = seq2seq_example(task, rng)
+        return prefix(task) + source, target
+
+    def lengths(self) -> tuple[int, int]:
+        sizes = [(len(prefix(task)) + source, target) for task in self.tasks
+                 for source, target in [seq2seq_lengths(task)]]
+        return max(source for source, _ in sizes), max(target for _, target in sizes)
+
+    def characters(self) -> str:
+        return "".join(sorted(set("".join(task_characters(task) + prefix(task) for task in self.tasks))))
+
+
+def parse_mixture(text: str) -> TaskMixture:
+    """'copy=1,reverse=1,sort=2' as a TaskMixture (a task without =weight counts 1); TaskError says
+    what is wrong with it."""
+    tasks, weights = [], []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, equals, weight = (piece.strip() for piece in part.partition("="))
+        if name not in SEQ2SEQ_TASKS:
+            raise TaskError(f"task_mixture: unknown task {name!r}; choose from {', '.join(SEQ2SEQ_TASKS)}")
+        if name in tasks:
+            raise TaskError(f"task_mixture names {name} twice")
+        try:
+            value = float(weight) if equals else 1.0
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise TaskError(f"task_mixture: the weight of {name} must be a positive number, got {weight!r}")
+        tasks.append(name)
+        weights.append(value)
+    if not tasks:
+        raise TaskError("task_mixture is empty; write tasks with weights, e.g. copy=1,reverse=1,sort=2")
+    return TaskMixture(tuple(tasks), tuple(weights))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import dataclasses
 from dataclasses import dataclass
 
-from core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
+from core.data.tasks import CLASSIFICATION_TASKS, MIXTURE, SEQ2SEQ_TASKS, TaskError, parse_mixture
 from core.training.distributed import STRATEGIES
 from core.training.objectives import OBJECTIVES
 from core.training.optim import OPTIMIZERS
@@ -17,7 +17,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class TrainConfig:
     objective: str = "causal_lm"  # causal_lm, masked_lm, denoising, span_corruption, seq2seq or classification
-    task: str = ""  # seq2seq: copy, reverse, sort or add; classification: genre; other objectives: none ("")
+    task: str = ""  # seq2seq: copy, reverse, sort, add or mix (task_mixture); classification: genre; others: ""
+    task_mixture: str = ""  # task mix only: tasks and sampling weights, e.g. copy=1,reverse=1,sort=2 (T5 prefixes)
     mask_probability: float = 0.15  # masked_lm: share of tokens chosen for prediction (BERT's 15 %)
     noise_density: float = 0.15  # denoising, span_corruption: share of tokens hidden in spans (BART used 0.3)
     mean_span_length: float = 3.0  # denoising: the Poisson λ of span lengths; span_corruption: their mean
@@ -42,6 +43,10 @@ class TrainConfig:
     on_nonfinite: str = "stop"  # a NaN/inf loss or a spike: stop (keeping the last checkpoint) or skip the step
     spike_factor: float = 0.0  # a loss above factor × its running mean counts as a spike; 0 turns it off
     seed: int = 1337  # initial weights and the order of batches
+    # Start from earlier weights (pre-train, then fine-tune): a run folder (its latest checkpoint), a
+    # checkpoint folder or a .safetensors file. Tensors whose name and shape match load, the others keep
+    # their initialisation, and log.txt lists both. A resumed run ignores it: its checkpoint wins.
+    init_from: str = ""
     log_every: int = 10  # steps between lines in metrics.jsonl
     eval_every: int = 100  # steps between validation losses
     eval_batches: int = 8  # batches averaged for one validation loss
@@ -66,9 +71,18 @@ class TrainConfig:
         if tasks is None and self.task:
             raise ConfigError(f"task is for the seq2seq and classification objectives; {self.objective} takes "
                               f"none, got {self.task!r}")
-        if tasks is not None and self.task not in tasks:
-            raise ConfigError(f"task must be one of {', '.join(tasks)} for the {self.objective} objective, "
+        mixes = self.objective == "seq2seq" and self.task == MIXTURE
+        if tasks is not None and self.task not in tasks and not mixes:
+            raise ConfigError(f"task must be one of {', '.join(tasks)} for the {self.objective} objective"
+                              f"{f' (or {MIXTURE}, with task_mixture)' if self.objective == 'seq2seq' else ''}, "
                               f"got {self.task!r}")
+        if mixes:
+            try:
+                parse_mixture(self.task_mixture)
+            except TaskError as exc:
+                raise ConfigError(str(exc)) from None
+        elif self.task_mixture:
+            raise ConfigError(f"task_mixture is read only when task is {MIXTURE}; clear it or set task={MIXTURE}")
         for name in ("mask_probability", "noise_density"):
             if not 0 < getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")

@@ -4,7 +4,7 @@
     masked_lm        the originals of 15 % of tokens, most of them hidden behind [MASK] (BERT)
     denoising        the whole text from a copy whose spans became single [MASK]s (BART)
     span_corruption  the spans hidden behind sentinel tokens, each after its sentinel (T5)
-    seq2seq          a synthetic task's target from its source (copy, reverse, sort, add)
+    seq2seq          a synthetic task's target from its source (copy, reverse, sort, add, or a mix)
     classification   the class of a passage (the play-genre task), for downstream fine-tuning
 
 An objective turns a batch index and a split ("train" or "val") into tensors keyed by input kind:
@@ -28,7 +28,8 @@ import torch
 
 from core.compiler import CompiledModel
 from core.data.batching import BlockSampler
-from core.data.tasks import classification_task, seq2seq_example, seq2seq_lengths, task_characters
+from core.data.tasks import (MIXTURE, TaskMixture, classification_task, parse_mixture, seq2seq_example,
+                             seq2seq_lengths, task_characters)
 from core.data.tokenizers import TokenizerError
 from core.graph import Graph
 from core.training.corruption import (infill, infilling_spans, mask_tokens, noise_span_count, noise_spans,
@@ -257,20 +258,30 @@ class Seq2Seq:
     provides = ("tokens", "padding_mask", "decoder_tokens", "decoder_padding_mask", "targets")
     generates_text = False
 
-    def __init__(self, task: str, tokenizer, specials: SpecialTokens, context: int, batch_size: int, seed: int):
+    def __init__(self, task: str | TaskMixture, tokenizer, specials: SpecialTokens, context: int, batch_size: int,
+                 seed: int):
         self.task, self.tokenizer, self.batch_size = task, tokenizer, batch_size
         self.seeds = {"train": seed, "val": seed + 1}
         self.bos_id, self.eos_id, self.pad_id = (specials.need(role, "seq2seq") for role in ("bos", "eos", "pad"))
-        _check_encodes(tokenizer, task_characters(task), f"the {task} task")
-        self.source_width, self.target_width = (n + 1 for n in seq2seq_lengths(task))  # + EOS
+        mixed = isinstance(task, TaskMixture)
+        name = f"the task mixture {', '.join(task.tasks)}" if mixed else f"the {task} task"
+        _check_encodes(tokenizer, task.characters() if mixed else task_characters(task), name)
+        lengths = task.lengths() if mixed else seq2seq_lengths(task)
+        self.source_width, self.target_width = (n + 1 for n in lengths)  # + EOS
         if max(self.source_width, self.target_width) > context:
-            raise ObjectiveError(f"the {task} task needs sequences of {max(self.source_width, self.target_width)} "
+            raise ObjectiveError(f"{name} needs sequences of {max(self.source_width, self.target_width)} "
                                  f"tokens; the graph's context length is {context}")
         self.tokens_per_batch = batch_size * (self.source_width + self.target_width)
 
-    def batch(self, index: int, split: str) -> dict[str, torch.Tensor]:
+    def examples(self, index: int, split: str) -> list[tuple[str, str]]:
+        """Batch `index`'s (source, target) texts; a mixture's sources start with their task's prefix."""
         rng = random.Random(self.seeds[split] * 1_000_003 + index)
-        pairs = [seq2seq_example(self.task, rng) for _ in range(self.batch_size)]
+        if isinstance(self.task, TaskMixture):
+            return [self.task.example(rng) for _ in range(self.batch_size)]
+        return [seq2seq_example(self.task, rng) for _ in range(self.batch_size)]
+
+    def batch(self, index: int, split: str) -> dict[str, torch.Tensor]:
+        pairs = self.examples(index, split)
         sources = [self.tokenizer.encode(source) + [self.eos_id] for source, _ in pairs]
         targets = [self.tokenizer.encode(target) + [self.eos_id] for _, target in pairs]
         tokens, mask = _pad(sources, self.source_width, self.pad_id)
@@ -346,7 +357,8 @@ def make_objective(project, config, compiled: CompiledModel) -> Objective:
     specials = SpecialTokens(project.tokenizer)
     context, batch_size = compiled.ctx.context_length, config.batch_size
     if name == "seq2seq":
-        return Seq2Seq(config.task, project.tokenizer, specials, context, batch_size, config.seed)
+        task = parse_mixture(config.task_mixture) if config.task == MIXTURE else config.task
+        return Seq2Seq(task, project.tokenizer, specials, context, batch_size, config.seed)
     if name == "classification":
         return Classification(config.task, project.tokenizer, specials, context, batch_size, config.seed,
                               _classes(compiled))

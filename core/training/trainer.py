@@ -26,9 +26,10 @@ from core.training.runs import RunFolder, RunFolderError, load_checkpoint
 from core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from core.training.memory import peak_memory_mb, recompute_layers
-from core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
+from core.training.objectives import Classification, ObjectiveError, input_kinds, make_objective, model_arguments
 from core.training.optim import make_optimizer
 from core.training.schedule import learning_rate
+from core.training.transfer import TransferError, transfer_weights
 from core.tuning import parameter_counts
 
 
@@ -46,6 +47,7 @@ class StepReport:
     grad_norm: float
     elapsed: float
     val_loss: float | None = None
+    val_accuracy: float | None = None  # classification only: share of validation passages classified right
 
 
 def start_run(project: Project, run_dir: Path, command: list[str], steps: int | None = None) -> "Trainer":
@@ -113,6 +115,13 @@ class Trainer:
             raise TrainingError(f"the graph does not compile: {exc}") from None
         if self.compiled.training_module is None:
             raise TrainingError("the graph has no loss node, so there is nothing to train")
+        if config.init_from and resume_from is None:  # a resumed run's checkpoint holds its weights
+            try:
+                transferred = transfer_weights(self.compiled.training_module, config.init_from)
+            except TransferError as exc:
+                raise TrainingError(str(exc)) from None
+            for line in transferred.lines():
+                self.run.log(line)
         plain = self.compiled.training_module.to(self.device)
         trainable, total = parameter_counts(plain)
         if not trainable:
@@ -188,7 +197,7 @@ class Trainer:
                     report = StepReport(self.step, config.steps, loss, lr, window_tokens / max(now - window_start, 1e-9),
                                         grad_norm, now - started)
                     if self.step % config.eval_every == 0 or self.step == config.steps:
-                        report.val_loss = self.evaluate()
+                        report.val_loss, report.val_accuracy = self.evaluate()
                     run.append_metrics(self._metrics_row(report, skipped))
                     if on_report and self.cluster.is_main:
                         on_report(report)
@@ -284,14 +293,20 @@ class Trainer:
         return row
 
     @torch.no_grad()
-    def evaluate(self) -> float:
+    def evaluate(self) -> tuple[float, float | None]:
+        """The validation loss and, for classification, the accuracy."""
         self.model.eval()
-        losses = []
+        losses, right, seen = [], 0, 0
         for index in range(self.config.eval_batches):
             arguments = self._my_arguments(self.objective.batch(index, "val"))
             with self._autocast():
-                losses.append(self.model(*arguments)[1].item())
-        return mean_across(sum(losses) / len(losses), self.cluster)
+                logits, loss = self.model(*arguments)
+            losses.append(loss.item())
+            if isinstance(self.objective, Classification):
+                right += (logits.argmax(-1) == arguments[self._kinds.index("targets")]).sum().item()
+                seen += logits.shape[0]
+        accuracy = mean_across(right / seen, self.cluster) if seen else None
+        return mean_across(sum(losses) / len(losses), self.cluster), accuracy
 
     def sample_text(self) -> str:
         """A fixed-seed sample from the first validation token, so samples compare across steps."""
