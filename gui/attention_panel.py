@@ -29,6 +29,7 @@ from gui.heatmap import AttentionHeatmap, HeatmapGrid
 PROBE, TEXT = "Training probe", "Your text"
 PLAY_MS = 700  # time each snapshot stays on screen while playing
 POLL_MS = 1000  # how often a shown run is checked for new snapshots and checkpoints
+SIDE_WIDTH = 200  # the column beside the enlarged map that holds the block's mask
 NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
 
 
@@ -80,6 +81,7 @@ class AttentionPanel(QWidget):
         self.maps: list[AttentionMap] = []  # what is shown, every group
         self.inputs: dict[str, list[int]] = {}  # their token ids by input kind
         self.rows: list[AttentionMap] = []  # the maps of the chosen group, one grid row each
+        self._axis_labels: tuple[list[str], list[str]] = ([], [])  # their query and key token texts
         self._steps: list[int] = []  # snapshot steps of the run, oldest first
         self._steps_problem = ""  # why the snapshot index could not be read, if it could not
         self.selected = (0, 0)  # (row, head) enlarged
@@ -93,6 +95,8 @@ class AttentionPanel(QWidget):
         self.source_box.setToolTip("Training probe: the held-out text the trainer captured at each snapshot.\n"
                                    "Your text: a checkpoint of this run reads what you type.")
         self.group_box = QComboBox()
+        self.group_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.group_box.setMinimumContentsLength(len(max(GROUPS.values(), key=len)))
         self.group_box.setToolTip("Which attention to show: an encoder-decoder has encoder self-, decoder self- "
                                   "and cross-attention.")
         self.run_label = QLabel()
@@ -177,7 +181,7 @@ class AttentionPanel(QWidget):
         side_layout.addWidget(self.pattern_title)
         side_layout.addLayout(self.pattern_slot)
         side_layout.addStretch(1)
-        side.setFixedWidth(200)
+        side.setFixedWidth(SIDE_WIDTH)
         enlarged = QWidget()
         enlarged_layout = QVBoxLayout(enlarged)
         enlarged_layout.setContentsMargins(0, 0, 0, 0)
@@ -423,7 +427,8 @@ class AttentionPanel(QWidget):
         queries, keys = (self._token_texts(ids) for ids in attention_axes(self.inputs, group))
         titles = [(f"layer {i + 1}", f"{m.path}, copy {m.repeat + 1} of its group") for i, m in enumerate(self.rows)]
         weights = [m.weights[0].numpy() for m in self.rows]  # (H, T, S) each
-        self.grid.set_maps(weights, titles, *self._labels(queries, keys, weights[0].shape[1:]))
+        self._axis_labels = self._labels(queries, keys, weights[0].shape[1:])
+        self.grid.set_maps(weights, titles, *self._axis_labels)
         if self.body.currentIndex() != 1:  # first shown: the grid as wide as it needs, up to half the panel
             wanted = min(self.grid.sizeHint().width() + 24, self.width() // 2)
             self.splitter.setSizes([wanted, max(self.width() - wanted, 1)])
@@ -437,8 +442,7 @@ class AttentionPanel(QWidget):
         self.grid.select(row, head)
         m = self.rows[row]
         weights = m.weights[0, head].numpy()  # (T, S)
-        queries, keys = (self._token_texts(ids) for ids in attention_axes(self.inputs, self.group_box.currentData()))
-        self.detail.set_weights(weights, *self._labels(queries, keys, weights.shape))
+        self.detail.set_weights(weights, *self._axis_labels)
         self.detail_title.setText(f"<b>{GROUPS[self.group_box.currentData()]}</b> · layer {row + 1} · "
                                   f"head {head + 1} <span style='color:#8d939c'>({m.path}, copy {m.repeat + 1})</span>")
         self.hover_label.setText("Hover a cell for its query token, key token and weight.")
@@ -456,15 +460,28 @@ class AttentionPanel(QWidget):
             pattern = node.block.pattern(node.typed_params(), length)
         except ValueError:
             pattern = None
+        self.pattern_title.setToolTip("")
         if pattern is None:
             self.pattern_title.setText(f"{node.block.title} ({node.type_id}): every query may read every key "
                                        "it is given; no fixed mask.")
             return
-        self.pattern_title.setText(f"Mask of {node.block.title} ({node.type_id}): which keys each query may "
-                                   f"read, the first {length} positions." +
-                                   (f" Cost: {node.block.complexity}." if node.block.complexity else ""))
+        self.pattern_title.setText(f"Mask of {node.block.title} ({node.type_id}): the keys each query may read.")
+        self.pattern_title.setToolTip(f"Cost: {node.block.complexity}" if node.block.complexity else "")
         self.pattern_view = AttentionPatternView(pattern)
+        self.pattern_view.setScaledContents(True)  # sized by _fit_pattern to the room the panel has
         self.pattern_slot.addWidget(self.pattern_view)
+        self._fit_pattern()
+
+    def _fit_pattern(self) -> None:
+        """A square as large as the side column allows, so a short dock does not grow to hold it."""
+        if self.pattern_view is not None:
+            room = self.body.height() - self.pattern_title.sizeHint().height() - 12
+            side = max(64, min(SIDE_WIDTH - 8, room))
+            self.pattern_view.setFixedSize(side, side)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_pattern()
 
     def _token_texts(self, ids: list[int]) -> list[str]:
         return [self.run_project.tokenizer.token_text(i) for i in ids]

@@ -74,7 +74,7 @@ class AttentionHeatmap(QWidget):
         self._hover: tuple[int, int] | None = None
         self.setMouseTracking(True)
         if detailed:
-            self.setMinimumSize(260, 260)
+            self.setMinimumSize(160, 160)
             self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         else:
             self.setFixedSize(CELL_SIZE, CELL_SIZE)
@@ -98,8 +98,17 @@ class AttentionHeatmap(QWidget):
         if not self.detailed:
             return 2.0, 2.0, 2.0
         metrics = QFontMetrics(mono_font(LABEL_FONT_PX))
-        widest = max((metrics.horizontalAdvance(token_label(t)) for t in self.queries + self.keys), default=0)
-        return widest + 10.0, widest + 10.0, BAR_WIDTH + 52.0
+        widest_query = max((metrics.horizontalAdvance(token_label(t)) for t in self.queries), default=0)
+        key_height = metrics.height() if self._upright_keys() else self._widest_key()
+        return widest_query + 10.0, key_height + 10.0, BAR_WIDTH + 52.0
+
+    def _widest_key(self) -> int:
+        metrics = QFontMetrics(mono_font(LABEL_FONT_PX))
+        return max((metrics.horizontalAdvance(token_label(t)) for t in self.keys), default=0)
+
+    def _upright_keys(self) -> bool:
+        """Single characters (a character tokenizer's keys) read best upright; longer ones are turned."""
+        return self._widest_key() <= LABEL_FONT_PX
 
     def plot_rect(self) -> QRectF:
         """Where the cells are drawn: square cells, as large as the widget allows, centred across."""
@@ -190,6 +199,14 @@ class AttentionHeatmap(QWidget):
                 box = QRectF(rect.left() - 206, rect.top() + i * cell, 200, cell)
                 text = token_label(self.queries[i]) if i < len(self.queries) else str(i)
                 painter.drawText(box, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+        if self._upright_keys():
+            for j in range(columns):
+                if j % every == 0 or j == hover_j:
+                    painter.setPen(ACCENT if j == hover_j else TEXT)
+                    box = QRectF(rect.left() + j * cell - 4, 0, cell + 8, rect.top() - 4)
+                    text = token_label(self.keys[j]) if j < len(self.keys) else str(j)
+                    painter.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, text)
+            return
         painter.save()
         painter.rotate(-90)  # key labels read bottom to top, ending just above their column
         for j in range(columns):
