@@ -63,7 +63,7 @@ class Inspector(QScrollArea):
                 ("vocabulary", f"{summary.vocab_size:,}", "Distinct token ids."),
                 ("context", f"{summary.context_length:,} tokens", "Longest sequence the model reads."),
             ])
-            self._memory_rows(summary.total_params, summary.kv_cache_bytes_per_token)
+            self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params)
         self._section("Training")
         self._rows([(field.name.replace("_", " "), format_value(getattr(project.train, field.name)), "")
                     for field in dataclasses.fields(project.train)])
@@ -101,12 +101,13 @@ class Inspector(QScrollArea):
         if row is not None:
             copies = f" over {row.instances} copies" if row.instances > 1 else ""
             self._section("Cost")
+            trainable, total = _with_frozen(row.params, facts.params_of(path))
             self._rows([
-                ("parameters", f"{row.params:,}{copies}", "Trainable; a tied weight counts at its first owner."),
+                ("parameters", f"{total:,}{copies}", "Frozen ones included; a tied weight counts at its first owner."),
                 *self._trainable_row(path, facts),
                 ("FLOPs / token", f"{format_count(row.flops_per_token)}{copies}", "Forward pass, full context."),
             ])
-            self._memory_rows(row.params, row.kv_cache_bytes_per_token)
+            self._memory_rows(total, row.kv_cache_bytes_per_token, trainable)
         self._attention_pattern(node)
         self._outputs(path, node, facts)
 
@@ -143,14 +144,14 @@ class Inspector(QScrollArea):
         self._fine_tuning(path, group, facts)
         rows = facts.rows_inside(path)
         if rows:
-            params = sum(r.params for r in rows)
+            trainable, total = _with_frozen(sum(r.params for r in rows), facts.params_of(path))
             self._section("Cost")
             self._rows([
-                ("parameters", f"{params:,}", "All copies together."),
+                ("parameters", f"{total:,}", "All copies together, frozen ones included."),
                 *self._trainable_row(path, facts),
                 ("FLOPs / token", format_count(sum(r.flops_per_token for r in rows)), "All copies together."),
             ])
-            self._memory_rows(params, sum(r.kv_cache_bytes_per_token for r in rows))
+            self._memory_rows(total, sum(r.kv_cache_bytes_per_token for r in rows), trainable)
         self._outputs(path, group, facts)
 
     def _outputs(self, path: str, node: Node | Group, facts: ModelFacts) -> None:
@@ -169,7 +170,8 @@ class Inspector(QScrollArea):
             ("model parameters", format_count(facts.all_params), "Every parameter, frozen ones included."),
             ("model trainable", _share(facts.trainable_params, facts.all_params), _TRAINABLE_HELP),
             ("model FLOPs / token", format_count(summary.flops_per_token), "Forward pass, full context."),
-            ("training memory", format_count(summary.total_params * TRAINING_BYTES, "B"), _TRAINING_HELP),
+            ("training memory", format_count(facts.all_params * WEIGHT_BYTES + facts.trainable_params
+                                             * (TRAINING_BYTES - WEIGHT_BYTES), "B"), _TRAINING_HELP),
         ])
 
     def _trainable_row(self, path: str, facts: ModelFacts) -> list[tuple[str, str, str]]:
@@ -220,9 +222,12 @@ class Inspector(QScrollArea):
         self._tuning_refusal.hide()
         self._add_wide(self._tuning_refusal)
 
-    def _memory_rows(self, params: int, kv_bytes_per_token: int) -> None:
+    def _memory_rows(self, params: int, kv_bytes_per_token: int, trainable: int | None = None) -> None:
+        """Frozen weights need no gradient and no optimizer moments: only `trainable` ones do."""
+        trainable = params if trainable is None else trainable
+        training = params * WEIGHT_BYTES + trainable * (TRAINING_BYTES - WEIGHT_BYTES)
         rows = [("weights", format_count(params * WEIGHT_BYTES, "B"), "Parameters in fp32 (4 bytes each)."),
-                ("training state", format_count(params * TRAINING_BYTES, "B"), _TRAINING_HELP)]
+                ("training state", format_count(training, "B"), _TRAINING_HELP)]
         if kv_bytes_per_token:
             rows.append(("KV cache / token", format_count(kv_bytes_per_token, "B"),
                          "What each generated token adds to the key/value cache."))
@@ -367,12 +372,17 @@ class Inspector(QScrollArea):
 _TRAINABLE_HELP = "Weights the optimizer updates; frozen ones keep their values (Fine-tune menu, or Frozen here)."
 
 
+def _with_frozen(trainable: int, counts: tuple[int, int] | None) -> tuple[int, int]:
+    """A summary row's trainable count, and with the node's frozen weights added, its total."""
+    return (trainable, trainable + counts[1] - counts[0]) if counts else (trainable, trainable)
+
+
 def _share(trainable: int, total: int) -> str:
     return f"{trainable:,} of {format_count(total)} ({trainable / total:.1%})" if total else "none"
 
 
 _TRAINING_HELP = ("Training with AdamW in fp32 keeps weights, gradients and two moments: 16 bytes per "
-                  "parameter, before activations.")
+                  "trainable parameter and 4 per frozen one, before activations.")
 
 
 def _shown_value(widget: QWidget) -> str:
