@@ -62,26 +62,26 @@ class BeamTreeView(QGraphicsView):
         """Draw `tree` (node 0 is the prompt); token_text turns a token id into its text."""
         self.scene().clear()
         self.nodes = {}
-        children: dict[int, list[int]] = {node.id: [] for node in tree}
-        for node in tree[1:]:
-            children[node.parent].append(node.id)
         leaf = best_leaf(tree)
         self.best_path = _path_to(tree, leaf) if leaf is not None else []
         kept = {i for node in tree if node.finished for i in _path_to(tree, node.id)}
-        places = _layout(children)
+        children: dict[int, list[int]] = {node.id: [] for node in tree}
+        for node in tree[1:]:
+            children[node.parent].append(node.id)
+        places = {node: QPointF(column * COLUMN, row * ROW)
+                  for node, (column, row) in _layout(children, self.best_path or [0]).items()}
         for node in tree[1:]:
             self._add_edge(places[node.parent], places[node.id], node.id in self.best_path, node.id in kept)
         for node in tree:
             self.nodes[node.id] = self._add_node(node, places[node.id], token_text, node.id in self.best_path,
                                                  node.id in kept or node.id == 0)
         self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-16, -16, 16, 16))
-        # As much of the height as stays readable, the best path in the middle, the prompt at the left edge.
+        # As much of the height as stays readable, from the prompt and the best path (top left).
         scale = min(1.0, max(MIN_SCALE, self.viewport().height() / self.sceneRect().height()))
         self.resetTransform()
         self.scale(scale, scale)
-        ys = [places[i].y() for i in self.best_path or [0]]
-        self.centerOn(0, (min(ys) + max(ys)) / 2)
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
 
     # ----- drawing -----
 
@@ -135,23 +135,44 @@ def _path_to(tree: list[BeamNode], node_id: int) -> list[int]:
     return path[::-1]
 
 
-def _layout(children: dict[int, list[int]]) -> dict[int, QPointF]:
-    """x by depth; leaves on successive rows in depth-first order, each parent centred on its children."""
-    places: dict[int, QPointF] = {}
+def _layout(children: dict[int, list[int]], spine: list[int]) -> dict[int, tuple[int, int]]:
+    """(column, row) of every node: the spine (the best path) along row 0, and each branch leaving it
+    below, as high as the branches placed before allow (a skyline of the first free row per column)."""
+    cells = {node: (column, 0) for column, node in enumerate(spine)}
+    free = {column: 1 for column in range(len(spine))}  # column -> first row nothing occupies
+    on_spine = set(spine)
+    for column, node in enumerate(spine):
+        for child in children[node]:
+            if child in on_spine:
+                continue
+            shape = _branch(child, column + 1, children)
+            top: dict[int, int] = {}  # column -> the branch's first row there
+            for c, r in shape.values():
+                top[c] = min(r, top.get(c, r))
+            offset = max(free.get(c, 0) - r for c, r in top.items())
+            for branch_node, (c, r) in shape.items():
+                cells[branch_node] = (c, r + offset)
+                free[c] = max(free.get(c, 0), r + offset + 1)
+    return cells
+
+
+def _branch(root: int, column: int, children: dict[int, list[int]]) -> dict[int, tuple[int, int]]:
+    """(column, row from 0) of a sub-tree: leaves on successive rows in depth-first order, each parent
+    level with its first child, so that a dead end sits right beside the node it left."""
+    cells: dict[int, tuple[int, int]] = {}
     next_row = 0
-    stack = [(0, 0, False)]  # (node, depth, children placed): iterative, a long search is deep
+    stack = [(root, column, False)]  # (node, column, children placed): iterative, a long search is deep
     while stack:
-        node, depth, placed = stack.pop()
+        node, c, placed = stack.pop()
         if not children[node]:
-            places[node] = QPointF(depth * COLUMN, next_row * ROW)
+            cells[node] = (c, next_row)
             next_row += 1
         elif placed:
-            ys = [places[c].y() for c in children[node]]
-            places[node] = QPointF(depth * COLUMN, (min(ys) + max(ys)) / 2)
+            cells[node] = (c, cells[children[node][0]][1])
         else:
-            stack.append((node, depth, True))
-            stack.extend((c, depth + 1, False) for c in reversed(children[node]))
-    return places
+            stack.append((node, c, True))
+            stack.extend((child, c + 1, False) for child in reversed(children[node]))
+    return cells
 
 
 def _node_tooltip(node: BeamNode, token_text) -> str:
