@@ -101,6 +101,9 @@ def test_beam_search_draws_its_whole_tree(qtbot, panel, core_model):
     assert tree.isVisibleTo(panel) and len(tree.nodes) == len(result.beam_tree)
     assert tree.best_path[0] == 0 and tree.best_path[-1] == best_leaf(result.beam_tree)
     assert [result.beam_tree[i].token for i in tree.best_path[1:]] == result.tokens
+    centres = {i: item.boundingRect().center() for i, item in tree.nodes.items()}
+    assert {centres[i].y() for i in tree.best_path} == {centres[0].y()}  # the best path is one straight row
+    assert len({(c.x(), c.y()) for c in centres.values()}) == len(centres)  # no node hides another
     assert panel.single.view.records == result.steps  # the answer is written out once the search ends
 
 
