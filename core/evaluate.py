@@ -252,6 +252,14 @@ def _needs_causal_lm(model: EvalModel, spec: Task) -> None:
                               f"are not next-token probabilities")
 
 
+def _finite(value: float, model: EvalModel, spec: Task) -> float:
+    """A NaN or infinite log-likelihood would rank at random; it means the weights are broken."""
+    if not math.isfinite(value):
+        raise EvaluationError(f"task {spec.name}: {model.description} gives a log-likelihood of {value}: its "
+                              f"weights hold NaN or infinite values")
+    return value
+
+
 def _perplexity(model: EvalModel, spec: Task, limit: int, progress: Progress) -> tuple[int, dict]:
     """Consecutive blocks of the held-out tokens, each id predicted from the ones before it in its block."""
     _needs_causal_lm(model, spec)
@@ -269,7 +277,7 @@ def _perplexity(model: EvalModel, spec: Task, limit: int, progress: Progress) ->
         block_nll, block_count = token_nll(model.compiled.module(window[:, :-1]), window[:, 1:])
         nll, count = nll + block_nll, count + block_count
         progress(count, blocks * context)
-    mean = nll / count
+    mean = _finite(nll / count, model, spec)
     return count, {"mean_nll": mean, "perplexity": math.exp(min(mean, 50.0))}
 
 
@@ -294,7 +302,7 @@ def _multiple_choice(model: EvalModel, spec: Task, limit: int, progress: Progres
                 raise EvaluationError(f"task {spec.name}: {path} item {number}: {exc}") from None
         scores: dict[tuple[int, int], float] = {}
         for owner, score in zip(owners, window_log_likelihoods(model.compiled.module, windows), strict=True):
-            scores[owner] = scores.get(owner, 0.0) + score
+            scores[owner] = scores.get(owner, 0.0) + _finite(score, model, spec)
         for number, item in enumerate(items[first:first + ITEMS_PER_PASS], first + 1):
             best_raw, best_normalised = pick_choices([scores[number, c] for c in range(len(item["choices"]))],
                                                      item["choices"])

@@ -165,3 +165,12 @@ def test_seq2seq_scores_greedy_answers(tmp_path):
     assert result.exact_match in (0, 1 / 3, 2 / 3, 1)
     with pytest.raises(EvaluationError, match="task next_line scores next-token predictions.*seq2seq"):
         evaluate(model, "next_line")
+
+
+def test_broken_weights_are_named_not_ranked(run_copy):
+    model = open_model(run_copy)
+    with torch.no_grad():
+        next(model.compiled.root.parameters()).fill_(float("nan"))
+    for task in ("perplexity", "next_line"):
+        with pytest.raises(EvaluationError, match=f"task {task}: run run at step 12 gives a log-likelihood of nan"):
+            evaluate(model, task, limit=4)
