@@ -112,6 +112,10 @@ class AttentionPanel(QWidget):
         self.checkpoint_box.setToolTip("The checkpoint whose weights read your text.")
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText("Text for the model to read")
+        self.text_caption = QLabel("Text")
+        self.text_caption.setObjectName("panelCaption")
+        self.decoder_caption = QLabel("Decoder input")
+        self.decoder_caption.setObjectName("panelCaption")
         self.decoder_edit = QLineEdit()
         self.decoder_edit.setPlaceholderText("Decoder input (teacher forcing), e.g. the expected output")
         self.run_button = QPushButton("Show attention")
@@ -167,7 +171,9 @@ class AttentionPanel(QWidget):
         text = QHBoxLayout(self.text_row)
         text.setContentsMargins(0, 0, 0, 0)
         text.addWidget(self.checkpoint_box)
+        text.addWidget(self.text_caption)
         text.addWidget(self.text_edit, 2)
+        text.addWidget(self.decoder_caption)
         text.addWidget(self.decoder_edit, 2)
         text.addWidget(self.run_button)
 
@@ -216,19 +222,22 @@ class AttentionPanel(QWidget):
         own graph (run.json) the weights and snapshots belong to."""
         self.project = project
         if self.run is None:
-            self.show_run(None)
+            self.show_run(None)  # the message names the project
 
     def show_run(self, run_dir: Path | None) -> None:
         self._stop_playing()
         self._ticket += 1
         self.run = self.run_project = None
         self._capture_finished()
+        self.slider.setRange(0, 0)  # a new run opens at its newest snapshot and checkpoint
+        self.checkpoint_box.clear()
         self.maps, self.inputs = [], {}
         self.run_label.setText("")
         self.text_edit.clear()
         self.decoder_edit.clear()
         if run_dir is None:
-            return self._without_run(NO_RUN)
+            named = f"Train {self.project.name}" if self.project else "Train the model"
+            return self._without_run(NO_RUN.replace("Train the model", named))
         try:
             self.run = RunFolder.open(run_dir)
             self.run_project = Project.from_dict(self.run.info["project"])
@@ -237,7 +246,10 @@ class AttentionPanel(QWidget):
             return self._without_run(f"Cannot show this run's attention: {exc}")
         self.run_label.setText(f"{self.run.info.get('name', '')} · {self.run.path}")
         self.run_label.setToolTip(str(self.run.path))
-        self.decoder_edit.setVisible(self._encoder_decoder())
+        encoder_decoder = self._encoder_decoder()
+        self.text_caption.setText("Source" if encoder_decoder else "Text")
+        self.decoder_caption.setVisible(encoder_decoder)
+        self.decoder_edit.setVisible(encoder_decoder)
         self._fill_steps()
         self._fill_checkpoints()
         self._poll_timer.start()
@@ -331,7 +343,7 @@ class AttentionPanel(QWidget):
 
     def _prefill_text(self) -> None:
         """Start "Your text" from the probe (special tokens left out), so it shows something at once."""
-        if self.text_edit.text() or not self._steps:
+        if not self._steps:
             return
         try:
             inputs = probe_inputs(self.run.path, self.run_project.graph)

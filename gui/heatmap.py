@@ -22,6 +22,7 @@ COLOUR_STOPS = [(0.0, "#1b1d20"), (0.25, "#23406b"), (0.5, "#3d74c9"), (0.75, "#
 CELL_SIZE = 84  # pixels on each side of a grid heatmap
 LABEL_CHARS = 8  # a longer token text is cut and ends with '…'
 LABEL_FONT_PX = 11
+SMALLEST_LABEL_PX = 8  # labels shrink to this before some are left out
 BAR_WIDTH = 12  # the colour bar beside the large heatmap
 BAR_TICKS = (0.0, 0.05, 0.25, 0.5, 1.0)  # weights named on the colour bar
 
@@ -189,9 +190,10 @@ class AttentionHeatmap(QWidget):
         rows, columns = self.weights.shape
         if not rows or not columns:
             return
-        painter.setFont(mono_font(LABEL_FONT_PX))
         cell = rect.height() / rows
-        every = max(1, math.ceil((LABEL_FONT_PX + 1) / cell))  # leave labels out rather than overlap them
+        size = int(max(SMALLEST_LABEL_PX, min(LABEL_FONT_PX, cell)))
+        painter.setFont(mono_font(size))
+        every = max(1, math.ceil(size / cell))  # leave labels out rather than overlap them
         hover_i, hover_j = self._hover or (-1, -1)
         for i in range(rows):
             if i % every == 0 or i == hover_i:

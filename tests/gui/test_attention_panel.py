@@ -149,9 +149,11 @@ def test_encoder_decoder_shows_encoder_decoder_and_cross_attention(panel, t5_run
     assert panel.detail.queries == ["[BOS]", "d", "c", "b"] and panel.detail.keys == ["a", "b", "c", "d", "[EOS]"]
 
 
-def test_empty_and_broken_runs_are_explained_in_the_panel(panel, trained_run, tmp_path):
+def test_empty_and_broken_runs_are_explained_in_the_panel(panel, trained_run, tiny_project, tmp_path):
     assert panel.body.currentIndex() == 0 and panel.message.text() == NO_RUN
     assert not panel.probe_row.isVisible() and not panel.text_row.isVisible()
+    panel.set_project(tiny_project)
+    assert panel.message.text().startswith(f"Train {tiny_project.name} or pick a run in the Training panel")
 
     panel.show_run(tmp_path)
     assert "not a run folder" in panel.message.text() and str(tmp_path) in panel.message.text()
@@ -192,8 +194,20 @@ def test_a_checkpoint_that_does_not_fit_the_graph_is_a_message(panel, trained_ru
     assert "type some text" in panel.message.text()
 
 
-def test_source_and_group_survive_switching_back_to_the_probe(panel, trained_run):
+def test_switching_source_drops_a_pending_capture_and_another_run_opens_at_its_newest(panel, trained_run,
+                                                                                      t5_run, qtbot):
     panel.show_run(trained_run)
     panel.source_box.setCurrentText(TEXT)
+    assert panel.busy()
     panel.source_box.setCurrentText(PROBE)
+    assert not panel.busy()
+    assert panel._pool.waitForDone(CAPTURE_WAIT_MS)  # the capture left behind finishes...
+    qtbot.wait(50)  # ...and its result, delivered now, must not replace the probe's maps
     assert panel.body.currentIndex() == 1 and panel.step_label.text() == "step 12 of 12"
+    np.testing.assert_array_equal(panel.detail.weights, read_attention_snapshot(trained_run, 12)[1][0].weights[0, 0])
+    panel.slider.setValue(0)
+    panel.checkpoint_box.setCurrentIndex(0)
+    panel.show_run(t5_run)
+    assert panel.step_label.text() == "step 2 of 2" and panel.checkpoint_box.currentData() == 2
+    panel.show_run(trained_run)
+    assert panel.step_label.text() == "step 12 of 12" and panel.checkpoint_box.currentData() == 12
