@@ -1,7 +1,8 @@
 """Transformer Workbench.
 
     python main.py                                  open the window on the default project
-    python main.py open PROJECT [--screenshot PNG]  open a project (or render it to a PNG and exit)
+    python main.py open PROJECT [--run RUN] [--panel NAME] [--screenshot PNG]
+                                                    open a project (or render it to a PNG and exit)
     python main.py train PROJECT [--steps N] [--run-dir DIR]
     python main.py train --resume RUN_DIR [--steps N]
     python main.py info PROJECT [--json]            parameters, shapes, FLOPs and KV cache per node
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         from gui.app import run_app
 
         project = getattr(args, "project", None)
-        return run_app(Path(project) if project else None, getattr(args, "screenshot", None))
+        return run_app(Path(project) if project else None, getattr(args, "screenshot", None),
+                       getattr(args, "run", None), getattr(args, "panel", None))
     from core.compiler import CompileError
     from core.project import ProjectError
     from core.training.runs import RunFolderError
@@ -58,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     open_ = commands.add_parser("open", help="open a project in the window")
     open_.add_argument("project", nargs="?", help="project file (default: the tiny GPT preset)")
     open_.add_argument("--screenshot", type=Path, metavar="PNG", help="render the window to PNG and exit")
+    open_.add_argument("--run", type=Path, metavar="RUN", help="a run folder for the panels to show")
+    open_.add_argument("--panel", metavar="NAME",
+                       help="the panel to bring to the front: training, attention, generate, tokenizer, data or leaderboard")
     train = commands.add_parser("train", help="train a project, writing a run folder")
     train.add_argument("project", nargs="?", help="project file (omit with --resume)")
     train.add_argument("--steps", type=int, help="optimizer steps (default: the project's setting)")

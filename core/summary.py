@@ -77,7 +77,7 @@ def summarize(graph: Graph, compiled: CompiledModel | None = None) -> ModelSumma
         params = 0
         for module in modules:
             for p in module.parameters():
-                if id(p) not in seen and p.requires_grad:
+                if id(p) not in seen:  # frozen weights count too: the trainable share is core.tuning's
                     seen.add(id(p))
                     params += p.numel()
         flops = sum(module_flops(m, compiled.ctx.context_length) for m in modules)

@@ -31,6 +31,7 @@ from gui.export_dialog import ExportDialog
 from gui.formatting import format_count
 from gui.generate_panel import GeneratePanel
 from gui.inspector import Inspector
+from gui.leaderboard_panel import LeaderboardPanel
 from gui.model_facts import ModelFacts, analyse
 from gui.tokenizer_panel import TokenizerPanel
 from gui.training_panel import TrainingPanel
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self.generation = GeneratePanel(project)
         self.tokenizers = TokenizerPanel()
         self.data = DataPanel()
+        self.leaderboard = LeaderboardPanel(project)
         self.palette = BlockPalette()
         self.problems = ProblemsList()
         self.undo_stack = DocumentUndoStack(self)
@@ -73,7 +75,8 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", _scrolling(self.training), bottom)
         self.panel_docks = [self.training_dock]
         for title, panel in (("Attention", self.attention), ("Generate", self.generation),
-                             ("Tokenizer", self.tokenizers), ("Data", self.data)):
+                             ("Tokenizer", self.tokenizers), ("Data", self.data),
+                             ("Leaderboard", self.leaderboard)):
             self.panel_docks.append(self._dock(title, _scrolling(panel), bottom))
             self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
         self.training_dock.raise_()
@@ -93,9 +96,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._attach(project)
         self.resize(1440, 900)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.problems_dock], [560, 150], Qt.Orientation.Vertical)
-        self.resizeDocks([self.training_dock], [300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock], [400], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -182,7 +185,8 @@ class MainWindow(QMainWindow):
         self.facts = analyse(project.graph)
         self.canvas.show_graph(project.graph, self.facts)
         self.problems.show_problems(self.facts.problems)
-        for panel in (self.training, self.attention, self.generation, self.tokenizers, self.data):
+        for panel in (self.training, self.attention, self.generation, self.tokenizers, self.data,
+                      self.leaderboard):
             panel.set_project(project)
         self._settings_edited = False
         self.setWindowModified(False)
@@ -334,7 +338,7 @@ class MainWindow(QMainWindow):
 
     def show_run(self, run_dir: Path | None) -> None:
         """Show `run_dir` in every panel that looks at a run."""
-        for panel in (self.attention, self.generation):
+        for panel in (self.attention, self.generation, self.leaderboard):
             panel.show_run(run_dir)
 
     def _graph_changed(self) -> None:
@@ -377,8 +381,11 @@ class MainWindow(QMainWindow):
     def _update_size_label(self) -> None:
         summary = self.facts.summary
         if summary is not None:
-            text = f"{format_count(summary.total_params)} parameters · " \
-                   f"{format_count(summary.flops_per_token, 'FLOPs')}/token"
+            text = f"{format_count(summary.total_params)} parameters · "
+            if self.facts.trainable_params != self.facts.all_params:
+                share = self.facts.trainable_params / max(self.facts.all_params, 1)
+                text += f"{format_count(self.facts.trainable_params)} trainable ({share:.1%}) · "
+            text += f"{format_count(summary.flops_per_token, 'FLOPs')}/token"
             state = ""
         else:
             where, message = self.facts.problems[0]
@@ -395,7 +402,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.discard()  # saved, or the user chose to drop the changes
-        for panel in (self.generation, self.tokenizers, self.data):
+        for panel in (self.generation, self.tokenizers, self.data,
+                      self.leaderboard):
             panel.close()  # each cancels and waits for its worker thread, which must not outlive the window
         event.accept()
 

@@ -9,6 +9,7 @@ from core.blocks import (  # noqa: F401  (registration side effect)
     io,
     norms,
     operations,
+    peft,
     positions,
 )
 from core.blocks.base import Block, ModelContext, ParamError, Port, all_blocks, get_block, swappable_blocks
