@@ -122,7 +122,7 @@ class LossPlot(pg.PlotWidget):
         self.smooth_curve = _curve(item, pen=pg.mkPen(blue, width=2.2))
         self.val_points = _curve(item, pen=None, symbol="o", symbolSize=8, symbolPen=pg.mkPen(theme.BASE, width=1.5),
                                  symbolBrush=theme.KIND_COLOURS["tokens"])
-        self.metric = "loss"
+        self.metric_name = "loss"  # not `metric`: that would hide QPaintDevice.metric, which Qt calls to paint
         self.series = RunSeries()
         self.run_name = ""
         self.overlays: list[tuple[str, RunSeries, pg.PlotDataItem, pg.PlotDataItem]] = []
@@ -145,7 +145,7 @@ class LossPlot(pg.PlotWidget):
     # ----- what is drawn -----
 
     def set_metric(self, metric: str) -> None:
-        self.metric = metric
+        self.metric_name = metric
         self.getPlotItem().setLabel("left", METRICS[metric][0])
         self._redraw_followed()
         for _, series, trend, val in self.overlays:
@@ -169,12 +169,12 @@ class LossPlot(pg.PlotWidget):
         self._update_legend()
 
     def _redraw_followed(self) -> None:
-        points = self.series.points(self.metric)
+        points = self.series.points(self.metric_name)
         self.raw_curve.setData(*points["raw"])
         self._draw(self.series, self.smooth_curve, self.val_points)
 
     def _draw(self, series: RunSeries, trend: pg.PlotDataItem, val: pg.PlotDataItem) -> None:
-        points = series.points(self.metric)
+        points = series.points(self.metric_name)
         trend.setData(*points["trend"])
         val.setData(*points["val"])
 
@@ -186,7 +186,7 @@ class LossPlot(pg.PlotWidget):
             for name, _, trend, _ in self.overlays:
                 self.legend.addItem(trend, name)
             return
-        label, raw, val, _ = METRICS[self.metric]
+        label, raw, val, _ = METRICS[self.metric_name]
         if raw in SMOOTHED:
             self.legend.addItem(self.raw_curve, f"train {label}" if raw == "loss" else label)
             self.legend.addItem(self.smooth_curve, "smoothed")

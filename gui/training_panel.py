@@ -411,7 +411,7 @@ class TrainingPanel(QWidget):
                 changed = True
             self._overlays[path] = (series, end)
         if changed:
-            self.plot.set_metric(self.plot.metric)  # redraws every curve from the grown buffers
+            self.plot.set_metric(self.plot.metric_name)  # redraws every curve from the grown buffers
 
     def _settings_edited(self, config) -> None:
         self.project.train = config
