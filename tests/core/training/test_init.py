@@ -24,7 +24,9 @@ def weights(compiled) -> dict[str, torch.Tensor]:
 
 
 def close(tensor: torch.Tensor, std: float, tolerance: float = 0.1) -> bool:
-    return abs(tensor.std().item() / std - 1) < tolerance and abs(tensor.mean().item()) < 3 * std / tensor.numel() ** 0.5
+    """Drawn from N(0, std²): the spread within `tolerance`, the mean within three standard errors."""
+    mean_error = 3 * std / tensor.numel() ** 0.5
+    return abs(tensor.std().item() / std - 1) < tolerance and abs(tensor.mean().item()) < mean_error
 
 
 def test_t5_follows_t5s_scheme():
