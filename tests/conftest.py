@@ -24,7 +24,7 @@ def shrink_project(project, corpus: Path | None = None):
     graph.history.clear()
     project.train = project.train.replace(
         steps=6, batch_size=4, warmup_steps=2, log_every=1, eval_every=3, eval_batches=2,
-        checkpoint_every=3, sample_every=3, sample_length=16,
+        checkpoint_every=3, sample_every=3, sample_length=16, threads=1,
     )
     if corpus is not None:
         project.data.corpus = corpus
