@@ -2,7 +2,7 @@
 
 Tokens stream in one by one from a worker thread (core.decoding.generate's on_step), each on a
 background coloured by the probability the model gave it; hovering a token lists the likeliest
-alternatives at that step. Beam search also draws its tree (gui.beam_tree). "Compare strategies"
+alternatives at that step. Beam search also draws its tree (gui.beam_tree). "Compare all"
 decodes the same prompt with greedy, beam, top-k and top-p side by side. Every output states its
 tokens/s and the KV cache's size, so switching the cache off shows what it saves.
 """
@@ -27,7 +27,7 @@ from gui.theme import PANEL
 from gui.token_view import OutputColumn, ProbabilityLegend
 
 STRATEGIES = {"greedy": "Greedy", "beam": "Beam search", "top_k": "Top-k sampling", "top_p": "Top-p sampling"}
-CONTROLS_WIDTH = 470  # two settings per row fit without squeezing a label
+CONTROLS_WIDTH = 300  # two settings per row; the output takes the rest of the dock
 
 
 @dataclass
@@ -152,7 +152,7 @@ class GeneratePanel(QWidget):
         self.prompt_box.setPlaceholderText("Text to continue")
         for box in (self.source_box, self.prompt_box):
             box.setObjectName("sampleBox")
-            box.setFixedHeight(56)
+            box.setFixedHeight(52)
         self.strategy_box = QComboBox()
         for key, name in STRATEGIES.items():
             self.strategy_box.addItem(name, key)
@@ -162,7 +162,8 @@ class GeneratePanel(QWidget):
         self.top_p_box = _real(0.01, 1.0, 0.9, 0.05, "Top-p: draw from the fewest likeliest tokens whose "
                                                      "probability adds up to p (the nucleus).")
         self.temperature_box = _real(0.05, 5.0, 1.0, 0.1, "Sampling: below 1 sharper, above 1 flatter.")
-        self.penalty_box = _real(1.0, 5.0, 1.0, 0.05, "Logits of tokens already present are divided by this.")
+        self.penalty_box = _real(1.0, 5.0, 1.0, 0.05, "Repetition penalty: logits of tokens already present "
+                                                      "are divided by this.")
         self.max_tokens_box = _spin(1, 4096, 200, "Tokens generated after the prompt.")
         self.seed_box = _spin(-1, 2**31 - 1, -1, "Sampling: the same seed draws the same tokens.")
         self.seed_box.setSpecialValueText("random")
@@ -175,55 +176,51 @@ class GeneratePanel(QWidget):
         self.generate_button.clicked.connect(lambda: self.start(compare=False))
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
-        self.compare_button = QPushButton("Compare strategies")
-        self.compare_button.setToolTip("Greedy, beam, top-k and top-p on the same prompt, side by side, "
-                                       "with the settings above.")
+        self.compare_button = QPushButton("Compare all")
+        self.compare_button.setToolTip("Compare strategies: greedy, beam, top-k and top-p on the same prompt, "
+                                       "side by side, with the settings above.")
         self.compare_button.clicked.connect(lambda: self.start(compare=True))
 
     def _lay_out(self) -> None:
+        """Settings in a narrow column on the left, the prompt above the output on the right: in the
+        window's low bottom dock (about 900 × 350 pixels) the generated text gets most of the room."""
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(8)
+        grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(6)
-        pairs = (("Strategy", self.strategy_box), ("Max new tokens", self.max_tokens_box),
-                 ("Beam width", self.beams_box), ("Top-k", self.top_k_box),
-                 ("Top-p", self.top_p_box), ("Temperature", self.temperature_box),
-                 ("Repetition penalty", self.penalty_box), ("Seed", self.seed_box))
-        for i, (label, widget) in enumerate(pairs):  # two settings per row: the panel often sits in a low dock
-            caption = QLabel(label)
-            caption.setObjectName("panelCaption")
-            caption.setBuddy(widget)
+        strategy_caption = _caption("Strategy", self.strategy_box)
+        grid.addWidget(strategy_caption, 0, 0)
+        grid.addWidget(self.strategy_box, 0, 1, 1, 3)
+        pairs = (("Max tokens", self.max_tokens_box), ("Beams", self.beams_box),
+                 ("Top-k", self.top_k_box), ("Top-p", self.top_p_box),
+                 ("Temperature", self.temperature_box), ("Penalty", self.penalty_box),
+                 ("Seed", self.seed_box))
+        for i, (label, widget) in enumerate(pairs):  # two settings per row, all shown: Compare uses each
             widget.setFixedHeight(26)
-            grid.addWidget(caption, i // 2, 2 * (i % 2))
-            grid.addWidget(widget, i // 2, 2 * (i % 2) + 1)
-        grid.addWidget(self.cache_box, len(pairs) // 2, 1, 1, 3)
+            widget.setStyleSheet("min-width: 0")  # the style sheet's wider spin boxes do not fit two a row
+            grid.addWidget(_caption(label, widget), 1 + i // 2, 2 * (i % 2))
+            grid.addWidget(widget, 1 + i // 2, 2 * (i % 2) + 1)
+        grid.addWidget(self.cache_box, 1 + len(pairs) // 2, 2, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.generate_button, 1)
-        buttons.addWidget(self.stop_button, 1)
-        buttons.addWidget(self.compare_button, 2)
-        self.source_caption = QLabel("Source")
-        self.source_caption.setObjectName("panelCaption")
-        self.source_caption.setVisible(False)
-        prompt_caption = QLabel("Prompt")
-        prompt_caption.setObjectName("panelCaption")
+        buttons.setSpacing(6)
+        for button, stretch in ((self.generate_button, 3), (self.stop_button, 2), (self.compare_button, 3)):
+            button.setStyleSheet("padding: 5px 8px; min-width: 0")  # three fit the column's width
+            buttons.addWidget(button, stretch)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.reload_button, 0, Qt.AlignmentFlag.AlignTop)
         controls = QWidget()
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 4, 0)
-        column.setSpacing(6)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(self.reload_button)
+        column.setSpacing(8)
         column.addLayout(model_row)
-        column.addSpacing(4)
-        for widget in (self.source_caption, self.source_box, prompt_caption, self.prompt_box):
-            column.addWidget(widget)
         column.addLayout(grid)
         column.addLayout(buttons)
         column.addWidget(self.status_label)
         column.addStretch(1)
-        scroll = QScrollArea()  # in a low dock the settings scroll rather than squeeze
+        scroll = QScrollArea()  # in a very low dock the settings scroll rather than squeeze
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -232,25 +229,41 @@ class GeneratePanel(QWidget):
         scroll.viewport().setAutoFillBackground(False)  # the panel's own background shows through
         controls.setAutoFillBackground(False)
 
+        self.source_caption = QLabel("Source")
+        self.source_caption.setObjectName("panelCaption")
+        self.source_caption.setVisible(False)
+        self.inputs = QGridLayout()  # an encoder-decoder's source beside its prompt, not above: height is scarce
+        self.inputs.setContentsMargins(0, 0, 0, 0)
+        self.inputs.setHorizontalSpacing(10)
+        self.inputs.setVerticalSpacing(3)
+        self.inputs.addWidget(self.source_caption, 0, 0)
+        self.inputs.addWidget(self.source_box, 1, 0)
+        self.inputs.addWidget(_caption("Prompt", self.prompt_box), 0, 1)
+        self.inputs.addWidget(self.prompt_box, 1, 1)
+        self.inputs.setColumnStretch(1, 1)
+
         single = QSplitter(Qt.Orientation.Vertical)
         single.addWidget(self.single)
         single.addWidget(self.beam_tree)
+        single.setChildrenCollapsible(False)
         single.setSizes([1000, 1000])
-        compare = QWidget()
-        columns = QHBoxLayout(compare)
-        columns.setContentsMargins(0, 0, 0, 0)
+        self.single.header.addLayout(_legend())  # the key beside the text it explains
+        columns = QSplitter(Qt.Orientation.Horizontal)  # so one strategy's column can be widened to read it
+        columns.setChildrenCollapsible(False)
         for output in self.compare_columns:
-            columns.addWidget(output, 1)
+            columns.addWidget(output)
+        compare = QWidget()
+        compare_layout = QVBoxLayout(compare)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        compare_layout.setSpacing(2)
+        compare_layout.addLayout(_legend())
+        compare_layout.addWidget(columns, 1)
         self.pages = QStackedWidget()
         self.pages.addWidget(single)
         self.pages.addWidget(compare)
-        legend = QHBoxLayout()
-        hint = QLabel("Token background: probability of the chosen token. Hover a token for the alternatives.")
-        hint.setObjectName("panelCaption")
-        legend.addWidget(hint, 1)
-        legend.addWidget(ProbabilityLegend())
         outputs = QVBoxLayout()
-        outputs.addLayout(legend)
+        outputs.setSpacing(6)
+        outputs.addLayout(self.inputs)
         outputs.addWidget(self.pages, 1)
 
         layout = QHBoxLayout(self)
@@ -350,6 +363,7 @@ class GeneratePanel(QWidget):
         self.model_label.setText(f"Model: {loaded.description}")
         encoder_decoder = loaded.start_id is not None
         self.source_box.setVisible(encoder_decoder)
+        self.inputs.setColumnStretch(0, 1 if encoder_decoder else 0)
         self.source_caption.setVisible(encoder_decoder)
         self.prompt_box.setPlaceholderText("Start of the answer (may be empty)" if encoder_decoder
                                            else "Text to continue")
@@ -448,6 +462,27 @@ class GeneratePanel(QWidget):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def _legend() -> QHBoxLayout:
+    """The colour key of the token backgrounds under its name, right-aligned."""
+    caption = QLabel("Token probability")
+    caption.setObjectName("panelCaption")
+    caption.setToolTip("Each generated token sits on the colour of the probability the model gave it. "
+                       "Hover a token for the likeliest alternatives at that step.")
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    row.addStretch(1)
+    row.addWidget(caption)
+    row.addWidget(ProbabilityLegend())
+    return row
+
+
+def _caption(text: str, buddy: QWidget) -> QLabel:
+    caption = QLabel(text)
+    caption.setObjectName("panelCaption")
+    caption.setBuddy(buddy)
+    return caption
 
 
 def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:

@@ -6,7 +6,7 @@ from html import escape
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
 from core.data.tokenizers import ProjectTokenizer
 from core.decoding import GenerationResult, StepRecord
@@ -108,10 +108,13 @@ class OutputColumn(QWidget):
         self.figures.setWordWrap(True)
         self.result: GenerationResult | None = None
         self.strategy = "greedy"
+        self.header = QHBoxLayout()  # the title, then room for what the panel puts beside it
+        self.header.setSpacing(8)
+        self.header.addWidget(self.title, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addWidget(self.title)
+        layout.addLayout(self.header)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.figures)
 
