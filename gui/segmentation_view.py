@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
 from core.data.reports import visible
 from core.data.tokenizers import Segment
@@ -161,13 +161,17 @@ class SegmentationColumn(QWidget):
         self.subtitle.setObjectName("panelCaption")
         self.subtitle.setWordWrap(True)
         self.summary = QLabel()
+        self.summary.setObjectName("panelCaption")
         self.summary.setWordWrap(True)
         self.view = SegmentationView()
+        self.header = QHBoxLayout()  # the title, then room for a button of the panel's
+        self.header.addWidget(self.title, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        for widget in (self.title, self.subtitle, self.summary):
-            layout.addWidget(widget)
+        layout.setSpacing(2)
+        layout.addLayout(self.header)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
 
     def show_segments(self, text: str, segments: list[Segment], vocabulary: list[str] | None = None) -> None:

@@ -6,10 +6,10 @@ Training runs on a worker thread (gui/tokenizer_job.py). Nothing changes the pro
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy, QSlider,
-                               QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QListWidget, QMenu, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy,
+                               QSlider, QSpinBox, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from core.compiler import model_context
 from core.data.bpe_replay import segment_after_merges
@@ -23,7 +23,7 @@ from gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
 
 COMPARED = ("bpe", "wordpiece", "unigram")  # checked by default: the three of the tokenization journey
 SAMPLE_TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
-CONTROLS_WIDTH = 270
+CONTROLS_WIDTH = 260
 
 
 class TokenizerPanel(QWidget):
@@ -90,8 +90,9 @@ class TokenizerPanel(QWidget):
     def _build_views(self) -> None:
         self.text_edit = QPlainTextEdit(SAMPLE_TEXT)
         self.text_edit.setPlaceholderText("Type any text to see how the tokenizer cuts it.")
-        self.text_edit.setFixedHeight(64)
+        self.text_edit.setMinimumHeight(40)
         self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
         self.token_view = SegmentationView()
         # Merges (BPE) or vocabulary (the other kinds).
         self.merge_slider = QSlider(Qt.Orientation.Horizontal)
@@ -101,6 +102,7 @@ class TokenizerPanel(QWidget):
         self.next_button = QPushButton("Next merge ▶")
         self.next_button.clicked.connect(lambda: self.merge_slider.setValue(self.merge_slider.value() + 1))
         self.merge_label = QLabel()
+        self.merge_label.setWordWrap(True)  # a long step description wraps instead of widening the panel
         self.merges_list = QListWidget()
         self.merges_list.currentRowChanged.connect(lambda row: row >= 0 and self.merge_slider.setValue(row + 1))
         self.merge_view = SegmentationView()
@@ -112,16 +114,26 @@ class TokenizerPanel(QWidget):
         self.vocabulary_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.learned_stack = QStackedWidget()
         # Comparison.
-        self.compare_boxes = {kind: QCheckBox(name) for kind, name in KIND_NAMES.items()}
+        # The kinds to compare, as checkable entries of the button's menu: one row, however many kinds.
+        self.kinds_button = QToolButton()
+        self.kinds_button.setObjectName("kindsButton")
+        self.kinds_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.kinds_button.setToolTip("The kinds of tokenizer to train and compare.")
+        kinds_menu = QMenu(self.kinds_button)
+        self.compare_boxes = {kind: kinds_menu.addAction(name) for kind, name in KIND_NAMES.items()}
         for kind, box in self.compare_boxes.items():
+            box.setCheckable(True)
             box.setChecked(kind in COMPARED)
+            box.toggled.connect(self._update_kinds_button)
+        self.kinds_button.setMenu(kinds_menu)
+        self._update_kinds_button()
         self.compare_button = QPushButton("Train and compare")
         self.compare_button.setToolTip("Train each checked kind at the vocabulary size on the left, on the same "
                                        "corpus, and cut the text above with each.")
         self.compare_button.clicked.connect(self.compare)
         self.columns = QHBoxLayout()
         self.columns.setSpacing(12)
-        self.compare_hint = QLabel("Check the kinds to compare and press Train and compare.")
+        self.compare_hint = QLabel("Choose the kinds to compare and press Train and compare.")
         self.compare_hint.setObjectName("panelCaption")
         self.tabs = QTabWidget()
 
@@ -138,9 +150,10 @@ class TokenizerPanel(QWidget):
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.cancel_button, 1)
         controls = QWidget()
-        controls.setFixedWidth(CONTROLS_WIDTH)
+        controls.setMinimumWidth(CONTROLS_WIDTH)
+        controls.setMaximumWidth(2 * CONTROLS_WIDTH)
         column = QVBoxLayout(controls)
-        column.setContentsMargins(0, 0, 0, 0)
+        column.setContentsMargins(0, 0, 10, 0)  # a gap to the splitter's handle
         column.addLayout(form)
         column.addLayout(buttons)
         column.addWidget(self.progress)
@@ -153,24 +166,27 @@ class TokenizerPanel(QWidget):
         stepper.addWidget(self.previous_button)
         stepper.addWidget(self.merge_slider, 1)
         stepper.addWidget(self.next_button)
-        merges = QWidget()
-        merges_layout = QHBoxLayout(merges)
-        merges_layout.setContentsMargins(0, 0, 0, 0)
-        merges_layout.addWidget(self.merges_list, 1)
-        right = QVBoxLayout()
+        replay = QWidget()
+        right = QVBoxLayout(replay)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addLayout(stepper)
         right.addWidget(self.merge_label)
         right.addWidget(self.merge_view, 1)
-        merges_layout.addLayout(right, 3)
+        merges = QSplitter(Qt.Orientation.Horizontal)
+        merges.addWidget(self.merges_list)
+        merges.addWidget(replay)
+        merges.setStretchFactor(1, 1)
+        merges.setSizes([230, 1000])  # a merge's line reads whole; the replayed text takes the rest
+        merges.setChildrenCollapsible(False)
         self.learned_stack.addWidget(merges)
         self.learned_stack.addWidget(self.vocabulary_table)
         kinds = QHBoxLayout()
-        for box in self.compare_boxes.values():
-            kinds.addWidget(box)
+        kinds.addWidget(self.kinds_button)
         kinds.addStretch(1)
         kinds.addWidget(self.compare_button)
         compare = QWidget()
         compare_layout = QVBoxLayout(compare)
+        compare_layout.setContentsMargins(0, 6, 0, 0)
         compare_layout.addLayout(kinds)
         compare_layout.addWidget(self.compare_hint)
         compare_layout.addLayout(self.columns, 1)
@@ -178,14 +194,23 @@ class TokenizerPanel(QWidget):
         self.tabs.addTab(self.learned_stack, "Merges")
         self.tabs.addTab(compare, "Compare")
 
-        views = QVBoxLayout()
+        views = QSplitter(Qt.Orientation.Vertical)  # the text to cut can be given more room
         views.addWidget(self.text_edit)
-        views.addWidget(self.tabs, 1)
+        views.addWidget(self.tabs)
+        views.setStretchFactor(1, 1)
+        views.setSizes([64, 1000])
+        views.setChildrenCollapsible(False)
+        # A splitter, not a layout, holds the two sides: the wrapping status lines then never make the
+        # window's scroll area ask for more height than the dock has.
+        sides = QSplitter(Qt.Orientation.Horizontal)
+        sides.addWidget(controls)
+        sides.addWidget(views)
+        sides.setStretchFactor(1, 1)
+        sides.setSizes([CONTROLS_WIDTH, 1000])
+        sides.setChildrenCollapsible(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(14)
-        layout.addWidget(controls)
-        layout.addLayout(views, 1)
+        layout.addWidget(sides)
 
     # ----- public -----
 
@@ -397,13 +422,19 @@ class TokenizerPanel(QWidget):
             column = SegmentationColumn(KIND_NAMES[report.kind],
                                         f"vocabulary {report.vocab_size:,} · on held-out text "
                                         f"{report.chars_per_token:.2f} chars/token, {report.unknown_rate:.1%} unknown")
-            select = QPushButton("Show in the other tabs")
+            select = QPushButton("Show")
+            select.setToolTip("Show this tokenizer in the Segmentation and Merges (or Vocabulary) tabs.")
+            select.setStyleSheet("padding: 2px 10px; min-width: 0")
             select.clicked.connect(lambda _=False, t=trained.tokenizer: self._show_tokenizer(t, "from the comparison"))
-            column.layout().addWidget(select)
+            column.header.addWidget(select)
             self.columns.addWidget(column, 1)
             column.show()  # a widget added to a visible parent stays hidden until shown
         self.compare_hint.setVisible(not self.compared)
         self._refresh_text_views()
+
+    def _update_kinds_button(self) -> None:
+        chosen = [box.text() for box in self.compare_boxes.values() if box.isChecked()]
+        self.kinds_button.setText(f"Kinds: {', '.join(chosen) or 'none'}")
 
     def _columns(self) -> list[SegmentationColumn]:
         return [self.columns.itemAt(i).widget() for i in range(self.columns.count())]
@@ -430,7 +461,8 @@ class TokenizerPanel(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         char = self.kind_box.currentData() == "char"
-        for widget in (self.train_button, self.compare_button, self.browse_button, self.corpus_edit, self.kind_box):
+        for widget in (self.train_button, self.compare_button, self.kinds_button, self.browse_button, self.corpus_edit,
+                       self.kind_box):
             widget.setEnabled(not running)
         self.vocab_box.setEnabled(not running and not char)
         self.specials_edit.setEnabled(not running and not char)
