@@ -14,9 +14,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton,
+                               QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
 from core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
@@ -29,7 +30,8 @@ STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher qual
               "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
 COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Removed documents", "Removed lines")
 EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
-CONTROLS_WIDTH = 300
+CONTROLS_WIDTH = 290
+PATH_WIDTH = 220  # at most, for the Document and Duplicate of columns of the examples
 SEPARATOR = "; "  # between paths in the sources box
 
 
@@ -95,10 +97,14 @@ class DataPanel(QWidget):
     def _build(self) -> None:
         self.sources_edit = QLineEdit()
         self.sources_edit.setToolTip(f"Folders, text files or JSONL files, separated by '{SEPARATOR.strip()}'.")
-        self.folder_button = QPushButton("Folder…")
-        self.folder_button.clicked.connect(self._choose_folder)
-        self.files_button = QPushButton("Files…")
-        self.files_button.clicked.connect(self._choose_files)
+        self.browse_button = QToolButton()  # one narrow button beside the sources: the column is narrow
+        self.browse_button.setText("…")
+        self.browse_button.setToolTip("Choose a folder or files of text to clean.")
+        self.browse_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        browse = QMenu(self.browse_button)
+        browse.addAction("Folder…", self._choose_folder)
+        browse.addAction("Files…", self._choose_files)
+        self.browse_button.setMenu(browse)
         self.unit_box = QComboBox()
         self.unit_box.addItems(DOCUMENT_UNITS)
         self.unit_box.setToolTip("file: a text file is one document; paragraph: each run of non-blank lines is.")
@@ -111,7 +117,7 @@ class DataPanel(QWidget):
         self.repetition_box = QCheckBox("Gopher repetition rules")
         self.repetition_box.setToolTip("Repeated lines, paragraphs and word n-grams.")
         self.exact_box = QCheckBox("Exact duplicates")
-        self.near_box = QCheckBox("Near duplicates from similarity")
+        self.near_box = QCheckBox("Near duplicates, similarity")
         self.threshold_box = QDoubleSpinBox()
         self.threshold_box.setRange(0.01, 1.0)
         self.threshold_box.setSingleStep(0.05)
@@ -133,34 +139,38 @@ class DataPanel(QWidget):
         self.steps_table.itemSelectionChanged.connect(self._show_examples)
         self.examples_title = QLabel("Select a step or rule to see examples of what it removed.")
         self.examples_title.setObjectName("panelCaption")
+        self.examples_title.setWordWrap(True)  # a long step / rule name wraps instead of widening the panel
         self.examples_table = _table(EXAMPLE_COLUMNS)
         self.examples_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.folder_button)
-        buttons.addWidget(self.files_button)
+        sources = QHBoxLayout()
+        sources.setSpacing(4)
+        sources.addWidget(self.sources_edit, 1)
+        sources.addWidget(self.browse_button)
         form = QFormLayout()
-        form.addRow("Sources", self.sources_edit)
-        form.addRow("", buttons)
+        form.addRow("Sources", sources)
         form.addRow("Document", self.unit_box)
-        length = QHBoxLayout()
-        length.addWidget(self.length_box)
-        length.addWidget(self.min_words_box, 1)
-        near = QHBoxLayout()
-        near.addWidget(self.near_box)
-        near.addWidget(self.threshold_box, 1)
+        rules = QGridLayout()  # a rule's number beside its check box, the numbers in one column
+        rules.setVerticalSpacing(2)
+        rules.setHorizontalSpacing(6)
+        for row, (box, value) in enumerate(((self.length_box, self.min_words_box), (self.quality_box, None),
+                                            (self.repetition_box, None), (self.exact_box, None),
+                                            (self.near_box, self.threshold_box))):
+            rules.addWidget(box, row, 0)
+            if value is not None:
+                value.setStyleSheet("min-width: 0")
+                rules.addWidget(value, row, 1)
+        rules.setColumnStretch(1, 1)
         run = QHBoxLayout()
         run.addWidget(self.run_button, 1)
         run.addWidget(self.cancel_button, 1)
         controls = QWidget()
-        controls.setFixedWidth(CONTROLS_WIDTH)
+        controls.setMinimumWidth(CONTROLS_WIDTH)
+        controls.setMaximumWidth(2 * CONTROLS_WIDTH)
         column = QVBoxLayout(controls)
-        column.setContentsMargins(0, 0, 0, 0)
+        column.setContentsMargins(0, 0, 10, 0)  # a gap to the splitter's handle
         column.addLayout(form)
-        column.addLayout(length)
-        for box in (self.quality_box, self.repetition_box, self.exact_box):
-            column.addWidget(box)
-        column.addLayout(near)
+        column.addLayout(rules)
         column.addLayout(run)
         column.addWidget(self.progress)
         column.addWidget(self.status_label, 1)
@@ -169,16 +179,22 @@ class DataPanel(QWidget):
         examples_layout.setContentsMargins(0, 0, 0, 0)
         examples_layout.addWidget(self.examples_title)
         examples_layout.addWidget(self.examples_table, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.steps_table)
-        splitter.addWidget(examples)
-        splitter.setSizes([3000, 2000])
-        splitter.setChildrenCollapsible(False)
+        tables = QSplitter(Qt.Orientation.Vertical)
+        tables.addWidget(self.steps_table)
+        tables.addWidget(examples)
+        tables.setSizes([3000, 2000])
+        tables.setChildrenCollapsible(False)
+        # A splitter, not a layout, holds the two sides: the wrapping status line then never makes the
+        # window's scroll area ask for more height than the dock has.
+        sides = QSplitter(Qt.Orientation.Horizontal)
+        sides.addWidget(controls)
+        sides.addWidget(tables)
+        sides.setStretchFactor(1, 1)
+        sides.setSizes([CONTROLS_WIDTH, 1000])
+        sides.setChildrenCollapsible(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(14)
-        layout.addWidget(controls)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(sides)
 
     # ----- public -----
 
@@ -352,6 +368,8 @@ class DataPanel(QWidget):
                 item.setToolTip(example["text"] if column == 3 else text)
                 self.examples_table.setItem(row, column, item)
         self.examples_table.resizeColumnsToContents()
+        for column in (1, 2):  # long paths give way to the text, eliding in the middle; the tooltip has them
+            self.examples_table.setColumnWidth(column, min(self.examples_table.columnWidth(column), PATH_WIDTH))
 
     def _show_config(self, config: PipelineConfig) -> None:
         self.unit_box.setCurrentText(config.read.document_unit)
@@ -390,7 +408,7 @@ class DataPanel(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.is_running()
-        for widget in (self.run_button, self.sources_edit, self.folder_button, self.files_button):
+        for widget in (self.run_button, self.sources_edit, self.browse_button):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
@@ -403,6 +421,8 @@ def _table(columns: tuple[str, ...]) -> QTableWidget:
     table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
     table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
     table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)  # more rows in a low dock
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     return table
 
 
