@@ -75,6 +75,7 @@ def seq2seq(root: Path) -> None:
     print("|---|---|---:|---:|---:|---:|---|")
     for preset, steps, settings in SEQ2SEQ_RUNS:
         run_dir, wall = train(preset, steps, root, **settings)
+        steps = RunFolder.open(run_dir).info["step"]  # fewer than asked when the run was stopped
         val = [row["val_loss"] for row in RunFolder.open(run_dir).metrics() if "val_loss" in row][-1]
         task = settings["task"] + (f" ({settings['task_mixture']})" if "task_mixture" in settings else "")
         print(f"| {preset} | {task} | {steps} | {wall:.0f} | {val:.3f} | {exact_match(run_dir):.1%} "
@@ -96,7 +97,8 @@ def genre(root: Path, pretrain_steps: int, finetune_steps: int) -> None:
     print("\nplay-genre classification, 3 balanced classes: chance is 33.3 % accuracy, ln 3 = 1.099 loss")
     print("| run | steps | wall s | val loss | val accuracy (best) | command |")
     print("|---|---:|---:|---:|---:|---|")
-    for name, steps, wall, run_dir, line in rows:
+    for name, _, wall, run_dir, line in rows:
+        steps = RunFolder.open(run_dir).info["step"]  # fewer than asked when the run was stopped
         evaluated = [row for row in RunFolder.open(run_dir).metrics() if "val_loss" in row]
         accuracy = [row["val_accuracy"] for row in evaluated if "val_accuracy" in row]
         shown = f"{accuracy[-1]:.1%} ({max(accuracy):.1%})" if accuracy else ""
