@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QProgressBar, QPushButton,
-                               QSpinBox, QStackedWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.evaluate import TASKS
 from core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
@@ -24,6 +25,8 @@ from core.project import Project
 from gui.training_job import REPO, runs_folder
 
 REFRESH_MS = 4000
+TASK_CHARS = 28  # of a task's name and description the box shows before eliding
+DIFFERENCES_WIDTH = 300  # the side column of the selected run's differences from the best
 PROGRESS = re.compile(r"progress (\d+)/(\d+)")
 # The task a project's training objective prepares a model for, offered first.
 OBJECTIVE_TASKS = {"causal_lm": "next_line", "classification": "genre"}
@@ -45,6 +48,10 @@ class LeaderboardPanel(QWidget):
         for name, task in TASKS.items():
             self.task_box.addItem(f"{name} — {task.description}", name)
         self.task_box.setToolTip("The bundled task runs are ranked on (core/evaluate.py describes each).")
+        # The descriptions are long: the box shows what fits, its list shows them whole.
+        self.task_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.task_box.setMinimumContentsLength(TASK_CHARS)
+        self.task_box.view().setMinimumWidth(self.task_box.view().sizeHintForColumn(0) + 24)
         self.task_box.currentIndexChanged.connect(lambda _: self.refresh(force=True))
         self.limit_box = QSpinBox()
         self.limit_box.setRange(0, 1_000_000)
@@ -80,6 +87,7 @@ class LeaderboardPanel(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.differences_title = QLabel()
         self.differences_title.setObjectName("panelCaption")
+        self.differences_title.setWordWrap(True)
         self.differences_label = QLabel()
         self.differences_label.setObjectName("runDifferences")
         self.differences_label.setWordWrap(True)
@@ -111,16 +119,38 @@ class LeaderboardPanel(QWidget):
         progress.addWidget(self.status_label, 1)
         progress.addWidget(self.progress_bar)
         progress.addWidget(self.cancel_button)
+        ranking = QWidget()
+        ranking_layout = QVBoxLayout(ranking)
+        ranking_layout.setContentsMargins(0, 0, 0, 0)
+        ranking_layout.setSpacing(6)
+        ranking_layout.addWidget(self.ranking_label)
+        ranking_layout.addWidget(self.table_stack, 1)
+        ranking_layout.addLayout(progress)
+        differences = QScrollArea()  # a run that differs in many settings lists them all
+        differences.setWidgetResizable(True)
+        differences.setFrameShape(QFrame.Shape.NoFrame)
+        differences.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        differences.viewport().setAutoFillBackground(False)
+        column = QWidget()
+        column.setAutoFillBackground(False)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(self.differences_title)
+        column_layout.addWidget(self.differences_label, 1)
+        differences.setWidget(column)
+        differences.setMinimumWidth(DIFFERENCES_WIDTH // 2)
+        # The differences beside the table rather than under it: a low dock has width to spare, not height.
+        sides = QSplitter(Qt.Orientation.Horizontal)
+        sides.addWidget(ranking)
+        sides.addWidget(differences)
+        sides.setStretchFactor(0, 1)
+        sides.setSizes([1000, DIFFERENCES_WIDTH])
+        sides.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
-        layout.setSpacing(6)
+        layout.setSpacing(8)
         layout.addLayout(controls)
-        layout.addWidget(self.ranking_label)
-        layout.addWidget(self.table_stack, 3)
-        layout.addLayout(progress)
-        layout.addSpacing(4)
-        layout.addWidget(self.differences_title)
-        layout.addWidget(self.differences_label, 1)
+        layout.addWidget(sides, 1)
 
     # ----- the panel contract -----
 
