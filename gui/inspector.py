@@ -55,8 +55,8 @@ class Inspector(QScrollArea):
             summary = facts.summary
             self._section("Size")
             self._rows([
-                ("parameters", f"{facts.all_params:,} ({format_count(facts.all_params)})", ""),
-                ("trainable", _share(facts.trainable_params, facts.all_params), _TRAINABLE_HELP),
+                ("parameters", f"{facts.all_params:,}", f"{format_count(facts.all_params)}, frozen ones included."),
+                _trainable(facts.trainable_params, facts.all_params),
                 ("FLOPs / token", format_count(summary.flops_per_token), "Forward pass, at full context length."),
                 ("training FLOPs / token", format_count(summary.training_flops_per_token),
                  "About 3 × the forward pass: forward, plus backward through activations and weights."),
@@ -70,7 +70,7 @@ class Inspector(QScrollArea):
         self._section("Data")
         self._rows([
             ("corpus", project.data.corpus.name, str(project.data.corpus)),
-            ("validation", f"last {project.data.val_fraction:.0%} of the corpus", ""),
+            ("validation", f"last {project.data.val_fraction:.0%}", "The end of the corpus held out to validate on."),
             ("tokenizer", f"{project.tokenizer.kind}, {project.tokenizer.vocab_size} tokens", ""),
         ])
 
@@ -168,7 +168,7 @@ class Inspector(QScrollArea):
         self._section("Whole model")
         self._rows([
             ("model parameters", format_count(facts.all_params), "Every parameter, frozen ones included."),
-            ("model trainable", _share(facts.trainable_params, facts.all_params), _TRAINABLE_HELP),
+            _trainable(facts.trainable_params, facts.all_params, "model trainable"),
             ("model FLOPs / token", format_count(summary.flops_per_token), "Forward pass, full context."),
             ("training memory", format_count(facts.all_params * WEIGHT_BYTES + facts.trainable_params
                                              * (TRAINING_BYTES - WEIGHT_BYTES), "B"), _TRAINING_HELP),
@@ -176,7 +176,7 @@ class Inspector(QScrollArea):
 
     def _trainable_row(self, path: str, facts: ModelFacts) -> list[tuple[str, str, str]]:
         counts = facts.params_of(path)
-        return [("trainable", _share(*counts), _TRAINABLE_HELP)] if counts and counts[1] else []
+        return [_trainable(*counts)] if counts and counts[1] else []
 
     def _fine_tuning(self, path: str, node: Node | Group, facts: ModelFacts) -> None:
         """Frozen, LoRA and prefix settings, each only where it applies to this node."""
@@ -377,8 +377,16 @@ def _with_frozen(trainable: int, counts: tuple[int, int] | None) -> tuple[int, i
     return (trainable, trainable + counts[1] - counts[0]) if counts else (trainable, trainable)
 
 
-def _share(trainable: int, total: int) -> str:
-    return f"{trainable:,} of {format_count(total)} ({trainable / total:.1%})" if total else "none"
+def _trainable(trainable: int, total: int, name: str = "trainable") -> tuple[str, str, str]:
+    """The trainable row, short enough for the inspector's narrow value column: 'all', 'none' or
+    '24.7 K (3.0%)' (the total is the parameters row above it); the exact counts are in the tooltip."""
+    if trainable == 0:
+        shown = "none"
+    elif trainable == total:
+        shown = "all"
+    else:
+        shown = f"{format_count(trainable)} ({trainable / total:.1%})"
+    return name, shown, f"{trainable:,} of {total:,} parameters. {_TRAINABLE_HELP}"
 
 
 _TRAINING_HELP = ("Training with AdamW in fp32 keeps weights, gradients and two moments: 16 bytes per "

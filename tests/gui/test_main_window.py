@@ -47,7 +47,7 @@ def test_clicking_a_card_fills_the_inspector(window, qtbot):
 def test_nothing_selected_shows_model_totals_and_training_settings(window):
     window.canvas.scene.clearSelection()
     rows = window.inspector.row_texts()
-    assert rows["parameters"] == "817,792 (0.82 M)"
+    assert rows["parameters"] == "817,792" and rows["trainable"] == "all"
     assert rows["vocabulary"] == "63" and rows["context"] == "128 tokens"
     assert rows["steps"] == "2000" and rows["batch size"] == "32"
 

@@ -14,9 +14,11 @@ def test_freezing_a_group_in_the_inspector_dims_its_card_and_updates_the_counts(
     assert frozen is not None and not frozen.isChecked()
     frozen.setChecked(True)
     assert graph.nodes["layers"].tuning.frozen and graph.history.undo_text() == "freeze layers"
-    qtbot.waitUntil(lambda: inspector.row_texts().get("trainable", "").startswith("0 of"), timeout=3000)
+    qtbot.waitUntil(lambda: inspector.row_texts().get("trainable") == "none", timeout=3000)
     assert canvas.nodes["layers"].tuning_marks() == ["❄ frozen"]
-    assert inspector.row_texts()["model trainable"] == "24,704 of 0.82 M (3.0%)"  # embeddings and the final norm
+    assert inspector.row_texts()["model trainable"] == "24.7 K (3.0%)"  # embeddings and the final norm
+    model_row = next(value for name, value in inspector._values if name.text() == "model trainable")
+    assert model_row.toolTip().startswith("24,704 of 817,792 parameters.")
     window.undo_action.trigger()
     assert graph.nodes["layers"].tuning == Tuning()
 
