@@ -1,0 +1,27 @@
+"""The bottom panels fit the dock the window gives them (about 900 × 350 pixels at 1440 × 900, between
+the palette and the inspector): each is wrapped in a scroll area, so a panel that needs more shows
+scroll bars and a cut-off view instead of its content."""
+
+from PySide6.QtWidgets import QScrollArea
+
+MAX_WIDTH, MAX_HEIGHT = 860, 380
+
+
+def test_every_bottom_panel_fits_the_default_dock(window, qtbot):
+    sizes = {}
+    for dock in window.panel_docks:
+        area = dock.widget()
+        assert isinstance(area, QScrollArea)
+        hint = area.widget().minimumSizeHint()
+        sizes[dock.windowTitle()] = (hint.width(), hint.height())
+    assert set(sizes) == {"Training", "Attention", "Generate", "Tokenizer", "Data", "Leaderboard"}
+    too_big = {title: size for title, size in sizes.items() if size[0] > MAX_WIDTH or size[1] > MAX_HEIGHT}
+    assert not too_big, f"minimum sizes above {MAX_WIDTH} × {MAX_HEIGHT}: {too_big}"
+    for title in ("Generate", "Tokenizer", "Data", "Leaderboard"):  # raised in turn, none scrolls
+        window.raise_panel(title)
+        area = next(dock.widget() for dock in window.panel_docks if dock.windowTitle() == title)
+        qtbot.waitUntil(area.isVisible, timeout=2000)
+        assert area.viewport().width() >= area.widget().minimumSizeHint().width()
+        # The scroll bars follow the layout a moment after the tab is raised.
+        qtbot.waitUntil(lambda area=area: not area.horizontalScrollBar().isVisible(), timeout=1000)
+        qtbot.waitUntil(lambda area=area: not area.verticalScrollBar().isVisible(), timeout=1000)
