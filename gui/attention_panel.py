@@ -14,7 +14,7 @@ An encoder-decoder's maps come in three groups, encoder self-, decoder self- and
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
@@ -29,7 +29,7 @@ from gui.heatmap import AttentionHeatmap, HeatmapGrid
 PROBE, TEXT = "Training probe", "Your text"
 PLAY_MS = 700  # time each snapshot stays on screen while playing
 POLL_MS = 1000  # how often a shown run is checked for new snapshots and checkpoints
-SIDE_WIDTH = 200  # the column beside the enlarged map that holds the block's mask
+SIDE_WIDTH = 170  # the column beside the enlarged map that holds the block's mask
 NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
 
 
@@ -85,6 +85,7 @@ class AttentionPanel(QWidget):
         self._steps: list[int] = []  # snapshot steps of the run, oldest first
         self._steps_problem = ""  # why the snapshot index could not be read, if it could not
         self.selected = (0, 0)  # (row, head) enlarged
+        self._grid_width_auto = True  # the grid's column follows the panel's height until the user drags it
         self._ticket = 0  # the capture whose result is awaited; older results are dropped
         self._models = CheckpointModels()
         self._pool = QThreadPool(self)
@@ -101,6 +102,7 @@ class AttentionPanel(QWidget):
                                   "and cross-attention.")
         self.run_label = QLabel()
         self.run_label.setObjectName("runName")
+        self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long path is cut
         self.play_button = QPushButton("Play")
         self.play_button.setToolTip("Step through the snapshots to watch the attention form.")
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -177,10 +179,9 @@ class AttentionPanel(QWidget):
         text.addWidget(self.decoder_edit, 2)
         text.addWidget(self.run_button)
 
-        scroll = QScrollArea()
-        scroll.setWidget(self.grid)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(200)
+        self.grid_scroll = QScrollArea()
+        self.grid_scroll.setWidget(self.grid)
+        self.grid_scroll.setWidgetResizable(True)  # the cells scale to the room; it scrolls below their minimum
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
@@ -200,13 +201,16 @@ class AttentionPanel(QWidget):
         detail_layout.addWidget(enlarged, 1)
         detail_layout.addWidget(side)
         self.splitter = QSplitter()
-        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.grid_scroll)
         self.splitter.addWidget(detail)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.splitterMoved.connect(self._grid_width_chosen)
         self.body = QStackedWidget()
         self.body.addWidget(self.message)
         self.body.addWidget(self.splitter)
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.body.installEventFilter(self)  # its new height sizes the grid's column and the mask
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
@@ -441,10 +445,8 @@ class AttentionPanel(QWidget):
         weights = [m.weights[0].numpy() for m in self.rows]  # (H, T, S) each
         self._axis_labels = self._labels(queries, keys, weights[0].shape[1:])
         self.grid.set_maps(weights, titles, *self._axis_labels)
-        if self.body.currentIndex() != 1:  # first shown: the grid as wide as it needs, up to half the panel
-            wanted = min(self.grid.sizeHint().width() + 24, self.width() // 2)
-            self.splitter.setSizes([wanted, max(self.width() - wanted, 1)])
         self.body.setCurrentIndex(1)
+        self._fit_grid_width()
         row, head = self.selected
         self._choose(min(row, len(self.rows) - 1), min(head, weights[0].shape[0] - 1))
 
@@ -491,9 +493,26 @@ class AttentionPanel(QWidget):
             side = max(64, min(SIDE_WIDTH - 8, room))
             self.pattern_view.setFixedSize(side, side)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_pattern()
+    def _fit_grid_width(self) -> None:
+        """The grid's column as wide as its cells are tall at this height, up to half the panel."""
+        if not self._grid_width_auto or self.body.currentIndex() != 1:
+            return
+        frame = 2 * self.grid_scroll.frameWidth()
+        wanted = self.grid.width_for_height(self.body.height() - frame) + frame
+        if self.grid.minimumSizeHint().height() > self.body.height() - frame:
+            wanted += self.grid_scroll.verticalScrollBar().sizeHint().width()  # it will scroll: room for the bar
+        total = sum(self.splitter.sizes())
+        wanted = min(wanted, total // 2)
+        self.splitter.setSizes([wanted, max(total - wanted, 1)])
+
+    def _grid_width_chosen(self) -> None:
+        self._grid_width_auto = False
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.body and event.type() == QEvent.Type.Resize:
+            self._fit_pattern()
+            self._fit_grid_width()
+        return super().eventFilter(watched, event)
 
     def _token_texts(self, ids: list[int]) -> list[str]:
         return [self.run_project.tokenizer.token_text(i) for i in ids]

@@ -13,13 +13,17 @@ import math
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QLinearGradient, QPainter, QPen
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolTip, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 from gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, TEXT, mono_font, ui_font
 
 # Dark to bright through blue: low weights fade into the panel, strong ones stand out.
 COLOUR_STOPS = [(0.0, "#1b1d20"), (0.25, "#23406b"), (0.5, "#3d74c9"), (0.75, "#8ab4f8"), (1.0, "#fff3c4")]
-CELL_SIZE = 84  # pixels on each side of a grid heatmap
+CELL_SIZE = 84  # pixels on each side of a grid heatmap, as wanted
+SMALLEST_CELL = 36  # a grid cell shrinks to this before the grid scrolls
+LARGEST_CELL = 160  # and grows to this in a large dock
+GRID_MARGIN = 4
+GRID_SPACING = 6
 LABEL_CHARS = 8  # a longer token text is cut and ends with '…'
 LABEL_FONT_PX = 11
 SMALLEST_LABEL_PX = 8  # labels shrink to this before some are left out
@@ -64,8 +68,8 @@ class AttentionHeatmap(QWidget):
     clicked = Signal()
     hovered = Signal(str)  # the description of the cell under the mouse, "" when it leaves
 
-    def __init__(self, detailed: bool = False):
-        super().__init__()
+    def __init__(self, detailed: bool = False, parent: QWidget | None = None):
+        super().__init__(parent)
         self.detailed = detailed
         self.weights = np.zeros((0, 0), dtype=np.float32)
         self.queries: list[str] = []  # token text of each query row
@@ -78,7 +82,6 @@ class AttentionHeatmap(QWidget):
             self.setMinimumSize(160, 160)
             self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         else:
-            self.setFixedSize(CELL_SIZE, CELL_SIZE)
             self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_weights(self, weights: np.ndarray, queries: list[str], keys: list[str]) -> None:
@@ -239,18 +242,20 @@ class AttentionHeatmap(QWidget):
 
 
 class HeatmapGrid(QWidget):
-    """Layer rows × head columns of small heatmaps; clicking one emits its (row, head)."""
+    """Layer rows × head columns of small heatmaps; clicking one emits its (row, head).
+
+    The cells grow and shrink with the room the grid is given, from SMALLEST_CELL (its minimum size,
+    below which the scroll area around it scrolls) to LARGEST_CELL, so a short dock shows every layer
+    and a tall one shows them large. Children are placed by hand: a layout's fixed cell sizes would
+    make the grid's minimum size follow its current one."""
 
     chosen = Signal(int, int)
 
     def __init__(self):
         super().__init__()
         self.cells: list[list[AttentionHeatmap]] = []
-        self._layout = QGridLayout(self)
-        self._layout.setContentsMargins(4, 4, 4, 4)
-        self._layout.setHorizontalSpacing(6)
-        self._layout.setVerticalSpacing(6)
-        self._layout.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._row_titles: list[QLabel] = []
+        self._head_titles: list[QLabel] = []
         self.setAutoFillBackground(True)
         palette = self.palette()
         palette.setColor(self.backgroundRole(), BASE)
@@ -260,41 +265,92 @@ class HeatmapGrid(QWidget):
                  keys: list[str]) -> None:
         """`maps` holds one (H, T, S) array per row; row_titles one (title, tooltip) per row."""
         shape = [m.shape[0] for m in maps]
-        if len(self.cells) != len(maps) or [len(r) for r in self.cells] != shape:
-            self._rebuild(shape, row_titles)
+        if [len(r) for r in self.cells] != shape:
+            self._rebuild(shape)
         for r, (row, (title, tip)) in enumerate(zip(self.cells, row_titles)):
-            self._layout.itemAtPosition(r + 1, 0).widget().setText(title)
-            self._layout.itemAtPosition(r + 1, 0).widget().setToolTip(tip)
+            self._row_titles[r].setText(title)
+            self._row_titles[r].setToolTip(tip)
             for h, cell in enumerate(row):
                 cell.set_weights(maps[r][h], queries, keys)
                 cell.setToolTip(f"{title}, head {h + 1}: click to enlarge")
+        self.updateGeometry()
+        self._place()
 
     def select(self, row: int, head: int) -> None:
         for r, cells in enumerate(self.cells):
             for h, cell in enumerate(cells):
                 cell.set_selected((r, h) == (row, head))
 
-    def _rebuild(self, heads_per_row: list[int], row_titles: list[tuple[str, str]]) -> None:
-        while self._layout.count():
-            self._layout.takeAt(0).widget().deleteLater()
+    def width_for_height(self, height: int) -> int:
+        """The width at which cells as tall as `height` allows also fill the grid across."""
+        return self._extent(self._cell_for(height=height))[0]
+
+    def _rebuild(self, heads_per_row: list[int]) -> None:
+        for widget in self._head_titles + self._row_titles + [c for row in self.cells for c in row]:
+            widget.deleteLater()
+        self._head_titles = [self._caption(f"head {h + 1}", Qt.AlignmentFlag.AlignCenter)
+                             for h in range(max(heads_per_row, default=0))]
+        self._row_titles = [self._caption("", Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                            for _ in heads_per_row]
         self.cells = []
-        for h in range(max(heads_per_row, default=0)):
-            header = QLabel(f"head {h + 1}")
-            header.setObjectName("panelCaption")
-            header.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._layout.addWidget(header, 0, h + 1)
         for r, heads in enumerate(heads_per_row):
-            title = QLabel(row_titles[r][0])
-            title.setObjectName("panelCaption")
-            title.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self._layout.addWidget(title, r + 1, 0)
             row = []
             for h in range(heads):
-                cell = AttentionHeatmap()
+                cell = AttentionHeatmap(parent=self)
                 cell.clicked.connect(lambda r=r, h=h: self.chosen.emit(r, h))
-                self._layout.addWidget(cell, r + 1, h + 1)
+                cell.show()
                 row.append(cell)
             self.cells.append(row)
 
+    def _caption(self, text: str, alignment: Qt.AlignmentFlag) -> QLabel:
+        label = QLabel(text, self)
+        label.setObjectName("panelCaption")
+        label.setAlignment(alignment)
+        label.show()
+        return label
+
+    # ----- geometry -----
+
+    def _title_width(self) -> int:
+        return max((label.sizeHint().width() for label in self._row_titles), default=0)
+
+    def _header_height(self) -> int:
+        return max((label.sizeHint().height() for label in self._head_titles), default=0)
+
+    def _extent(self, cell: int) -> tuple[int, int]:
+        """The grid's width and height with cells of `cell` pixels."""
+        columns, rows = len(self._head_titles), len(self.cells)
+        return (2 * GRID_MARGIN + self._title_width() + columns * (GRID_SPACING + cell),
+                2 * GRID_MARGIN + self._header_height() + rows * (GRID_SPACING + cell))
+
+    def _cell_for(self, width: int | None = None, height: int | None = None) -> int:
+        """The largest cell within the bounds that fits `width` and `height` (either may be None)."""
+        columns, rows = max(len(self._head_titles), 1), max(len(self.cells), 1)
+        cell = LARGEST_CELL
+        if width is not None:
+            cell = min(cell, (width - self._extent(0)[0]) // columns)
+        if height is not None:
+            cell = min(cell, (height - self._extent(0)[1]) // rows)
+        return max(SMALLEST_CELL, cell)
+
+    def _place(self) -> None:
+        cell = self._cell_for(self.width(), self.height())
+        left = GRID_MARGIN + self._title_width() + GRID_SPACING
+        top = GRID_MARGIN + self._header_height() + GRID_SPACING
+        for h, label in enumerate(self._head_titles):
+            label.setGeometry(left + h * (cell + GRID_SPACING), GRID_MARGIN, cell, self._header_height())
+        for r, row in enumerate(self.cells):
+            y = top + r * (cell + GRID_SPACING)
+            self._row_titles[r].setGeometry(GRID_MARGIN, y, self._title_width(), cell)
+            for h, heatmap in enumerate(row):
+                heatmap.setGeometry(left + h * (cell + GRID_SPACING), y, cell, cell)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place()
+
     def sizeHint(self) -> QSize:
-        return self._layout.sizeHint()
+        return QSize(*self._extent(CELL_SIZE))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(*self._extent(SMALLEST_CELL))

@@ -17,6 +17,8 @@ from gui import theme
 
 pg.setConfigOptions(antialias=True)
 
+LEGEND_LEFT = 40  # where the legend starts: over the curves rather than the axis labels
+LEGEND_GAP = 14  # between one legend entry and the next
 SMOOTHING = 0.8  # EMA weight of the past: about the last five logged points shape the trend
 
 # name: (axis label, raw column, validation column, how values are shown)
@@ -116,7 +118,10 @@ class LossPlot(pg.PlotWidget):
         for axis in ("bottom", "left"):
             item.getAxis(axis).setTextPen(theme.MUTED_TEXT)
             item.getAxis(axis).setPen(theme.LABEL_BORDER)
-        self.legend = item.addLegend(offset=(-8, 4), colCount=3, labelTextColor=theme.MUTED_TEXT, verSpacing=-6)
+        # The legend sits in a strip above the curves that it sizes itself, so it never covers them.
+        self.legend = pg.LegendItem(labelTextColor=theme.MUTED_TEXT, verSpacing=-6, horSpacing=10)
+        self.legend.setParentItem(item)
+        self.legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(LEGEND_LEFT, 0))
         blue = RUN_COLOURS[0]
         self.raw_curve = _curve(item, pen=pg.mkPen(blue.red(), blue.green(), blue.blue(), 110, width=1))
         self.smooth_curve = _curve(item, pen=pg.mkPen(blue, width=2.2))
@@ -179,6 +184,10 @@ class LossPlot(pg.PlotWidget):
         val.setData(*points["val"])
 
     def _update_legend(self) -> None:
+        self._fill_legend()
+        self._fit_legend()
+
+    def _fill_legend(self) -> None:
         """Alone, the legend names the curves; with overlays, it names the runs."""
         self.legend.clear()
         if self.overlays:
@@ -194,3 +203,19 @@ class LossPlot(pg.PlotWidget):
             self.legend.addItem(self.smooth_curve, label)
         if val:
             self.legend.addItem(self.val_points, f"validation {label}")
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the width holds, and the strip above the curves as tall as its rows."""
+        entries = [sample.width() + label.width() + LEGEND_GAP for sample, label in self.legend.items]
+        room = self.width() - LEGEND_LEFT
+        columns = len(entries)
+        while columns > 1 and sum(sorted(entries, reverse=True)[:columns]) > room:
+            columns -= 1
+        self.legend.setColumnCount(max(columns, 1))
+        self.legend.updateSize()
+        self.getPlotItem().layout.setRowFixedHeight(0, self.legend.height() if entries else 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "legend"):  # PlotWidget's constructor resizes the view before the legend exists
+            self._fit_legend()

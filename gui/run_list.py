@@ -18,6 +18,7 @@ from gui.training_job import runs_folder
 REFRESH_MS = 3000
 COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
 STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6b", "running": "#6fa8ff"}
+WIDE_ENOUGH = 380  # pixels at which the Started column fits beside readable run names
 TAIL_BYTES = 4096  # enough for the last few metrics rows
 
 
@@ -54,6 +55,7 @@ class RunList(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # run names differ at their ends (the time)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -121,11 +123,17 @@ class RunList(QWidget):
         item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         item.setForeground(1, QBrush(QColor(STATUS_COLOURS.get(run.status, "#d8dade"))))
         message = run.info.get("message") or run.status
-        item.setToolTip(0, str(run.path))
+        item.setToolTip(0, f"{run.path}\nstarted {created[:16].replace('T', ' ')}")
         item.setToolTip(1, message)
         for column in (2, 3):
             item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return item
+
+    def resizeEvent(self, event) -> None:
+        """A narrow list leaves out the start time (newest runs come first, and each row's tooltip has
+        it), so the run names keep their room."""
+        super().resizeEvent(event)
+        self.tree.setColumnHidden(COLUMNS.index("Started"), self.width() < WIDE_ENOUGH)
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0:

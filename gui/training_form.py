@@ -41,6 +41,7 @@ CHOICES = {
 TASKS = {"seq2seq": SEQ2SEQ_TASKS, "classification": CLASSIFICATION_TASKS}
 BASIC = ("objective", "task", "optimizer", "schedule", "batch_size", "steps", "learning_rate", "min_learning_rate",
          "warmup_steps", "precision", "activation_checkpointing", "grad_accumulation", "device")
+COMBO_CHARS = 8  # characters a choice box is sized for; longer choices are cut until it is widened
 PREVIEW_POINTS = 400  # the schedule is smooth: this many samples draw it exactly at any run length
 
 
@@ -154,9 +155,13 @@ class TrainingForm(QWidget):
         form.setHorizontalSpacing(10)
         form.setVerticalSpacing(5)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow column puts the label above
         for name in names:
             editor = self._editor(name)
             editor.setToolTip(self._comments.get(name, ""))
+            if isinstance(editor, QComboBox):  # its longest choice would otherwise set the form's width
+                editor.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                editor.setMinimumContentsLength(COMBO_CHARS)
             self.editors[name] = editor
             label = QLabel(name.replace("_", " ").capitalize())
             label.setToolTip(editor.toolTip())

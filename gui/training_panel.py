@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
-                               QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from core.compiler import infer_shapes
 from core.project import Project, ProjectError
@@ -25,7 +25,9 @@ from gui.training_job import TrainingProcess, cluster_command, new_run_folder
 
 POLL_MS = 250
 STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
-CONTROLS_WIDTH = 350
+CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns still read at this width
+COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
+DIFFERENCE_LINES = 3  # of the differences between overlaid runs shown before they scroll
 METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
                   "tokens_per_s": "Tokens/s"}
 
@@ -60,12 +62,11 @@ class TrainingPanel(QWidget):
         self.processes_box.setSuffix(" GPU processes")
         gpus = torch.cuda.device_count()
         self.processes_box.setRange(1, max(gpus, 1))
-        if gpus > 1:
-            self.processes_box.setValue(gpus)
-            self.processes_box.setToolTip("Train data-parallel on this many GPUs (torchrun, one process each).")
-        else:
-            self.processes_box.setEnabled(False)
-            self.processes_box.setToolTip(f"Several processes need two or more CUDA GPUs; this machine has {gpus}.")
+        self.processes_box.setValue(max(gpus, 1))
+        self.processes_box.setToolTip("Train data-parallel on this many GPUs (torchrun, one process each).")
+        # Only a machine with two or more GPUs can use it; elsewhere it would be a control that does nothing.
+        self.processes_box.setEnabled(gpus > 1)
+        self.processes_box.setVisible(gpus > 1)
         self.copy_button = QPushButton("Copy command")
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
                                     "to run on a cluster or in a terminal.")
@@ -92,6 +93,7 @@ class TrainingPanel(QWidget):
             button = QPushButton(text)
             button.setObjectName("metricButton")
             button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)  # never cut its text
             button.setChecked(metric == "loss")
             button.setToolTip(METRICS[metric][0])
             button.clicked.connect(lambda _, m=metric: self.plot.set_metric(m))
@@ -100,7 +102,17 @@ class TrainingPanel(QWidget):
         self.differences.setObjectName("runDifferences")
         self.differences.setWordWrap(True)
         self.differences.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.differences.hide()
+        # Runs can differ in many settings: the list scrolls past a few lines rather than squeezing the plot.
+        self.differences_scroll = QScrollArea()
+        self.differences_scroll.setObjectName("runDifferencesScroll")
+        self.differences_scroll.setWidget(self.differences)
+        self.differences_scroll.setWidgetResizable(True)
+        self.differences_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.differences_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.differences.ensurePolished()  # the style sheet sets its font
+        lines = self.differences.fontMetrics().lineSpacing()
+        self.differences_scroll.setFixedHeight(DIFFERENCE_LINES * lines + 6)
+        self.differences_scroll.hide()
         self.sample_title = QLabel("Latest sample")
         self.sample_title.setObjectName("panelCaption")
         self.sample_box = QPlainTextEdit()
@@ -116,29 +128,38 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def _lay_out(self) -> None:
+        """Three columns in a splitter, each resizable: controls, curves, sample. A splitter also keeps
+        the word-wrapped labels' height-for-width from reaching the scroll area the window wraps the
+        panel in, which would then size the panel to their preferred height and scroll."""
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.stop_button, 1)
         buttons.addWidget(self.resume_button, 1)
+        settings = QWidget()
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.setContentsMargins(0, 6, 0, 0)
+        settings_layout.setSpacing(6)
         launch = QHBoxLayout()
         launch.setSpacing(6)
         launch.addWidget(self.processes_box, 1)
         launch.addWidget(self.copy_button)
-        tabs = QTabWidget()
-        tabs.setObjectName("trainingTabs")
-        tabs.addTab(self.run_list, "Runs")
-        tabs.addTab(self.form, "Settings")
+        launch.addStretch(0 if self.processes_box.isVisibleTo(self) else 1)
+        settings_layout.addLayout(launch)
+        settings_layout.addWidget(self.form, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("trainingTabs")
+        self.tabs.addTab(self.run_list, "Runs")
+        self.tabs.addTab(settings, "Settings")
         controls = QWidget()
-        controls.setFixedWidth(CONTROLS_WIDTH)
+        controls.setMinimumWidth(CONTROLS_MIN_WIDTH)
         controls_layout = QVBoxLayout(controls)
         controls_layout.setContentsMargins(0, 0, 0, 0)
-        controls_layout.setSpacing(6)
+        controls_layout.setSpacing(4)
         controls_layout.addLayout(buttons)
-        controls_layout.addLayout(launch)
         controls_layout.addWidget(self.run_label)
         controls_layout.addWidget(self.status_label)
-        controls_layout.addWidget(tabs, 1)
+        controls_layout.addWidget(self.tabs, 1)
 
         metrics = QHBoxLayout()
         metrics.setSpacing(0)
@@ -151,24 +172,26 @@ class TrainingPanel(QWidget):
         curves_layout.setSpacing(4)
         curves_layout.addLayout(metrics)
         curves_layout.addWidget(self.plot, 1)
-        curves_layout.addWidget(self.differences)
+        curves_layout.addWidget(self.differences_scroll)
         sample = QWidget()
         sample_layout = QVBoxLayout(sample)
         sample_layout.setContentsMargins(0, 0, 0, 0)
         sample_layout.setSpacing(4)
         sample_layout.addWidget(self.sample_title)
         sample_layout.addWidget(self.sample_box, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(curves)
-        splitter.addWidget(sample)
-        splitter.setSizes([3000, 1600])  # proportions: the splitter scales them to its width
-        splitter.setChildrenCollapsible(False)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("trainingSplitter")
+        for column in (controls, curves, sample):
+            self.splitter.addWidget(column)
+        self.splitter.setStretchFactor(1, 2)  # a wider dock widens the curves, and the sample half as much
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setCollapsible(1, False)  # the sample may be dragged shut for a wider plot
+        self.splitter.setSizes(COLUMN_WIDTHS)
 
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
-        layout.setSpacing(14)
-        layout.addWidget(controls)
-        layout.addWidget(splitter, 1)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.splitter)
 
     # ----- public -----
 
@@ -399,7 +422,7 @@ class TrainingPanel(QWidget):
                     found = config_differences(base, info)
                     lines.append(f"<b>{name}</b> vs {base_name}: " + (" · ".join(map(html.escape, found)) or "same setup"))
         self.differences.setText("<br>".join(lines))
-        self.differences.setVisible(bool(lines))
+        self.differences_scroll.setVisible(bool(lines))
 
     def _read_overlays(self) -> None:
         """New rows of overlaid runs that are still being written."""

@@ -55,6 +55,8 @@ def wait_for_capture(qtbot, panel):
 def test_grid_has_a_cell_per_layer_and_head_and_the_slider_replays_the_snapshots(panel, trained_run):
     panel.show_run(trained_run)
     assert [len(row) for row in panel.grid.cells] == [2, 2]  # 2 layers × 2 heads
+    hint = panel.minimumSizeHint()  # fits the window's bottom dock at its default size without scrolling
+    assert hint.width() <= 860 and hint.height() <= 360, hint
     assert panel.body.currentIndex() == 1 and panel.slider.value() == panel.slider.maximum()  # newest first
     for position, step in enumerate((4, 8, 12)):
         panel.slider.setValue(position)

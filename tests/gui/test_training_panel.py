@@ -46,6 +46,8 @@ def test_panel_draws_the_curve_of_a_run_folder(qtbot, tmp_path):
     status = panel.status_label.text()
     assert "step 50 / 100" in status and "loss 3.500 · val 3.600" in status and "12.0 K tokens/s" in status
     assert "ETA 5 s" in status
+    hint = panel.minimumSizeHint()  # fits the window's bottom dock at its default size without scrolling
+    assert hint.width() <= 860 and hint.height() <= 360, hint
 
     run.append_metrics({"step": 60, "loss": 3.4})  # the trainer keeps writing; the panel keeps up
     qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) == 6)
