@@ -10,13 +10,16 @@ this version no longer knows. Each difference is one line a person can read unde
 """
 
 from core.blocks.base import get_block
+from core.training.config import TrainConfig
 
 
 def config_differences(a: dict, b: dict) -> list[str]:
     """How run b differs from run a, one line per difference; empty when they are the same run setup."""
     project_a, project_b = a.get("project", {}), b.get("project", {})
     lines = _graph_differences(project_a.get("graph", {}), project_b.get("graph", {}), "")
-    lines += _mapping_differences(a.get("config", {}), b.get("config", {}), "")
+    # A run made before a setting existed trained with its default, so a missing setting reads as that.
+    defaults = TrainConfig().to_dict()
+    lines += _mapping_differences({**defaults, **a.get("config", {})}, {**defaults, **b.get("config", {})}, "")
     lines += _mapping_differences(project_a.get("data", {}), project_b.get("data", {}), "data ")
     lines += _mapping_differences(project_a.get("tokenizer", {}), project_b.get("tokenizer", {}), "tokenizer ")
     return lines
@@ -100,7 +103,7 @@ def _ordered(a: dict, b: dict) -> list:
 
 
 def _show(value) -> str:
-    text = str(value)
+    text = str(value) if value != "" else "none"
     if len(text) > 60:
         return "…" + text[-57:]  # long paths, alphabets and merge lists: the end is what differs
     return text

@@ -43,4 +43,4 @@ def test_added_removed_nodes_data_and_unknown_settings():
     assert "removed emb_drop (op.dropout)" in lines
     assert "added extra (op.dropout)" in lines
     assert "data val_fraction: 0.1 → 0.2" in lines
-    assert "init_from: unset → runs/base" in lines
+    assert "init_from: none → runs/base" in lines
