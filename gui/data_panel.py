@@ -28,7 +28,7 @@ from gui.theme import MUTED_TEXT
 
 STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
               "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
-COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Removed documents", "Removed lines")
+COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Docs removed", "Lines removed")
 EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
 CONTROLS_WIDTH = 290
 PATH_WIDTH = 220  # at most, for the Document and Duplicate of columns of the examples
@@ -101,6 +101,7 @@ class DataPanel(QWidget):
         self.browse_button.setText("…")
         self.browse_button.setToolTip("Choose a folder or files of text to clean.")
         self.browse_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.browse_button.setStyleSheet("padding: 4px 18px 4px 8px")  # room for the menu's arrow
         browse = QMenu(self.browse_button)
         browse.addAction("Folder…", self._choose_folder)
         browse.addAction("Files…", self._choose_files)
@@ -368,7 +369,7 @@ class DataPanel(QWidget):
                 item.setToolTip(example["text"] if column == 3 else text)
                 self.examples_table.setItem(row, column, item)
         self.examples_table.resizeColumnsToContents()
-        for column in (1, 2):  # long paths give way to the text, eliding in the middle; the tooltip has them
+        for column in (1, 2):  # long paths give way to the text; the tooltip has them whole
             self.examples_table.setColumnWidth(column, min(self.examples_table.columnWidth(column), PATH_WIDTH))
 
     def _show_config(self, config: PipelineConfig) -> None:
@@ -422,7 +423,6 @@ def _table(columns: tuple[str, ...]) -> QTableWidget:
     table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)  # more rows in a low dock
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     return table
 
 

@@ -134,7 +134,7 @@ class LeaderboardPanel(QWidget):
         column = QWidget()
         column.setAutoFillBackground(False)
         column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setContentsMargins(10, 0, 0, 0)  # a gap to the table
         column_layout.addWidget(self.differences_title)
         column_layout.addWidget(self.differences_label, 1)
         differences.setWidget(column)

@@ -118,6 +118,7 @@ class TokenizerPanel(QWidget):
         self.kinds_button = QToolButton()
         self.kinds_button.setObjectName("kindsButton")
         self.kinds_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.kinds_button.setStyleSheet("padding: 4px 20px 4px 8px")  # room for the menu's arrow
         self.kinds_button.setToolTip("The kinds of tokenizer to train and compare.")
         kinds_menu = QMenu(self.kinds_button)
         self.compare_boxes = {kind: kinds_menu.addAction(name) for kind, name in KIND_NAMES.items()}
