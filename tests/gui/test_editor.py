@@ -4,7 +4,7 @@ Each test compares the graph document the clicks produced."""
 import json
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCursor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from core.project import Project, load_project
@@ -316,6 +316,7 @@ def test_right_click_opens_a_menu_for_what_is_under_the_pointer(window, qtbot):
 
 def test_cut_then_paste_moves_nodes_and_zoom_actions_zoom(window, qtbot):
     graph, canvas = window.project.graph, window.canvas
+    QCursor.setPos(window.mapToGlobal(window.rect().bottomRight()) + QPoint(40, 40))  # whatever ran before
     canvas.select("targets")
     canvas.edit_actions.cut.trigger()
     assert "targets" not in graph.nodes
