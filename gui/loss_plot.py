@@ -217,5 +217,7 @@ class LossPlot(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if hasattr(self, "legend"):  # PlotWidget's constructor resizes the view before the legend exists
+        # PlotWidget's constructor resizes the view before the legend exists, and close() resizes it after
+        # clearing the scene, which deleted the legend: touching it then would crash.
+        if hasattr(self, "legend") and not self.closed:
             self._fit_legend()

@@ -174,3 +174,15 @@ def test_100k_point_curves_downsample_and_clip_to_view(qtbot):
     plot.set_metric("perplexity")
     assert not plot.grab().isNull()  # a frame renders (Qt calls the widget's metric() to paint it)
     assert np.isclose(plot.raw_curve.getData()[1][0], np.exp(4.0 / np.log(3.0)))
+
+
+def test_closing_a_plot_after_it_drew_does_not_crash(qtbot):
+    """pyqtgraph's close() clears the scene (deleting the legend) and then resizes the view; a resize
+    handler that touched the legend then crashed the process."""
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.show()
+    plot.add_rows([{"step": step, "loss": 2.0, "lr": 1e-3, "grad_norm": 1.0} for step in range(1, 50)])
+    plot.grab()
+    plot.close()
+    assert plot.closed
