@@ -29,6 +29,7 @@ METRICS = {
     "grad_norm": ("gradient norm", "grad_norm", None, None),
     "tokens_per_s": ("tokens / s", "tokens_per_s", None, None),
 }
+ANTIALIAS_POINTS = 5_000  # curves longer than this are drawn without antialiasing (see _set_data)
 SMOOTHED = ("loss", "grad_norm", "tokens_per_s")  # noisy columns that get a trend; lr is smooth already
 # The followed run is blue with gold validation points; overlaid runs take the others in turn.
 RUN_COLOURS = [theme.KIND_COLOURS[k] for k in ("hidden", "positions", "logits", "loss")] + [
@@ -99,6 +100,13 @@ class RunSeries:
         trend = self.smoothed.get(raw) or self.raw[raw]
         return {"raw": shown(self.raw[raw]) if raw in self.smoothed else empty, "trend": shown(trend),
                 "val": shown(self.raw[val]) if val else empty}
+
+
+def _set_data(curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    """Antialiasing a long curve's downsampled zig-zag costs ~40 ms a frame and shows no difference at
+    that density, so only short curves get it (PlotDataItem reads the flag from its opts on update)."""
+    curve.opts["antialias"] = len(x) <= ANTIALIAS_POINTS
+    curve.setData(x, y)
 
 
 def _curve(item: pg.PlotItem, **style) -> pg.PlotDataItem:
@@ -175,13 +183,13 @@ class LossPlot(pg.PlotWidget):
 
     def _redraw_followed(self) -> None:
         points = self.series.points(self.metric_name)
-        self.raw_curve.setData(*points["raw"])
+        _set_data(self.raw_curve, *points["raw"])
         self._draw(self.series, self.smooth_curve, self.val_points)
 
     def _draw(self, series: RunSeries, trend: pg.PlotDataItem, val: pg.PlotDataItem) -> None:
         points = series.points(self.metric_name)
-        trend.setData(*points["trend"])
-        val.setData(*points["val"])
+        _set_data(trend, *points["trend"])
+        _set_data(val, *points["val"])
 
     def _update_legend(self) -> None:
         self._fill_legend()
