@@ -24,7 +24,7 @@ from core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
 from core.data.reports import visible
 from core.project import Project
 from gui.formatting import format_count
-from gui.theme import MUTED_TEXT
+from gui.theme import MUTED_TEXT, show_status
 
 STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
               "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
@@ -401,11 +401,7 @@ class DataPanel(QWidget):
         return str(sources[0].parent) if sources else os.getcwd()
 
     def _set_status(self, text: str, state: str = "") -> None:
-        self.status_label.setText(text)
-        self.status_label.setToolTip(text)
-        self.status_label.setProperty("state", state)
-        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
-        self.status_label.style().polish(self.status_label)
+        show_status(self.status_label, text, state)
 
     def _update_buttons(self) -> None:
         running = self.is_running()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInp
 from core.evaluate import TASKS
 from core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
 from core.project import Project
+from gui.theme import set_style_state
 from gui.training_job import REPO, runs_folder
 
 REFRESH_MS = 4000
@@ -350,9 +351,7 @@ class LeaderboardPanel(QWidget):
 
     def _set_status(self, text: str, problem: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setProperty("state", "problem" if problem else "")
-        self.status_label.style().unpolish(self.status_label)
-        self.status_label.style().polish(self.status_label)
+        set_style_state(self.status_label, "state", "problem" if problem else "")
 
     def closeEvent(self, event) -> None:
         self.cancel()

@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 
 from core.graph import Graph, Group, Node
 from core.project import ASSETS, Project, ProjectError
+from gui.attention_panel import AttentionPanel
 from gui.canvas import GraphCanvas
+from gui.data_panel import DataPanel
 from gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
                               remember_recent, restore_autosave, untitled_project)
 from gui.editor.layout import GRID
@@ -25,14 +27,13 @@ from gui.editor.palette import BlockPalette
 from gui.editor.problems import ProblemsList
 from gui.editor.undo_stack import DocumentUndoStack
 from gui.editor.view import ZOOM_STEP
-from gui.attention_panel import AttentionPanel
-from gui.data_panel import DataPanel
 from gui.export_dialog import ExportDialog
 from gui.formatting import format_count
 from gui.generate_panel import GeneratePanel
 from gui.inspector import Inspector
 from gui.leaderboard_panel import LeaderboardPanel
 from gui.model_facts import ModelFacts, analyse
+from gui.theme import set_style_state
 from gui.tokenizer_panel import TokenizerPanel
 from gui.training_panel import TrainingPanel
 from gui.tuning_menu import TuningMenu
@@ -391,9 +392,7 @@ class MainWindow(QMainWindow):
             where, message = self.facts.problems[0]
             text, state = (f"{where}: {message}" if where else message), "problem"
         self.size_label.setText(text)
-        self.size_label.setProperty("state", state)
-        self.size_label.style().unpolish(self.size_label)
-        self.size_label.style().polish(self.size_label)
+        set_style_state(self.size_label, "state", state)
 
     # ----- closing -----
 

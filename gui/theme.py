@@ -7,7 +7,7 @@ not mention (scroll bars of plots, message boxes, file dialogs) take their colou
 from pathlib import Path
 
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 STYLE_SHEET = Path(__file__).resolve().parent.parent / "assets" / "style.qss"
 
@@ -106,3 +106,18 @@ def apply_theme(app: QApplication) -> None:
     app.setPalette(palette)
     app.setFont(ui_font(13))
     app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
+
+
+def set_style_state(widget: QWidget, property_name: str, value) -> None:
+    """Set a property the style sheet selects on (e.g. QLabel[state="failed"]) and restyle the widget:
+    Qt reads such selectors only when a widget is polished."""
+    widget.setProperty(property_name, value)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def show_status(label, text: str, state: str = "") -> None:
+    """A status line: its text (whole in the tooltip, since a long one is clipped) and its state."""
+    label.setText(text)
+    label.setToolTip(text)
+    set_style_state(label, "state", state)

@@ -19,6 +19,7 @@ from core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
 from core.project import Project, ProjectError
 from core.shapes import ShapeError
 from gui.segmentation_view import SegmentationColumn, SegmentationView, segmentation_summary, token_label
+from gui.theme import show_status
 from gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
 
 COMPARED = ("bpe", "wordpiece", "unigram")  # checked by default: the three of the tokenization journey
@@ -453,11 +454,7 @@ class TokenizerPanel(QWidget):
             return None
 
     def _set_status(self, text: str, state: str = "") -> None:
-        self.status_label.setText(text)
-        self.status_label.setToolTip(text)
-        self.status_label.setProperty("state", state)
-        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
-        self.status_label.style().polish(self.status_label)
+        show_status(self.status_label, text, state)
 
     def _update_buttons(self) -> None:
         running = self.is_running()

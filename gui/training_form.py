@@ -238,9 +238,7 @@ class TrainingForm(QWidget):
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
         for field, editor in self.editors.items():
-            editor.setProperty("invalid", field == name and bool(message))
-            editor.style().unpolish(editor)
-            editor.style().polish(editor)
+            theme.set_style_state(editor, "invalid", field == name and bool(message))
 
 
 def _caption(text: str, name: str = "panelCaption") -> QLabel:

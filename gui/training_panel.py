@@ -20,6 +20,7 @@ from core.training.runs import RunFolder, RunFolderError, read_jsonl
 from gui.formatting import format_count, format_duration
 from gui.loss_plot import METRICS, LossPlot, RunSeries
 from gui.run_list import RunList
+from gui.theme import show_status
 from gui.training_form import TrainingForm
 from gui.training_job import TrainingProcess, cluster_command, new_run_folder
 
@@ -371,11 +372,7 @@ class TrainingPanel(QWidget):
             self.process.kill()
 
     def _set_status(self, text: str, state: str = "") -> None:
-        self.status_label.setText(text)
-        self.status_label.setToolTip(text)
-        self.status_label.setProperty("state", state)
-        self.status_label.style().unpolish(self.status_label)  # re-read the style sheet's [state=…] rules
-        self.status_label.style().polish(self.status_label)
+        show_status(self.status_label, text, state)
 
     def _update_buttons(self) -> None:
         running = self.is_running()

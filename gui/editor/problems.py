@@ -3,6 +3,8 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from gui.theme import set_style_state
+
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -38,9 +40,7 @@ class ProblemsList(QWidget):
         self.caption.setText("No problems: every shape checks out." if not count
                              else f"{count} problem{'s' if count > 1 else ''}: the model cannot be built until "
                                   "fixed. It still saves; click one to see its block.")
-        self.caption.setProperty("state", "problem" if count else "")
-        self.caption.style().unpolish(self.caption)
-        self.caption.style().polish(self.caption)
+        set_style_state(self.caption, "state", "problem" if count else "")
 
     def _choose(self, item: QListWidgetItem) -> None:
         path = item.data(PATH_ROLE)
