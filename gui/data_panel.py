@@ -16,7 +16,7 @@ from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton,
-                               QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QToolButton,
+                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
                                QVBoxLayout, QWidget)
 
 from core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
@@ -24,6 +24,7 @@ from core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
 from core.data.reports import visible
 from core.project import Project
 from gui.formatting import format_count
+from gui.splitters import controls_beside, splitter
 from gui.theme import MUTED_TEXT, show_status
 
 STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
@@ -180,22 +181,10 @@ class DataPanel(QWidget):
         examples_layout.setContentsMargins(0, 0, 0, 0)
         examples_layout.addWidget(self.examples_title)
         examples_layout.addWidget(self.examples_table, 1)
-        tables = QSplitter(Qt.Orientation.Vertical)
-        tables.addWidget(self.steps_table)
-        tables.addWidget(examples)
-        tables.setSizes([3000, 2000])
-        tables.setChildrenCollapsible(False)
-        # A splitter, not a layout, holds the two sides: the wrapping status line then never makes the
-        # window's scroll area ask for more height than the dock has.
-        sides = QSplitter(Qt.Orientation.Horizontal)
-        sides.addWidget(controls)
-        sides.addWidget(tables)
-        sides.setStretchFactor(1, 1)
-        sides.setSizes([CONTROLS_WIDTH, 1000])
-        sides.setChildrenCollapsible(False)
+        tables = splitter(Qt.Orientation.Vertical, self.steps_table, examples, sizes=[3000, 2000], stretch=0)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(sides)
+        layout.addWidget(controls_beside(controls, tables, CONTROLS_WIDTH))
 
     # ----- public -----
 

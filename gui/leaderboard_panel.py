@@ -16,12 +16,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QProgressBar,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget, QTreeWidget,
+                               QPushButton, QScrollArea, QSpinBox, QStackedWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.evaluate import TASKS
 from core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
 from core.project import Project
+from gui.splitters import splitter
 from gui.theme import set_style_state
 from gui.training_job import REPO, runs_folder
 
@@ -141,12 +142,7 @@ class LeaderboardPanel(QWidget):
         differences.setWidget(column)
         differences.setMinimumWidth(DIFFERENCES_WIDTH // 2)
         # The differences beside the table rather than under it: a low dock has width to spare, not height.
-        sides = QSplitter(Qt.Orientation.Horizontal)
-        sides.addWidget(ranking)
-        sides.addWidget(differences)
-        sides.setStretchFactor(0, 1)
-        sides.setSizes([1000, DIFFERENCES_WIDTH])
-        sides.setChildrenCollapsible(False)
+        sides = splitter(Qt.Orientation.Horizontal, ranking, differences, sizes=[1000, DIFFERENCES_WIDTH], stretch=0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.setSpacing(8)

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QListWidget, QMenu, QPlainTextEdit, QProgressBar, QPushButton, QSizePolicy,
-                               QSlider, QSpinBox, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QSlider, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
 from core.compiler import model_context
@@ -19,6 +19,7 @@ from core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
 from core.project import Project, ProjectError
 from core.shapes import ShapeError
 from gui.segmentation_view import SegmentationColumn, SegmentationView, segmentation_summary, token_label
+from gui.splitters import controls_beside, splitter
 from gui.theme import show_status
 from gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
 
@@ -174,12 +175,8 @@ class TokenizerPanel(QWidget):
         right.addLayout(stepper)
         right.addWidget(self.merge_label)
         right.addWidget(self.merge_view, 1)
-        merges = QSplitter(Qt.Orientation.Horizontal)
-        merges.addWidget(self.merges_list)
-        merges.addWidget(replay)
-        merges.setStretchFactor(1, 1)
-        merges.setSizes([230, 1000])  # a merge's line reads whole; the replayed text takes the rest
-        merges.setChildrenCollapsible(False)
+        # A merge's line reads whole; the replayed text takes the rest.
+        merges = splitter(Qt.Orientation.Horizontal, self.merges_list, replay, sizes=[230, 1000], stretch=1)
         self.learned_stack.addWidget(merges)
         self.learned_stack.addWidget(self.vocabulary_table)
         kinds = QHBoxLayout()
@@ -196,23 +193,11 @@ class TokenizerPanel(QWidget):
         self.tabs.addTab(self.learned_stack, "Merges")
         self.tabs.addTab(compare, "Compare")
 
-        views = QSplitter(Qt.Orientation.Vertical)  # the text to cut can be given more room
-        views.addWidget(self.text_edit)
-        views.addWidget(self.tabs)
-        views.setStretchFactor(1, 1)
-        views.setSizes([64, 1000])
-        views.setChildrenCollapsible(False)
-        # A splitter, not a layout, holds the two sides: the wrapping status lines then never make the
-        # window's scroll area ask for more height than the dock has.
-        sides = QSplitter(Qt.Orientation.Horizontal)
-        sides.addWidget(controls)
-        sides.addWidget(views)
-        sides.setStretchFactor(1, 1)
-        sides.setSizes([CONTROLS_WIDTH, 1000])
-        sides.setChildrenCollapsible(False)
+        # The text to cut can be given more room.
+        views = splitter(Qt.Orientation.Vertical, self.text_edit, self.tabs, sizes=[64, 1000], stretch=1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(sides)
+        layout.addWidget(controls_beside(controls, views, CONTROLS_WIDTH))
 
     # ----- public -----
 
