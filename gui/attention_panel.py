@@ -11,18 +11,17 @@ An encoder-decoder's maps come in three groups, encoder self-, decoder self- and
 (core.inspect.attention_group), chosen above the grid; its typed input is a source and a decoder text.
 """
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from core.compiler import CompiledModel
-from core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, capture_attention,
-                          checkpoint_model, probe_inputs, read_attention_snapshot, text_arguments)
+from core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, probe_inputs,
+                          read_attention_snapshot)
 from core.project import Project, ProjectError
 from core.training.runs import RunFolder, RunFolderError
+from gui.attention_capture import CaptureJob, CheckpointModels
 from gui.attention_pattern import AttentionPatternView
 from gui.heatmap import AttentionHeatmap, HeatmapGrid
 
@@ -31,45 +30,6 @@ PLAY_MS = 700  # time each snapshot stays on screen while playing
 POLL_MS = 1000  # how often a shown run is checked for new snapshots and checkpoints
 SIDE_WIDTH = 170  # the column beside the enlarged map that holds the block's mask
 NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
-
-
-class CaptureSignals(QObject):
-    done = Signal(int, object, object)  # ticket, maps, inputs by kind
-    failed = Signal(int, str)  # ticket, message
-
-
-class CheckpointModels:
-    """The last checkpoint loaded, kept for the next text; the lock keeps two captures from hooking
-    the same model at once (a cancelled one may still be running)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self._key: tuple[Path, int] | None = None
-        self._loaded: tuple[CompiledModel, Project] | None = None
-
-    def get(self, run_path: Path, step: int) -> tuple[CompiledModel, Project]:
-        if self._key != (run_path, step):
-            self._loaded, self._key = checkpoint_model(run_path, step), (run_path, step)
-        return self._loaded
-
-
-class CaptureJob(QRunnable):
-    def __init__(self, models: CheckpointModels, ticket: int, run_path: Path, step: int, text: str, decoder_text: str):
-        super().__init__()
-        self.models, self.ticket, self.run_path, self.step = models, ticket, run_path, step
-        self.text, self.decoder_text = text, decoder_text
-        self.signals = CaptureSignals()
-
-    def run(self) -> None:
-        try:
-            with self.models.lock:
-                compiled, project = self.models.get(self.run_path, self.step)
-                inputs, arguments = text_arguments(project, compiled, self.text, self.decoder_text)
-                maps = capture_attention(compiled, *arguments)
-        except (RunFolderError, ProjectError, ValueError, RuntimeError, OSError) as exc:
-            self.signals.failed.emit(self.ticket, str(exc))
-            return
-        self.signals.done.emit(self.ticket, maps, inputs)
 
 
 class AttentionPanel(QWidget):
