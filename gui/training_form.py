@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
