@@ -41,6 +41,7 @@ past-key inputs before a step and return them as present-key outputs after.
 Letters: B batch, G key/value heads, T new tokens, S key columns, K head width.
 """
 
+import abc
 import contextlib
 from collections.abc import Iterator
 
@@ -60,7 +61,7 @@ class GenerationError(ValueError):
     """A model, prompt or setting that generation cannot work with; the message says which."""
 
 
-class KVCache:
+class KVCache(abc.ABC):
     """Where a batch of sequences stands, shared by the caches of all its layers (one per attention
     module, created on attach). Subclasses decide how keys and values are stored."""
 
@@ -92,15 +93,13 @@ class KVCache:
         """Call after each step: the t columns just fed are now cached."""
         self.seen += t
 
+    @abc.abstractmethod
     def reorder(self, rows: torch.Tensor) -> None:
         """Row i continues row rows[i] (beam search keeps the best continuations of each beam)."""
-        for layer in self.layers.values():
-            layer.reorder(rows)
-        if self.pad is not None:
-            self.pad = self.pad[rows.to(self.pad.device)]
 
+    @abc.abstractmethod
     def memory_bytes(self) -> int:
-        return sum(layer.memory_bytes() for layer in self.layers.values())
+        """Bytes the cached keys and values take now."""
 
     @contextlib.contextmanager
     def attach(self, module: nn.Module) -> Iterator["KVCache"]:
@@ -125,8 +124,9 @@ class KVCache:
             for _, m in found:
                 m.cache = None
 
+    @abc.abstractmethod
     def self_attention_cache(self, module: SelfAttention) -> "LayerCache":
-        raise NotImplementedError
+        """The cache a self-attention module keeps its keys and values in, created on attach."""
 
 
 class LayerCache:
@@ -142,12 +142,6 @@ class LayerCache:
 
     def positions(self, t: int) -> torch.Tensor:
         return self.owner.positions(t)
-
-    def reorder(self, rows: torch.Tensor) -> None:
-        raise NotImplementedError
-
-    def memory_bytes(self) -> int:
-        raise NotImplementedError
 
 
 class ContiguousLayer(LayerCache):
@@ -202,6 +196,15 @@ class ContiguousKVCache(KVCache):
 
     def self_attention_cache(self, module: SelfAttention) -> LayerCache:
         return ContiguousLayer(self, module.window)
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        for layer in self.layers.values():
+            layer.reorder(rows)
+        if self.pad is not None:
+            self.pad = self.pad[rows.to(self.pad.device)]
+
+    def memory_bytes(self) -> int:
+        return sum(layer.memory_bytes() for layer in self.layers.values())
 
 
 # ----- a compiled model as a next-token function -----

@@ -28,13 +28,13 @@ from core.compiler import CompiledModel
 from core.export.onnx_export import (TOLERANCE, all_axes_dynamic, name_dimensions, open_session, portable_attention,
                                      raise_if_apart, require_onnx, trace_to_onnx)
 from core.export.report import ExportError, ParityError
-from core.kv_cache import ContiguousLayer, KVCache
+from core.kv_cache import ContiguousKVCache, ContiguousLayer
 from core.nn.attention import CrossAttention, SelfAttention
 
 NEW_TOKENS = 6  # greedy steps per prompt in the check
 
 
-class _PastKeyValues(KVCache):
+class _PastKeyValues(ContiguousKVCache):
     """A cache whose layers keep every position; the window is left to the attention mask."""
 
     def self_attention_cache(self, module: SelfAttention) -> ContiguousLayer:
