@@ -146,6 +146,11 @@ class CompiledModel:
     input_names: list[str] = field(default_factory=list)  # module's arguments, e.g. ['tokens', 'mask']
     training_input_names: list[str] = field(default_factory=list)  # e.g. ['tokens', 'targets', 'mask']
 
+    @property
+    def required_inputs(self) -> list[str]:
+        """The forward's arguments without a default: token ids, then a decoder's (core.blocks.io's order)."""
+        return [n.target for n in self.module.graph.nodes if n.op == "placeholder" and not n.args]
+
     def submodule(self, path: str, repeat: int = 0) -> nn.Module:
         return self.root.get_submodule(self.instances[path][repeat])
 

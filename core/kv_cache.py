@@ -222,7 +222,7 @@ class NextTokenModel:
     """
 
     def __init__(self, compiled: CompiledModel, cache: KVCache | None = None, source: torch.Tensor | None = None):
-        required = _required_inputs(compiled.module)
+        required = compiled.required_inputs
         self.encoder_decoder = len(required) == 2
         if self.encoder_decoder != (source is not None):
             raise GenerationError("an encoder-decoder model needs a source to read, and only it takes one"
@@ -282,12 +282,7 @@ class NextTokenModel:
 
 def reads_a_source(compiled: CompiledModel) -> bool:
     """An encoder-decoder: its forward takes source ids and decoder ids."""
-    return len(_required_inputs(compiled.module)) == 2
-
-
-def _required_inputs(module: fx.GraphModule) -> list[str]:
-    """The forward's arguments without a default: token ids, then a decoder's (core.blocks.io's order)."""
-    return [n.target for n in module.graph.nodes if n.op == "placeholder" and not n.args]
+    return len(compiled.required_inputs) == 2
 
 
 def split_static(module: fx.GraphModule, dynamic: str) -> tuple[fx.GraphModule, fx.GraphModule]:

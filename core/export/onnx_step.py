@@ -45,7 +45,7 @@ def step_layers(compiled: CompiledModel) -> list[str]:
     """Module names of the self-attention layers, in the order of the step model's past inputs; raises
     ExportError, naming the node, for a model that cannot generate one token at a time."""
     paths = {name: path for path, names in compiled.instances.items() for name in names}
-    if len([n for n in compiled.module.graph.nodes if n.op == "placeholder" and not n.args]) != 1:
+    if len(compiled.required_inputs) != 1:
         raise ExportError("a step model is exported for decoder-only models; this one reads a source as well "
                           "(an encoder-decoder), so export its full model instead")
     layers = []

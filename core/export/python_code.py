@@ -125,8 +125,7 @@ class _Writer:
         output = next((n, p) for (n, p), t in self.compiled.report.types.items()
                       if "/" not in n and t.kind in MODEL_OUTPUT_KINDS)
         needed = {output[0], *nx.ancestors(graph.nx(), output[0])}
-        placeholders = self.compiled.module.graph.nodes
-        self.required = [n.target for n in placeholders if n.op == "placeholder" and not n.args]
+        self.required = self.compiled.required_inputs
         inputs = self.compiled.input_names
         arguments = [name if name in self.required else f"{name}=None" for name in inputs]
         self._class("Model", graph, "", needed, arguments, {name: name for name in inputs}, [output])
