@@ -28,13 +28,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.compiler import CompiledModel, compile_graph
+from core.compiler import CompiledModel
 from core.data.tokenizers import ProjectTokenizer
-from core.inspect import AttentionMap
+from core.inspect import AttentionMap, checkpoint_model
 from core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel
 from core.paged_cache import PagedKVCache, PagedMemory
 from core.project import Project
-from core.training.runs import RunFolder, RunFolderError, load_checkpoint
 
 STRATEGIES = ("greedy", "beam", "sample")
 
@@ -220,16 +219,7 @@ def load_generation_model(path: str | Path) -> tuple[CompiledModel, ProjectToken
             raise GenerationError(f"{path}: the project has no weights, so it would generate from random ones; "
                                   "generate from a run folder of it, or a project with imported weights")
         return project.compile(), project.tokenizer
-    run = RunFolder.open(path)
-    project = Project.from_dict(run.info["project"])
-    checkpoint = run.latest_checkpoint()
-    if checkpoint is None:
-        raise GenerationError(f"{path}: the run has no checkpoint yet, so there are no trained weights to use")
-    compiled = compile_graph(project.graph)
-    try:
-        load_checkpoint(checkpoint, compiled.training_module or compiled.root)
-    except RuntimeError as exc:  # a tensor of another shape: the graph changed since the checkpoint
-        raise RunFolderError(f"{checkpoint}: does not fit the run's graph ({str(exc).splitlines()[0]})") from None
+    compiled, project = checkpoint_model(path)
     return compiled, project.tokenizer
 
 

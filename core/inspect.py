@@ -170,11 +170,16 @@ def attention_axes(inputs: dict[str, list[int]], group: str) -> tuple[list[int],
     return {"cross": (target, source), "decoder": (target, target)}.get(group, (source, source))
 
 
-def checkpoint_model(run_path: str | Path, step: int) -> tuple[CompiledModel, Project]:
-    """The run's graph compiled with the weights of its checkpoint at `step`, and the run's project
-    (its tokenizer and settings as they were when it trained)."""
+def checkpoint_model(run_path: str | Path, step: int | None = None) -> tuple[CompiledModel, Project]:
+    """The run's graph compiled with the weights of its checkpoint at `step` (the latest when None), and
+    the run's project (its tokenizer and settings as they were when it trained)."""
     run = RunFolder.open(run_path)
-    folder = dict(run.checkpoints()).get(step)
+    checkpoints = dict(run.checkpoints())
+    if step is None:
+        if not checkpoints:
+            raise RunFolderError(f"{run.path}: the run has no checkpoint yet, so there are no trained weights")
+        step = max(checkpoints)
+    folder = checkpoints.get(step)
     if folder is None:
         raise RunFolderError(f"{run.path}: no checkpoint at step {step}")
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from core.compiler import CompiledModel, compile_graph
+from core.compiler import CompiledModel
 from core.export.onnx_export import TOLERANCE as ONNX_TOLERANCE
 from core.export.onnx_export import (check_onnx, export_onnx, input_tensor, parity_lengths, portable_attention,
                                      raise_if_apart)
@@ -34,9 +34,10 @@ from core.export.python_code import TOLERANCE as PYTHON_TOLERANCE
 from core.export.python_code import check_python, write_python
 from core.export.report import Check, ExportError, ExportReport, ParityError
 from core.export.weights import project_from_safetensors, save_safetensors
-from core.project import Project
+from core.inspect import checkpoint_model
 from core.nn.peft import LoRALinear, PrefixSelfAttention
-from core.training.runs import RunFolder, load_checkpoint
+from core.project import Project
+from core.training.runs import RunFolder, RunFolderError
 from core.tuning import for_export
 
 FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python"}
@@ -59,17 +60,11 @@ def load_source(path: str | Path) -> ExportSource:
     if not path.is_dir():
         project = Project.load(path)
         return ExportSource(project, project.compile(), f"project {project.name!r}")
-    run = RunFolder.open(path)
-    project = Project.from_dict(run.info["project"])
-    checkpoints = run.checkpoints()
-    if not checkpoints:
-        raise ExportError(f"{path}: the run has no checkpoint yet, so there are no trained weights to export")
-    step, folder = checkpoints[-1]
-    compiled = compile_graph(project.graph)
     try:
-        load_checkpoint(folder, compiled.training_module or compiled.root)  # the trainer saves this module's names
-    except RuntimeError as exc:  # a tensor of another shape: the graph changed since the checkpoint
-        raise ExportError(f"{folder}: does not fit the run's graph ({str(exc).splitlines()[0]})") from None
+        compiled, project = checkpoint_model(path)
+    except RunFolderError as exc:  # no checkpoint yet, or one that does not fit the run's graph
+        raise ExportError(str(exc)) from None
+    step = RunFolder.open(path).checkpoints()[-1][0]
     return ExportSource(project, compiled, f"run {path.name} at step {step}")
 
 
