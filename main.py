@@ -22,12 +22,9 @@ Everything but `open` runs headless and uses core/ only.
 import argparse
 import json
 import os
-import re
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a project, writing a run folder")
     train.add_argument("project", nargs="?", help="project file (omit with --resume)")
     train.add_argument("--steps", type=int, help="optimizer steps (default: the project's setting)")
-    train.add_argument("--run-dir", type=Path, help="run folder to create (default: runs/NAME-TIME)")
+    train.add_argument("--run-dir", type=Path, help="run folder to create (default: NAME-TIME in the runs folder, "
+                                                          "$WORKBENCH_RUNS_DIR or runs/ beside main.py)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run from its checkpoint")
     train.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="override a training setting, e.g. --set precision=bf16 --set grad_accumulation=4")
@@ -90,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("project", help="project file")
     sweep.add_argument("--sizes", required=True, help="model widths, e.g. 32,64,96,128")
     sweep.add_argument("--tokens", required=True, help="training tokens per run, e.g. 200000,800000")
-    sweep.add_argument("--out", type=Path, help="sweep folder (default: runs/sweep-NAME-TIME)")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default: sweep-NAME-TIME in the runs folder)")
     _data_parsers(commands)
     _generate_parser(commands)
     _eval_parsers(commands)
@@ -124,6 +122,7 @@ def _data_parsers(commands) -> None:
 def _train(args) -> int:
     from core.project import Project
     from core.training.config import TrainConfig
+    from core.training.runs import new_run_folder
     from core.training.trainer import resume_run, start_run
 
     if args.steps is not None and args.steps < 1:
@@ -136,7 +135,7 @@ def _train(args) -> int:
     elif args.project:
         project = Project.load(args.project)
         project.train = TrainConfig.from_dict({**project.train.to_dict(), **overrides})
-        run_dir = args.run_dir or Path("runs") / f"{_slug(project.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = args.run_dir or new_run_folder(project.name)
         trainer = start_run(project, run_dir, [sys.executable, *sys.argv], args.steps)
     else:
         raise ValueError("train needs a PROJECT file, or --resume RUN_DIR")
@@ -339,8 +338,9 @@ def _eval(args) -> int:
 
 def _leaderboard(args) -> int:
     from core.leaderboard import evaluated_tasks, format_metric, leaderboard
+    from core.training.runs import runs_folder
 
-    runs = args.runs or Path(os.environ.get("WORKBENCH_RUNS_DIR") or REPO / "runs")
+    runs = args.runs or runs_folder()
     boards = [leaderboard(runs, task) for task in ([args.task] if args.task else evaluated_tasks(runs))]
     if args.json:
         print(json.dumps([{"task": b.task, "metric": b.metric, "higher_is_better": b.higher_is_better,
@@ -439,6 +439,7 @@ def _data(args) -> int:
 
 def _sweep(args) -> int:
     from core.project import Project
+    from core.training.runs import new_run_folder
     from core.training.sweep import run_sweep
 
     def numbers(text: str, what: str) -> list[int]:
@@ -448,7 +449,7 @@ def _sweep(args) -> int:
             raise ValueError(f"--{what} takes comma-separated numbers, got {text!r}") from None
 
     project = Project.load(args.project)
-    out = args.out or Path("runs") / f"sweep-{_slug(project.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or new_run_folder(project.name, prefix="sweep-")
     print(f"sweep folder: {out}\n{'width':>6}{'N (non-emb.)':>14}{'tokens':>12}{'val loss':>10}", flush=True)
     result = run_sweep(project, out, numbers(args.sizes, "sizes"), numbers(args.tokens, "tokens"),
                        lambda p: print(f"{p.width:>6}{p.params:>14,}{p.tokens:>12,}{p.val_loss:>10.4f}", flush=True))
@@ -461,10 +462,6 @@ def _sweep(args) -> int:
         print(f"compute-optimal at {optimum['flops']:.3g} FLOPs: N ≈ {optimum['params']:,.0f} parameters, "
               f"D ≈ {optimum['tokens']:,.0f} tokens, loss ≈ {optimum['loss']:.3f}")
     return 0
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from core.training.config import ConfigError, TrainConfig
 from core.training.distributed import STRATEGIES
 from core.training.objectives import OBJECTIVES
 from core.training.optim import OPTIMIZERS
+from core.training.runs import runs_folder
 from core.training.schedule import SCHEDULES, learning_rate
 from gui import theme
 from gui.editor.param_fields import field_editor
-from gui.training_job import runs_folder
 
 CHOICES = {
     "objective": OBJECTIVES,

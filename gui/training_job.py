@@ -7,38 +7,17 @@ child when it is destroyed, and a person closing the window may choose to keep t
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from core.project import Project, ProjectError
 from core.training.config import TrainConfig
-from core.training.runs import RunFolder, RunFolderError
+from core.training.runs import RunFolder, RunFolderError, slug
 
 REPO = Path(__file__).resolve().parent.parent
 CONSOLE_FILE = "console.txt"  # the trainer's stdout and stderr, for errors raised before run.json
-
-
-def runs_folder() -> Path:
-    return Path(os.environ.get("WORKBENCH_RUNS_DIR") or REPO / "runs")
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
-
-
-def new_run_folder(project_name: str) -> Path:
-    """`<project-name-slug>-YYYYmmdd-HHMMSS` under the runs folder, created empty."""
-    base = runs_folder() / f"{slug(project_name)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, count = base, 2
-    while path.exists():  # two runs started within the same second
-        path = base.with_name(f"{base.name}-{count}")
-        count += 1
-    path.mkdir(parents=True)
-    return path
 
 
 def launcher(processes: int) -> list[str]:

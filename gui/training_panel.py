@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, 
 from core.compiler import infer_shapes
 from core.project import Project, ProjectError
 from core.training.compare import config_differences
-from core.training.runs import RunFolder, RunFolderError, read_jsonl
+from core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl
 from gui.formatting import format_count, format_duration
 from gui.loss_plot import METRICS, LossPlot, RunSeries
 from gui.run_list import RunList
 from gui.theme import show_status
 from gui.training_form import TrainingForm
-from gui.training_job import TrainingProcess, cluster_command, new_run_folder
+from gui.training_job import TrainingProcess, cluster_command
 
 POLL_MS = 250
 STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed

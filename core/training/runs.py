@@ -14,6 +14,7 @@ moment leaves either the old or the new version, never half of one.
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -28,6 +29,27 @@ STATUSES = ("running", "finished", "stopped", "failed")
 
 class RunFolderError(ValueError):
     pass
+
+
+def runs_folder() -> Path:
+    """Where new runs go unless told otherwise: $WORKBENCH_RUNS_DIR, else runs/ beside main.py. The
+    window, `main.py train` and `main.py leaderboard` share it, so a run from either shows in both."""
+    return Path(os.environ.get("WORKBENCH_RUNS_DIR") or Path(__file__).resolve().parents[2] / "runs")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
+
+
+def new_run_folder(project_name: str, prefix: str = "") -> Path:
+    """`<prefix><project-name-slug>-YYYYmmdd-HHMMSS` under the runs folder, created empty."""
+    base = runs_folder() / f"{prefix}{slug(project_name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, count = base, 2
+    while path.exists():  # two runs started within the same second
+        path = base.with_name(f"{base.name}-{count}")
+        count += 1
+    path.mkdir(parents=True)
+    return path
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
