@@ -1,16 +1,17 @@
 """The bundled tasks: synthetic seq2seq examples are right and reproducible; the genre task is
-balanced, honest (validation plays never trained on) and readable by the bundled char tokenizer."""
+balanced, honest (validation plays never trained on) and readable by the bundled tokenizers."""
 
 import importlib.util
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
 
 from core.data.tasks import (LETTERS, SEQ2SEQ_TASKS, TASKS, TaskError, classification_task, seq2seq_example,
                              seq2seq_lengths, task_characters)
-from core.project import ASSETS, load_project
+from core.project import ASSETS, Project, load_project
 
 
 def examples(task: str, count: int = 500, seed: int = 0) -> list[tuple[str, str]]:
@@ -51,18 +52,31 @@ def test_an_unknown_task_is_named():
         classification_task("topic")
 
 
+VALIDATION_PLAYS = {"the-comedy-of-errors", "two-gentlemen-of-verona", "king-lear", "timon-of-athens", "richard-ii",
+                    "king-john"}
+
+
 def test_genre_task_is_balanced_with_held_out_plays():
     task = classification_task("genre")
     assert task.classes == ("comedy", "tragedy", "history")
-    assert Counter(label for _, label in task.train) == {0: 550, 1: 550, 2: 550}
-    assert Counter(label for _, label in task.val) == {0: 100, 1: 100, 2: 100}
+    assert Counter(label for _, label in task.train) == {0: 800, 1: 800, 2: 800}
+    assert Counter(label for _, label in task.val) == {0: 200, 1: 200, 2: 200}
     texts = [text for text, _ in task.train + task.val]
-    assert len(set(texts)) == len(texts) and all(40 <= len(text) <= 120 for text in texts)
+    assert len(set(texts)) == len(texts) and all(150 <= len(text) <= 300 for text in texts)
     rows = [json.loads(line) for line in (TASKS / "genre.jsonl").read_text(encoding="utf-8").splitlines()]
     plays = {split: {row["play"] for row in rows if row["split"] == split} for split in ("train", "val")}
-    assert plays["val"] == {"the-comedy-of-errors", "king-lear", "richard-ii"}
-    assert not plays["val"] & plays["train"] and len(plays["train"]) == 22
-    assert (TASKS / "genre.jsonl").stat().st_size < 300_000
+    assert plays["val"] == VALIDATION_PLAYS
+    assert not plays["val"] & plays["train"] and len(plays["train"]) == 19
+    assert (TASKS / "genre.jsonl").stat().st_size < 1_050_000
+
+
+def test_a_genre_passage_is_whole_speeches_laid_out_as_the_corpus():
+    corpus = (ASSETS / "corpus" / "shakespeare.txt").read_text(encoding="utf-8")
+    for text, _ in classification_task("genre").train[:200]:
+        speeches = text.split("\n\n")
+        assert all(re.fullmatch(r"[A-Z][A-Z0-9 ,.'&-]*:", speech.split("\n")[0]) for speech in speeches), text
+        assert all(len(speech.split("\n")) >= 2 for speech in speeches), text  # a speaker and a line at least
+    assert "HAMLET:\n" in corpus  # the same "SPEAKER:\nline" layout the masked LM reads
 
 
 def test_genre_validation_plays_are_not_in_the_pretraining_corpus():
@@ -70,10 +84,13 @@ def test_genre_validation_plays_are_not_in_the_pretraining_corpus():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     corpus_plays = {name.split("/")[1] for name in module.PLAYS}
-    assert not corpus_plays & {"the-comedy-of-errors", "king-lear", "richard-ii"}
+    assert not corpus_plays & VALIDATION_PLAYS
 
 
-def test_the_bundled_char_tokenizer_reads_every_passage():
-    tokenizer = load_project().tokenizer
+@pytest.mark.parametrize("preset", ["gpt-tiny", "bert-genre-tiny"])
+def test_the_bundled_tokenizers_read_every_passage(preset):
+    tokenizer = Project.load(ASSETS / "presets" / f"{preset}.json").tokenizer
     task = classification_task("genre")
-    assert all(tokenizer.encode(text) for text, _ in task.train + task.val)  # raises on a foreign character
+    for text, _ in task.train + task.val:  # a char tokenizer raises on a foreign character
+        ids = tokenizer.encode(text)
+        assert tokenizer.unknown_id not in ids and tokenizer.decode(ids) == text
