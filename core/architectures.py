@@ -56,6 +56,7 @@ class Architecture:
     ffn_bias: bool = True
     head: str = "head.lm"  # head.lm, head.mlm or head.classify
     classes: int = 2  # head.classify's C
+    pooling: str = "cls"  # head.classify's: the first position ([CLS]) or the mean over real tokens
     tie_embeddings: bool = True  # the head's projection is the token embedding
     head_bias: bool = False  # a bias per vocabulary entry (head.lm)
     head_scale_input: bool = False  # head input × 1/√D (T5)
@@ -220,7 +221,7 @@ def _layer_group(g: Graph, arch: Architecture, group_id: str, title: str, repeat
 def _head(g: Graph, arch: Architecture, x, y: int, column: int = 0) -> None:
     if arch.head == "head.classify":
         node_id, loss = "classifier", "loss.classification"
-        params = {"classes": arch.classes, "dropout": arch.dropout}
+        params = {"classes": arch.classes, "pooling": arch.pooling, "dropout": arch.dropout}
     elif arch.head == "head.mlm":
         node_id, loss = "mlm_head", "loss.cross_entropy"
         params = {"eps": arch.norm_eps, "activation": arch.activation, "tie_weights": arch.tie_embeddings}

@@ -5,9 +5,8 @@ encoder gives every passage nearly the same [CLS] vector, so nothing could learn
 
 Accuracy is measured on the 64 training passages the soft prompt is tuned on (a fixed random pick of
 the genre task's training split), so this shows the prompt can steer the frozen encoder, not that it
-generalises to held-out plays: on the validation split both stay near chance (34 to 40 %). Head-only
-training is not compared: over these 64 passages it trails prompt tuning by 2 to 13 points after 60
-steps (depending on the seed) and both reach 94 to 98 % after 100, too close to assert.
+generalises to held-out plays. With the BPE presets (and their fixture) it goes from 40.6 % frozen
+to 64.1 % tuned; the run is seeded, so the same numbers come back each time.
 """
 
 import sys
