@@ -28,7 +28,7 @@ from make_shakespeare import clean_play  # noqa: E402
 GENRES = {"comedy": "comedies", "tragedy": "tragedies", "history": "histories"}  # label -> folder
 VALIDATION_PLAYS = {"comedy": ("the-comedy-of-errors", "two-gentlemen-of-verona"), "tragedy": ("king-lear", "timon-of-athens"),
                     "history": ("richard-ii", "king-john")}
-TRAIN_PER_GENRE, VAL_PER_GENRE = 800, 200
+TRAIN_PER_GENRE, VAL_PER_GENRE = 1400, 200
 SHORTEST, LONGEST = 150, 300
 SEED = 1337
 SPEAKER = re.compile(r"^[A-Z][A-Z0-9 ,.'&-]*:$")  # clean_play writes each speaker as "NAME:" on its own line

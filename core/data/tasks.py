@@ -18,7 +18,7 @@ one model learns them all and is told which to do:
     copy=1,reverse=1,sort=2   ->  ("sort: cbda", "abcd"), ("reverse: gbdae", "eadbg"), ...
 
 The play-genre classification task: passages of Shakespeare (whole speeches with their speakers,
-150 to 300 characters) labelled comedy, tragedy or history, 800 per genre for training and 200 per
+150 to 300 characters) labelled comedy, tragedy or history, 1,400 per genre for training and 200 per
 genre from six held-out plays for validation (assets/tasks/genre.jsonl, rebuilt by
 assets/tasks/make_genre.py).
 """
