@@ -28,6 +28,8 @@ METRICS = {
     "lr": ("learning rate", "lr", None, None),
     "grad_norm": ("gradient norm", "grad_norm", None, None),
     "tokens_per_s": ("tokens / s", "tokens_per_s", None, None),
+    # classification runs: the share of held-out passages classified right, at each evaluation
+    "accuracy": ("validation accuracy (%)", "val_accuracy", None, "percent"),
 }
 ANTIALIAS_POINTS = 5_000  # curves longer than this are drawn without antialiasing (see _set_data)
 SMOOTHED = ("loss", "grad_norm", "tokens_per_s")  # noisy columns that get a trend; lr is smooth already
@@ -66,7 +68,7 @@ class RunSeries:
     """The columns of one run's metrics.jsonl, raw and (for noisy ones) smoothed, by step."""
 
     def __init__(self):
-        self.raw = {name: _Buffer() for name in ("loss", "val_loss", "lr", "grad_norm", "tokens_per_s")}
+        self.raw = {name: _Buffer() for name in ("loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "val_accuracy")}
         self.smoothed = {name: _Buffer() for name in SMOOTHED}
         self._ema = dict.fromkeys(SMOOTHED, 0.0)
 
@@ -94,8 +96,9 @@ class RunSeries:
         def shown(buffer: _Buffer | None):
             if buffer is None:
                 return empty
-            y = np.exp(np.minimum(buffer.y, 50.0)) if show == "exp" else buffer.y  # e^50 keeps the axis finite
-            return buffer.x, y
+            if show == "exp":
+                return buffer.x, np.exp(np.minimum(buffer.y, 50.0))  # e^50 keeps the axis finite
+            return buffer.x, 100 * buffer.y if show == "percent" else buffer.y
 
         trend = self.smoothed.get(raw) or self.raw[raw]
         return {"raw": shown(self.raw[raw]) if raw in self.smoothed else empty, "trend": shown(trend),
@@ -159,7 +162,12 @@ class LossPlot(pg.PlotWidget):
 
     def set_metric(self, metric: str) -> None:
         self.metric_name = metric
-        self.getPlotItem().setLabel("left", METRICS[metric][0])
+        item = self.getPlotItem()
+        item.setLabel("left", METRICS[metric][0])
+        if METRICS[metric][3] == "percent":
+            item.setYRange(0, 100, padding=0.02)  # the whole scale, so 50 % reads as half, not as the top
+        else:
+            item.enableAutoRange(axis="y")
         self._redraw_followed()
         for _, series, trend, val in self.overlays:
             self._draw(series, trend, val)

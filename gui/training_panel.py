@@ -30,7 +30,7 @@ CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns sti
 COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
 DIFFERENCE_LINES = 3  # of the differences between overlaid runs shown before they scroll
 METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
-                  "tokens_per_s": "Tokens/s"}
+                  "tokens_per_s": "Tokens/s", "accuracy": "Accuracy"}
 
 
 class TrainingPanel(QWidget):
@@ -99,6 +99,8 @@ class TrainingPanel(QWidget):
             button.setToolTip(METRICS[metric][0])
             button.clicked.connect(lambda _, m=metric: self.plot.set_metric(m))
             self.metric_buttons.addButton(button)
+        self.accuracy_button = self.metric_buttons.buttons()[list(METRIC_BUTTONS).index("accuracy")]
+        self.accuracy_button.setVisible(False)  # shown once the followed run reports a validation accuracy
         self.differences = QLabel()
         self.differences.setObjectName("runDifferences")
         self.differences.setWordWrap(True)
@@ -244,6 +246,7 @@ class TrainingPanel(QWidget):
         self._offsets = dict.fromkeys(self._offsets, 0)
         self._last_metrics = {}
         self.plot.clear_rows(self.run_dir.name)
+        self._show_accuracy(False)
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
         self.run_label.setText(self.run_dir.name)
@@ -282,6 +285,8 @@ class TrainingPanel(QWidget):
         self._read_overlays()
         metrics = self._read_new("metrics.jsonl")
         self.plot.add_rows(metrics)
+        if any("val_accuracy" in row for row in metrics):
+            self._show_accuracy(True)
         if metrics:
             self._last_metrics = {**self._last_metrics, **metrics[-1]}
         samples = self._read_new("samples.jsonl")
@@ -299,6 +304,13 @@ class TrainingPanel(QWidget):
             return
         if run is not None and not self._kill_timer.isActive():
             self._set_status(self._progress_text(run))
+
+    def _show_accuracy(self, shown: bool) -> None:
+        """The Accuracy button belongs to classification runs; hiding it while chosen goes back to the loss."""
+        self.accuracy_button.setVisible(shown)
+        if not shown and self.accuracy_button.isChecked():
+            self.metric_buttons.buttons()[0].setChecked(True)
+            self.plot.set_metric("loss")
 
     def _read_new(self, name: str) -> list[dict]:
         rows, self._offsets[name] = read_jsonl(self.run_dir / name, self._offsets[name])

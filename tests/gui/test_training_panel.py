@@ -7,10 +7,12 @@ import shutil
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
-from core.project import load_project
+from core.project import ASSETS, Project, load_project
 from core.training.runs import RunFolder
+from core.training.trainer import start_run
 from gui.loss_plot import LossPlot
 from gui.training_panel import TrainingPanel
+from tests.conftest import shrink_project
 
 
 def make_panel(qtbot, project=None):
@@ -186,3 +188,23 @@ def test_closing_a_plot_after_it_drew_does_not_crash(qtbot):
     plot.grab()
     plot.close()
     assert plot.closed
+
+
+def test_a_classification_run_gets_an_accuracy_curve_in_percent(qtbot, tmp_path, trained_run):
+    project = shrink_project(Project.load(ASSETS / "presets" / "bert-genre-tiny.json"))
+    start_run(project, tmp_path / "genre", ["test"]).train()
+    accuracy = [row["val_accuracy"] for row in RunFolder.open(tmp_path / "genre").metrics() if "val_accuracy" in row]
+    panel = make_panel(qtbot)
+    panel.show()
+    panel.follow_run(tmp_path / "genre")
+    assert panel.accuracy_button.isVisible() and len(accuracy) == 2
+    panel.accuracy_button.click()
+    steps, shown = panel.plot.smooth_curve.getData()
+    assert list(steps) == [3, 6] and np.allclose(shown, [100 * a for a in accuracy])
+    assert panel.plot.getPlotItem().getAxis("left").labelText == "validation accuracy (%)"
+    low, high = panel.plot.getPlotItem().viewRange()[1]
+    assert low <= 0 and high >= 100  # the whole scale
+
+    panel.follow_run(trained_run)  # a language model reports no accuracy: the button goes, the loss comes back
+    assert not panel.accuracy_button.isVisible() and panel.plot.metric_name == "loss"
+    assert panel.metric_buttons.checkedButton().text() == "Loss"
