@@ -31,6 +31,8 @@ COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's d
 DIFFERENCE_LINES = 3  # of the differences between overlaid runs shown before they scroll
 METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
                   "tokens_per_s": "Tokens/s", "accuracy": "Accuracy"}
+SAMPLE_HINT = "Text the model writes appears here as it trains."
+CLASSIFIER_HINT = "A classifier writes no text: its Accuracy tab shows how it does on held-out passages."
 
 
 class TrainingPanel(QWidget):
@@ -121,7 +123,7 @@ class TrainingPanel(QWidget):
         self.sample_box = QPlainTextEdit()
         self.sample_box.setObjectName("sampleBox")
         self.sample_box.setReadOnly(True)
-        self.sample_box.setPlaceholderText("Text the model writes appears here as it trains.")
+        self.sample_box.setPlaceholderText(SAMPLE_HINT)
 
         self._poll_timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         self._kill_timer = QTimer(self, singleShot=True, interval=STOP_GRACE_S * 1000, timeout=self._kill_if_running)
@@ -308,6 +310,7 @@ class TrainingPanel(QWidget):
     def _show_accuracy(self, shown: bool) -> None:
         """The Accuracy button belongs to classification runs; hiding it while chosen goes back to the loss."""
         self.accuracy_button.setVisible(shown)
+        self.sample_box.setPlaceholderText(CLASSIFIER_HINT if shown else SAMPLE_HINT)
         if not shown and self.accuracy_button.isChecked():
             self.metric_buttons.buttons()[0].setChecked(True)
             self.plot.set_metric("loss")

@@ -198,6 +198,7 @@ def test_a_classification_run_gets_an_accuracy_curve_in_percent(qtbot, tmp_path,
     panel.show()
     panel.follow_run(tmp_path / "genre")
     assert panel.accuracy_button.isVisible() and len(accuracy) == 2
+    assert "Accuracy tab" in panel.sample_box.placeholderText()  # no text samples to wait for
     panel.accuracy_button.click()
     steps, shown = panel.plot.smooth_curve.getData()
     assert list(steps) == [3, 6] and np.allclose(shown, [100 * a for a in accuracy])
@@ -208,3 +209,4 @@ def test_a_classification_run_gets_an_accuracy_curve_in_percent(qtbot, tmp_path,
     panel.follow_run(trained_run)  # a language model reports no accuracy: the button goes, the loss comes back
     assert not panel.accuracy_button.isVisible() and panel.plot.metric_name == "loss"
     assert panel.metric_buttons.checkedButton().text() == "Loss"
+    assert panel.sample_box.placeholderText().startswith("Text the model writes")
