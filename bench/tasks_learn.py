@@ -89,16 +89,19 @@ def seq2seq(root: Path) -> None:
 def naive_bayes_accuracy() -> float:
     """The genre task's reference line: multinomial naive Bayes over lower-cased words (add-one
     smoothing), trained on the training passages and scored on the held-out plays."""
+    def words_of(text: str) -> list[str]:
+        return re.findall(r"[a-z']+", text.lower())
+
     task = classification_task("genre")
     words = [Counter() for _ in task.classes]
     for text, label in task.train:
-        words[label].update(re.findall(r"[a-z']+", text.lower()))
+        words[label].update(words_of(text))
     vocabulary = set().union(*words)
     totals = [sum(counts.values()) + len(vocabulary) for counts in words]
     right = 0
     for text, label in task.val:
-        found = re.findall(r"[a-z']+", text.lower())
-        scores = [sum(math.log((counts[w] + 1) / total) for w in found) for counts, total in zip(words, totals)]
+        scores = [sum(math.log((counts[w] + 1) / total) for w in words_of(text))
+                  for counts, total in zip(words, totals)]
         right += scores.index(max(scores)) == label
     return right / len(task.val)
 

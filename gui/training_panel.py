@@ -92,6 +92,7 @@ class TrainingPanel(QWidget):
         self.run_list.checked_changed.connect(self._show_overlays)
         self.plot = LossPlot()
         self.metric_buttons = QButtonGroup(self)
+        self.metric_button: dict[str, QPushButton] = {}
         for metric, text in METRIC_BUTTONS.items():
             button = QPushButton(text)
             button.setObjectName("metricButton")
@@ -101,7 +102,8 @@ class TrainingPanel(QWidget):
             button.setToolTip(METRICS[metric][0])
             button.clicked.connect(lambda _, m=metric: self.plot.set_metric(m))
             self.metric_buttons.addButton(button)
-        self.accuracy_button = self.metric_buttons.buttons()[list(METRIC_BUTTONS).index("accuracy")]
+            self.metric_button[metric] = button
+        self.accuracy_button = self.metric_button["accuracy"]
         self.accuracy_button.setVisible(False)  # shown once the followed run reports a validation accuracy
         self.differences = QLabel()
         self.differences.setObjectName("runDifferences")
@@ -312,7 +314,7 @@ class TrainingPanel(QWidget):
         self.accuracy_button.setVisible(shown)
         self.sample_box.setPlaceholderText(CLASSIFIER_HINT if shown else SAMPLE_HINT)
         if not shown and self.accuracy_button.isChecked():
-            self.metric_buttons.buttons()[0].setChecked(True)
+            self.metric_button["loss"].setChecked(True)
             self.plot.set_metric("loss")
 
     def _read_new(self, name: str) -> list[dict]:

@@ -10,8 +10,9 @@ repeat count, context length.
 The two BERT presets share a BPE tokenizer of 2,048 tokens trained on the corpus instead: a
 classifier of play genres has to tell words apart, and from characters a tiny encoder spends its
 few thousand passages learning to spell. With word pieces it reaches 47 % on held-out plays from
-scratch and 56 % from the masked LM, where the character one stayed at chance (bench/tasks_learn.py). They share it so that
-the classifier can start from the masked LM's weights (init_from).
+scratch and 56 % from the masked LM, where the character one stayed at chance
+(bench/tasks_learn.py). They share it so that the classifier can start from the masked LM's
+weights (init_from).
 
 The decoders train as causal language models. The others train with their own objective
 (core/training/objectives.py): BERT with masked-LM, a BERT classifier on the play-genre task,

@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE.parent / "corpus"))
 from make_shakespeare import clean_play  # noqa: E402
 
 GENRES = {"comedy": "comedies", "tragedy": "tragedies", "history": "histories"}  # label -> folder
-VALIDATION_PLAYS = {"comedy": ("the-comedy-of-errors", "two-gentlemen-of-verona"), "tragedy": ("king-lear", "timon-of-athens"),
-                    "history": ("richard-ii", "king-john")}
+VALIDATION_PLAYS = {"comedy": ("the-comedy-of-errors", "two-gentlemen-of-verona"),
+                    "tragedy": ("king-lear", "timon-of-athens"), "history": ("richard-ii", "king-john")}
 TRAIN_PER_GENRE, VAL_PER_GENRE = 1400, 200
 SHORTEST, LONGEST = 150, 300
 SEED = 1337
