@@ -29,15 +29,15 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in (None, "open"):
-        from gui.app import run_app
+        from workbench.gui.app import run_app
 
         project = getattr(args, "project", None)
         return run_app(Path(project) if project else None, getattr(args, "screenshot", None),
                        getattr(args, "run", None), getattr(args, "panel", None))
-    from core.compiler import CompileError
-    from core.project import ProjectError
-    from core.training.runs import RunFolderError
-    from core.training.trainer import TrainingError
+    from workbench.core.compiler import CompileError
+    from workbench.core.project import ProjectError
+    from workbench.core.training.runs import RunFolderError
+    from workbench.core.training.trainer import TrainingError
 
     try:
         commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_parsers(commands) -> None:
-    from core.data.tokenizers import KINDS
+    from workbench.core.data.tokenizers import KINDS
 
     tokenize = commands.add_parser("tokenize", help="show how a tokenizer cuts a text into tokens")
     tokenize.add_argument("project", help="project file")
@@ -119,10 +119,10 @@ def _data_parsers(commands) -> None:
 
 
 def _train(args) -> int:
-    from core.project import Project
-    from core.training.config import TrainConfig
-    from core.training.runs import new_run_folder
-    from core.training.trainer import resume_run, start_run
+    from workbench.core.project import Project
+    from workbench.core.training.config import TrainConfig
+    from workbench.core.training.runs import new_run_folder
+    from workbench.core.training.trainer import resume_run, start_run
 
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
@@ -149,7 +149,7 @@ def _train(args) -> int:
     if trainer.cluster.active:
         # Worker processes can abort at interpreter exit after a gloo/NCCL group; leave cleanly and
         # exit at once.
-        from core.training.distributed import leave_cluster
+        from workbench.core.training.distributed import leave_cluster
 
         leave_cluster(trainer.cluster)
         sys.stdout.flush()
@@ -195,9 +195,9 @@ class _Progress:
 
 
 def _info(args) -> int:
-    from core.project import Project
-    from core.summary import summarize
-    from core.tuning import parameter_counts
+    from workbench.core.project import Project
+    from workbench.core.summary import summarize
+    from workbench.core.tuning import parameter_counts
 
     project = Project.load(args.project)
     compiled = project.compile()
@@ -223,7 +223,7 @@ def _info(args) -> int:
 
 
 def _import_hf(args) -> int:
-    from core.export.hf_import import import_hf_project
+    from workbench.core.export.hf_import import import_hf_project
 
     project = import_hf_project(args.folder, args.out, args.corpus)
     print(f"wrote {project.path} and {project.weights.name}: {project.name}")
@@ -231,7 +231,7 @@ def _import_hf(args) -> int:
 
 
 def _export(args) -> int:
-    from core.export.exporter import load_source, run_export
+    from workbench.core.export.exporter import load_source, run_export
 
     targets = {fmt: path for fmt, path in (("onnx", args.onnx), ("onnx_step", args.onnx_step),
                                            ("safetensors", args.safetensors), ("python", args.python)) if path}
@@ -265,8 +265,8 @@ def _generate_parser(commands) -> None:
 
 
 def _generate(args) -> int:
-    from core.decoding import GenerationConfig, generate, load_generation_model
-    from core.kv_cache import reads_a_source
+    from workbench.core.decoding import GenerationConfig, generate, load_generation_model
+    from workbench.core.kv_cache import reads_a_source
 
     compiled, tokenizer = load_generation_model(args.source)
     ids = _numbers(args.token_ids, "token-ids") if args.token_ids is not None else tokenizer.encode(args.prompt)
@@ -306,8 +306,8 @@ def _eval_parsers(commands) -> None:
 def _eval(args) -> int:
     import torch
 
-    from core.evaluate import TASKS, evaluate, open_model, save_result
-    from core.leaderboard import format_metric
+    from workbench.core.evaluate import TASKS, evaluate, open_model, save_result
+    from workbench.core.leaderboard import format_metric
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -336,8 +336,8 @@ def _eval(args) -> int:
 
 
 def _leaderboard(args) -> int:
-    from core.leaderboard import evaluated_tasks, format_metric, leaderboard
-    from core.training.runs import runs_folder
+    from workbench.core.leaderboard import evaluated_tasks, format_metric, leaderboard
+    from workbench.core.training.runs import runs_folder
 
     runs = args.runs or runs_folder()
     boards = [leaderboard(runs, task) for task in ([args.task] if args.task else evaluated_tasks(runs))]
@@ -375,9 +375,9 @@ def _numbers(text: str, what: str) -> list[int]:
 
 
 def _tokenize(args) -> int:
-    from core.data.reports import format_segmentation
-    from core.data.tokenizer_training import train_tokenizer
-    from core.project import Project
+    from workbench.core.data.reports import format_segmentation
+    from workbench.core.data.tokenizer_training import train_tokenizer
+    from workbench.core.project import Project
 
     project = Project.load(args.project)
     tokenizers = [train_tokenizer(kind, project.tokenizer_texts(held_out=False), args.vocab_size)
@@ -387,10 +387,10 @@ def _tokenize(args) -> int:
 
 
 def _tokenizer_train(args) -> int:
-    from core.data.reports import ProgressLine, format_learned, format_tokenizer_reports
-    from core.data.tokenizer_report import measure_tokenizer
-    from core.data.tokenizer_training import train_tokenizer
-    from core.project import Project
+    from workbench.core.data.reports import ProgressLine, format_learned, format_tokenizer_reports
+    from workbench.core.data.tokenizer_report import measure_tokenizer
+    from workbench.core.data.tokenizer_training import train_tokenizer
+    from workbench.core.project import Project
 
     project = Project.load(args.project)
     progress = ProgressLine()
@@ -407,9 +407,9 @@ def _tokenizer_train(args) -> int:
 
 
 def _tokenizer_compare(args) -> int:
-    from core.data.reports import format_tokenizer_reports
-    from core.data.tokenizer_report import compare_tokenizers
-    from core.project import Project
+    from workbench.core.data.reports import format_tokenizer_reports
+    from workbench.core.data.tokenizer_report import compare_tokenizers
+    from workbench.core.project import Project
 
     project = Project.load(args.project)
     reports = compare_tokenizers(args.kinds, lambda: project.tokenizer_texts(held_out=False),
@@ -419,9 +419,9 @@ def _tokenizer_compare(args) -> int:
 
 
 def _data(args) -> int:
-    from core.compiler import model_context
-    from core.data.reports import ProgressLine, format_pipeline
-    from core.project import Project
+    from workbench.core.compiler import model_context
+    from workbench.core.data.reports import ProgressLine, format_pipeline
+    from workbench.core.project import Project
 
     project = Project.load(args.project)
     progress = ProgressLine()
@@ -437,9 +437,9 @@ def _data(args) -> int:
 
 
 def _sweep(args) -> int:
-    from core.project import Project
-    from core.training.runs import new_run_folder
-    from core.training.sweep import run_sweep
+    from workbench.core.project import Project
+    from workbench.core.training.runs import new_run_folder
+    from workbench.core.training.sweep import run_sweep
 
     def numbers(text: str, what: str) -> list[int]:
         try:
@@ -463,5 +463,19 @@ def _sweep(args) -> int:
     return 0
 
 
+def _leave_the_checkout_off_sys_path() -> None:
+    """Run as a script, Python puts this folder first on sys.path, where core/, gui/ and kernels/
+    would be importable under their bare names and shadow real packages (Hugging Face's `kernels`,
+    which transformers imports). The app imports them as workbench.* (workbench/__init__.py)."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or os.curdir).resolve() != here]
+    try:
+        import workbench  # noqa: F401
+    except ImportError:
+        sys.exit(f"{sys.executable} has no Transformer Workbench installed: start it with ./app.sh "
+                 "(or scripts/bootstrap.py app), which sets up .venv/")
+
+
 if __name__ == "__main__":
+    _leave_the_checkout_off_sys_path()
     sys.exit(main())

@@ -25,7 +25,7 @@ import platform
 import torch
 from torch.utils import benchmark
 
-from kernels.attention import UnsupportedAttention, attention, available_backends
+from workbench.kernels.attention import UnsupportedAttention, attention, available_backends
 
 SWEEPS = {
     "cuda": dict(

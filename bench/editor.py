@@ -19,18 +19,17 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import PySide6  # noqa: E402
 from PySide6.QtCore import QElapsedTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.graph import Graph  # noqa: E402
-from core.project import Project, load_project  # noqa: E402
-from gui.editor.layout import layered_positions  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
-from gui.model_facts import analyse  # noqa: E402
-from gui.theme import apply_theme  # noqa: E402
+from workbench.core.graph import Graph  # noqa: E402
+from workbench.core.project import Project, load_project  # noqa: E402
+from workbench.gui.editor.layout import layered_positions  # noqa: E402
+from workbench.gui.main_window import MainWindow  # noqa: E402
+from workbench.gui.model_facts import analyse  # noqa: E402
+from workbench.gui.theme import apply_theme  # noqa: E402
 
 FRAME_BUDGET_MS = 16.0
 

@@ -6,18 +6,16 @@ the loss curve, as a user pressing Train in a fresh window would see it.
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.project import load_project  # noqa: E402
-from core.training.runs import RunFolder  # noqa: E402
-from core.training.trainer import start_run  # noqa: E402
+from workbench.core.project import load_project  # noqa: E402
+from workbench.core.training.runs import RunFolder  # noqa: E402
+from workbench.core.training.trainer import start_run  # noqa: E402
 
 
 def main() -> None:

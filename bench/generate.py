@@ -17,17 +17,14 @@ import argparse
 import platform
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.architectures import FAMILIES, build_graph  # noqa: E402
-from core.compiler import compile_graph  # noqa: E402
-from core.decoding import GenerationConfig, generate, generate_batch  # noqa: E402
+from workbench.core.architectures import FAMILIES, build_graph  # noqa: E402
+from workbench.core.compiler import compile_graph  # noqa: E402
+from workbench.core.decoding import GenerationConfig, generate, generate_batch  # noqa: E402
 
 PROMPT = [11, 12, 13, 14, 15, 16, 17, 18]
 

@@ -20,23 +20,22 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import PySide6  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.project import load_project  # noqa: E402
-from gui.loss_plot import LossPlot  # noqa: E402
-from gui.theme import apply_theme  # noqa: E402
+from workbench.core.project import load_project  # noqa: E402
+from workbench.gui.loss_plot import LossPlot  # noqa: E402
+from workbench.gui.theme import apply_theme  # noqa: E402
 
 TICK_MS = 5
 
 
 def event_loop_gaps(app: QApplication, seconds: float) -> tuple[list[float], int, str]:
     """Gaps (ms) between 5 ms timer ticks while the panel follows a real training process."""
-    from gui.training_panel import TrainingPanel
+    from workbench.gui.training_panel import TrainingPanel
 
     os.environ["WORKBENCH_RUNS_DIR"] = tempfile.mkdtemp(prefix="gui-bench-runs-")
     project = load_project()

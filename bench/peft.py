@@ -11,19 +11,17 @@ or the LoRA updates on every attention block's q and v.
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.project import ASSETS, Project  # noqa: E402
-from core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
-from core.training.trainer import start_run  # noqa: E402
-from core.tuning import add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts  # noqa: E402
+from workbench.core.project import ASSETS, Project  # noqa: E402
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
+from workbench.core.training.trainer import start_run  # noqa: E402
+from workbench.core.tuning import add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts  # noqa: E402
 
 PRESET = ASSETS / "presets" / "bert-genre-tiny.json"
 

@@ -11,7 +11,6 @@ import argparse
 import math
 import platform
 import re
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -19,13 +18,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data.tasks import classification_task  # noqa: E402
-from core.project import ASSETS, Project, load_project  # noqa: E402
-from core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
-from core.training.runs import RunFolder  # noqa: E402
-from core.training.trainer import start_run  # noqa: E402
+from workbench.core.data.tasks import classification_task  # noqa: E402
+from workbench.core.project import ASSETS, Project, load_project  # noqa: E402
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
+from workbench.core.training.runs import RunFolder  # noqa: E402
+from workbench.core.training.trainer import start_run  # noqa: E402
 
 PRESETS = ASSETS / "presets"
 SEQ2SEQ_RUNS = [  # (preset, steps, settings): the T5 preset's own learning rate, BART's

@@ -13,18 +13,15 @@ import argparse
 import contextlib
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.compiler import compile_graph  # noqa: E402
-from core.nn.gpt import GPT, GPTConfig, state_from_preset  # noqa: E402
-from core.project import load_project  # noqa: E402
-from core.training.memory import recompute_layers  # noqa: E402
+from workbench.core.compiler import compile_graph  # noqa: E402
+from workbench.core.nn.gpt import GPT, GPTConfig, state_from_preset  # noqa: E402
+from workbench.core.project import load_project  # noqa: E402
+from workbench.core.training.memory import recompute_layers  # noqa: E402
 
 
 def steps_per_second(model, optimizer, batches, autocast=contextlib.nullcontext) -> float:

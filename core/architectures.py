@@ -18,7 +18,7 @@ sublayer and add after (GPT-2, LLaMA, T5); post-norm layers add, then normalise 
 
 from dataclasses import dataclass, replace
 
-from core.graph import Graph
+from workbench.core.graph import Graph
 
 LAYOUTS = ("decoder", "encoder", "encoder-decoder")
 

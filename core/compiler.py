@@ -22,13 +22,13 @@ import torch.fx as fx
 from safetensors.torch import load_model
 from torch import nn
 
-from core.blocks import ModelContext, ParamError
-from core.blocks.io import InputBlock
-from core.graph import Graph, Group
-from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.init import encoder_decoder_init, gpt2_init, is_encoder_decoder
-from core.shapes import ShapeError, TensorType
-from core.tuning import added_parameter_names, apply_tuning
+from workbench.core.blocks import ModelContext, ParamError
+from workbench.core.blocks.io import InputBlock
+from workbench.core.graph import Graph, Group
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.init import encoder_decoder_init, gpt2_init, is_encoder_decoder
+from workbench.core.shapes import ShapeError, TensorType
+from workbench.core.tuning import added_parameter_names, apply_tuning
 
 MODEL_OUTPUT_KINDS = ("logits", "class_logits")  # what a model's forward returns: one of these
 

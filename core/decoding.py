@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.compiler import CompiledModel
-from core.data.tokenizers import ProjectTokenizer
-from core.inspect import AttentionMap, checkpoint_model
-from core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel
-from core.paged_cache import PagedKVCache, PagedMemory
-from core.project import Project
+from workbench.core.compiler import CompiledModel
+from workbench.core.data.tokenizers import ProjectTokenizer
+from workbench.core.inspect import AttentionMap, checkpoint_model
+from workbench.core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel
+from workbench.core.paged_cache import PagedKVCache, PagedMemory
+from workbench.core.project import Project
 
 STRATEGIES = ("greedy", "beam", "sample")
 

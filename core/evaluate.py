@@ -31,13 +31,13 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
-from core.compiler import CompiledModel
-from core.data.tasks import SEQ2SEQ_TASKS, TASKS as TASK_FILES
-from core.data.tokenizers import TokenizerError
-from core.decoding import GenerationConfig, generate, load_generation_model
-from core.project import Project
-from core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
-from core.training.runs import RunFolder
+from workbench.core.compiler import CompiledModel
+from workbench.core.data.tasks import SEQ2SEQ_TASKS, TASKS as TASK_FILES
+from workbench.core.data.tokenizers import TokenizerError
+from workbench.core.decoding import GenerationConfig, generate, load_generation_model
+from workbench.core.project import Project
+from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
+from workbench.core.training.runs import RunFolder
 
 EVAL_SEED = 2024  # draws the synthetic tasks' examples, the same for every run
 BATCH = 32  # rows per forward

@@ -17,9 +17,9 @@ from pathlib import Path
 import networkx as nx
 from psygnal import Signal
 
-from core.blocks import ParamError, Port, get_block
-from core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam, SetTuning
-from core.tuning import Tuning, TuningError, check_tuning_for
+from workbench.core.blocks import ParamError, Port, get_block
+from workbench.core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam, SetTuning
+from workbench.core.tuning import Tuning, TuningError, check_tuning_for
 
 FORMAT = 1  # bump when the JSON layout changes, and teach `_migrate` the step
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -261,13 +261,13 @@ class Graph:
     def group_nodes(self, node_ids, title: str = "Group") -> str:
         """Put `node_ids` into a new group (one undo step); edges crossing its boundary go through
         group input and output nodes. Returns the group's id. See core/grouping.py."""
-        from core.grouping import group_nodes  # grouping builds on Graph's edits: imported late, not circularly
+        from workbench.core.grouping import group_nodes  # grouping builds on Graph's edits: imported late, not circularly
 
         return group_nodes(self, list(node_ids), title)
 
     def ungroup(self, group_id: str) -> list[str]:
         """Put a group's blocks back in this graph in its place (one undo step); returns their ids here."""
-        from core.grouping import ungroup
+        from workbench.core.grouping import ungroup
 
         return ungroup(self, group_id)
 

@@ -7,9 +7,9 @@ with the file position (for malformed JSON) or the node and edge it concerns.
 import json
 from pathlib import Path
 
-from core.blocks import ParamError, get_block
-from core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, valid_id
-from core.tuning import Tuning, TuningError, check_tuning_for
+from workbench.core.blocks import ParamError, get_block
+from workbench.core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError, Group, Node, valid_id
+from workbench.core.tuning import Tuning, TuningError, check_tuning_for
 
 
 def read_json(path: str | Path) -> dict:

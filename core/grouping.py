@@ -9,8 +9,8 @@ input and an output both called 'x', which is what lets it repeat. Ungrouping do
 
 import networkx as nx
 
-from core.commands import TransferNode
-from core.graph import Edge, Graph, GraphError, Group
+from workbench.core.commands import TransferNode
+from workbench.core.graph import Edge, Graph, GraphError, Group
 
 ROW = 110.0  # vertical distance between a group's port nodes and the blocks inside, as in the presets
 COLUMN = 260.0  # horizontal room a card needs

@@ -39,12 +39,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from core.compiler import CompiledModel, compile_graph
-from core.graph import Graph
-from core.nn.attention import CrossAttention, SelfAttention
-from core.project import Project, ProjectError
-from core.training.objectives import SpecialTokens, input_kinds
-from core.training.runs import RunFolder, RunFolderError, load_checkpoint
+from workbench.core.compiler import CompiledModel, compile_graph
+from workbench.core.graph import Graph
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.objectives import SpecialTokens, input_kinds
+from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
 
 PROBE_TOKENS = 64  # a snapshot's probe is one sequence of at most this many tokens
 GROUPS = {  # an attention map's group -> what the panel calls it

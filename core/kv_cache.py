@@ -49,10 +49,10 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from core.compiler import CompiledModel
-from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.embeddings import LearnedPositions, SinusoidalPositions
-from core.nn.positions import T5RelativeBias
+from workbench.core.compiler import CompiledModel
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.embeddings import LearnedPositions, SinusoidalPositions
+from workbench.core.nn.positions import T5RelativeBias
 
 POSITION_MODULES = (LearnedPositions, SinusoidalPositions, T5RelativeBias)
 

@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.evaluate import EVAL_FOLDER, TASKS
-from core.training.compare import config_differences
-from core.training.runs import RunFolder, RunFolderError
+from workbench.core.evaluate import EVAL_FOLDER, TASKS
+from workbench.core.training.compare import config_differences
+from workbench.core.training.runs import RunFolder, RunFolderError
 
 
 @dataclass(frozen=True)

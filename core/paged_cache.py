@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.kv_cache import GenerationError, KVCache, LayerCache
-from core.nn.attention import SelfAttention
+from workbench.core.kv_cache import GenerationError, KVCache, LayerCache
+from workbench.core.nn.attention import SelfAttention
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.compiler import CompiledModel, compile_graph, model_context
-from core.data.batching import PACKINGS, split_train_val
-from core.data.pipeline import CleanCorpus, DataPipeline, Progress
-from core.data.pipeline_config import DataError, PipelineConfig
-from core.data.sources import text_file_paragraphs
-from core.data.tokenizers import ProjectTokenizer, TokenizerError, tokenizer_from_dict
-from core.graph import Graph, GraphFileError
-from core.graph_io import graph_from_dict, read_json
-from core.shapes import ShapeError
-from core.training.config import ConfigError, TrainConfig
+from workbench.core.compiler import CompiledModel, compile_graph, model_context
+from workbench.core.data.batching import PACKINGS, split_train_val
+from workbench.core.data.pipeline import CleanCorpus, DataPipeline, Progress
+from workbench.core.data.pipeline_config import DataError, PipelineConfig
+from workbench.core.data.sources import text_file_paragraphs
+from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError, tokenizer_from_dict
+from workbench.core.graph import Graph, GraphFileError
+from workbench.core.graph_io import graph_from_dict, read_json
+from workbench.core.shapes import ShapeError
+from workbench.core.training.config import ConfigError, TrainConfig
 
 FORMAT = 1
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from core.compiler import CompiledModel, compile_graph
-from core.graph import Graph
-from core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.compiler import CompiledModel, compile_graph
+from workbench.core.graph import Graph
+from workbench.core.nn.attention import CrossAttention, SelfAttention
 
 
 @dataclass

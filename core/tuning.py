@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from core.blocks.peft import CATEGORY as PEFT_CATEGORY  # importing it registers the PEFT blocks
-from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.efficient_attention import ProjectedAttention
-from core.nn.peft import LoRALinear, PrefixSelfAttention
+from workbench.core.blocks.peft import CATEGORY as PEFT_CATEGORY  # importing it registers the PEFT blocks
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.efficient_attention import ProjectedAttention
+from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
 
 _TARGET = re.compile(r"^\w+(\.\w+)*$", re.ASCII)  # a linear's qualified name: "fc", "pooler.0"
 MAX_RANK = 1024
@@ -210,7 +210,7 @@ def added_parameter_names(root: nn.Module) -> set[str]:
 def for_export(graph, compiled):
     """A copy of the graph without LoRA settings and a copy of the model with LoRA merged into the base
     weights: exported files hold one plain weight per projection and need nothing of LoRA."""
-    from core.graph_io import graph_from_dict  # core.graph imports this module: imported when used
+    from workbench.core.graph_io import graph_from_dict  # core.graph imports this module: imported when used
 
     plain = graph_from_dict(graph.to_dict())
     for path, node in plain.walk():

@@ -6,9 +6,9 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.project import ProjectError, load_project
-from gui.main_window import APP_NAME, MainWindow
-from gui.theme import apply_theme
+from workbench.core.project import ProjectError, load_project
+from workbench.gui.main_window import APP_NAME, MainWindow
+from workbench.gui.theme import apply_theme
 
 SCREENSHOT_SIZE = (1440, 900)
 SETTLE_MS = 500  # long enough for layout, the first fit and pyqtgraph's first paint

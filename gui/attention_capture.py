@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from core.compiler import CompiledModel
-from core.inspect import capture_attention, checkpoint_model, text_arguments
-from core.project import Project, ProjectError
-from core.training.runs import RunFolderError
+from workbench.core.compiler import CompiledModel
+from workbench.core.inspect import capture_attention, checkpoint_model, text_arguments
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.runs import RunFolderError
 
 
 class CaptureSignals(QObject):

@@ -17,13 +17,13 @@ from PySide6.QtCore import QEvent, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, probe_inputs,
+from workbench.core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, probe_inputs,
                           read_attention_snapshot)
-from core.project import Project, ProjectError
-from core.training.runs import RunFolder, RunFolderError
-from gui.attention_capture import CaptureJob, CheckpointModels
-from gui.attention_pattern import AttentionPatternView
-from gui.heatmap import AttentionHeatmap, HeatmapGrid
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.runs import RunFolder, RunFolderError
+from workbench.gui.attention_capture import CaptureJob, CheckpointModels
+from workbench.gui.attention_pattern import AttentionPatternView
+from workbench.gui.heatmap import AttentionHeatmap, HeatmapGrid
 
 PROBE, TEXT = "Training probe", "Your text"
 PLAY_MS = 700  # time each snapshot stays on screen while playing

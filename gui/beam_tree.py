@@ -14,8 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
 
-from core.decoding import BeamNode
-from gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, PANEL, TEXT, mono_font, ui_font
+from workbench.core.decoding import BeamNode
+from workbench.gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, PANEL, TEXT, mono_font, ui_font
 
 COLUMN = 104  # pixels from one step to the next
 ROW = 40  # pixels between neighbouring leaves

@@ -10,17 +10,17 @@ then refreshes the canvas from the changed document.
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from core.graph import Graph, GraphError, Group
-from gui.editor.block_search import BlockSearchPopup
-from gui.editor.breadcrumb import Breadcrumb
-from gui.editor.edges import EdgeItem
-from gui.editor.edit_actions import EditActions
-from gui.editor.layout import GRID
-from gui.editor.minimap import Minimap
-from gui.editor.scene import EditorScene
-from gui.editor.view import GraphView
-from gui.graph_items import CARD_HEIGHT, CARD_WIDTH, PLAIN_BELOW_ZOOM, NodeItem
-from gui.model_facts import ModelFacts
+from workbench.core.graph import Graph, GraphError, Group
+from workbench.gui.editor.block_search import BlockSearchPopup
+from workbench.gui.editor.breadcrumb import Breadcrumb
+from workbench.gui.editor.edges import EdgeItem
+from workbench.gui.editor.edit_actions import EditActions
+from workbench.gui.editor.layout import GRID
+from workbench.gui.editor.minimap import Minimap
+from workbench.gui.editor.scene import EditorScene
+from workbench.gui.editor.view import GraphView
+from workbench.gui.graph_items import CARD_HEIGHT, CARD_WIDTH, PLAIN_BELOW_ZOOM, NodeItem
+from workbench.gui.model_facts import ModelFacts
 
 SCENE_SLACK = 4000.0  # room to pan beyond the cards
 CURVES_BELOW_ZOOM = 0.06  # a row of cards is a few pixels tall: the curves between them would be dust

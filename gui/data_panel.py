@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
                                QVBoxLayout, QWidget)
 
-from core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
-from core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
-from core.data.reports import visible
-from core.project import Project
-from gui.formatting import format_count
-from gui.splitters import controls_beside, splitter
-from gui.theme import MUTED_TEXT, show_status
+from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
+from workbench.core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
+from workbench.core.data.reports import visible
+from workbench.core.project import Project
+from workbench.gui.formatting import format_count
+from workbench.gui.splitters import controls_beside, splitter
+from workbench.gui.theme import MUTED_TEXT, show_status
 
 STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
               "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}

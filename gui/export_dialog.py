@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QFormLayout, QHB
                                QLineEdit, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from core.export.exporter import ExportSource, load_source, run_export, targets_in
-from core.export.report import Check, ExportReport
-from core.project import ASSETS, Project, ProjectError
+from workbench.core.export.exporter import ExportSource, load_source, run_export, targets_in
+from workbench.core.export.report import Check, ExportReport
+from workbench.core.project import ASSETS, Project, ProjectError
 
 ERROR_COLOR = QColor("#ff6b6b")  # the window's colour for problems (assets/style.qss)
 CHOICES = {  # format -> (check box text, what it writes and how it is checked)

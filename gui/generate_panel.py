@@ -14,12 +14,12 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBo
                                QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from core.decoding import GenerationConfig, GenerationResult, StepRecord
-from core.project import Project
-from gui.beam_tree import BeamTreeView
-from gui.generation_jobs import GenerationJob, LoadedModel, ModelLoadJob
-from gui.theme import PANEL
-from gui.token_view import OutputColumn, ProbabilityLegend
+from workbench.core.decoding import GenerationConfig, GenerationResult, StepRecord
+from workbench.core.project import Project
+from workbench.gui.beam_tree import BeamTreeView
+from workbench.gui.generation_jobs import GenerationJob, LoadedModel, ModelLoadJob
+from workbench.gui.theme import PANEL
+from workbench.gui.token_view import OutputColumn, ProbabilityLegend
 
 STRATEGIES = {"greedy": "Greedy", "beam": "Beam search", "top_k": "Top-k sampling", "top_p": "Top-p sampling"}
 CONTROLS_WIDTH = 300  # two settings per row; the output takes the rest of the dock

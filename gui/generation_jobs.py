@@ -6,13 +6,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from core.compiler import CompiledModel
-from core.data.tokenizers import ProjectTokenizer
-from core.decoding import GenerationConfig, StepRecord, generate, load_generation_model
-from core.kv_cache import reads_a_source
-from core.project import Project
-from core.training.objectives import SpecialTokens
-from core.training.runs import RunFolder
+from workbench.core.compiler import CompiledModel
+from workbench.core.data.tokenizers import ProjectTokenizer
+from workbench.core.decoding import GenerationConfig, StepRecord, generate, load_generation_model
+from workbench.core.kv_cache import reads_a_source
+from workbench.core.project import Project
+from workbench.core.training.objectives import SpecialTokens
+from workbench.core.training.runs import RunFolder
 
 
 @dataclass

@@ -12,11 +12,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem
 
-from core.blocks import Port
-from core.graph import Group, Node
-from core.shapes import KINDS
-from gui import theme
-from gui.formatting import format_value
+from workbench.core.blocks import Port
+from workbench.core.graph import Group, Node
+from workbench.core.shapes import KINDS
+from workbench.gui import theme
+from workbench.gui.formatting import format_value
 
 # Sized against the presets' 110-unit row spacing: text stays readable when a whole model is
 # fitted into the window, and the gap between rows still holds a shape label.

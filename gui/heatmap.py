@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
-from gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, TEXT, mono_font, ui_font
+from workbench.gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, TEXT, mono_font, ui_font
 
 # Dark to bright through blue: low weights fade into the panel, strong ones stand out.
 COLOUR_STOPS = [(0.0, "#1b1d20"), (0.25, "#23406b"), (0.5, "#3d74c9"), (0.75, "#8ab4f8"), (1.0, "#fff3c4")]

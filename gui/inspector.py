@@ -14,13 +14,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QLineEdit, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from core.graph import Graph, GraphError, Group, Node
-from core.project import Project
-from core.tuning import TuningError, is_peft_block
-from gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
-from gui.editor.param_fields import block_field_editor, field_editor
-from gui.formatting import format_count, format_value
-from gui.model_facts import ModelFacts
+from workbench.core.graph import Graph, GraphError, Group, Node
+from workbench.core.project import Project
+from workbench.core.tuning import TuningError, is_peft_block
+from workbench.gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
+from workbench.gui.editor.param_fields import block_field_editor, field_editor
+from workbench.gui.formatting import format_count, format_value
+from workbench.gui.model_facts import ModelFacts
 
 WEIGHT_BYTES = 4  # fp32
 TRAINING_BYTES = 16  # fp32 weights, gradients and AdamW's two moments, per parameter

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInp
                                QPushButton, QScrollArea, QSpinBox, QStackedWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from core.evaluate import TASKS
-from core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
-from core.project import Project
-from core.training.runs import runs_folder
-from gui.splitters import splitter
-from gui.theme import set_style_state
-from gui.training_job import REPO
+from workbench.core.evaluate import TASKS
+from workbench.core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
+from workbench.core.project import Project
+from workbench.core.training.runs import runs_folder
+from workbench.gui.splitters import splitter
+from workbench.gui.theme import set_style_state
+from workbench.gui.training_job import REPO
 
 REFRESH_MS = 4000
 TASK_CHARS = 28  # of a task's name and description the box shows before eliding

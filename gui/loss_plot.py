@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
-from gui import theme
+from workbench.gui import theme
 
 pg.setConfigOptions(antialias=True)
 

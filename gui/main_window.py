@@ -15,28 +15,28 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea,
                                QUndoView, QWidget)
 
-from core.graph import Graph, Group, Node
-from core.project import ASSETS, Project, ProjectError
-from gui.attention_panel import AttentionPanel
-from gui.canvas import GraphCanvas
-from gui.data_panel import DataPanel
-from gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
+from workbench.core.graph import Graph, Group, Node
+from workbench.core.project import ASSETS, Project, ProjectError
+from workbench.gui.attention_panel import AttentionPanel
+from workbench.gui.canvas import GraphCanvas
+from workbench.gui.data_panel import DataPanel
+from workbench.gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
                               remember_recent, restore_autosave, untitled_project)
-from gui.editor.layout import GRID
-from gui.editor.palette import BlockPalette
-from gui.editor.problems import ProblemsList
-from gui.editor.undo_stack import DocumentUndoStack
-from gui.editor.view import ZOOM_STEP
-from gui.export_dialog import ExportDialog
-from gui.formatting import format_count
-from gui.generate_panel import GeneratePanel
-from gui.inspector import Inspector
-from gui.leaderboard_panel import LeaderboardPanel
-from gui.model_facts import ModelFacts, analyse
-from gui.theme import set_style_state
-from gui.tokenizer_panel import TokenizerPanel
-from gui.training_panel import TrainingPanel
-from gui.tuning_menu import TuningMenu
+from workbench.gui.editor.layout import GRID
+from workbench.gui.editor.palette import BlockPalette
+from workbench.gui.editor.problems import ProblemsList
+from workbench.gui.editor.undo_stack import DocumentUndoStack
+from workbench.gui.editor.view import ZOOM_STEP
+from workbench.gui.export_dialog import ExportDialog
+from workbench.gui.formatting import format_count
+from workbench.gui.generate_panel import GeneratePanel
+from workbench.gui.inspector import Inspector
+from workbench.gui.leaderboard_panel import LeaderboardPanel
+from workbench.gui.model_facts import ModelFacts, analyse
+from workbench.gui.theme import set_style_state
+from workbench.gui.tokenizer_panel import TokenizerPanel
+from workbench.gui.training_panel import TrainingPanel
+from workbench.gui.tuning_menu import TuningMenu
 
 APP_NAME = "Transformer Workbench"
 PROJECT_FILTER = "Transformer Workbench project (*.json);;All files (*)"

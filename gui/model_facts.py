@@ -3,10 +3,10 @@ which weights train."""
 
 from dataclasses import dataclass, field
 
-from core.compiler import CompileError, ShapeReport, compile_graph, infer_shapes
-from core.graph import Graph
-from core.summary import ModelSummary, NodeSummary, summarize
-from core.tuning import lora_targets, parameter_counts
+from workbench.core.compiler import CompileError, ShapeReport, compile_graph, infer_shapes
+from workbench.core.graph import Graph
+from workbench.core.summary import ModelSummary, NodeSummary, summarize
+from workbench.core.tuning import lora_targets, parameter_counts
 
 
 @dataclass

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from core.training.runs import RunFolder, RunFolderError, runs_folder
+from workbench.core.training.runs import RunFolder, RunFolderError, runs_folder
 
 REFRESH_MS = 3000
 COLUMNS = ("Run", "Status", "Step", "Loss", "Started")

@@ -12,9 +12,9 @@ from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
-from core.data.reports import visible
-from core.data.tokenizers import Segment
-from gui.theme import ERROR, MUTED_TEXT, TEXT, mono_font, ui_font
+from workbench.core.data.reports import visible
+from workbench.core.data.tokenizers import Segment
+from workbench.gui.theme import ERROR, MUTED_TEXT, TEXT, mono_font, ui_font
 
 # Neighbouring tokens never share a colour; muted so that the text stays the thing read.
 TOKEN_COLOURS = [QColor("#2c5688"), QColor("#74457f"), QColor("#2d6b55"), QColor("#82592c")]

@@ -8,11 +8,11 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
-from core.data.tokenizers import ProjectTokenizer
-from core.decoding import GenerationResult, StepRecord
-from gui.beam_tree import token_label
-from gui.formatting import format_count
-from gui.theme import MUTED_TEXT, TEXT, mono_font
+from workbench.core.data.tokenizers import ProjectTokenizer
+from workbench.core.decoding import GenerationResult, StepRecord
+from workbench.gui.beam_tree import token_label
+from workbench.gui.formatting import format_count
+from workbench.gui.theme import MUTED_TEXT, TEXT, mono_font
 
 ENDINGS = {"stop": "ended at a stop token", "length": "reached max new tokens", "context": "the context is full",
            "cancelled": "stopped"}  # GenerationResult.finish_reason in words

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QThread, Signal
 
-from core.data.pipeline import Progress
-from core.data.pipeline_config import DataError
-from core.data.tokenizer_report import TokenizerReport, measure_tokenizer, train_for_comparison
-from core.data.tokenizers import ProjectTokenizer, TokenizerError
-from core.project import ProjectError
+from workbench.core.data.pipeline import Progress
+from workbench.core.data.pipeline_config import DataError
+from workbench.core.data.tokenizer_report import TokenizerReport, measure_tokenizer, train_for_comparison
+from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError
+from workbench.core.project import ProjectError
 
 KIND_NAMES = {"char": "Characters", "bpe": "BPE", "bytelevel-bpe": "Byte-level BPE", "wordpiece": "WordPiece",
               "unigram": "Unigram"}

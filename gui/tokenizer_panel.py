@@ -11,17 +11,17 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QSlider, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
-from core.compiler import model_context
-from core.data.bpe_replay import segment_after_merges
-from core.data.sources import text_file_paragraphs
-from core.data.tokenizer_training import END_OF_TEXT
-from core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
-from core.project import Project, ProjectError
-from core.shapes import ShapeError
-from gui.segmentation_view import SegmentationColumn, SegmentationView, segmentation_summary, token_label
-from gui.splitters import controls_beside, splitter
-from gui.theme import show_status
-from gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
+from workbench.core.compiler import model_context
+from workbench.core.data.bpe_replay import segment_after_merges
+from workbench.core.data.sources import text_file_paragraphs
+from workbench.core.data.tokenizer_training import END_OF_TEXT
+from workbench.core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
+from workbench.core.project import Project, ProjectError
+from workbench.core.shapes import ShapeError
+from workbench.gui.segmentation_view import SegmentationColumn, SegmentationView, segmentation_summary, token_label
+from workbench.gui.splitters import controls_beside, splitter
+from workbench.gui.theme import show_status
+from workbench.gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
 
 COMPARED = ("bpe", "wordpiece", "unigram")  # checked by default: the three of the tokenization journey
 SAMPLE_TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"

@@ -18,16 +18,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
-from core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
-from core.training import config as config_module
-from core.training.config import ConfigError, TrainConfig
-from core.training.distributed import STRATEGIES
-from core.training.objectives import OBJECTIVES
-from core.training.optim import OPTIMIZERS
-from core.training.runs import runs_folder
-from core.training.schedule import SCHEDULES, learning_rate
-from gui import theme
-from gui.editor.param_fields import field_editor
+from workbench.core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
+from workbench.core.training import config as config_module
+from workbench.core.training.config import ConfigError, TrainConfig
+from workbench.core.training.distributed import STRATEGIES
+from workbench.core.training.objectives import OBJECTIVES
+from workbench.core.training.optim import OPTIMIZERS
+from workbench.core.training.runs import runs_folder
+from workbench.core.training.schedule import SCHEDULES, learning_rate
+from workbench.gui import theme
+from workbench.gui.editor.param_fields import field_editor
 
 CHOICES = {
     "objective": OBJECTIVES,

@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.project import Project, ProjectError
-from core.training.config import TrainConfig
-from core.training.runs import RunFolder, RunFolderError, slug
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.config import TrainConfig
+from workbench.core.training.runs import RunFolder, RunFolderError, slug
 
 REPO = Path(__file__).resolve().parent.parent
 CONSOLE_FILE = "console.txt"  # the trainer's stdout and stderr, for errors raised before run.json

@@ -13,16 +13,16 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from core.compiler import infer_shapes
-from core.project import Project, ProjectError
-from core.training.compare import config_differences
-from core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl
-from gui.formatting import format_count, format_duration
-from gui.loss_plot import METRICS, LossPlot, RunSeries
-from gui.run_list import RunList
-from gui.theme import show_status
-from gui.training_form import TrainingForm
-from gui.training_job import TrainingProcess, cluster_command
+from workbench.core.compiler import infer_shapes
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.compare import config_differences
+from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl
+from workbench.gui.formatting import format_count, format_duration
+from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
+from workbench.gui.run_list import RunList
+from workbench.gui.theme import show_status
+from workbench.gui.training_form import TrainingForm
+from workbench.gui.training_job import TrainingProcess, cluster_command
 
 POLL_MS = 250
 STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLineEdit, QMenu,
                                QMessageBox, QSpinBox, QWidget)
 
-from core.graph import Graph, GraphError
-from core.tuning import (MAX_PREFIX, MAX_RANK, TuningError, add_lora, add_prompt_tuning, freeze_all_but_head,
+from workbench.core.graph import Graph, GraphError
+from workbench.core.tuning import (MAX_PREFIX, MAX_RANK, TuningError, add_lora, add_prompt_tuning, freeze_all_but_head,
                          remove_lora, unfreeze_all)
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
 
-from kernels.reference import alibi_bias, attention_mask, reference_attention
+from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
 
 BACKENDS = ("auto", "triton", "flex", "sdpa", "reference")
 
@@ -35,7 +35,7 @@ class UnsupportedAttention(ValueError):
 def _triton():
     """kernels.triton_attention, or None when the optional triton package is not installed."""
     try:
-        from kernels import triton_attention
+        from workbench.kernels import triton_attention
     except ImportError:
         return None
     return triton_attention
@@ -45,7 +45,7 @@ def _triton():
 def _flex():
     """kernels.flex_attention, or None on a torch without FlexAttention."""
     try:
-        from kernels import flex_attention
+        from workbench.kernels import flex_attention
     except ImportError:
         return None
     return flex_attention

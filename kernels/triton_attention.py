@@ -455,7 +455,7 @@ def triton_attention(
 
 
 if __name__ == "__main__":
-    from kernels.reference import reference_attention
+    from workbench.kernels.reference import reference_attention
 
     device = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
     if device == "cpu" and not INTERPRET:

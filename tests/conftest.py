@@ -34,7 +34,7 @@ def shrink_project(project, corpus: Path | None = None):
 @pytest.fixture
 def tiny_project(tmp_path):
     """A small copy of the default project, saved in tmp_path with a 30 kB slice of the corpus."""
-    from core.project import load_project
+    from workbench.core.project import load_project
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text((REPO / "assets/corpus/shakespeare.txt").read_text()[:30_000])
@@ -48,8 +48,8 @@ def trained_run(tmp_path_factory) -> Path:
     """A small real run folder, trained once per test session: 12 steps of the tiny default GPT with
     metrics every step, validation, samples, attention snapshots and checkpoints every 4 steps.
     Panels are tested against it instead of mocks; a test must not write into it."""
-    from core.project import load_project
-    from core.training.trainer import start_run
+    from workbench.core.project import load_project
+    from workbench.core.training.trainer import start_run
 
     folder = tmp_path_factory.mktemp("trained")
     corpus = folder / "corpus.txt"

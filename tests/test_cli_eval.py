@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-import main
+import workbench.main as main
 from tests.conftest import REPO
 
 

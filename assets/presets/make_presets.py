@@ -22,16 +22,14 @@ objectives write: the digits and '+' of the synthetic tasks, and special tokens 
 
 import functools
 import json
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
 
-from core.architectures import FAMILIES, build_graph  # noqa: E402
-from core.data.tokenizer_training import train_tokenizer  # noqa: E402
-from core.data.tokenizers import tokenizer_from_dict  # noqa: E402
-from core.project import Project  # noqa: E402
+from workbench.core.architectures import FAMILIES, build_graph  # noqa: E402
+from workbench.core.data.tokenizer_training import train_tokenizer  # noqa: E402
+from workbench.core.data.tokenizers import tokenizer_from_dict  # noqa: E402
+from workbench.core.project import Project  # noqa: E402
 
 TEMPLATE = HERE / "gpt-tiny.json"
 PRESETS = {  # file name -> (family, changes to its architecture, training objective and its settings)

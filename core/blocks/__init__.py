@@ -1,6 +1,6 @@
 """Block specs. Importing the package registers every family."""
 
-from core.blocks import (  # noqa: F401  (registration side effect)
+from workbench.core.blocks import (  # noqa: F401  (registration side effect)
     attention,
     efficient_attention,
     embeddings,
@@ -12,6 +12,6 @@ from core.blocks import (  # noqa: F401  (registration side effect)
     peft,
     positions,
 )
-from core.blocks.base import Block, ModelContext, ParamError, Port, all_blocks, get_block, swappable_blocks
+from workbench.core.blocks.base import Block, ModelContext, ParamError, Port, all_blocks, get_block, swappable_blocks
 
 __all__ = ["Block", "ModelContext", "ParamError", "Port", "all_blocks", "get_block", "swappable_blocks"]

@@ -8,11 +8,11 @@ port from a position block. Padding arrives on the optional `mask` port.
 
 from dataclasses import dataclass
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.attention import CrossAttention, SelfAttention
-from core.shapes import ShapeError, TensorType, check_divisible, is_rotary
-from kernels.attention import BACKENDS
-from kernels.reference import attention_mask
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.shapes import ShapeError, TensorType, check_divisible, is_rotary
+from workbench.kernels.attention import BACKENDS
+from workbench.kernels.reference import attention_mask
 
 
 def _head_width(params, width: int) -> int:

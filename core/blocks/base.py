@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from core.shapes import TensorType
+from workbench.core.shapes import TensorType
 
 
 @dataclass(frozen=True)

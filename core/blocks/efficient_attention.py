@@ -8,12 +8,12 @@ complexity is what a kernel that skips hidden blocks achieves.
 from dataclasses import dataclass
 from functools import partial
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.efficient_attention import (KernelAttention, LinformerAttention, PatternAttention,
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.efficient_attention import (KernelAttention, LinformerAttention, PatternAttention,
                                          block_sparse_pattern, dilated_pattern, random_pattern)
-from core.nn.attention import SelfAttention
-from core.shapes import ShapeError, check_divisible, is_rotary
-from kernels.reference import attention_mask
+from workbench.core.nn.attention import SelfAttention
+from workbench.core.shapes import ShapeError, check_divisible, is_rotary
+from workbench.kernels.reference import attention_mask
 
 PORTS_IN = (
     Port("x", "hidden"),

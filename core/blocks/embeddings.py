@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.embeddings import SegmentEmbedding, TokenEmbedding
-from core.shapes import ShapeError, hidden
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.embeddings import SegmentEmbedding, TokenEmbedding
+from workbench.core.shapes import ShapeError, hidden
 
 
 @register

@@ -3,8 +3,8 @@
 import math
 from dataclasses import dataclass
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.feedforward import ACTIVATIONS, MLP, GatedMLP
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.feedforward import ACTIVATIONS, MLP, GatedMLP
 
 
 class _FeedForward(Block):

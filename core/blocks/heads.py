@@ -3,10 +3,10 @@ tokens and over classes."""
 
 from dataclasses import dataclass
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.feedforward import ACTIVATIONS
-from core.nn.heads import ClassificationHead, CrossEntropyLoss, LMHead, MLMHead
-from core.shapes import ShapeError, class_logits, logits, scalar_loss
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.feedforward import ACTIVATIONS
+from workbench.core.nn.heads import ClassificationHead, CrossEntropyLoss, LMHead, MLMHead
+from workbench.core.shapes import ShapeError, class_logits, logits, scalar_loss
 
 
 def _tie(module, weight, modules_of_type) -> None:

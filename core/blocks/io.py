@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from torch import nn
 
-from core.blocks.base import Block, Port, param, register
-from core.shapes import KINDS, ShapeError, padding_mask, segments, tokens
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.shapes import KINDS, ShapeError, padding_mask, segments, tokens
 
 
 class InputBlock(Block):

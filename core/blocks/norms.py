@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.norms import FeatureBatchNorm, RMSNorm
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.norms import FeatureBatchNorm, RMSNorm
 
 
 class _Norm(Block):

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.heads import Add
-from core.shapes import same_shape
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.heads import Add
+from workbench.core.shapes import same_shape
 
 
 @register

@@ -8,10 +8,10 @@ A soft prompt makes the sequence P positions longer: its output reads B×(T+P)×
 
 from dataclasses import dataclass
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.feedforward import ACTIVATIONS
-from core.nn.peft import BottleneckAdapter, DropPrompt, SoftPrompt
-from core.shapes import ShapeError, TensorType
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.feedforward import ACTIVATIONS
+from workbench.core.nn.peft import BottleneckAdapter, DropPrompt, SoftPrompt
+from workbench.core.shapes import ShapeError, TensorType
 
 CATEGORY = "Fine-tuning"
 

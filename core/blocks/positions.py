@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from core.blocks.base import Block, Port, param, register
-from core.nn.embeddings import LearnedPositions, SinusoidalPositions
-from core.nn.positions import AlibiPositions, RotaryPositions, T5RelativeBias
-from core.shapes import ShapeError, no_positions, rotary_positions, score_bias_positions
+from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.nn.embeddings import LearnedPositions, SinusoidalPositions
+from workbench.core.nn.positions import AlibiPositions, RotaryPositions, T5RelativeBias
+from workbench.core.shapes import ShapeError, no_positions, rotary_positions, score_bias_positions
 
 
 class _PositionBlock(Block):

@@ -10,7 +10,7 @@ k merges is left. With k = all merges the result equals the library's own segmen
                  k = all    | the| king|
 """
 
-from core.data.tokenizers import Segment, TokenizerError, TrainedTokenizer
+from workbench.core.data.tokenizers import Segment, TokenizerError, TrainedTokenizer
 
 
 def segment_after_merges(tokenizer: TrainedTokenizer, text: str, merges: int) -> list[Segment]:

@@ -16,7 +16,7 @@ import hashlib
 
 from datasketch import MinHash, MinHashLSH
 
-from core.data.pipeline_config import NearDedup
+from workbench.core.data.pipeline_config import NearDedup
 
 
 class ExactDuplicates:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.sources import Document
+from workbench.core.data.sources import Document
 
 _FLUSH_EVERY = 1 << 16  # array entries buffered before a write
 

@@ -37,14 +37,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.data.batching import is_validation_document
-from core.data.dedup import ExactDuplicates, NearDuplicates
-from core.data.document_store import DocumentStore, DocumentStoreWriter, read_indices, write_indices
-from core.data.pipeline_config import DataError, PipelineConfig
-from core.data.quality_rules import length_failure, quality_failure, repetition_failure
-from core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read_documents, scan_corpus
-from core.data.token_file import TokenFile, TokenFileWriter
-from core.data.tokenizers import ProjectTokenizer, TokenizerError
+from workbench.core.data.batching import is_validation_document
+from workbench.core.data.dedup import ExactDuplicates, NearDuplicates
+from workbench.core.data.document_store import DocumentStore, DocumentStoreWriter, read_indices, write_indices
+from workbench.core.data.pipeline_config import DataError, PipelineConfig
+from workbench.core.data.quality_rules import length_failure, quality_failure, repetition_failure
+from workbench.core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read_documents, scan_corpus
+from workbench.core.data.token_file import TokenFile, TokenFileWriter
+from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError
 
 CACHE_FORMAT = 2  # of the step folders and their step.json (2: lines and bytes of what each step keeps)
 CLEANING_STEPS = ("length", "quality", "repetition", "exact_dedup", "near_dedup")  # in order; their config sections

@@ -10,7 +10,7 @@ import re
 import string
 from collections import Counter
 
-from core.data.pipeline_config import GopherQuality, GopherRepetition, LengthFilter
+from workbench.core.data.pipeline_config import GopherQuality, GopherRepetition, LengthFilter
 
 BULLETS = ("•", "●", "○", "▪", "◦", "‣", "-", "*", "–")  # a line starting with one of these is a list item
 ELLIPSES = ("...", "…")

@@ -8,9 +8,9 @@ import sys
 import time
 from typing import TextIO
 
-from core.data.pipeline import PipelineResult, Progress, StepReport
-from core.data.tokenizer_report import TokenizerReport
-from core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
+from workbench.core.data.pipeline import PipelineResult, Progress, StepReport
+from workbench.core.data.tokenizer_report import TokenizerReport
+from workbench.core.data.tokenizers import ProjectTokenizer, TrainedTokenizer
 
 SHOWN_LEARNED = 12  # merges or pieces listed after training
 

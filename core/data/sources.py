@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.data.pipeline_config import DataError, ReadSettings
+from workbench.core.data.pipeline_config import DataError, ReadSettings
 
 LINE_BYTES = 1 << 20  # longest piece of a line read at once; a longer line arrives in pieces
 EXAMPLES_KEPT = 3  # examples per problem kept for the report

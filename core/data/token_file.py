@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.document_store import ArrayWriter, read_array
-from core.data.pipeline_config import DataError
+from workbench.core.data.document_store import ArrayWriter, read_array
+from workbench.core.data.pipeline_config import DataError
 
 UINT16_LIMIT = 1 << 16
 

@@ -8,8 +8,8 @@
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from core.data.tokenizer_training import train_tokenizer
-from core.data.tokenizers import ProjectTokenizer, TokenizerError
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError
 
 HELD_OUT_CHARS = 1_000_000  # enough for stable ratios; more only costs time on a large corpus
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from core.data.tokenizers import KINDS, UNKNOWN_CHAR, CharTokenizer, ProjectTokenizer, TokenizerError, TrainedTokenizer
+from workbench.core.data.tokenizers import KINDS, UNKNOWN_CHAR, CharTokenizer, ProjectTokenizer, TokenizerError, TrainedTokenizer
 
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's document separator, the default special token
 UNKNOWN_TOKEN = "<unk>"  # added for the kinds that can meet text outside their vocabulary

@@ -25,20 +25,20 @@ from pathlib import Path
 
 import torch
 
-from core.compiler import CompiledModel
-from core.export.onnx_export import TOLERANCE as ONNX_TOLERANCE
-from core.export.onnx_export import (check_onnx, export_onnx, input_tensor, parity_lengths, portable_attention,
+from workbench.core.compiler import CompiledModel
+from workbench.core.export.onnx_export import TOLERANCE as ONNX_TOLERANCE
+from workbench.core.export.onnx_export import (check_onnx, export_onnx, input_tensor, parity_lengths, portable_attention,
                                      raise_if_apart)
-from core.export.onnx_step import check_step, export_step
-from core.export.python_code import TOLERANCE as PYTHON_TOLERANCE
-from core.export.python_code import check_python, write_python
-from core.export.report import Check, ExportError, ExportReport, ParityError
-from core.export.weights import project_from_safetensors, save_safetensors
-from core.inspect import checkpoint_model
-from core.nn.peft import LoRALinear, PrefixSelfAttention
-from core.project import Project
-from core.training.runs import RunFolder, RunFolderError
-from core.tuning import for_export
+from workbench.core.export.onnx_step import check_step, export_step
+from workbench.core.export.python_code import TOLERANCE as PYTHON_TOLERANCE
+from workbench.core.export.python_code import check_python, write_python
+from workbench.core.export.report import Check, ExportError, ExportReport, ParityError
+from workbench.core.export.weights import project_from_safetensors, save_safetensors
+from workbench.core.inspect import checkpoint_model
+from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
+from workbench.core.project import Project
+from workbench.core.training.runs import RunFolder, RunFolderError
+from workbench.core.tuning import for_export
 
 FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python"}
 SUFFIXES = {"onnx": ".onnx", "onnx_step": ".step.onnx", "safetensors": ".safetensors", "python": ".py"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.architectures import Architecture
+from workbench.core.architectures import Architecture
 
 
 class HFImportError(ValueError):

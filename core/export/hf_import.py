@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_model
 
-from core.architectures import Architecture, build_graph
-from core.compiler import CompileError, compile_graph
-from core.data.tokenizers import CharTokenizer, TokenizerError, TrainedTokenizer
-from core.export.hf_families import DEFAULT_CLASS, FAMILIES, Config, HFImportError, matches_any
-from core.graph import Graph
-from core.project import ASSETS, Project, ProjectError
-from core.training.config import TrainConfig
+from workbench.core.architectures import Architecture, build_graph
+from workbench.core.compiler import CompileError, compile_graph
+from workbench.core.data.tokenizers import CharTokenizer, TokenizerError, TrainedTokenizer
+from workbench.core.export.hf_families import DEFAULT_CLASS, FAMILIES, Config, HFImportError, matches_any
+from workbench.core.graph import Graph
+from workbench.core.project import ASSETS, Project, ProjectError
+from workbench.core.training.config import TrainConfig
 
 __all__ = ["HFImportError", "import_hf", "import_hf_project"]
 

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from core.compiler import CompiledModel
-from core.export.report import ExportError, ParityError
-from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.embeddings import SegmentEmbedding
+from workbench.core.compiler import CompiledModel
+from workbench.core.export.report import ExportError, ParityError
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.embeddings import SegmentEmbedding
 
 TOLERANCE = 1e-4
 PARITY_BATCHES = (1, 3)  # neither is the traced batch size (2), so a batch fixed by accident shows

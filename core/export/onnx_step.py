@@ -24,12 +24,12 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from core.compiler import CompiledModel
-from core.export.onnx_export import (TOLERANCE, all_axes_dynamic, name_dimensions, open_session, portable_attention,
+from workbench.core.compiler import CompiledModel
+from workbench.core.export.onnx_export import (TOLERANCE, all_axes_dynamic, name_dimensions, open_session, portable_attention,
                                      raise_if_apart, require_onnx, trace_to_onnx)
-from core.export.report import ExportError, ParityError
-from core.kv_cache import ContiguousKVCache, ContiguousLayer
-from core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.export.report import ExportError, ParityError
+from workbench.core.kv_cache import ContiguousKVCache, ContiguousLayer
+from workbench.core.nn.attention import CrossAttention, SelfAttention
 
 NEW_TOKENS = 6  # greedy steps per prompt in the check
 

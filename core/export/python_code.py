@@ -27,12 +27,12 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from core.compiler import MODEL_OUTPUT_KINDS, CompiledModel
-from core.export.onnx_export import input_tensor, parity_lengths, portable_attention, raise_if_apart
-from core.export.python_source import Replacement, SourceCollector
-from core.export.report import ExportError
-from core.graph import Graph, Group
-from core.project import Project
+from workbench.core.compiler import MODEL_OUTPUT_KINDS, CompiledModel
+from workbench.core.export.onnx_export import input_tensor, parity_lengths, portable_attention, raise_if_apart
+from workbench.core.export.python_source import Replacement, SourceCollector
+from workbench.core.export.report import ExportError
+from workbench.core.graph import Graph, Group
+from workbench.core.project import Project
 
 TOLERANCE = 1e-5
 PARITY_BATCHES = (1, 3)
@@ -51,7 +51,7 @@ def attention(q, k, v, *, causal=False, window=None, alibi_slopes=None, scale=No
     out = _sdpa(q[:, :, skip:], k, v, causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale,
                 dropout_p=dropout_p)
     return torch.cat([q.new_zeros(b, h, skip, d), out], dim=2) if skip else out
-''', "kernels.attention")
+''', "workbench.kernels.attention")
 
 # Constructor arguments written as Config fields when they equal one.
 CONFIG_ARGUMENTS = {"vocab_size": "vocab_size", "context_length": "context_length", "width": "width",
@@ -93,7 +93,7 @@ def generate_python(project: Project, compiled: CompiledModel) -> str:
 class _Writer:
     def __init__(self, compiled: CompiledModel):
         self.compiled = compiled
-        self.sources = SourceCollector({("kernels.attention", "attention"): PORTABLE_ATTENTION})
+        self.sources = SourceCollector({("workbench.kernels.attention", "attention"): PORTABLE_ATTENTION})
         # Config is a dataclass; LOADER reads the safetensors header with json and struct.
         self.sources.imports.update({"from dataclasses import dataclass", "import json", "import struct"})
         self.config: dict[str, tuple[int, str]] = {}
@@ -328,7 +328,7 @@ def load(path: str, config: Config = Config()) -> Model:
 # Runs in a fresh process: the file must work with torch alone, so the app's packages are made unimportable.
 RUNNER = """
 import importlib.util, sys
-for name in ("core", "kernels", "safetensors"):
+for name in ("workbench", "safetensors"):
     sys.modules[name] = None
 import torch
 jobs = torch.load(sys.argv[1])

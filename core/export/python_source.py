@@ -18,9 +18,9 @@ import sys
 import textwrap
 from dataclasses import dataclass
 
-from core.export.report import ExportError
+from workbench.core.export.report import ExportError
 
-COPIED = ("core", "kernels")  # packages whose definitions are copied into the file
+COPIED = ("workbench.core", "workbench.kernels")  # packages whose definitions are copied into the file
 IMPORTABLE = ("torch", *sys.stdlib_module_names)  # packages the file may import
 
 
@@ -47,7 +47,7 @@ class SourceCollector:
     def use(self, obj) -> str:
         """How the file refers to the class or function `obj`, after arranging that it can."""
         home = obj.__module__
-        if _package(home) in COPIED:
+        if _copied(home):
             self._copy(home, obj.__name__, obj)
             return obj.__name__
         if getattr(importlib.import_module("torch.nn"), obj.__name__, None) is obj:
@@ -96,12 +96,12 @@ class SourceCollector:
         value = namespace[name]
         if inspect.ismodule(value):
             self._import_module(name, value)
-        elif (inspect.isclass(value) or inspect.isfunction(value)) and _package(value.__module__) in COPIED:
+        elif (inspect.isclass(value) or inspect.isfunction(value)) and _copied(value.__module__):
             self._copy(value.__module__, value.__name__, value)
         elif inspect.isclass(value) or inspect.isfunction(value):
             self._import_from(value.__module__, name, value, f"{name} (used by {module})")
-        elif _package(module) in COPIED:  # a constant: copy it from the module that assigns it
-            home = next((m for m in (module, *sorted(sys.modules)) if _package(m) in COPIED and _assigns(m, name)),
+        elif _copied(module):  # a constant: copy it from the module that assigns it
+            home = next((m for m in (module, *sorted(sys.modules)) if _copied(m) and _assigns(m, name)),
                         module)
             self._copy(home, name, value)
         else:
@@ -128,6 +128,10 @@ class SourceCollector:
 
 def _package(module: str) -> str:
     return module.split(".")[0]
+
+
+def _copied(module: str) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in COPIED)
 
 
 def _global_names(source: str) -> set[str]:

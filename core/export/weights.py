@@ -19,8 +19,8 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_model
 
-from core.compiler import CompiledModel
-from core.project import ASSETS, FORMAT as PROJECT_FORMAT, Project, ProjectError
+from workbench.core.compiler import CompiledModel
+from workbench.core.project import ASSETS, FORMAT as PROJECT_FORMAT, Project, ProjectError
 
 FORMAT = "transformer-workbench"
 VERSION = "1"

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
-from kernels.attention import attention
-from kernels.reference import alibi_bias, attention_mask, reference_attention
+from workbench.core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
+from workbench.kernels.attention import attention
+from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
 
 
 def attend(q, k, v, *, causal: bool = False, window: int | None = None, positions: ScorePositions | None = None,

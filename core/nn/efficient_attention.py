@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.nn.positions import ScorePositions, rotary_angles, rotate
+from workbench.core.nn.positions import ScorePositions, rotary_angles, rotate
 
 
 class ProjectedAttention(nn.Module):

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from core.nn.feedforward import ACTIVATIONS
+from workbench.core.nn.feedforward import ACTIVATIONS
 
 
 class Add(nn.Module):

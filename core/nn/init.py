@@ -10,10 +10,10 @@ import math
 import torch
 from torch import nn
 
-from core.nn.attention import CrossAttention, SelfAttention
-from core.nn.embeddings import LearnedPositions, TokenEmbedding
-from core.nn.heads import LMHead
-from core.nn.positions import T5RelativeBias
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.embeddings import LearnedPositions, TokenEmbedding
+from workbench.core.nn.heads import LMHead
+from workbench.core.nn.positions import T5RelativeBias
 
 
 def gpt2_init(model: nn.Module, residual_layers: int) -> None:

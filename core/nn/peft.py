@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.nn.attention import SelfAttention, attend, attention_weights
-from core.nn.feedforward import ACTIVATIONS
-from core.nn.positions import ScorePositions
+from workbench.core.nn.attention import SelfAttention, attend, attention_weights
+from workbench.core.nn.feedforward import ACTIVATIONS
+from workbench.core.nn.positions import ScorePositions
 
 
 class LoRALinear(nn.Linear):

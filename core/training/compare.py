@@ -9,8 +9,8 @@ this version no longer knows. Each difference is one line a person can read unde
     learning_rate: 0.002 → 0.001
 """
 
-from core.blocks.base import get_block
-from core.training.config import TrainConfig
+from workbench.core.blocks.base import get_block
+from workbench.core.training.config import TrainConfig
 
 
 def config_differences(a: dict, b: dict) -> list[str]:

@@ -3,11 +3,11 @@
 import dataclasses
 from dataclasses import dataclass
 
-from core.data.tasks import CLASSIFICATION_TASKS, MIXTURE, SEQ2SEQ_TASKS, TaskError, parse_mixture
-from core.training.distributed import STRATEGIES
-from core.training.objectives import OBJECTIVES
-from core.training.optim import OPTIMIZERS
-from core.training.schedule import SCHEDULES
+from workbench.core.data.tasks import CLASSIFICATION_TASKS, MIXTURE, SEQ2SEQ_TASKS, TaskError, parse_mixture
+from workbench.core.training.distributed import STRATEGIES
+from workbench.core.training.objectives import OBJECTIVES
+from workbench.core.training.optim import OPTIMIZERS
+from workbench.core.training.schedule import SCHEDULES
 
 
 class ConfigError(ValueError):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from core.training.distributed import repeated_layers
+from workbench.core.training.distributed import repeated_layers
 
 
 def recompute_layers(model: nn.Module) -> int:

@@ -26,13 +26,13 @@ from typing import Protocol
 import networkx as nx
 import torch
 
-from core.compiler import CompiledModel
-from core.data.batching import BlockSampler
-from core.data.tasks import (MIXTURE, TaskMixture, classification_task, parse_mixture, seq2seq_example,
+from workbench.core.compiler import CompiledModel
+from workbench.core.data.batching import BlockSampler
+from workbench.core.data.tasks import (MIXTURE, TaskMixture, classification_task, parse_mixture, seq2seq_example,
                              seq2seq_lengths, task_characters)
-from core.data.tokenizers import TokenizerError
-from core.graph import Graph
-from core.training.corruption import (infill, infilling_spans, mask_tokens, noise_span_count, noise_spans,
+from workbench.core.data.tokenizers import TokenizerError
+from workbench.core.graph import Graph
+from workbench.core.training.corruption import (infill, infilling_spans, mask_tokens, noise_span_count, noise_spans,
                                       span_corrupt)
 
 OBJECTIVES = ("causal_lm", "masked_lm", "denoising", "span_corruption", "seq2seq", "classification")

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.graph import Graph
-from core.project import Project
-from core.summary import summarize
-from core.training.runs import RunFolder
-from core.training.scaling import fit_scaling_law
-from core.training.trainer import start_run
+from workbench.core.graph import Graph
+from workbench.core.project import Project
+from workbench.core.summary import summarize
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.scaling import fit_scaling_law
+from workbench.core.training.trainer import start_run
 
 HEAD_WIDTH = 32  # widths scale by adding heads of this size, as model families usually do
 

@@ -17,20 +17,20 @@ from pathlib import Path
 
 import torch
 
-from core.compiler import CompileError
-from core.decoding import sample
-from core.inspect import write_attention_snapshot
-from core.project import Project, ProjectError
-from core.training.config import TrainConfig
-from core.training.runs import RunFolder, RunFolderError, load_checkpoint
-from core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
+from workbench.core.compiler import CompileError
+from workbench.core.decoding import sample
+from workbench.core.inspect import write_attention_snapshot
+from workbench.core.project import Project, ProjectError
+from workbench.core.training.config import TrainConfig
+from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
+from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
-from core.training.memory import peak_memory_mb, recompute_layers
-from core.training.objectives import Classification, ObjectiveError, input_kinds, make_objective, model_arguments
-from core.training.optim import make_optimizer
-from core.training.schedule import learning_rate
-from core.training.transfer import TransferError, transfer_weights
-from core.tuning import parameter_counts
+from workbench.core.training.memory import peak_memory_mb, recompute_layers
+from workbench.core.training.objectives import Classification, ObjectiveError, input_kinds, make_objective, model_arguments
+from workbench.core.training.optim import make_optimizer
+from workbench.core.training.schedule import learning_rate
+from workbench.core.training.transfer import TransferError, transfer_weights
+from workbench.core.tuning import parameter_counts
 
 
 class TrainingError(RuntimeError):

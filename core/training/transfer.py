@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from core.training.runs import RunFolder, RunFolderError
+from workbench.core.training.runs import RunFolder, RunFolderError
 
 WEIGHTS = "model.safetensors"  # the weights file of a checkpoint folder
 

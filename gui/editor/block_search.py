@@ -3,7 +3,7 @@
 from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
 
-from gui.editor.catalog import CatalogEntry, all_entries, search
+from workbench.gui.editor.catalog import CatalogEntry, all_entries, search
 
 MOST_SHOWN = 14
 WIDTH = 340

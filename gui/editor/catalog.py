@@ -8,10 +8,10 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from core.blocks import all_blocks
-from core.graph import GraphFileError
-from core.graph_io import read_json
-from core.project import ASSETS
+from workbench.core.blocks import all_blocks
+from workbench.core.graph import GraphFileError
+from workbench.core.graph_io import read_json
+from workbench.core.project import ASSETS
 
 PRESETS = ASSETS / "presets"
 PRESET_CATEGORY = "Preset groups"

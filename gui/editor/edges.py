@@ -9,9 +9,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
-from core.graph import Edge
-from gui import theme
-from gui.graph_items import PLAIN_BELOW_ZOOM, PORT_RADIUS, NodeItem
+from workbench.core.graph import Edge
+from workbench.gui import theme
+from workbench.gui.graph_items import PLAIN_BELOW_ZOOM, PORT_RADIUS, NodeItem
 
 BEND = 20.0  # how far an edge runs straight out of a port before it curves
 LANE_GAP = 34.0  # distance between a detouring edge and the cards it avoids

@@ -10,14 +10,14 @@ from PySide6.QtCore import QMimeData, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from core.blocks import swappable_blocks
-from core.graph import Graph, GraphError, Group
-from gui.editor.catalog import CatalogEntry, entry_by_key
-from gui.editor.edges import EdgeItem
-from gui.editor.fragments import (MIME_TYPE, fragment_from_text, fragment_of, fragment_to_text, paste_fragment,
+from workbench.core.blocks import swappable_blocks
+from workbench.core.graph import Graph, GraphError, Group
+from workbench.gui.editor.catalog import CatalogEntry, entry_by_key
+from workbench.gui.editor.edges import EdgeItem
+from workbench.gui.editor.fragments import (MIME_TYPE, fragment_from_text, fragment_of, fragment_to_text, paste_fragment,
                                   top_left)
-from gui.editor.layout import COLUMN, GRID, ROW, layered_positions
-from gui.graph_items import CARD_HEIGHT, CARD_WIDTH, NodeItem
+from workbench.gui.editor.layout import COLUMN, GRID, ROW, layered_positions
+from workbench.gui.graph_items import CARD_HEIGHT, CARD_WIDTH, NodeItem
 
 PASTE_OFFSET = 40.0  # a duplicate, or a paste with the pointer off the canvas, lands this far down-right
 

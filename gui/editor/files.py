@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer
 
-from core.graph import Graph
-from core.project import Project, ProjectError, load_project
+from workbench.core.graph import Graph
+from workbench.core.project import Project, ProjectError, load_project
 
 AUTOSAVE_SECONDS = 30
 MOST_RECENT = 8

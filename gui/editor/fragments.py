@@ -8,8 +8,8 @@ refused with a message and changes nothing.
 
 import json
 
-from core.blocks import get_block
-from core.graph import Graph, GraphError
+from workbench.core.blocks import get_block
+from workbench.core.graph import Graph, GraphError
 
 MIME_TYPE = "application/x-workbench-nodes"
 

@@ -6,7 +6,7 @@ the column of what feeds its first input, so the main path runs straight down an
 (positions, masks, encoder memory) stand beside it; cards are pushed apart so none overlap.
 """
 
-from core.graph import Graph
+from workbench.core.graph import Graph
 
 ROW = 110.0  # the presets' row spacing: a card and a shape label between rows
 COLUMN = 260.0  # a card's width and a gap

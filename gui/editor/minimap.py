@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from gui import theme
+from workbench.gui import theme
 
 SIZE = QSize(180, 120)
 MARGIN = 12  # from the canvas's corner

@@ -9,9 +9,9 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from gui import theme
-from gui.editor.catalog import PRESET_CATEGORY, CatalogEntry, all_entries, search
-from gui.editor.view import CATALOG_MIME
+from workbench.gui import theme
+from workbench.gui.editor.catalog import PRESET_CATEGORY, CatalogEntry, all_entries, search
+from workbench.gui.editor.view import CATALOG_MIME
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 

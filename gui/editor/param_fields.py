@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
-from gui.formatting import format_value
+from workbench.gui.formatting import format_value
 
 INT_LIMIT = 2**31 - 1  # QSpinBox's range
 

@@ -3,7 +3,7 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from gui.theme import set_style_state
+from workbench.gui.theme import set_style_state
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 

@@ -10,11 +10,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
-from core.blocks import Port
-from core.graph import Edge, Graph, GraphError
-from gui import theme
-from gui.editor.edges import BEND, EdgeLabel
-from gui.graph_items import ACCEPT_COLOUR, ACCEPTS, CANDIDATE, PORT_GRAB, REFUSES, UNRELATED, NodeItem
+from workbench.core.blocks import Port
+from workbench.core.graph import Edge, Graph, GraphError
+from workbench.gui import theme
+from workbench.gui.editor.edges import BEND, EdgeLabel
+from workbench.gui.graph_items import ACCEPT_COLOUR, ACCEPTS, CANDIDATE, PORT_GRAB, REFUSES, UNRELATED, NodeItem
 
 HINT_OFFSET = QPointF(0, -26)  # the refusal is written just above the pointer
 

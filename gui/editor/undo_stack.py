@@ -10,7 +10,7 @@ whether the window has unsaved changes.
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core.commands import Command, History
+from workbench.core.commands import Command, History
 
 
 class HistoryStep(QUndoCommand):

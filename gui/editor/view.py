@@ -8,8 +8,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
-from gui import theme
-from gui.graph_items import NodeItem
+from workbench.gui import theme
+from workbench.gui.graph_items import NodeItem
 
 CATALOG_MIME = "application/x-workbench-block"  # a palette entry's key, dragged onto the canvas
 DOT_SPACING = 20.0  # twice the snapping grid, so a snapped card's corner sits on or between dots

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from core.compiler import CompileError, compile_graph, infer_shapes
-from core.project import load_project
-from core.summary import summarize
+from workbench.core.compiler import CompileError, compile_graph, infer_shapes
+from workbench.core.project import load_project
+from workbench.core.summary import summarize
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_unconnected_input_is_reported_on_its_node_only(graph):
 
 
 def test_width_mismatch_at_a_residual_add():
-    from core.graph import Graph
+    from workbench.core.graph import Graph
 
     g = Graph()
     g.add_node("input.tokens", {"vocab_size": 11, "context_length": 8}, node_id="tokens")

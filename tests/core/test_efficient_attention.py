@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from core.blocks import get_block, swappable_blocks
-from core.nn.efficient_attention import (KernelAttention, LinformerAttention, PatternAttention,
+from workbench.core.blocks import get_block, swappable_blocks
+from workbench.core.nn.efficient_attention import (KernelAttention, LinformerAttention, PatternAttention,
                                          block_sparse_pattern, dilated_pattern, elu_features, random_pattern)
-from core.training.trainer import start_run
+from workbench.core.training.trainer import start_run
 
 EFFICIENT = ["attention.local", "attention.dilated", "attention.random", "attention.block_sparse",
              "attention.linformer", "attention.performer", "attention.linear"]
@@ -103,8 +103,8 @@ def test_variant_swaps_into_the_preset_and_trains(tiny_project, tmp_path, type_i
 
 
 def test_score_biases_are_refused_with_a_reason():
-    from core.compiler import infer_shapes
-    from core.project import ASSETS, Project
+    from workbench.core.compiler import infer_shapes
+    from workbench.core.project import ASSETS, Project
 
     graph = Project.load(ASSETS / "presets" / "gpt2-tiny.json").graph  # its positions reach attention
     graph.replace_node("positions", "position.alibi")

@@ -9,9 +9,9 @@ import sacrebleu
 import torch
 from safetensors.torch import save_model
 
-from core.evaluate import (EvaluationError, accuracy, continuation_log_likelihood, evaluate, open_model,
+from workbench.core.evaluate import (EvaluationError, accuracy, continuation_log_likelihood, evaluate, open_model,
                            pick_choices, save_result, scoring_windows, text_scores, token_nll)
-from core.project import Project
+from workbench.core.project import Project
 from tests.conftest import REPO, shrink_project
 
 # ----- metrics -----
@@ -144,7 +144,7 @@ def test_genre_accuracy_equals_one_passage_at_a_time(tmp_path):
         evaluate(model, "perplexity")
     # Unpadded, one at a time: batching and padding must not change a prediction. The limit spreads
     # the 9 passages over the 300 held-out ones, so all three genres are in.
-    from core.data.tasks import classification_task
+    from workbench.core.data.tasks import classification_task
 
     task = classification_task("genre")
     picks = [task.val[i * len(task.val) // 9] for i in range(9)]

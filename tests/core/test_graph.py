@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from core.graph import Graph, GraphError, GraphFileError
-from core.graph_io import graph_from_dict, load_graph
-from core.project import load_project
+from workbench.core.graph import Graph, GraphError, GraphFileError
+from workbench.core.graph_io import graph_from_dict, load_graph
+from workbench.core.project import load_project
 
 
 def small_graph() -> Graph:

@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.compiler import infer_shapes
-from core.graph import Graph, GraphError, Group
-from core.project import load_project
-from core.summary import summarize
+from workbench.core.compiler import infer_shapes
+from workbench.core.graph import Graph, GraphError, Group
+from workbench.core.project import load_project
+from workbench.core.summary import summarize
 
 LAYER = ["ln_1", "attn", "add_1", "ln_2", "mlp", "add_2"]
 

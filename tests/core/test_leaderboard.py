@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from core.evaluate import evaluate, open_model, save_result
-from core.leaderboard import evaluable_runs, evaluated_tasks, leaderboard
+from workbench.core.evaluate import evaluate, open_model, save_result
+from workbench.core.leaderboard import evaluable_runs, evaluated_tasks, leaderboard
 
 
 def copy_run(trained_run, runs, name, learning_rate=None, drop_last_checkpoint=False):

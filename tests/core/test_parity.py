@@ -2,9 +2,9 @@
 
 import torch
 
-from core.compiler import compile_graph
-from core.nn.gpt import GPT, GPTConfig, state_from_preset
-from core.project import load_project
+from workbench.core.compiler import compile_graph
+from workbench.core.nn.gpt import GPT, GPTConfig, state_from_preset
+from workbench.core.project import load_project
 
 
 def test_compiled_preset_matches_handwritten_gpt_logits_and_gradients():

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from core.project import ProjectError
-from core.training.runs import RunFolder, RunFolderError
-from core.training.trainer import resume_run, start_run
+from workbench.core.project import ProjectError
+from workbench.core.training.runs import RunFolder, RunFolderError
+from workbench.core.training.trainer import resume_run, start_run
 
 
 def losses(run: RunFolder) -> list[tuple[int, float]]:
@@ -100,7 +100,7 @@ def test_vocabulary_mismatch_is_explained(tiny_project, tmp_path):
 
 
 def test_a_run_that_cannot_start_says_why_in_its_folder(tiny_project, tmp_path):
-    from core.training.trainer import TrainingError
+    from workbench.core.training.trainer import TrainingError
 
     tiny_project.train = tiny_project.train.replace(objective="seq2seq", task="reverse")
     with pytest.raises(TrainingError) as raised:

@@ -3,8 +3,8 @@
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
 
-from core.project import load_project
-from gui.main_window import MainWindow
+from workbench.core.project import load_project
+from workbench.gui.main_window import MainWindow
 
 
 @pytest.fixture(autouse=True)

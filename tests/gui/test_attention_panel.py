@@ -9,12 +9,12 @@ import torch
 from PySide6.QtCore import Qt
 from safetensors.torch import load_file, save_file
 
-from core.inspect import (attention_axes, attention_group, capture_attention, checkpoint_model, probe_inputs,
+from workbench.core.inspect import (attention_axes, attention_group, capture_attention, checkpoint_model, probe_inputs,
                           read_attention_snapshot, text_arguments)
-from core.project import Project
-from core.training.runs import RunFolder
-from core.training.trainer import start_run
-from gui.attention_panel import NO_RUN, PROBE, TEXT, AttentionPanel
+from workbench.core.project import Project
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import start_run
+from workbench.gui.attention_panel import NO_RUN, PROBE, TEXT, AttentionPanel
 from tests.conftest import REPO
 
 CAPTURE_WAIT_MS = 60_000  # loading a checkpoint on a busy two-core machine

@@ -2,8 +2,8 @@
 
 import torch
 
-from core.blocks import get_block
-from gui.attention_pattern import AttentionPatternView
+from workbench.core.blocks import get_block
+from workbench.gui.attention_pattern import AttentionPatternView
 from tests.gui.test_main_window import click_card
 
 

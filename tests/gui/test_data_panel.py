@@ -5,8 +5,8 @@ examples with the document a duplicate repeats; the report survives reopening; c
 import pytest
 from PySide6.QtCore import Qt
 
-from core.data.pipeline import DataPipeline
-from gui.data_panel import DataPanel
+from workbench.core.data.pipeline import DataPipeline
+from workbench.gui.data_panel import DataPanel
 from tests.core.data.conftest import prose
 
 

@@ -7,9 +7,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QCursor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from core.project import Project, load_project
-from gui.editor.view import CATALOG_MIME
-from gui.main_window import MainWindow
+from workbench.core.project import Project, load_project
+from workbench.gui.editor.view import CATALOG_MIME
+from workbench.gui.main_window import MainWindow
 
 
 def view_point(canvas, scene_point: QPointF) -> QPoint:
@@ -134,7 +134,7 @@ def test_group_replace_undo_all_redo_all_save_and_reopen(window, qtbot, tmp_path
         window.redo_action.trigger()
     assert graph.to_dict() == edited and window.isWindowModified()
 
-    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName", lambda *a: (str(tmp_path / "mine.json"), ""))
+    monkeypatch.setattr("workbench.gui.main_window.QFileDialog.getSaveFileName", lambda *a: (str(tmp_path / "mine.json"), ""))
     assert window.save() and not window.isWindowModified()
     reopened = Project.load(tmp_path / "mine.json")
     assert reopened.graph.to_dict() == edited

@@ -5,9 +5,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.project import load_project
-from gui.editor.files import autosave_path, pending_autosave, recent_files
-from gui.main_window import MainWindow
+from workbench.core.project import load_project
+from workbench.gui.editor.files import autosave_path, pending_autosave, recent_files
+from workbench.gui.main_window import MainWindow
 
 
 def answer(monkeypatch, button, asked=None):
@@ -16,7 +16,7 @@ def answer(monkeypatch, button, asked=None):
             asked.append(args[2] if len(args) > 2 else "")
         return button
 
-    monkeypatch.setattr("gui.main_window.QMessageBox.question", question)
+    monkeypatch.setattr("workbench.gui.main_window.QMessageBox.question", question)
 
 
 def test_new_asks_about_unsaved_changes_then_starts_from_a_token_input(window, monkeypatch):
@@ -33,7 +33,7 @@ def test_new_asks_about_unsaved_changes_then_starts_from_a_token_input(window, m
 
 
 def test_saving_and_opening_fill_the_recent_menu(window, tmp_path, monkeypatch):
-    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName", lambda *a: (str(tmp_path / "a.json"), ""))
+    monkeypatch.setattr("workbench.gui.main_window.QFileDialog.getSaveFileName", lambda *a: (str(tmp_path / "a.json"), ""))
     assert window.save_as()
     assert window.open_project(load_project().path)
     assert recent_files()[:2] == [load_project().path, tmp_path / "a.json"]

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from core.blocks import all_blocks, swappable_blocks
-from core.graph import Graph, GraphError, Group
-from core.project import load_project
-from gui.editor.fragments import fragment_of, paste_fragment
-from gui.editor.layout import layered_positions
+from workbench.core.blocks import all_blocks, swappable_blocks
+from workbench.core.graph import Graph, GraphError, Group
+from workbench.core.project import load_project
+from workbench.gui.editor.fragments import fragment_of, paste_fragment
+from workbench.gui.editor.layout import layered_positions
 
 PLACEABLE = [b.type_id for b in all_blocks() if not b.type_id.startswith("group.")]
 

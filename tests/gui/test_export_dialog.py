@@ -1,8 +1,8 @@
 """The Export dialog: formats and a folder in, files out through a worker thread, the parity report
 in a table with failures in red; cancelling and closing mid-export are safe."""
 
-from core.project import Project
-from gui.export_dialog import ERROR_COLOR, ExportDialog
+from workbench.core.project import Project
+from workbench.gui.export_dialog import ERROR_COLOR, ExportDialog
 from tests.core.export.tiny import tiny_project
 
 

@@ -8,12 +8,12 @@ from PySide6.QtGui import QHelpEvent, QTextCursor
 from PySide6.QtWidgets import QApplication, QToolTip
 from safetensors.torch import save_model
 
-from core.decoding import generate, load_generation_model
-from core.project import Project, load_project
-from core.training.runs import RunFolder
-from gui.beam_tree import best_leaf
-from gui.formatting import format_count
-from gui.generate_panel import GeneratePanel
+from workbench.core.decoding import generate, load_generation_model
+from workbench.core.project import Project, load_project
+from workbench.core.training.runs import RunFolder
+from workbench.gui.beam_tree import best_leaf
+from workbench.gui.formatting import format_count
+from workbench.gui.generate_panel import GeneratePanel
 from tests.conftest import REPO
 
 PROMPT = "ROMEO:"

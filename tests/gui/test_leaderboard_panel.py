@@ -7,9 +7,9 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QInputDialog
 
-from core.evaluate import evaluate, open_model, save_result
-from core.project import load_project
-from gui.leaderboard_panel import LeaderboardPanel
+from workbench.core.evaluate import evaluate, open_model, save_result
+from workbench.core.project import load_project
+from workbench.gui.leaderboard_panel import LeaderboardPanel
 
 EVALUATION_TIMEOUT_MS = 180_000  # a child process importing torch on a busy 2-core machine
 

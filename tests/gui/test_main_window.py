@@ -5,10 +5,10 @@ import json
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QToolButton
 
-from gui.app import run_app
-from gui.editor.edges import EdgeItem, EdgeLabel
-from gui.graph_items import NodeItem
-from gui.main_window import MainWindow
+from workbench.gui.app import run_app
+from workbench.gui.editor.edges import EdgeItem, EdgeLabel
+from workbench.gui.graph_items import NodeItem
+from workbench.gui.main_window import MainWindow
 
 
 def click_card(qtbot, canvas, node_id, double=False):
@@ -86,7 +86,7 @@ def test_moving_a_card_is_an_edit_that_undo_reverts(window, qtbot):
 
 def test_opening_a_broken_project_says_why_and_keeps_the_current_one(window, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("gui.main_window.QMessageBox.critical", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr("workbench.gui.main_window.QMessageBox.critical", lambda parent, title, text: shown.append(text))
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": 1, "graph": ')
     before, title = window.project, window.windowTitle()
@@ -112,7 +112,7 @@ def test_saving_a_preset_asks_where_and_leaves_the_preset_alone(window, tmp_path
     preset = window.project.path
     preset_text = preset.read_text()
     target = tmp_path / "mine"
-    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName", lambda *args: (str(target), ""))
+    monkeypatch.setattr("workbench.gui.main_window.QFileDialog.getSaveFileName", lambda *args: (str(target), ""))
     assert window.save()
     assert (tmp_path / "mine.json").is_file() and preset.read_text() == preset_text
     assert window.project.path == tmp_path / "mine.json" and "mine.json" in window.windowTitle()

@@ -6,10 +6,10 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QTextCursor
 
-from core.data.bpe_replay import segment_after_merges
-from core.data.tokenizer_training import train_tokenizer
-from gui.segmentation_view import pieces_of
-from gui.tokenizer_panel import TokenizerPanel
+from workbench.core.data.bpe_replay import segment_after_merges
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.gui.segmentation_view import pieces_of
+from workbench.gui.tokenizer_panel import TokenizerPanel
 from tests.conftest import REPO
 
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler, café?"

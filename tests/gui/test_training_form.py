@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 
-from core.project import load_project
-from core.training.config import TrainConfig
-from core.training.schedule import learning_rate
-from gui.training_form import TrainingForm
-from gui.training_panel import TrainingPanel
+from workbench.core.project import load_project
+from workbench.core.training.config import TrainConfig
+from workbench.core.training.schedule import learning_rate
+from workbench.gui.training_form import TrainingForm
+from workbench.gui.training_panel import TrainingPanel
 
 
 def test_form_edits_change_the_projects_settings(qtbot):

@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
-from core.project import ASSETS, Project, load_project
-from core.training.runs import RunFolder
-from core.training.trainer import start_run
-from gui.loss_plot import LossPlot
-from gui.training_panel import TrainingPanel
+from workbench.core.project import ASSETS, Project, load_project
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import start_run
+from workbench.gui.loss_plot import LossPlot
+from workbench.gui.training_panel import TrainingPanel
 from tests.conftest import shrink_project
 
 

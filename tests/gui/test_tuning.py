@@ -3,8 +3,8 @@ trainable counts, and the Fine-tune menu, each edit one undo step on the graph's
 
 from PySide6.QtWidgets import QDialog
 
-from core.tuning import Tuning
-from gui.tuning_menu import LoRADialog, PromptDialog, TuningMenu
+from workbench.core.tuning import Tuning
+from workbench.gui.tuning_menu import LoRADialog, PromptDialog, TuningMenu
 
 
 def test_freezing_a_group_in_the_inspector_dims_its_card_and_updates_the_counts(window, qtbot):
@@ -65,7 +65,7 @@ def test_the_fine_tune_menu_edits_the_graph_in_undoable_steps(window, qtbot, mon
 def test_a_refused_menu_edit_is_explained_not_raised(window, monkeypatch):
     window.project.graph.nodes["layers"].graph.remove("attn")
     shown = []
-    monkeypatch.setattr("gui.tuning_menu.QMessageBox.warning", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr("workbench.gui.tuning_menu.QMessageBox.warning", lambda parent, title, text: shown.append(text))
     monkeypatch.setattr(LoRADialog, "exec", lambda self: QDialog.DialogCode.Accepted)
     TuningMenu(window, lambda: window.project.graph).lora_action.trigger()
     assert shown == ["the graph has no attention blocks to add LoRA to"]

@@ -3,7 +3,7 @@ kernels.reference.reference_attention, forward and gradients."""
 
 import torch
 
-from kernels.reference import reference_attention
+from workbench.kernels.reference import reference_attention
 
 # (T, S): one tile, several tiles, lengths that are not multiples of the 16-wide interpreter tiles,
 # S > T (queries at the end of a KV cache, down to single-token decoding) and T > S (queries that see

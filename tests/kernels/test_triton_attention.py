@@ -6,8 +6,8 @@ import torch
 
 pytest.importorskip("triton")
 
-from kernels.attention import attention  # noqa: E402
-from kernels.triton_attention import INTERPRET, triton_attention  # noqa: E402
+from workbench.kernels.attention import attention  # noqa: E402
+from workbench.kernels.triton_attention import INTERPRET, triton_attention  # noqa: E402
 from tests.kernels.helpers import HEADS, MASKS, SHAPES, assert_parity, make_qkv, options  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.batching import BlockSampler, is_validation_document
+from workbench.core.data.batching import BlockSampler, is_validation_document
 
 
 def test_a_memory_map_gives_the_same_batches_as_a_tensor(tmp_path):

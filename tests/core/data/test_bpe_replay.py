@@ -3,9 +3,9 @@ segmentation, and each step in between merges exactly one more pair where the te
 
 import pytest
 
-from core.data.bpe_replay import segment_after_merges
-from core.data.tokenizer_training import train_tokenizer
-from core.data.tokenizers import TokenizerError
+from workbench.core.data.bpe_replay import segment_after_merges
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.data.tokenizers import TokenizerError
 
 TEXT = "Héllo  world,\nnaïve 😀 it's the king's   speech.\tAnd so, my lord: farewell!\n\n"
 

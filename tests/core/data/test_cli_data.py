@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-import main
-from core.data.pipeline_config import PipelineConfig
-from core.project import Project
+import workbench.main as main
+from workbench.core.data.pipeline_config import PipelineConfig
+from workbench.core.project import Project
 from tests.conftest import REPO
 
 

@@ -2,8 +2,8 @@
 
 import random
 
-from core.data.dedup import ExactDuplicates, NearDuplicates, shingles
-from core.data.pipeline_config import NearDedup
+from workbench.core.data.dedup import ExactDuplicates, NearDuplicates, shingles
+from workbench.core.data.pipeline_config import NearDedup
 from tests.core.data.conftest import five_letter_words
 
 

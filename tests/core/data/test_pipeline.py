@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from core.data.pipeline import DataPipeline
-from core.data.pipeline_config import DataError, NearDedup, PipelineConfig
-from core.data.tokenizer_training import train_tokenizer
-from core.data.tokenizers import CharTokenizer
-from core.project import ProjectError
-from core.training.runs import RunFolder
-from core.training.trainer import start_run
+from workbench.core.data.pipeline import DataPipeline
+from workbench.core.data.pipeline_config import DataError, NearDedup, PipelineConfig
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.data.tokenizers import CharTokenizer
+from workbench.core.project import ProjectError
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import start_run
 from tests.core.data.conftest import prose
 
 KEPT = [i for i in range(30) if i not in (3, 5)] + [3, 5] + list(range(40, 45))  # see planted_corpus

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from core.data.pipeline import DataPipeline, read_manifest
-from core.data.pipeline_config import DataError, PipelineConfig
+from workbench.core.data.pipeline import DataPipeline, read_manifest
+from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from tests.core.data.conftest import prose
 
 

@@ -2,8 +2,8 @@
 
 import dataclasses
 
-from core.data.pipeline_config import GopherQuality, GopherRepetition, LengthFilter
-from core.data.quality_rules import length_failure, quality_failure, repetition_failure
+from workbench.core.data.pipeline_config import GopherQuality, GopherRepetition, LengthFilter
+from workbench.core.data.quality_rules import length_failure, quality_failure, repetition_failure
 from tests.core.data.conftest import five_letter_words, prose
 
 QUALITY = GopherQuality()

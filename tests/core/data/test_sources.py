@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from core.data.pipeline_config import DataError, ReadSettings
-from core.data.sources import ReadStats, corpus_fingerprint, read_documents, scan_corpus, text_file_paragraphs
+from workbench.core.data.pipeline_config import DataError, ReadSettings
+from workbench.core.data.sources import ReadStats, corpus_fingerprint, read_documents, scan_corpus, text_file_paragraphs
 
 PARAGRAPHS = ReadSettings(document_unit="paragraph")
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from core.data.tokenizer_report import compare_tokenizers, measure_tokenizer
-from core.data.tokenizer_training import train_tokenizer
-from core.data.tokenizers import KINDS, CharTokenizer, TokenizerError, tokenizer_from_dict
+from workbench.core.data.tokenizer_report import compare_tokenizers, measure_tokenizer
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.data.tokenizers import KINDS, CharTokenizer, TokenizerError, tokenizer_from_dict
 
 SIZES = {"char": None, "bpe": 300, "bytelevel-bpe": 400, "wordpiece": 300, "unigram": 300}
 

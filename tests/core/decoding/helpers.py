@@ -3,9 +3,9 @@ near-uniform logits (the default initialisation) would let rounding pick between
 
 import torch
 
-from core.architectures import FAMILIES as ZOO
-from core.architectures import build_graph
-from core.compiler import compile_graph
+from workbench.core.architectures import FAMILIES as ZOO
+from workbench.core.architectures import build_graph
+from workbench.core.compiler import compile_graph
 
 FAMILIES = {  # name -> (zoo family, changes); windows shorter than the sequences, so they matter
     "gpt2": ("gpt2", {}),

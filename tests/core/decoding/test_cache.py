@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core.decoding import GenerationConfig, generate
-from core.kv_cache import ContiguousKVCache, ContiguousLayer, NextTokenModel
-from core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.decoding import GenerationConfig, generate
+from workbench.core.kv_cache import ContiguousKVCache, ContiguousLayer, NextTokenModel
+from workbench.core.nn.attention import CrossAttention, SelfAttention
 from tests.core.decoding.helpers import FAMILIES, SOURCE, is_encoder_decoder, sharp_model
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from safetensors.torch import save_model
 
-import main
-from core.decoding import GenerationConfig, generate, load_generation_model
-from core.kv_cache import GenerationError
-from core.training.runs import RunFolder
+import workbench.main as main
+from workbench.core.decoding import GenerationConfig, generate, load_generation_model
+from workbench.core.kv_cache import GenerationError
+from workbench.core.training.runs import RunFolder
 from tests.core.decoding.helpers import sharp_model
 
 

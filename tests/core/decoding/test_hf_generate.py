@@ -5,9 +5,9 @@ search the same n-best list with the same scores. transformers is the oracle onl
 import pytest
 import torch
 
-from core.compiler import compile_graph
-from core.decoding import GenerationConfig, generate
-from core.export.hf_import import import_hf
+from workbench.core.compiler import compile_graph
+from workbench.core.decoding import GenerationConfig, generate
+from workbench.core.export.hf_import import import_hf
 
 transformers = pytest.importorskip("transformers")
 

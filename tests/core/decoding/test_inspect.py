@@ -6,13 +6,13 @@ import shutil
 import pytest
 import torch
 
-from core.architectures import FAMILIES, build_graph
-from core.decoding import GenerationConfig, generate
-from core.inspect import (attention_axes, attention_group, attention_steps, capture_attention, checkpoint_model,
+from workbench.core.architectures import FAMILIES, build_graph
+from workbench.core.decoding import GenerationConfig, generate
+from workbench.core.inspect import (attention_axes, attention_group, attention_steps, capture_attention, checkpoint_model,
                           probe_inputs, read_attention_snapshot, text_arguments, write_attention_snapshot)
-from core.project import Project, load_project
-from core.training.runs import RunFolderError
-from core.training.trainer import start_run
+from workbench.core.project import Project, load_project
+from workbench.core.training.runs import RunFolderError
+from workbench.core.training.trainer import start_run
 from tests.conftest import REPO
 from tests.core.decoding.helpers import SOURCE, sharp_model
 

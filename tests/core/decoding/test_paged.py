@@ -4,8 +4,8 @@ row to the longest."""
 
 import pytest
 
-from core.decoding import GenerationConfig, generate, generate_batch
-from core.kv_cache import GenerationError
+from workbench.core.decoding import GenerationConfig, generate, generate_batch
+from workbench.core.kv_cache import GenerationError
 from tests.core.decoding.helpers import sharp_model
 
 PROMPTS = [[3, 4, 5], [7, 8, 9, 10, 11, 12, 13], [1], [20, 21, 22, 23, 24]]

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from core.decoding import GenerationConfig, generate, generate_batch, truncate
+from workbench.core.decoding import GenerationConfig, generate, generate_batch, truncate
 from tests.core.decoding.helpers import sharp_model
 
 PROBS = torch.tensor([0.40, 0.25, 0.15, 0.10, 0.06, 0.04])

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from core.decoding import GenerationConfig, generate
+from workbench.core.decoding import GenerationConfig, generate
 from tests.core.decoding.helpers import SOURCE, sharp_model
 
 PROMPT = [3, 9, 4]

@@ -4,10 +4,10 @@ format written, checked and reported on its own row."""
 import pytest
 import torch
 
-import main
-from core.export.exporter import ExportSource, load_source, run_export, targets_in
-from core.export.report import ExportError
-from core.training.runs import RunFolder
+import workbench.main as main
+from workbench.core.export.exporter import ExportSource, load_source, run_export, targets_in
+from workbench.core.export.report import ExportError
+from workbench.core.training.runs import RunFolder
 
 from .tiny import tiny_project
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from core.decoding import GenerationConfig, generate
-from core.export.onnx_export import (TOLERANCE, check_onnx, describe_failure, export_onnx, open_session,
+from workbench.core.decoding import GenerationConfig, generate
+from workbench.core.export.onnx_export import (TOLERANCE, check_onnx, describe_failure, export_onnx, open_session,
                                      portable_attention)
-from core.export.onnx_step import StepModel, check_step, export_step, onnx_greedy, step_layers
-from core.export.report import ExportError, ParityError
-from core.nn.attention import SelfAttention
+from workbench.core.export.onnx_step import StepModel, check_step, export_step, onnx_greedy, step_layers
+from workbench.core.export.report import ExportError, ParityError
+from workbench.core.nn.attention import SelfAttention
 
 from .tiny import DECODERS, PRESETS, tiny_project
 

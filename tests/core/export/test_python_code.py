@@ -5,9 +5,9 @@ import ast
 
 import torch
 
-from core.export.onnx_export import input_tensor, portable_attention
-from core.export.python_code import TOLERANCE, run_in_fresh_python, write_python
-from core.export.weights import save_safetensors
+from workbench.core.export.onnx_export import input_tensor, portable_attention
+from workbench.core.export.python_code import TOLERANCE, run_in_fresh_python, write_python
+from workbench.core.export.weights import save_safetensors
 
 from .tiny import PRESETS, tiny_project
 

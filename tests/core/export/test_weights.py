@@ -7,9 +7,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from core.export.onnx_export import input_tensor
-from core.export.weights import project_from_safetensors, read_metadata, save_safetensors
-from core.project import ProjectError
+from workbench.core.export.onnx_export import input_tensor
+from workbench.core.export.weights import project_from_safetensors, read_metadata, save_safetensors
+from workbench.core.project import ProjectError
 
 from .tiny import PRESETS, tiny_project
 

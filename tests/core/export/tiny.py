@@ -4,8 +4,8 @@ groups them), a window of 4 where the preset slides one. Every block type of the
 
 import torch
 
-from core.graph import Graph, Group
-from core.project import ASSETS, Project
+from workbench.core.graph import Graph, Group
+from workbench.core.project import ASSETS, Project
 
 PRESETS = tuple(sorted(path.name.removesuffix("-tiny.json") for path in (ASSETS / "presets").glob("*-tiny.json")))
 DECODERS = ("gpt", "gpt2", "llama", "mistral")  # decoder-only: these get a step model

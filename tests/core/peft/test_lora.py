@@ -6,8 +6,8 @@ import copy
 import pytest
 import torch
 
-from core.nn.peft import LoRALinear, PrefixSelfAttention
-from core.tuning import Tuning, freeze_all_but_head, merge_lora, parameter_counts, wrap_lora
+from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
+from workbench.core.tuning import Tuning, freeze_all_but_head, merge_lora, parameter_counts, wrap_lora
 from tests.core.export.tiny import tiny_project
 
 

@@ -4,9 +4,9 @@ the LoRA model computes."""
 import torch
 from safetensors import safe_open
 
-from core.export.exporter import ExportSource, run_export, targets_in
-from core.export.weights import project_from_safetensors
-from core.tuning import add_lora
+from workbench.core.export.exporter import ExportSource, run_export, targets_in
+from workbench.core.export.weights import project_from_safetensors
+from workbench.core.tuning import add_lora
 from tests.core.export.tiny import tiny_project
 
 

@@ -4,10 +4,10 @@ says how many parameters train, and a fully frozen project is refused with a rea
 import pytest
 import torch
 
-import main
-from core.project import Project
-from core.training.trainer import TrainingError, start_run
-from core.tuning import Tuning, add_lora, add_prompt_tuning, freeze_all_but_head
+import workbench.main as main
+from workbench.core.project import Project
+from workbench.core.training.trainer import TrainingError, start_run
+from workbench.core.tuning import Tuning, add_lora, add_prompt_tuning, freeze_all_but_head
 
 PEFT_NAMES = (".lora_", "prefix_keys", "prefix_values", ".prompt", ".up_weight", ".up_bias", ".down.")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from core.project import ASSETS, Project
-from core.training.objectives import _pad, input_kinds, make_objective, model_arguments
-from core.training.transfer import transfer_weights
-from core.tuning import add_prompt_tuning, parameter_counts
+from workbench.core.project import ASSETS, Project
+from workbench.core.training.objectives import _pad, input_kinds, make_objective, model_arguments
+from workbench.core.training.transfer import transfer_weights
+from workbench.core.tuning import add_prompt_tuning, parameter_counts
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_mlm_shrunk import OUT as PRETRAINED, shrink  # noqa: E402

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from core.graph import GraphError
-from core.graph_io import graph_from_dict
-from core.project import ASSETS, Project
-from core.tuning import (Tuning, add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts, remove_lora,
+from workbench.core.graph import GraphError
+from workbench.core.graph_io import graph_from_dict
+from workbench.core.project import ASSETS, Project
+from workbench.core.tuning import (Tuning, add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts, remove_lora,
                          unfreeze_all)
 from tests.core.export.tiny import tiny_project
 

@@ -2,8 +2,8 @@
 
 import copy
 
-from core.project import load_project
-from core.training.compare import config_differences
+from workbench.core.project import load_project
+from workbench.core.training.compare import config_differences
 
 
 def _info(project) -> dict:

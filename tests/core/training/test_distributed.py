@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from core.training.runs import RunFolder
+from workbench.core.training.runs import RunFolder
 from tests.conftest import REPO
 
 

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from core.nn.init import is_encoder_decoder
-from core.project import ASSETS, Project
-from core.training.objectives import input_kinds, make_objective, model_arguments
+from workbench.core.nn.init import is_encoder_decoder
+from workbench.core.project import ASSETS, Project
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments
 
 PRESETS = ASSETS / "presets"
 

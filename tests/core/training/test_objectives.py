@@ -8,16 +8,16 @@ import sys
 import pytest
 import torch
 
-from core.architectures import FAMILIES, build_graph
-from core.data.tasks import classification_task
-from core.data.tokenizer_training import train_tokenizer
-from core.data.tokenizers import CharTokenizer, TokenizerError, tokenizer_from_dict
-from core.project import ASSETS, DataSettings, Project, load_project
-from core.training.config import ConfigError, TrainConfig
-from core.training.corruption import infill, infilling_spans, mask_tokens, noise_spans, span_corrupt
-from core.training.objectives import ObjectiveError, SpecialTokens, input_kinds, make_objective
-from core.training.runs import RunFolder
-from core.training.trainer import TrainingError, resume_run, start_run
+from workbench.core.architectures import FAMILIES, build_graph
+from workbench.core.data.tasks import classification_task
+from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.data.tokenizers import CharTokenizer, TokenizerError, tokenizer_from_dict
+from workbench.core.project import ASSETS, DataSettings, Project, load_project
+from workbench.core.training.config import ConfigError, TrainConfig
+from workbench.core.training.corruption import infill, infilling_spans, mask_tokens, noise_spans, span_corrupt
+from workbench.core.training.objectives import ObjectiveError, SpecialTokens, input_kinds, make_objective
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import TrainingError, resume_run, start_run
 from tests.conftest import REPO
 
 PRESET_TOKENIZER = Project.load(ASSETS / "presets" / "t5-tiny.json").tokenizer  # corpus alphabet, digits, specials

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from core.training.config import ConfigError, TrainConfig
-from core.training.optim import Lion, make_optimizer, parameter_groups
-from core.training.schedule import learning_rate
+from workbench.core.training.config import ConfigError, TrainConfig
+from workbench.core.training.optim import Lion, make_optimizer, parameter_groups
+from workbench.core.training.schedule import learning_rate
 
 
 def test_lion_follows_the_paper_update_rule():

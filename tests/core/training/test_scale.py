@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from core.training.runs import RunFolder
-from core.training.trainer import start_run
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import start_run
 
 
 def run_losses(project, folder, **settings) -> list[float]:

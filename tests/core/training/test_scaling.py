@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from core.training.scaling import ScalingFit, fit_scaling_law
-from core.training.sweep import run_sweep
+from workbench.core.training.scaling import ScalingFit, fit_scaling_law
+from workbench.core.training.sweep import run_sweep
 
 
 def test_fit_recovers_a_known_law_and_its_compute_optimal_point():

@@ -5,10 +5,10 @@ from collections import Counter
 
 import pytest
 
-from core.data.tasks import TaskError, parse_mixture
-from core.project import ASSETS, Project
-from core.training.config import ConfigError, TrainConfig
-from core.training.objectives import Seq2Seq, SpecialTokens
+from workbench.core.data.tasks import TaskError, parse_mixture
+from workbench.core.project import ASSETS, Project
+from workbench.core.training.config import ConfigError, TrainConfig
+from workbench.core.training.objectives import Seq2Seq, SpecialTokens
 
 TOKENIZER = Project.load(ASSETS / "presets" / "t5-tiny.json").tokenizer
 RULES = {"copy": lambda s: s, "reverse": lambda s: s[::-1], "sort": lambda s: "".join(sorted(s)),

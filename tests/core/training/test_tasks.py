@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from core.data.tasks import (LETTERS, SEQ2SEQ_TASKS, TASKS, TaskError, classification_task, seq2seq_example,
+from workbench.core.data.tasks import (LETTERS, SEQ2SEQ_TASKS, TASKS, TaskError, classification_task, seq2seq_example,
                              seq2seq_lengths, task_characters)
-from core.project import ASSETS, Project
+from workbench.core.project import ASSETS, Project
 
 
 def examples(task: str, count: int = 500, seed: int = 0) -> list[tuple[str, str]]:

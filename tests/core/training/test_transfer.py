@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.project import ASSETS, Project
-from core.training.config import TrainConfig
-from core.training.runs import RunFolder
-from core.training.trainer import TrainingError, resume_run, start_run
-from core.training.transfer import TransferError, transfer_weights, weights_file
+from workbench.core.project import ASSETS, Project
+from workbench.core.training.config import TrainConfig
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import TrainingError, resume_run, start_run
+from workbench.core.training.transfer import TransferError, transfer_weights, weights_file
 
 PRESETS = ASSETS / "presets"
 SHORT = dict(steps=2, batch_size=4, warmup_steps=1, log_every=1, eval_every=2, eval_batches=1, checkpoint_every=2,

@@ -2,8 +2,8 @@
 
 import torch
 
-from core.architectures import FAMILIES, build_graph
-from core.compiler import compile_graph
+from workbench.core.architectures import FAMILIES, build_graph
+from workbench.core.compiler import compile_graph
 
 
 def tiny(name: str, **changes):

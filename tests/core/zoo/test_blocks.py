@@ -6,13 +6,13 @@ import math
 import pytest
 import torch
 
-from core.blocks import all_blocks, swappable_blocks
-from core.compiler import compile_graph, infer_shapes
-from core.graph import Graph
-from core.nn.attention import SelfAttention
-from core.nn.heads import ClassificationHead
-from core.nn.norms import FeatureBatchNorm, RMSNorm
-from core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
+from workbench.core.blocks import all_blocks, swappable_blocks
+from workbench.core.compiler import compile_graph, infer_shapes
+from workbench.core.graph import Graph
+from workbench.core.nn.attention import SelfAttention
+from workbench.core.nn.heads import ClassificationHead
+from workbench.core.nn.norms import FeatureBatchNorm, RMSNorm
+from workbench.core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
 
 from .helpers import tiny
 

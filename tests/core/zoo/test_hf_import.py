@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from core.compiler import compile_graph
-from core.export.hf_import import HFImportError, import_hf, import_hf_project
-from core.project import Project
+from workbench.core.compiler import compile_graph
+from workbench.core.export.hf_import import HFImportError, import_hf, import_hf_project
+from workbench.core.project import Project
 from tests.conftest import REPO
 
 transformers = pytest.importorskip("transformers")

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from core.nn.attention import CrossAttention, SelfAttention
-from core.project import ASSETS, Project
-from core.summary import summarize
-from core.training.objectives import input_kinds, make_objective, model_arguments
+from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.project import ASSETS, Project
+from workbench.core.summary import summarize
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments
 
 from .helpers import example_inputs, run
 

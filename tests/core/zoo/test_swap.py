@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from core.compiler import compile_graph
-from core.graph import GraphError
+from workbench.core.compiler import compile_graph
+from workbench.core.graph import GraphError
 
 from .helpers import example_inputs, run, tiny
 

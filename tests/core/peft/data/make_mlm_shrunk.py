@@ -10,7 +10,6 @@ over the presets' 2,048 BPE tokens (5.85 at step 200). The seed and the batch or
 the file is 478 kB, most of it the token table.
 """
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,11 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[3]))
 
-from core.project import ASSETS, Project  # noqa: E402
-from core.training.trainer import start_run  # noqa: E402
-from core.training.transfer import weights_file  # noqa: E402
+from workbench.core.project import ASSETS, Project  # noqa: E402
+from workbench.core.training.trainer import start_run  # noqa: E402
+from workbench.core.training.transfer import weights_file  # noqa: E402
 
 STEPS = 800
 OUT = HERE / "mlm-shrunk.safetensors"
