@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Set up (first time only) and run the whole test suite: the import-layer contracts, then pytest.
+# Set up (first time only, with the test tools) and run the whole test suite, the import-layer
+# contracts included (tests/test_layers.py). The work is in scripts/bootstrap.py, which test.cmd
+# calls the same way on Windows.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-bash scripts/setup.sh test
-export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
-.venv/bin/lint-imports
-exec .venv/bin/python -m pytest "$@"
+exec "${PYTHON:-python3}" scripts/bootstrap.py test "$@"
