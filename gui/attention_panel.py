@@ -27,7 +27,6 @@ from workbench.gui.heatmap import AttentionHeatmap, HeatmapGrid
 
 PROBE, TEXT = "Training probe", "Your text"
 PLAY_MS = 700  # time each snapshot stays on screen while playing
-POLL_MS = 1000  # how often a shown run is checked for new snapshots and checkpoints
 SIDE_WIDTH = 170  # the column beside the enlarged map that holds the block's mask
 NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
 
@@ -101,7 +100,6 @@ class AttentionPanel(QWidget):
         self.pattern_view: AttentionPatternView | None = None
 
         self._play_timer = QTimer(self, interval=PLAY_MS, timeout=self._play_tick)
-        self._poll_timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
         self._lay_out()
         self.source_box.currentTextChanged.connect(self._source_changed)
         self.group_box.currentIndexChanged.connect(self._group_changed)
@@ -216,12 +214,17 @@ class AttentionPanel(QWidget):
         self.decoder_edit.setVisible(encoder_decoder)
         self._fill_steps()
         self._fill_checkpoints()
-        self._poll_timer.start()
         self._prefill_text()
         self._source_changed(self.source_box.currentText())
 
+    def show_waiting(self, run_dir: Path) -> None:
+        """A run chosen as it starts: its trainer has not written run.json yet (the window's run
+        watcher calls show_run once it has)."""
+        self.show_run(None)
+        self._without_run(f"Waiting for {Path(run_dir).name} to start: its attention appears here once the "
+                          "trainer has loaded the data.")
+
     def _without_run(self, message: str) -> None:
-        self._poll_timer.stop()
         self.probe_row.hide()
         self.text_row.hide()
         self._show_message(message)
@@ -268,21 +271,19 @@ class AttentionPanel(QWidget):
         self.checkpoint_box.setCurrentIndex(found if found >= 0 else self.checkpoint_box.count() - 1)
         self.run_button.setEnabled(self.checkpoint_box.count() > 0)
 
-    def _poll(self) -> None:
-        """Training may add snapshots and checkpoints while the panel shows the run."""
-        if self.run is None:
+    def snapshots_changed(self, steps: list[int]) -> None:
+        """Training added an attention snapshot (from the window's run watcher)."""
+        if self.run is None or steps == self._steps:
             return
-        try:
-            changed = attention_steps(self.run.path) != self._steps
-        except RunFolderError:
-            changed = bool(self._steps)  # a damaged index: say so once, not every second
-        if changed:
-            was_empty = not self._steps
-            self._fill_steps()
-            if self.source_box.currentText() == PROBE and (was_empty or self.slider.value() == self.slider.maximum()):
-                self._show_snapshot()
-        if [s for s, _ in self.run.checkpoints()] != [self.checkpoint_box.itemData(i)
-                                                      for i in range(self.checkpoint_box.count())]:
+        was_empty = not self._steps
+        self._fill_steps()
+        if self.source_box.currentText() == PROBE and (was_empty or self.slider.value() == self.slider.maximum()):
+            self._show_snapshot()
+
+    def checkpoints_changed(self, steps: list[int]) -> None:
+        """Training saved a checkpoint (from the window's run watcher)."""
+        shown = [self.checkpoint_box.itemData(i) for i in range(self.checkpoint_box.count())]
+        if self.run is not None and steps != shown:
             self._fill_checkpoints()
 
     def _show_snapshot(self) -> None:

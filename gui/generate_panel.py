@@ -201,6 +201,18 @@ class GeneratePanel(QWidget):
         self.run_dir = None if run_dir is None else Path(run_dir)
         self._load()
 
+    def show_waiting(self, run_dir: Path) -> None:
+        """A run chosen as it starts, before its trainer wrote run.json; show_run follows."""
+        self.run_dir, self.model = Path(run_dir), None
+        self.model_label.setText("No model loaded")
+        self._set_status(f"Waiting for {self.run_dir.name} to start: its first checkpoint loads here.")
+        self._update_controls()
+
+    def checkpoints_changed(self, steps: list[int]) -> None:
+        """A new checkpoint of the shown run: load it if nothing is loaded yet (the run had none)."""
+        if steps and self.run_dir is not None and self.model is None and not self._loads:
+            self._load()
+
     def is_running(self) -> bool:
         return self.job is not None and self.job.isRunning()
 

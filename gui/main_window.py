@@ -32,6 +32,7 @@ from workbench.gui.formatting import format_count
 from workbench.gui.generate_panel import GeneratePanel
 from workbench.gui.inspector import Inspector
 from workbench.gui.leaderboard_panel import LeaderboardPanel
+from workbench.gui.run_watcher import RunWatcher
 from workbench.gui.model_facts import ModelFacts, analyse
 from workbench.gui.theme import set_style_state
 from workbench.gui.tokenizer_panel import TokenizerPanel
@@ -92,6 +93,12 @@ class MainWindow(QMainWindow):
         self.problems.problem_chosen.connect(self.canvas.reveal)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.training.run_chosen.connect(self.show_run)
+        self.run_watcher = RunWatcher(self)
+        self.run_watcher.opened.connect(self._run_opened)
+        self.run_watcher.waiting.connect(self._run_waiting)
+        self.run_watcher.checkpoints.connect(self.attention.checkpoints_changed)
+        self.run_watcher.checkpoints.connect(self.generation.checkpoints_changed)
+        self.run_watcher.snapshots.connect(self.attention.snapshots_changed)
         self.training.settings_changed.connect(self._settings_changed)
         self.tokenizers.tokenizer_applied.connect(self._settings_changed)
         self.setAcceptDrops(True)
@@ -338,9 +345,17 @@ class MainWindow(QMainWindow):
         return False
 
     def show_run(self, run_dir: Path | None) -> None:
-        """Show `run_dir` in every panel that looks at a run."""
+        """Show `run_dir` in every panel that looks at a run, once its trainer has written run.json."""
+        self.run_watcher.follow(run_dir)
+
+    def _run_opened(self, run_dir: Path | None) -> None:
         for panel in (self.attention, self.generation, self.leaderboard):
             panel.show_run(run_dir)
+
+    def _run_waiting(self, run_dir: Path) -> None:
+        self.attention.show_waiting(run_dir)
+        self.generation.show_waiting(run_dir)
+        self.leaderboard.show_run(run_dir)
 
     def _graph_changed(self) -> None:
         self._refresh_timer.start()
