@@ -33,6 +33,8 @@ METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_
                   "tokens_per_s": "Tokens/s", "accuracy": "Accuracy"}
 SAMPLE_HINT = "Text the model writes appears here as it trains."
 CLASSIFIER_HINT = "A classifier writes no text: its Accuracy tab shows how it does on held-out passages."
+NO_TEXT_HINT = ("A {objective} run writes no text samples: its loss curve and the Attention panel show how it "
+                "learns; try it on your own text in the Generate panel once a checkpoint lands.")
 
 
 class TrainingPanel(QWidget):
@@ -253,6 +255,10 @@ class TrainingPanel(QWidget):
         self._show_accuracy(False)
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
+        objective = self._followed_objective()
+        if objective != "causal_lm":  # only the causal LM writes samples (core.training.objectives)
+            self.sample_box.setPlaceholderText(CLASSIFIER_HINT if objective == "classification"
+                                               else NO_TEXT_HINT.format(objective=objective.replace("_", " ")))
         self.run_label.setText(self.run_dir.name)
         self.run_label.setToolTip(str(self.run_dir))
         self._set_status("starting…")
@@ -308,6 +314,13 @@ class TrainingPanel(QWidget):
             return
         if run is not None and not self._kill_timer.isActive():
             self._set_status(self._progress_text(run))
+
+    def _followed_objective(self) -> str:
+        """The objective of the followed run: the project's for a run started here, else its run.json's."""
+        if self.process is not None:
+            return self.project.train.objective
+        run = self._open_run()
+        return run.info.get("config", {}).get("objective", "causal_lm") if run is not None else "causal_lm"
 
     def _show_accuracy(self, shown: bool) -> None:
         """The Accuracy button belongs to classification runs; hiding it while chosen goes back to the loss."""

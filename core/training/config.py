@@ -50,7 +50,7 @@ class TrainConfig:
     log_every: int = 10  # steps between lines in metrics.jsonl
     eval_every: int = 100  # steps between validation losses
     eval_batches: int = 8  # batches averaged for one validation loss
-    sample_every: int = 200  # steps between text samples in samples.jsonl; 0 turns samples off
+    sample_every: int = 200  # steps between samples and attention snapshots (also 10, 25, 50, 100, last); 0: off
     sample_length: int = 200  # tokens per sample
     checkpoint_every: int = 200  # steps between checkpoints (also written on stop and at the end)
     device: str = "auto"  # auto, cpu or cuda

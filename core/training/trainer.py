@@ -21,6 +21,7 @@ from workbench.core.compiler import CompileError
 from workbench.core.decoding import sample
 from workbench.core.inspect import write_attention_snapshot
 from workbench.core.project import Project, ProjectError
+from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
@@ -202,9 +203,10 @@ class Trainer:
                     if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
-                if self._samples and self.step % config.sample_every == 0:
+                due = sample_due(self.step, config.sample_every, config.steps)
+                if self._samples and due:
                     run.append_sample({"step": self.step, "text": self.sample_text()})
-                if self._snapshots and self.step % config.sample_every == 0:
+                if self._snapshots and due:
                     probe = model_arguments(self.objective.batch(0, "val"),
                                             input_kinds(self.project.graph, self.compiled.input_names))
                     write_attention_snapshot(run.path, self.compiled, probe, self.step)

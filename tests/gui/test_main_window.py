@@ -49,7 +49,7 @@ def test_nothing_selected_shows_model_totals_and_training_settings(window):
     rows = window.inspector.row_texts()
     assert rows["parameters"] == "817,792" and rows["trainable"] == "all"
     assert rows["vocabulary"] == "63" and rows["context"] == "128 tokens"
-    assert rows["steps"] == "2000" and rows["batch size"] == "32"
+    assert rows["steps"] == "1000" and rows["batch size"] == "32"
 
 
 def test_double_clicking_the_group_opens_it_and_the_breadcrumb_goes_back(window, qtbot):

@@ -210,3 +210,14 @@ def test_a_classification_run_gets_an_accuracy_curve_in_percent(qtbot, tmp_path,
     assert not panel.accuracy_button.isVisible() and panel.plot.metric_name == "loss"
     assert panel.metric_buttons.checkedButton().text() == "Loss"
     assert panel.sample_box.placeholderText().startswith("Text the model writes")
+
+
+def test_runs_that_write_no_text_say_where_their_progress_shows(qtbot, tmp_path):
+    panel = make_panel(qtbot)
+    for objective, expected in (("masked_lm", "masked lm run writes no text samples"),
+                                ("seq2seq", "seq2seq run writes no text samples"),
+                                ("classification", "Accuracy tab"),
+                                ("causal_lm", "Text the model writes")):
+        run = RunFolder.create(tmp_path / objective, {"name": objective}, {"steps": 10, "objective": objective}, [])
+        panel.follow_run(run.path)
+        assert expected in panel.sample_box.placeholderText(), objective
