@@ -343,9 +343,10 @@ def _leaderboard(args) -> int:
     boards = [leaderboard(runs, task) for task in ([args.task] if args.task else evaluated_tasks(runs))]
     if args.json:
         print(json.dumps([{"task": b.task, "metric": b.metric, "higher_is_better": b.higher_is_better,
-                           "problems": list(b.problems),
-                           "entries": [{"run": e.name, "run_dir": str(e.run_dir), "metrics": e.metrics,
-                                        "examples": e.examples, "step": e.step, "evaluated": e.evaluated,
+                           "chance": b.chance, "examples": b.examples, "problems": list(b.problems),
+                           "entries": [{"run": e.name, "run_dir": str(e.run_dir), "rank": e.rank, "metrics": e.metrics,
+                                        "interval": e.interval, "examples": e.examples, "step": e.step,
+                                        "evaluated": e.evaluated, "note": e.note,
                                         "differences": list(e.differences)} for e in b.entries]}
                           for b in boards], indent=2))
         return 0
@@ -354,14 +355,21 @@ def _leaderboard(args) -> int:
     for board in filter(lambda b: b.entries, boards):
         others = list(dict.fromkeys(m for e in board.entries for m in e.metrics if m != board.metric))
         columns = [board.metric, *others]
-        print(f"\n{board.task}: ranked by {board.metric} ({'higher' if board.higher_is_better else 'lower'} is better)")
-        print(f"{'#':>3}  {'run':<32}" + "".join(f"{c:>12}" for c in columns) + f"{'examples':>10}{'step':>7}  evaluated")
-        for rank, entry in enumerate(board.entries, 1):
+        chance = f", chance {format_metric(board.chance)}" if board.chance is not None else ""
+        print(f"\n{board.task}: ranked by {board.metric} ({'higher' if board.higher_is_better else 'lower'} is better)"
+              f" on {board.examples:,} examples{chance}; = marks runs within each other's 95 % interval")
+        print(f"{'#':>4}  {'run':<32}" + "".join(f"{c:>12}" for c in columns) + f"{'95 % interval':>20}"
+              f"{'examples':>10}{'step':>7}  evaluated")
+        ranks = [entry.rank for entry in board.entries]
+        for entry in board.entries:
+            rank = "–" if entry.rank is None else f"{'=' * (ranks.count(entry.rank) > 1)}{entry.rank}"
             values = "".join(f"{format_metric(entry.metrics.get(c)):>12}" for c in columns)
-            print(f"{rank:>3}  {entry.name:<32}{values}{entry.examples:>10,}{entry.step or '':>7}  "
+            interval = "—" if entry.interval is None else \
+                f"{format_metric(entry.interval[0])} – {format_metric(entry.interval[1])}"
+            print(f"{rank:>4}  {entry.name:<32}{values}{interval:>20}{entry.examples:>10,}{entry.step or '':>7}  "
                   f"{entry.evaluated[:16].replace('T', ' ')}")
-            for line in entry.differences:
-                print(f"{'':>7}{line}")
+            for line in ([entry.note] if entry.note else []) + list(entry.differences):
+                print(f"{'':>8}{line}")
     for problem in (p for b in boards for p in b.problems):
         print(f"skipped {problem}", file=sys.stderr)
     return 0

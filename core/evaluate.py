@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from workbench.core.compiler import CompiledModel
+from workbench.core.confidence import bootstrap_interval, mean_interval, wilson_interval
 from workbench.core.data.tasks import SEQ2SEQ_TASKS, TASKS as TASK_FILES
 from workbench.core.data.tokenizers import TokenizerError
 from workbench.core.decoding import GenerationConfig, generate, load_generation_model
@@ -59,14 +60,17 @@ class Task:
     main_metric: str  # the one a leaderboard ranks by
     higher_is_better: bool
     default_limit: int  # tokens for perplexity, examples otherwise
+    chance: float | None  # the main metric of guessing at random; None where it depends on the model
 
 
 TASKS = {task.name: task for task in (
-    Task("perplexity", "perplexity", "perplexity on the project's held-out text", "perplexity", False, 16_384),
+    # Chance perplexity is the vocabulary size (a uniform guess), which differs between models.
+    Task("perplexity", "perplexity", "perplexity on the project's held-out text", "perplexity", False, 16_384, None),
     Task("next_line", "multiple_choice", "which line comes next (4 choices, held-out Shakespeare)", "acc_norm",
-         True, 200),
-    Task("genre", "classification", "play genre of a passage (comedy, tragedy, history)", "accuracy", True, 300),
-    *(Task(name, "seq2seq", f"the synthetic {name} task, greedy answers", "bleu", True, 200)
+         True, 200, 0.25),
+    Task("genre", "classification", "play genre of a passage (comedy, tragedy, history)", "accuracy", True, 300,
+         1 / 3),
+    *(Task(name, "seq2seq", f"the synthetic {name} task, greedy answers", "bleu", True, 200, None)
       for name in SEQ2SEQ_TASKS),
 )}
 
@@ -80,6 +84,7 @@ class EvalResult:
     examples: int  # tokens scored for perplexity; items otherwise
     step: int | None  # the checkpoint's step; None for a project's own weights
     seconds: float
+    interval: tuple[float, float]  # 95 % confidence interval of the task's main metric (core.confidence)
 
     def metrics(self) -> dict[str, float]:
         base = {f.name for f in fields(EvalResult)}
@@ -87,7 +92,8 @@ class EvalResult:
 
     def to_dict(self) -> dict:
         return {"task": self.task, "metrics": self.metrics(), "examples": self.examples, "step": self.step,
-                "seconds": round(self.seconds, 3), "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                "interval": list(self.interval), "seconds": round(self.seconds, 3),
+                "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,10 @@ def evaluate(model: EvalModel, task: str, limit: int | None = None, on_progress:
     run = {"perplexity": _perplexity, "multiple_choice": _multiple_choice, "classification": _classification,
            "seq2seq": _seq2seq}[spec.kind]
     with torch.no_grad():
-        examples, metrics = run(model, spec, limit, progress)
+        examples, metrics, interval = run(model, spec, limit, progress)
     result_type = {"perplexity": PerplexityResult, "multiple_choice": MultipleChoiceResult,
                    "classification": AccuracyResult, "seq2seq": Seq2SeqResult}[spec.kind]
-    return result_type(task, examples, model.step, time.perf_counter() - started, **metrics)
+    return result_type(task, examples, model.step, time.perf_counter() - started, interval, **metrics)
 
 
 def save_result(run_dir: Path, result: EvalResult) -> Path:
@@ -235,10 +241,13 @@ def accuracy(predictions: list[int], labels: list[int]) -> float:
 def text_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
     """Corpus BLEU over characters (the synthetic tasks' answers are single words, so word BLEU could
     only ever be 0 or 100), chrF, and the share of exact answers."""
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="char")
     chrf = sacrebleu.corpus_chrf(hypotheses, [references])
     exact = sum(h == r for h, r in zip(hypotheses, references, strict=True)) / len(references)
-    return {"bleu": bleu.score, "chrf": chrf.score, "exact_match": exact}
+    return {"bleu": character_bleu(hypotheses, references), "chrf": chrf.score, "exact_match": exact}
+
+
+def character_bleu(hypotheses: list[str], references: list[str]) -> float:
+    return sacrebleu.corpus_bleu(hypotheses, [references], tokenize="char").score
 
 
 # ----- tasks -----
@@ -270,15 +279,19 @@ def _perplexity(model: EvalModel, spec: Task, limit: int, progress: Progress) ->
     if blocks < 1:
         raise EvaluationError(f"task perplexity: the held-out text has {held_out.numel()} tokens, fewer than one "
                               f"block of {context + 1}")
-    nll, count = 0.0, 0
+    nll, count, block_means = 0.0, 0, []
     for first in range(0, blocks, BATCH):
         rows = range(first, min(first + BATCH, blocks))
         window = torch.stack([held_out[b * context: (b + 1) * context + 1] for b in rows])  # (B, T + 1)
-        block_nll, block_count = token_nll(model.compiled.module(window[:, :-1]), window[:, 1:])
+        logits = model.compiled.module(window[:, :-1])  # (B, T, V)
+        block_nll, block_count = token_nll(logits, window[:, 1:])
+        block_means += F.cross_entropy(logits.float().transpose(1, 2), window[:, 1:], reduction="none").mean(1).tolist()
         nll, count = nll + block_nll, count + block_count
         progress(count, blocks * context)
     mean = _finite(nll / count, model, spec)
-    return count, {"mean_nll": mean, "perplexity": math.exp(min(mean, 50.0))}
+    low, high = mean_interval(block_means)  # blocks are equally long, so their mean is the token mean
+    return count, {"mean_nll": mean, "perplexity": math.exp(min(mean, 50.0))}, (math.exp(min(low, 50.0)),
+                                                                                math.exp(min(high, 50.0)))
 
 
 def _multiple_choice(model: EvalModel, spec: Task, limit: int, progress: Progress) -> tuple[int, dict]:
@@ -310,7 +323,9 @@ def _multiple_choice(model: EvalModel, spec: Task, limit: int, progress: Progres
             normalised.append(best_normalised)
             labels.append(item["label"])
         progress(len(labels), len(items))
-    return len(items), {"acc": accuracy(raw, labels), "acc_norm": accuracy(normalised, labels)}
+    acc_norm = accuracy(normalised, labels)
+    return len(items), {"acc": accuracy(raw, labels), "acc_norm": acc_norm}, wilson_interval(acc_norm * len(items),
+                                                                                            len(items))
 
 
 def _objective(model: EvalModel, spec: Task, objective: str, needs: str):
@@ -339,7 +354,8 @@ def _classification(model: EvalModel, spec: Task, limit: int, progress: Progress
         class_logits = model.compiled.module(*model_arguments(batch, kinds))  # (B, C)
         predictions += class_logits.argmax(dim=-1).tolist()
         progress(len(predictions), len(picks))
-    return len(picks), {"accuracy": accuracy(predictions, [labels[i] for i in picks])}
+    score = accuracy(predictions, [labels[i] for i in picks])
+    return len(picks), {"accuracy": score}, wilson_interval(score * len(picks), len(picks))
 
 
 def _seq2seq(model: EvalModel, spec: Task, limit: int, progress: Progress) -> tuple[int, dict]:
@@ -359,4 +375,6 @@ def _seq2seq(model: EvalModel, spec: Task, limit: int, progress: Progress) -> tu
             hypotheses.append(tokenizer.decode(answer))
             references.append(tokenizer.decode(target))
             progress(len(references), limit)
-    return len(references), text_scores(hypotheses, references)
+    pairs = list(zip(hypotheses, references))
+    interval = bootstrap_interval(pairs, lambda chosen: character_bleu(*map(list, zip(*chosen))))
+    return len(references), text_scores(hypotheses, references), interval

@@ -191,7 +191,7 @@ class LeaderboardPanel(QWidget):
     def _fill(self, board: Leaderboard) -> None:
         spec = TASKS[board.task]
         metrics = [board.metric] + list(dict.fromkeys(m for e in board.entries for m in e.metrics if m != board.metric))
-        headers = ["#", "Run", *metrics, "Examples", "Step", "Evaluated"]
+        headers = ["#", "Run", *metrics, "95 % interval", "Examples", "Step", "Evaluated"]
         self.table.clear()
         self.table.setHeaderLabels(headers)
         header = self.table.header()
@@ -202,28 +202,42 @@ class LeaderboardPanel(QWidget):
         bold = self.table.font()
         bold.setBold(True)
         self.table.headerItem().setFont(2, bold)
-        for rank, entry in enumerate(board.entries, 1):
-            item = self._item(rank, entry, metrics)
+        ranks = [entry.rank for entry in board.entries]
+        for entry in board.entries:
+            shared = entry.rank is not None and ranks.count(entry.rank) > 1
+            item = self._item("–" if entry.rank is None else f"{'=' * shared}{entry.rank}", entry, metrics)
             item.setFont(2, bold)  # the metric the ranking follows
             self.table.addTopLevelItem(item)
         for column in (c for c in range(len(headers)) if c != 1):  # fit the contents, with room between columns
             width = max(self.table.sizeHintForColumn(column), header.sectionSizeHint(column))
             header.resizeSection(column, width + (6 if column == 0 else 18))
         direction = "higher" if spec.higher_is_better else "lower"
-        self.ranking_label.setText(f"Ranked by {board.metric} ({direction} is better) · "
-                                   f"{len(board.entries)} run{'s' * (len(board.entries) != 1)}")
+        chance = f" · chance {format_metric(board.chance)}" if board.chance is not None else ""
+        tied = " · runs marked = are within each other's 95 % interval: the data cannot tell them apart" if any(
+            ranks.count(rank) > 1 for rank in ranks if rank is not None) else ""
+        self.ranking_label.setText(f"Ranked by {board.metric} ({direction} is better) on {board.examples:,} "
+                                   f"examples{chance} · {len(board.entries)} run{'s' * (len(board.entries) != 1)}"
+                                   f"{tied}")
+        self.ranking_label.setWordWrap(True)
         self.empty_label.setText(self._empty_text())
         self.table_stack.setCurrentWidget(self.table if board.entries else self.empty_label)
         self.ranking_label.setVisible(bool(board.entries))
 
-    def _item(self, rank: int, entry: Entry, metrics: list[str]) -> QTreeWidgetItem:
+    def _item(self, rank: str, entry: Entry, metrics: list[str]) -> QTreeWidgetItem:
         evaluated = entry.evaluated[:16].replace("T", " ")
         values = [format_metric(entry.metrics.get(m)) for m in metrics]
-        item = QTreeWidgetItem([str(rank), entry.name, *values, f"{entry.examples:,}",
+        interval = "—" if entry.interval is None else \
+            f"{format_metric(entry.interval[0])} – {format_metric(entry.interval[1])}"
+        item = QTreeWidgetItem([rank, entry.name, *values, interval, f"{entry.examples:,}",
                                 "" if entry.step is None else f"{entry.step:,}", evaluated])
         item.setData(0, Qt.ItemDataRole.UserRole, entry.run_dir)
-        item.setToolTip(1, f"{entry.project}\n{entry.run_dir}\ntrained {str(entry.info.get('created', ''))[:16]}")
-        for column in (c for c in range(len(metrics) + 5) if c != 1):
+        item.setToolTip(1, f"{entry.name}\n{entry.project}\n{entry.run_dir}\n"
+                           f"trained {str(entry.info.get('created', ''))[:16]}")
+        if entry.note:
+            for column in (0, 2, len(metrics) + 2):
+                item.setToolTip(column, entry.note)
+            item.setForeground(2, self.palette().placeholderText())  # a score that says little
+        for column in (c for c in range(len(metrics) + 6) if c != 1):
             item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return item
 
@@ -260,7 +274,9 @@ class LeaderboardPanel(QWidget):
             self.differences_title.setText(f"{best.name} is the best run on {self.task}.")
             self.differences_label.setText("")
         else:
-            self.differences_title.setText(f"{entry.name} against the best run, {best.name}:")
+            standing = (f" (tied: within the 95 % interval of {best.name}'s score)" if entry.rank == best.rank
+                        else f" ({entry.note})" if entry.note else "")
+            self.differences_title.setText(f"{entry.name} against the best run, {best.name}{standing}:")
             lines = list(entry.differences) or ["the same graph, settings and data"]
             if entry.step != best.step:
                 lines.append(f"checkpoint step: {best.step} → {entry.step}")

@@ -38,10 +38,18 @@ def test_eval_table_and_leaderboard(trained_run, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "perplexity: ranked by perplexity (lower is better)" in printed
     best = "first" if first["metrics"]["perplexity"] < second["metrics"]["perplexity"] else "second"
-    assert printed.index(f"  1  {best}") < printed.index(f"  2  {'second' if best == 'first' else 'first'}")
+    assert "on 64 examples; = marks runs within each other's 95 % interval" in printed
+    ranked = [line.split()[:2] for line in printed.splitlines() if line.split()[:1] and
+              line.split()[0].lstrip("=").isdigit()]
+    assert [name for _, name in ranked] == [best, "second" if best == "first" else "first"]
     assert main.main(["leaderboard", "--runs", str(runs), "--task", "perplexity", "--json"]) == 0
     (board,) = json.loads(capsys.readouterr().out)
     assert [e["run"] for e in board["entries"]][0] == best and board["entries"][1]["step"] in (8, 12)
+    assert board["entries"][0]["rank"] == 1 and board["examples"] == 64
+    low, high = board["entries"][0]["interval"]
+    assert low < board["entries"][0]["metrics"]["perplexity"] < high
+    assert f"{ranked[0][0]}  {best}" in printed  # "1" or "=1", as the JSON's ranks say
+    assert (ranked[1][0] == "=1") == (board["entries"][1]["rank"] == 1)
 
 
 def test_eval_errors_name_the_task_and_the_reason(trained_run, tmp_path, capsys):

@@ -56,16 +56,21 @@ def test_runs_ranked_with_differences_against_the_best(panel, trained_run, runs_
     panel.set_task("perplexity")
     best, other = sorted(results, key=lambda name: results[name].perplexity)
     table = rows(panel)
-    assert [row[1] for row in table] == [best, other] and [row[0] for row in table] == ["1", "2"]
+    # Two copies of one checkpoint score within each other's 95 % interval: a tie, marked "=".
+    assert [row[1] for row in table] == [best, other] and [row[0] for row in table] == ["=1", "=1"]
     header = panel.table.headerItem()
     assert [header.text(c) for c in range(panel.table.columnCount())] == \
-        ["#", "Run", "perplexity", "mean_nll", "Examples", "Step", "Evaluated"]
-    assert table[0][2] == f"{results[best].perplexity:.2f}" and table[0][4] == "64"
-    assert panel.ranking_label.text() == "Ranked by perplexity (lower is better) · 2 runs"
+        ["#", "Run", "perplexity", "mean_nll", "95 % interval", "Examples", "Step", "Evaluated"]
+    low, high = results[best].interval
+    assert table[0][2] == f"{results[best].perplexity:.2f}" and table[0][5] == "64"
+    assert table[0][4] == f"{low:.2f} – {high:.2f}" and low < results[best].perplexity < high
+    assert panel.ranking_label.text().startswith("Ranked by perplexity (lower is better) on 64 examples · 2 runs · "
+                                                 "runs marked = are within each other's 95 % interval")
 
     panel.show_run(runs_in_tmp / other)  # picked in the Training panel
     assert panel.table.currentItem().text(1) == other
-    assert panel.differences_title.text() == f"{other} against the best run, {best}:"
+    assert panel.differences_title.text() == \
+        f"{other} against the best run, {best} (tied: within the 95 % interval of {best}'s score):"
     rates = {"final": "0.002", "earlier": "0.001"}
     assert f"learning_rate: {rates[best]} → {rates[other]}" in panel.differences_label.text()
     assert "checkpoint step:" in panel.differences_label.text()
