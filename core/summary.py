@@ -1,9 +1,10 @@
 """Parameters, FLOPs, KV-cache size and shapes per node: what `main.py info` prints and the inspector shows.
 
 FLOPs count a multiply-add as 2 and are per token of a forward pass at full context length:
-2·in·out for every linear layer, plus 4·S·H·K per attention layer for QKᵀ and the weighted sum of V
-over the S keys a query may see (the full context, or the window; a causal kernel skips about half
-of it). Training costs about 3× the forward pass, which with attention ignored is the familiar 6N per
+2·in·out for every linear layer, plus what each attention module declares for mixing positions
+(`attention_flops_per_token`): 4·S·H·K for QKᵀ and the weighted sum of V over the S keys a query
+may see (the full context, the window, or a sparse pattern's average; a causal kernel skips about
+half of it), and the linear-in-T costs of low-rank and kernel attention. Training costs about 3× the forward pass, which with attention ignored is the familiar 6N per
 token (Kaplan et al. 2020).
 
 KV-cache bytes per token: what generating one more token adds to the cache, 2 (key and value) ×
@@ -17,7 +18,7 @@ from torch import nn
 
 from workbench.core.compiler import CompiledModel, compile_graph
 from workbench.core.graph import Graph
-from workbench.core.nn.attention import CrossAttention, SelfAttention
+from workbench.core.nn.attention import SelfAttention
 
 
 @dataclass
@@ -88,15 +89,14 @@ def summarize(graph: Graph, compiled: CompiledModel | None = None) -> ModelSumma
 
 
 def module_flops(module: nn.Module, context_length: int) -> int:
+    """Linear layers, plus whatever each attention module says its mixing of positions costs
+    (`attention_flops_per_token`: full, windowed, sparse-pattern, low-rank or kernel attention)."""
     flops = 0
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
             flops += 2 * sub.in_features * sub.out_features
-        if isinstance(sub, SelfAttention):
-            keys = min(context_length, sub.window or context_length)
-            flops += 4 * keys * sub.heads * sub.head_width
-        if isinstance(sub, CrossAttention):
-            flops += 4 * context_length * sub.heads * sub.head_width
+        if hasattr(sub, "attention_flops_per_token"):
+            flops += sub.attention_flops_per_token(context_length)
     return flops
 
 

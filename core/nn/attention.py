@@ -98,6 +98,10 @@ class SelfAttention(nn.Module):
         self.proj.is_residual_projection = True  # scaled at init, see core.nn.init
         self.resid_dropout = nn.Dropout(dropout)
 
+    def attention_flops_per_token(self, context_length: int) -> int:
+        """QKᵀ and the weighted sum of V over the keys a query may see (the window, or the context)."""
+        return 4 * min(context_length, self.window or context_length) * self.heads * self.head_width
+
     def forward(self, x: torch.Tensor, positions: ScorePositions | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.cache is not None:
@@ -169,6 +173,10 @@ class CrossAttention(nn.Module):
         self.proj = nn.Linear(self.heads * self.head_width, width, bias=bias)
         self.proj.is_residual_projection = True
         self.resid_dropout = nn.Dropout(dropout)
+
+    def attention_flops_per_token(self, context_length: int) -> int:
+        """Every query sees every source position (counted at the context length)."""
+        return 4 * context_length * self.heads * self.head_width
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t, _ = x.shape

@@ -92,6 +92,13 @@ class PatternAttention(ProjectedAttention):
         self.pattern = pattern  # length -> bool [T, T]
         self.dropout = dropout
 
+    def attention_flops_per_token(self, context_length: int) -> int:
+        """Scores and weighted sum over the keys the pattern lets a query see, on average: what a sparse
+        kernel computes (this module applies the pattern as a mask over dense scores, so that every
+        backend runs it and its image can be drawn)."""
+        visible = float(self.pattern(context_length).sum()) / context_length
+        return round(4 * visible * self.heads * self.head_width)
+
     def forward(self, x: torch.Tensor, positions: ScorePositions | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = self.split(x, positions)
@@ -118,6 +125,12 @@ class LinformerAttention(ProjectedAttention):
         self.key_projection = nn.Parameter(torch.randn(rank, context_length) / math.sqrt(rank))  # E: (R, T_max)
         self.value_projection = nn.Parameter(torch.randn(rank, context_length) / math.sqrt(rank))  # F
         self.dropout = dropout
+
+    def attention_flops_per_token(self, context_length: int) -> int:
+        """Projecting keys and values to R rows (E·K, F·V, amortised per token), then softmax attention
+        over those R rows: linear in T."""
+        rank = self.key_projection.shape[0]
+        return 8 * rank * self.heads * self.head_width
 
     def forward(self, x: torch.Tensor, positions: ScorePositions | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -169,6 +182,13 @@ class KernelAttention(ProjectedAttention):
         self.kernel = kernel
         if kernel == "favor":
             self.register_buffer("projection", orthogonal_gaussian(features, self.head_width, seed), persistent=False)
+
+    def attention_flops_per_token(self, context_length: int) -> int:
+        """Feature maps of q and k (random projections to M features for FAVOR+, elementwise for ELU),
+        then φ(k)ᵀv and its sum, and φ(q) against both: linear in T, independent of the context."""
+        features = self.projection.shape[0] if self.kernel == "favor" else self.head_width
+        feature_maps = 2 * 2 * features * self.head_width if self.kernel == "favor" else 0
+        return (feature_maps + 4 * features * self.head_width + 4 * features) * self.heads
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return favor_features(x, self.projection) if self.kernel == "favor" else elu_features(x)

@@ -111,3 +111,30 @@ def test_score_biases_are_refused_with_a_reason():
     graph.nodes["layers"].graph.replace_node("attn", "attention.performer")
     problems = infer_shapes(graph).problems
     assert any("Performer attention cannot add a score bias" in message for _, message in problems)
+
+
+@pytest.mark.parametrize("type_id", EFFICIENT)
+def test_flops_count_each_variants_own_attention(tiny_project, type_id):
+    """Every variant's mixing of positions is counted, by the module itself (#23: block-sparse and
+    Performer counted none, so block-sparse looked cheaper than a 32-token window)."""
+    from workbench.core.compiler import compile_graph
+    from workbench.core.summary import summarize
+
+    inner = tiny_project.graph.nodes["layers"].graph
+    inner.replace_node("attn", type_id)
+    compiled = compile_graph(tiny_project.graph)
+    row = next(r for r in summarize(tiny_project.graph, compiled).rows if r.path == "layers/attn")
+    module = compiled.root.get_submodule(compiled.instances["layers/attn"][0])
+    linear = sum(2 * m.in_features * m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear))
+    context = compiled.ctx.context_length
+    mixing = row.flops_per_token // row.instances - linear
+    assert mixing == module.attention_flops_per_token(context) > 0
+    if isinstance(module, PatternAttention):  # what a sparse kernel computes: the visible keys, on average
+        visible = module.pattern(context).sum().item() / context
+        assert mixing == round(4 * visible * module.heads * module.head_width)
+        assert visible < context
+    # Sub-quadratic: at 4× the context a token's mixing costs less than 4× as much (full attention's does).
+    longer = module.attention_flops_per_token(4 * context)
+    assert longer < 4 * mixing
+    if type_id in ("attention.linformer", "attention.performer", "attention.linear"):
+        assert longer == mixing  # linear in T: a constant per token
