@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, 
 from workbench.core.compiler import infer_shapes
 from workbench.core.project import Project, ProjectError
 from workbench.core.training.compare import config_differences
+from workbench.core.training.objectives import ObjectiveError, check_special_tokens
 from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl
 from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
@@ -388,6 +389,9 @@ class TrainingPanel(QWidget):
     def _problem_before_training(self) -> str:
         try:
             self.project.check()
+            check_special_tokens(self.project.tokenizer, self.project.train.objective)
+        except ObjectiveError as exc:
+            return f"{exc} (the Tokenizer panel trains one with special tokens)"
         except ProjectError as exc:
             return str(exc)
         problems = infer_shapes(self.project.graph).problems

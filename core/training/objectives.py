@@ -68,6 +68,20 @@ class Objective(Protocol):
 # ----- special tokens -----
 
 
+# The special tokens each objective's batches are made with, by role (its constructor asks for them):
+# what `check_special_tokens` looks for before a run starts.
+SPECIAL_ROLES = {"causal_lm": (), "masked_lm": ("mask",), "denoising": ("mask", "bos", "pad"),
+                 "span_corruption": ("eos", "bos"), "seq2seq": ("bos", "eos", "pad"), "classification": ("pad",)}
+
+
+def check_special_tokens(tokenizer, objective: str) -> None:
+    """ObjectiveError naming the first special token `objective` needs and `tokenizer` lacks, so the
+    Train button says so at once rather than the trainer after loading the data."""
+    specials = SpecialTokens(tokenizer)
+    for role in SPECIAL_ROLES[objective]:
+        specials.need(role, objective)
+
+
 class SpecialTokens:
     """The tokenizer's special tokens by role, and the ids that are not special."""
 

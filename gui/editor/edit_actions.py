@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QObject, QPointF, Qt
 from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from workbench.core.blocks import swappable_blocks
+from workbench.core.blocks import get_block, swappable_blocks
 from workbench.core.graph import Graph, GraphError, Group
 from workbench.gui.editor.catalog import CatalogEntry, entry_by_key
 from workbench.gui.editor.edges import EdgeItem
@@ -93,7 +93,7 @@ class EditActions(QObject):
         def add() -> None:
             with graph.history.macro(f"add {entry.title}"):
                 if entry.type_id:
-                    new_ids = [graph.add_node(entry.type_id, {}, pos)]
+                    new_ids = [graph.add_node(entry.type_id, _inherited_params(graph, entry.type_id), pos)]
                 else:
                     new_ids = paste_fragment(graph, entry.fragment, pos, "insert")
                 if feeder is not None:
@@ -103,11 +103,14 @@ class EditActions(QObject):
         self._attempt(f"add {entry.title}", add)
 
     def _free_spot_below(self, graph: Graph, feeder: str | None) -> tuple[float, float]:
+        """Below the feeder, or mid-view; moved right past any card already there, so a new block never
+        lands on top of another (a new project's Token input sits mid-view)."""
         if feeder is None:
             centre = self.canvas.view.visible_scene_rect().center()
-            return _snapped(centre.x() - CARD_WIDTH / 2, centre.y() - CARD_HEIGHT / 2)
-        x, y = graph.nodes[feeder].pos
-        y += ROW
+            x, y = _snapped(centre.x() - CARD_WIDTH / 2, centre.y() - CARD_HEIGHT / 2)
+        else:
+            x, y = graph.nodes[feeder].pos
+            y += ROW
         while any(abs(n.pos[0] - x) < CARD_WIDTH and abs(n.pos[1] - y) < CARD_HEIGHT for n in graph.nodes.values()):
             x += COLUMN
         return x, y
@@ -272,6 +275,26 @@ def _wire(graph: Graph, src: str, dst: str) -> None:
                     return
                 except GraphError:
                     continue
+
+
+# Settings a new block takes from the blocks around it rather than from its defaults: attention
+# inserted into an encoder must not be causal because self-attention's default is.
+INHERITED_PARAMS = ("causal",)
+
+
+def _inherited_params(graph: Graph, type_id: str) -> dict:
+    """The INHERITED_PARAMS the new block has, copied from the nearest block with them: the same graph
+    (an encoder group's other layers) first, then the groups around it outwards."""
+    wanted = [name for name in INHERITED_PARAMS if name in get_block(type_id).default_params()]
+    found = {}
+    scope = graph
+    while scope is not None and len(found) < len(wanted):
+        for _, node in scope.walk():
+            for name in wanted:
+                if name not in found and not isinstance(node, Group) and name in node.block.default_params():
+                    found[name] = node.get_param(name)
+        scope = scope.parent
+    return found
 
 
 def _snapped(x: float, y: float) -> tuple[float, float]:

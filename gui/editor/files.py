@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer
 
 from workbench.core.graph import Graph
+from workbench.core.data.tokenizers import tokenizer_from_dict
 from workbench.core.project import Project, ProjectError, load_project
 
 AUTOSAVE_SECONDS = 30
@@ -41,14 +42,20 @@ def forget_recent_files() -> None:
 
 # ----- a new project -----
 
+# A new project can become any model: BERT's masked LM needs [MASK], T5 and BART need [PAD], [BOS]
+# and [EOS], so its character tokenizer has them from the start.
+UNTITLED_SPECIAL_TOKENS = ("[PAD]", "[BOS]", "[EOS]", "[MASK]")
+
+
 def untitled_project() -> Project:
-    """A project with only a Token input, using the default project's corpus, tokenizer and settings."""
+    """A project with only a Token input, using the default project's corpus and settings, and its
+    character tokenizer with the special tokens every objective needs."""
     template = load_project()
+    tokenizer = tokenizer_from_dict({**template.tokenizer.to_dict(), "special_tokens": list(UNTITLED_SPECIAL_TOKENS)})
     graph = Graph()
-    graph.add_node("input.tokens", {"vocab_size": template.tokenizer.vocab_size, "context_length": 128},
-                   node_id="tokens")
+    graph.add_node("input.tokens", {"vocab_size": tokenizer.vocab_size, "context_length": 128}, node_id="tokens")
     graph.history.clear()
-    return Project("Untitled", graph, template.tokenizer, template.data, template.train)
+    return Project("Untitled", graph, tokenizer, template.data, template.train)
 
 
 # ----- autosave -----

@@ -4,12 +4,14 @@ The view only turns input into requests (open the block search here, nudge the s
 this palette entry there, show a menu); the canvas decides what they do to the document.
 """
 
+import functools
+
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from workbench.gui import theme
-from workbench.gui.graph_items import NodeItem
+from workbench.gui.graph_items import PLAIN_BELOW_ZOOM, NodeItem
 
 CATALOG_MIME = "application/x-workbench-block"  # a palette entry's key, dragged onto the canvas
 DOT_SPACING = 20.0  # twice the snapping grid, so a snapped card's corner sits on or between dots
@@ -65,6 +67,17 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.scale(MAX_FIT_ZOOM, MAX_FIT_ZOOM)
             self.centerOn(bounds.center())
+        elif self.zoom() < PLAIN_BELOW_ZOOM:
+            # Fitting a long graph whole would shrink its cards to unlabelled bars: stay readable and
+            # show the selection (or the graph's top, where its inputs are); the minimap shows the rest.
+            self.resetTransform()
+            self.scale(PLAIN_BELOW_ZOOM, PLAIN_BELOW_ZOOM)
+            selected = [item.sceneBoundingRect() for item in self.scene().selectedItems()]
+            if selected:
+                self.centerOn(functools.reduce(QRectF.united, selected).center())
+            else:
+                visible_height = self.viewport().height() / PLAIN_BELOW_ZOOM
+                self.centerOn(bounds.center().x(), bounds.top() + visible_height / 2)
         self.view_changed.emit()
 
     def zoom(self) -> float:
