@@ -362,7 +362,7 @@ class TrainingPanel(QWidget):
         lines = [f"{status} at step {step:,}" if step else status]
         if "loss" in self._last_metrics:
             lines.append(f"loss {self._last_metrics['loss']:.3f}")
-        if message:
+        if message and message != lines[0]:  # "stopped at step 39" is the first line already
             lines.append(message)
         self._set_status("\n".join(lines), status)
         self.run_list.refresh()
@@ -445,6 +445,8 @@ class TrainingPanel(QWidget):
             except RunFolderError as exc:
                 infos.append((path.name, None))
                 self._set_status(str(exc), "failed")
+        # Oldest first, so each line reads as what the user changed since: "position.learned → position.rope".
+        infos.sort(key=lambda named: str((named[1] or {}).get("created", "")))
         lines = []
         if len(infos) > 1 and infos[0][1] is not None:
             base_name, base = infos[0]

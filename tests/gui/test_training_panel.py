@@ -221,3 +221,32 @@ def test_runs_that_write_no_text_say_where_their_progress_shows(qtbot, tmp_path)
         run = RunFolder.create(tmp_path / objective, {"name": objective}, {"steps": 10, "objective": objective}, [])
         panel.follow_run(run.path)
         assert expected in panel.sample_box.placeholderText(), objective
+
+
+def test_overlay_differences_read_from_the_older_run_to_the_newer(qtbot, trained_run, runs_in_tmp):
+    """The user trained with learned positions, then with RoPE: "learned → rope", whichever the list shows
+    first (#23: the list, newest first, made it read backwards)."""
+    older = copy_run(trained_run, runs_in_tmp, "z-older")
+    newer = copy_run(trained_run, runs_in_tmp, "a-newer")
+    for run, created, positions in ((older, "2026-12-06T09:00:00+0000", "position.learned@1"),
+                                    (newer, "2026-12-06T09:05:00+0000", "position.rope@1")):
+        info = json.loads((run / "run.json").read_text())
+        info["created"] = created
+        next(n for n in info["project"]["graph"]["nodes"] if n["id"] == "positions")["type"] = positions
+        (run / "run.json").write_text(json.dumps(info))
+    panel = make_panel(qtbot)
+    panel.run_list.set_checked(newer, True)
+    panel.run_list.set_checked(older, True)
+    text = panel.differences.text()
+    assert "<b>a-newer</b> vs z-older" in text and "positions: position.learned → position.rope" in text
+
+
+def test_a_stopped_run_says_where_it_stopped_once(qtbot, trained_run, runs_in_tmp):
+    stopped = copy_run(trained_run, runs_in_tmp, "stopped")
+    info = json.loads((stopped / "run.json").read_text())
+    info.update(status="stopped", message="stopped at step 12", step=12)
+    (stopped / "run.json").write_text(json.dumps(info))
+    panel = make_panel(qtbot)
+    panel.follow_run(stopped)
+    qtbot.waitUntil(lambda: panel.status_label.property("state") == "stopped")
+    assert panel.status_label.text().count("stopped at step 12") == 1
