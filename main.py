@@ -258,23 +258,27 @@ def _generate_parser(commands) -> None:
     gen.add_argument("--temperature", type=float, default=1.0, help="sample: below 1 sharper, above 1 flatter")
     gen.add_argument("--max-new-tokens", type=int, default=32)
     gen.add_argument("--seed", type=int, help="sample: the same seed draws the same tokens")
-    gen.add_argument("--stop-ids", default="", help="comma-separated token ids that end the text")
-    gen.add_argument("--start-id", type=int, default=0, help="encoder-decoder: the decoder's first token")
+    gen.add_argument("--stop-ids", help="comma-separated token ids that end the text (default: the tokenizer's "
+                                        "end-of-sequence token, as in the window; '' for none)")
+    gen.add_argument("--start-id", type=int, help="encoder-decoder: the decoder's first token (default: the "
+                                                  "tokenizer's BOS, else 0)")
     gen.add_argument("--no-cache", action="store_true", help="re-read every token at every step (no KV cache)")
     gen.add_argument("--json", action="store_true", help="print the token ids (and text) as JSON")
 
 
 def _generate(args) -> int:
-    from workbench.core.decoding import GenerationConfig, generate, load_generation_model
-    from workbench.core.kv_cache import reads_a_source
+    from workbench.core.decoding import GenerationConfig, decoding_tokens, generate, load_generation_model
 
     compiled, tokenizer = load_generation_model(args.source)
+    start, stop = decoding_tokens(compiled, tokenizer)
+    if args.stop_ids is not None:
+        stop = tuple(_numbers(args.stop_ids, "stop-ids"))
     ids = _numbers(args.token_ids, "token-ids") if args.token_ids is not None else tokenizer.encode(args.prompt)
     config = GenerationConfig(strategy=args.strategy, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, num_beams=args.num_beams, seed=args.seed,
-                              stop_tokens=tuple(_numbers(args.stop_ids, "stop-ids")), use_cache=not args.no_cache)
-    result = (generate(compiled, [args.start_id], config, source=ids) if reads_a_source(compiled)
-              else generate(compiled, ids, config))
+                              stop_tokens=stop, use_cache=not args.no_cache)
+    result = (generate(compiled, [args.start_id if args.start_id is not None else start], config, source=ids)
+              if start is not None else generate(compiled, ids, config))
     text = tokenizer.decode(result.tokens) if result.tokens else ""
     if args.json:
         print(json.dumps({**result.to_dict(), "text": text}))

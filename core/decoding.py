@@ -31,9 +31,10 @@ from torch import nn
 from workbench.core.compiler import CompiledModel
 from workbench.core.data.tokenizers import ProjectTokenizer
 from workbench.core.inspect import AttentionMap, checkpoint_model
-from workbench.core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel
+from workbench.core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel, reads_a_source
 from workbench.core.paged_cache import PagedKVCache, PagedMemory
 from workbench.core.project import Project
+from workbench.core.training.objectives import SpecialTokens
 
 STRATEGIES = ("greedy", "beam", "sample")
 
@@ -80,6 +81,15 @@ class GenerationConfig:
         if self.record_attention and (self.strategy == "beam" or not self.use_cache):
             raise GenerationError("attention records follow one sequence through the cache: use greedy or "
                                   "sample with the cache on")
+
+
+def decoding_tokens(compiled: CompiledModel, tokenizer: ProjectTokenizer) -> tuple[int | None, tuple[int, ...]]:
+    """The decoder's first token (an encoder-decoder's BOS, else 0; None for a decoder-only model) and the
+    tokens that end generation (the tokenizer's EOS, when it has one): what the window and the CLI use."""
+    specials = SpecialTokens(tokenizer)
+    eos, bos = specials.find("eos"), specials.find("bos")
+    start = (0 if bos is None else bos) if reads_a_source(compiled) else None
+    return start, () if eos is None else (eos,)
 
 
 @dataclass

@@ -8,10 +8,8 @@ from PySide6.QtCore import QThread, Signal
 
 from workbench.core.compiler import CompiledModel
 from workbench.core.data.tokenizers import ProjectTokenizer
-from workbench.core.decoding import GenerationConfig, StepRecord, generate, load_generation_model
-from workbench.core.kv_cache import reads_a_source
+from workbench.core.decoding import GenerationConfig, StepRecord, decoding_tokens, generate, load_generation_model
 from workbench.core.project import Project
-from workbench.core.training.objectives import SpecialTokens
 from workbench.core.training.runs import RunFolder
 
 
@@ -33,10 +31,8 @@ def load_model(project: Project, run_dir: Path | None) -> LoadedModel:
     else:
         compiled, tokenizer = project.compile(), project.tokenizer
         description = f"{project.name} · weights {project.weights.name}"
-    specials = SpecialTokens(tokenizer)
-    eos, bos = specials.find("eos"), specials.find("bos")
-    start = (0 if bos is None else bos) if reads_a_source(compiled) else None
-    return LoadedModel(compiled, tokenizer, description, start, () if eos is None else (eos,))
+    start, stop = decoding_tokens(compiled, tokenizer)
+    return LoadedModel(compiled, tokenizer, description, start, stop)
 
 
 class ModelLoadJob(QThread):

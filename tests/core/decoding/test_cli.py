@@ -129,3 +129,27 @@ def test_models_that_cannot_generate_say_why():
         generate(sharp_model("gpt2", head="head.classify"), [1], GenerationConfig(max_new_tokens=2))
     with pytest.raises(GenerationError, match="attention records follow one sequence"):
         generate(sharp_model("gpt2"), [1], GenerationConfig(strategy="beam", record_attention=True))
+
+
+def test_generate_stops_at_the_tokenizers_end_of_sequence_as_the_window_does(tiny_project, tmp_path, capsys):
+    """#23: the CLI ignored [EOS] unless given --stop-ids; it now uses the tokenizer's, like the panel."""
+    from workbench.core.data.tokenizers import tokenizer_from_dict
+
+    tiny_project.tokenizer = tokenizer_from_dict({**tiny_project.tokenizer.to_dict(), "special_tokens": ["[EOS]"]})
+    tiny_project.graph.set_param("tokens", "vocab_size", tiny_project.tokenizer.vocab_size)
+    eos = tiny_project.tokenizer.special_ids()["[EOS]"]
+    module = tiny_project.compile().root
+    with torch.no_grad():  # every position's final hidden state points at [EOS]'s output row
+        module.lm_head.linear.weight[eos] = 1.0
+        module.ln_f.weight.zero_()
+        module.ln_f.bias.copy_(module.lm_head.linear.weight[eos])
+    weights = tmp_path / "eos.safetensors"
+    save_model(module, str(weights))
+    tiny_project.weights = weights
+    tiny_project.save(tmp_path / "eos.json")
+    code, out, _ = _generate(capsys, tmp_path / "eos.json", "--prompt", "To be", "--max-new-tokens", "6", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["token_ids"] == [eos] and shown["finish_reason"] == "stop"
+    code, out, _ = _generate(capsys, tmp_path / "eos.json", "--prompt", "To be", "--max-new-tokens", "6",
+                             "--stop-ids", "", "--json")
+    assert json.loads(out)["token_ids"] == [eos] * 6  # '' asks for no stop token
