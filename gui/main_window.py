@@ -334,6 +334,8 @@ class MainWindow(QMainWindow):
         they have no undo step; they still make the project modified until it is saved."""
         self._settings_edited = True
         self.setWindowModified(True)
+        if not self.canvas.selected_ids():  # the inspector shows the whole model, Training section included
+            self.inspector.show_model(self.project, self.facts)
 
     def raise_panel(self, title: str) -> bool:
         """Bring the bottom panel called `title` (e.g. "Attention") to the front; False if none is."""

@@ -380,6 +380,8 @@ class TrainingPanel(QWidget):
             lines.append(" · ".join(losses))
         if row.get("tokens_per_s"):
             lines.append(f"{format_count(row['tokens_per_s'])} tokens/s")
+        if row.get("memory_mb"):  # the trainer's peak: GPU memory, or the process's resident size on a CPU
+            lines.append(f"peak memory {format_count(row['memory_mb'] * 2**20, 'B')}")
         if step and row.get("elapsed"):
             lines.append(f"ETA {format_duration(row['elapsed'] / step * (total - step))}")
         return "\n".join(lines)

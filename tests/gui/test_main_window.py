@@ -52,6 +52,17 @@ def test_nothing_selected_shows_model_totals_and_training_settings(window):
     assert rows["steps"] == "1000" and rows["batch size"] == "32"
 
 
+def test_the_inspectors_training_section_follows_the_training_form(window):
+    """#23: it still said fp32 / 1000 steps after edits in the form."""
+    window.canvas.scene.clearSelection()
+    window.training.form.editors["steps"].setValue(400)
+    precision = window.training.form.editors["precision"]
+    precision.setCurrentIndex(precision.findData("bf16"))
+    precision.activated.emit(precision.currentIndex())  # as a user's pick does
+    rows = window.inspector.row_texts()
+    assert rows["steps"] == "400" and rows["precision"] == "bf16"
+
+
 def test_double_clicking_the_group_opens_it_and_the_breadcrumb_goes_back(window, qtbot):
     click_card(qtbot, window.canvas, "layers", double=True)
     assert window.canvas.breadcrumb.trail() == ["Model", "Transformer layer × 4"]

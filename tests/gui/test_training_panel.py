@@ -250,3 +250,12 @@ def test_a_stopped_run_says_where_it_stopped_once(qtbot, trained_run, runs_in_tm
     panel.follow_run(stopped)
     qtbot.waitUntil(lambda: panel.status_label.property("state") == "stopped")
     assert panel.status_label.text().count("stopped at step 12") == 1
+
+
+def test_the_trainers_peak_memory_is_shown(qtbot, tmp_path):
+    run = RunFolder.create(tmp_path / "run", {"name": "fake"}, {"steps": 100}, [])
+    run.append_metrics({"step": 10, "loss": 3.0, "lr": 2e-3, "tokens_per_s": 9000.0, "elapsed": 1.0,
+                        "memory_mb": 683.0})
+    panel = make_panel(qtbot)
+    panel.follow_run(run.path)
+    assert "peak memory 0.72 GB" in panel.status_label.text()  # 683 MiB
