@@ -257,6 +257,9 @@ class RunFolder:
     def no_good_checkpoint(self) -> str:
         """Why there is nothing to load, in one line: no checkpoint yet, or only bad ones (and why)."""
         bad = [(step, state.get("bad_reason", "")) for step, _, state in self.all_checkpoints()]
+        if not bad and self.status == "diverged":
+            return (f"{self.path}: the run diverged at step {self.info.get('step', '?')}, before its first checkpoint, "
+                    f"so it has no weights to continue from; start a new run, e.g. with a lower learning_rate")
         if not bad:
             return f"{self.path}: the run has no checkpoint yet, so there are no trained weights"
         steps = ", ".join(str(step) for step, _ in bad)

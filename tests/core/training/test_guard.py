@@ -98,7 +98,7 @@ def test_a_diverging_run_keeps_no_bad_checkpoint_and_resume_says_so(tiny_project
     assert main(["train", "--resume", str(run_dir)]) == 1
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and message.startswith("error: cannot resume: ")
-    assert ("holds diverged weights" if checkpoint_every == 1 else "has no checkpoint yet") in message
+    assert ("holds diverged weights" if checkpoint_every == 1 else "before its first checkpoint") in message
 
 
 def test_a_nan_gradient_with_a_finite_loss_is_never_applied(tiny_project, tmp_path):
