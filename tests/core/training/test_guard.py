@@ -13,8 +13,8 @@ from workbench.core.inspect import checkpoint_model
 from workbench.core.kv_cache import GenerationError
 from workbench.core.training.guard import WINDOW, SpikeDetector, nonfinite_count
 from workbench.core.training.runs import RunFolder, RunFolderError
-from workbench.core.training.transfer import TransferError, weights_file
 from workbench.core.training.trainer import resume_run, start_run
+from workbench.core.training.transfer import TransferError, weights_file
 from workbench.main import main
 
 # The first losses of the default GPT at learning_rate 9.9, batch_size 8 (issue #24's run, measured)
