@@ -185,3 +185,14 @@ def test_generate_refuses_non_finite_weights(run_with_a_bad_last_checkpoint, cap
     assert main(["generate", str(run.path), "--token-ids", "1,2"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NaN or infinite, so the model cannot generate" in err
+
+
+def test_a_checkpoint_of_non_finite_weights_is_never_written(tiny_project, tmp_path):
+    trainer = start_run(tiny_project, tmp_path / "run", ["test"])
+    with torch.no_grad():
+        trainer.compiled.module.ln_f.weight[0] = float("inf")
+    assert trainer.checkpoint() is False
+    run = RunFolder.open(tmp_path / "run")
+    assert run.all_checkpoints() == [] and not list((run.path / "checkpoints").glob("*"))
+    assert "checkpoint of step 0 not written: 1 of " in (run.path / "log.txt").read_text()
+    trainer.run.release_lock()
