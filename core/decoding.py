@@ -34,6 +34,7 @@ from workbench.core.inspect import AttentionMap, checkpoint_model
 from workbench.core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel, reads_a_source
 from workbench.core.paged_cache import PagedKVCache, PagedMemory
 from workbench.core.project import Project
+from workbench.core.training.guard import nonfinite_count
 from workbench.core.training.objectives import SpecialTokens
 
 STRATEGIES = ("greedy", "beam", "sample")
@@ -221,16 +222,22 @@ def generate_batch(compiled: CompiledModel, prompts: list[list[int]], config: Ge
 
 def load_generation_model(path: str | Path) -> tuple[CompiledModel, ProjectTokenizer]:
     """The model and tokenizer of a project file with weights (e.g. imported), or of a run folder with
-    its latest checkpoint; a model without trained weights is an error."""
+    its last good checkpoint; a model without trained weights, or with non-finite ones, is an error."""
     path = Path(path)
     if not path.is_dir():
         project = Project.load(path)
         if project.weights is None:
             raise GenerationError(f"{path}: the project has no weights, so it would generate from random ones; "
                                   "generate from a run folder of it, or a project with imported weights")
-        return project.compile(), project.tokenizer
-    compiled, project = checkpoint_model(path)
-    return compiled, project.tokenizer
+        compiled, tokenizer = project.compile(), project.tokenizer
+    else:
+        compiled, project = checkpoint_model(path)
+        tokenizer = project.tokenizer
+    bad, total = nonfinite_count(compiled.root.parameters())
+    if bad:  # every token would come out as id 0 with probability NaN
+        raise GenerationError(f"{path}: {bad:,} of {total:,} weights are NaN or infinite, so the model cannot "
+                              f"generate; use a run's earlier checkpoint or train again with a lower learning_rate")
+    return compiled, tokenizer
 
 
 # ----- strategies -----

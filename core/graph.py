@@ -17,6 +17,7 @@ from pathlib import Path
 import networkx as nx
 from psygnal import Signal
 
+from workbench.core.atomic import write_atomic
 from workbench.core.blocks import ParamError, Port, get_block
 from workbench.core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam, SetTuning
 from workbench.core.tuning import Tuning, TuningError, check_tuning_for
@@ -400,7 +401,7 @@ class Graph:
         return {"nodes": nodes, "groups": groups, "edges": edges}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def _tuning_entry(node: Node | Group) -> dict:

@@ -28,8 +28,6 @@ Letters: B batch, H heads, T query positions, S key positions.
 """
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from workbench.core.atomic import replace_atomic, write_atomic
 from workbench.core.compiler import CompiledModel, compile_graph
 from workbench.core.graph import Graph
 from workbench.core.nn.attention import CrossAttention, SelfAttention
@@ -107,10 +106,8 @@ def write_attention_snapshot(run_path: str | Path, compiled: CompiledModel,
     arguments = [None if a is None else a[:1, :PROBE_TOKENS].to(device) for a in arguments]  # (1, T) each
     maps = capture_attention(compiled, *arguments)
     target = folder / f"step_{step:06d}.safetensors"
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    save_file({m.key: m.weights[0].to(torch.float16).contiguous() for m in maps}, temp)  # (H, T, S) each
-    os.replace(temp, target)
+    tensors = {m.key: m.weights[0].to(torch.float16).contiguous() for m in maps}  # (H, T, S) each
+    replace_atomic(target, lambda temp: save_file(tensors, str(temp)))
     index = {"steps": sorted({*attention_steps(run_path), step}), "tokens": arguments[0][0].tolist(),
              "inputs": {name: a[0].tolist() for name, a in zip(compiled.input_names, arguments) if a is not None},
              "maps": [{"key": m.key, "path": m.path, "repeat": m.repeat, "kind": m.kind} for m in maps]}
@@ -174,14 +171,16 @@ def checkpoint_model(run_path: str | Path, step: int | None = None) -> tuple[Com
     """The run's graph compiled with the weights of its checkpoint at `step` (the latest when None), and
     the run's project (its tokenizer and settings as they were when it trained)."""
     run = RunFolder.open(run_path)
-    checkpoints = dict(run.checkpoints())
+    checkpoints = dict(run.checkpoints())  # the good ones only (core/training/runs.py)
     if step is None:
         if not checkpoints:
-            raise RunFolderError(f"{run.path}: the run has no checkpoint yet, so there are no trained weights")
+            raise RunFolderError(run.no_good_checkpoint())
         step = max(checkpoints)
     folder = checkpoints.get(step)
     if folder is None:
-        raise RunFolderError(f"{run.path}: no checkpoint at step {step}")
+        bad = {s: state.get("bad_reason", "") for s, _, state in run.all_checkpoints()}
+        raise RunFolderError(f"{run.path}: the checkpoint at step {step} holds diverged weights ({bad[step]})"
+                             if step in bad else f"{run.path}: no checkpoint at step {step}")
     try:
         project = Project.from_dict(run.info["project"])
         compiled = compile_graph(project.graph)
@@ -233,7 +232,4 @@ def _read_index(run_path: str | Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=1)
-    os.replace(temp, path)
+    write_atomic(path, json.dumps(data, indent=1))

@@ -10,7 +10,6 @@ pipeline.py) into memory-mapped token files in a cache folder beside the project
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workbench.core.atomic import write_atomic
 from workbench.core.compiler import CompiledModel, compile_graph, model_context
 from workbench.core.data.batching import PACKINGS, split_train_val
 from workbench.core.data.pipeline import CleanCorpus, DataPipeline, Progress
@@ -158,13 +158,10 @@ class Project:
         return compiled
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write atomically (temp file + rename) so a crash mid-save never leaves half a project."""
+        """Write atomically, keeping the file's permissions (core/atomic.py), so a crash mid-save never
+        leaves half a project."""
         target = Path(path or self.path).resolve()
-        text = json.dumps(self.to_dict(relative_to=target.parent), indent=2) + "\n"
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, target)
+        write_atomic(target, json.dumps(self.to_dict(relative_to=target.parent), indent=2) + "\n")
         self.path = target
         return target
 

@@ -16,7 +16,8 @@ from workbench.core.training.runs import RunFolder, RunFolderError, runs_folder
 
 REFRESH_MS = 3000
 COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
-STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6b", "running": "#6fa8ff"}
+STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6b", "running": "#6fa8ff",
+                  "diverged": "#ff6b6b", "interrupted": "#e0b25c"}
 WIDE_ENOUGH = 380  # pixels at which the Started column fits beside readable run names
 TAIL_BYTES = 4096  # enough for the last few metrics rows
 

@@ -352,7 +352,7 @@ class TrainingPanel(QWidget):
         message = run.info.get("message", "") if run is not None else ""
         if self._killed:
             status, message = "stopped", f"the trainer did not stop within {STOP_GRACE_S} s and was killed"
-        elif status == "running" or run is None:
+        elif status in ("running", "interrupted") or run is None:
             # It died without saying why in run.json; what it printed is the best explanation.
             status, message = "failed", f"the trainer exited with code {exit_code} before finishing"
             if console_tail:
@@ -417,14 +417,14 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(not running and self._resumable())
 
     def _resumable(self) -> bool:
-        """The followed run stopped or failed and left a checkpoint to continue from."""
+        """The followed run ended early and left a good checkpoint to continue from."""
         if self.run_dir is None:
             return False
         try:
             run = RunFolder.open(self.run_dir)
         except RunFolderError:
             return False
-        return run.status in ("stopped", "failed") and run.latest_checkpoint() is not None
+        return run.status in ("stopped", "failed", "diverged", "interrupted") and run.latest_checkpoint() is not None
 
     # ----- the run list, overlays and settings -----
 

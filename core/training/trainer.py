@@ -1,6 +1,9 @@
 """The training loop: an objective's batches (core/training/objectives.py), a chosen optimizer and
-schedule, gradient clipping and accumulation, mixed precision, activation checkpointing, NaN/spike
-handling, DDP or FSDP2.
+schedule, gradient clipping and accumulation, mixed precision, activation checkpointing, DDP or FSDP2,
+and a guard (core/training/guard.py) that never applies a non-finite gradient and never keeps weights
+it has judged bad: a NaN/inf loss or gradient norm, or a loss spike, stops the run or skips the step;
+the checkpoints that hold the weights behind such a step are marked bad, and a checkpoint whose
+weights are not all finite is never written.
 
 It reports each logged step to a callback (the CLI's progress bar), writes the run folder the
 window tails, checks for a stop request every step, and can resume from the latest checkpoint
@@ -24,6 +27,7 @@ from workbench.core.project import Project, ProjectError
 from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
+from workbench.core.training.guard import SpikeDetector, nonfinite_count
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from workbench.core.training.memory import peak_memory_mb, recompute_layers
@@ -69,6 +73,7 @@ def start_run(project: Project, run_dir: Path, command: list[str], steps: int | 
     except Exception as exc:  # the folder exists now: it must say why nothing trained
         run.set_status("failed", str(exc))
         run.log(f"failed before the first step: {exc}")
+        run.release_lock()
         raise
 
 
@@ -77,6 +82,8 @@ def _device_type(config: TrainConfig) -> str:
 
 
 def resume_run(run_dir: Path, steps: int | None = None, overrides: dict | None = None) -> "Trainer":
+    """Continue a run from its last good checkpoint; RunFolderError when another process is writing it
+    or it has no good checkpoint."""
     run = RunFolder.open(run_dir)
     try:
         project = Project.from_dict(run.info["project"])
@@ -85,13 +92,19 @@ def resume_run(run_dir: Path, steps: int | None = None, overrides: dict | None =
         raise RunFolderError(f"{run.path}/run.json: {exc}") from None
     if steps or overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **(overrides or {}), **({"steps": steps} if steps else {})})
-        run.info["config"] = config.to_dict()
-    checkpoint = run.latest_checkpoint()
-    if checkpoint is None:
-        raise RunFolderError(f"{run.path} has no checkpoint to resume from")
     run.muted = not join_cluster(_device_type(config)).is_main
-    run.clear_stop()
-    return Trainer(project, run, config, resume_from=checkpoint)
+    if not run.muted:  # rank 0 writes the folder for all ranks, so it alone holds the lock
+        run = RunFolder.open_for_writing(run_dir)
+    run.info["config"] = config.to_dict()
+    try:
+        checkpoint = run.latest_checkpoint()
+        if checkpoint is None:
+            raise RunFolderError(f"cannot resume: {run.no_good_checkpoint()}")
+        run.clear_stop()
+        return Trainer(project, run, config, resume_from=checkpoint)
+    except BaseException:
+        run.release_lock()
+        raise
 
 
 class Trainer:
@@ -139,7 +152,12 @@ class Trainer:
         self.elapsed_before = 0.0  # seconds trained before a resume, so `elapsed` keeps counting
         self._started = time.perf_counter()
         self._stop_signalled = False
-        self._loss_mean: float | None = None  # running mean for spike detection
+        self._detector = SpikeDetector(config.spike_factor)
+        self._skipped = 0  # steps skipped so far (skip mode), resumed runs included
+        # The step whose update made the current weights (0: as initialised or resumed); a problem at a
+        # later step indicts these weights, and so every checkpoint taken since then.
+        self._weights_step = 0
+        self._refusal = ""  # why the last checkpoint was not written (its weights were not all finite)
         # Sampling from FSDP-sharded weights would need every rank in lockstep; such runs skip samples.
         self._samples = (config.sample_every > 0 and self.objective.generates_text
                          and not (self.cluster.active and config.distributed == "fsdp"))
@@ -168,7 +186,9 @@ class Trainer:
         torch.set_rng_state(saved["torch_rng"])
         self.step = state["step"]
         self.elapsed_before = state.get("elapsed", 0.0)
-        self._loss_mean = state.get("loss_mean")
+        self._detector = SpikeDetector(self.config.spike_factor, state.get("recent_losses", ()))
+        self._skipped = state.get("skipped_steps", 0)
+        self._weights_step = self.step
         self.run.truncate_after(self.step)
         self.run.log(f"resumed from step {self.step}")
         return saved
@@ -182,24 +202,29 @@ class Trainer:
         run.set_status("running", step=self.step)
         started = time.perf_counter() - self.elapsed_before
         self._started = started
-        window_start, window_tokens, skipped = time.perf_counter(), 0, 0
+        window_start, window_tokens = time.perf_counter(), 0
         try:
             while self.step < config.steps:
                 loss, lr, grad_norm, problem = self._train_step(self.step)
                 self.step += 1
                 window_tokens += self.objective.tokens_per_batch
-                if problem and config.on_nonfinite == "stop":
-                    return self._fail(f"{problem} at step {self.step}; the last good checkpoint is kept")
                 if problem:
-                    skipped += 1
+                    self._distrust_weights(problem)
+                if problem and config.on_nonfinite == "stop":
+                    return self._diverged(f"{problem} at step {self.step}")
+                if problem:
+                    self._skipped += 1
                     run.log(f"skipped step {self.step}: {problem}")
+                    if self._skipped > config.max_skipped_steps:
+                        return self._diverged(f"{self._skipped} steps skipped, more than max_skipped_steps "
+                                              f"({config.max_skipped_steps}); at step {self.step}: {problem}")
                 if self.step % config.log_every == 0 or self.step == config.steps:
                     now = time.perf_counter()
                     report = StepReport(self.step, config.steps, loss, lr, window_tokens / max(now - window_start, 1e-9),
                                         grad_norm, now - started)
                     if self.step % config.eval_every == 0 or self.step == config.steps:
                         report.val_loss, report.val_accuracy = self.evaluate()
-                    run.append_metrics(self._metrics_row(report, skipped))
+                    run.append_metrics(self._metrics_row(report, self._skipped))
                     if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
@@ -210,15 +235,17 @@ class Trainer:
                     probe = model_arguments(self.objective.batch(0, "val"),
                                             input_kinds(self.project.graph, self.compiled.input_names))
                     write_attention_snapshot(run.path, self.compiled, probe, self.step)
-                if self.step % config.checkpoint_every == 0:
-                    self.checkpoint()
+                if self.step % config.checkpoint_every == 0 and not self.checkpoint():
+                    return self._diverged(self._refusal)
                 if any_across(self._stop_signalled or run.stop_requested(), self.cluster):
-                    self.checkpoint()
+                    if not self.checkpoint():
+                        return self._diverged(self._refusal)
                     run.clear_stop()
                     run.set_status("stopped", f"stopped at step {self.step}", step=self.step)
                     run.log(f"stopped at step {self.step}")
                     return "stopped"
-            self.checkpoint()
+            if not self.checkpoint():
+                return self._diverged(self._refusal)
             if self.cluster.active:
                 run.info["rank_checksums"] = weight_checksums(self.model, self.cluster, config.distributed)
             run.set_status("finished", step=self.step)
@@ -229,6 +256,7 @@ class Trainer:
             raise
         finally:
             _restore_stop_handlers(previous)
+            run.release_lock()
 
     def _train_step(self, index: int) -> tuple[float, float, float, str]:
         """One optimizer step on one batch, cut into `grad_accumulation` micro-batches whose
@@ -251,22 +279,35 @@ class Trainer:
         clip = c.grad_clip if c.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
         total = mean_across(total, self.cluster)
-        problem = self._check_loss(total)
+        problem = self._check(total, grad_norm)
         if not problem:
+            # Under fp16, GradScaler's step skips an update whose gradients overflowed and update()
+            # lowers the scale: that is its normal working, not a problem.
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
+            if math.isfinite(grad_norm):
+                self._weights_step = index + 1
+        self.optimizer.zero_grad(set_to_none=True)  # a problem step's gradients are dropped, never applied
         return total, lr, grad_norm, problem
 
-    def _check_loss(self, loss: float) -> str:
+    def _check(self, loss: float, grad_norm: float) -> str:
+        """Why this step must not be applied, or ''. The detector sees every finite loss, skipped or not."""
         if not math.isfinite(loss):
             return f"the loss became {loss}"
-        factor = self.config.spike_factor
-        if factor and self._loss_mean is not None and self.step >= 20 and loss > factor * self._loss_mean:
-            return f"the loss spiked to {loss:.3f} (running mean {self._loss_mean:.3f})"
-        # Running mean over roughly the last 50 steps.
-        self._loss_mean = loss if self._loss_mean is None else 0.98 * self._loss_mean + 0.02 * loss
+        spike = self._detector.check(loss)
+        if spike:
+            return spike
+        if not math.isfinite(grad_norm) and not self.scaler.is_enabled():
+            return f"the gradient norm became {grad_norm} (loss {loss:.3f})"
         return ""
+
+    def _distrust_weights(self, problem: str) -> None:
+        """A bad loss or gradient at this step comes from the weights it ran on: mark bad every
+        checkpoint holding them (those taken since the update that made them)."""
+        for step, _, state in self.run.all_checkpoints():
+            if step >= self._weights_step and state.get("good", True):
+                self.run.mark_bad(step, f"at step {self.step}, {problem}")
+                self.run.log(f"checkpoint of step {step} marked bad: step {self.step} ran on its weights and {problem}")
 
     def _my_arguments(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor | None]:
         """The forward's arguments for this rank's share of a global batch (all of it when training alone)."""
@@ -320,14 +361,31 @@ class Trainer:
                          temperature=0.8, generator=generator)
         return self.project.tokenizer.decode(ids[0].tolist())
 
-    def checkpoint(self) -> None:
+    def checkpoint(self) -> bool:
+        """Write a checkpoint of the current weights; False, writing nothing, when some are not finite."""
         weights = full_state_dict(self.model, self.cluster, self.config.distributed)
         weights = {name: tensor for name, tensor in weights.items() if name not in self._aliases}
+        bad, total = nonfinite_count(weights.values())
+        if any_across(bad > 0, self.cluster):
+            self._refusal = f"{bad:,} of {total:,} weights are NaN or infinite at step {self.step}"
+            self.run.log(f"checkpoint of step {self.step} not written: {self._refusal}")
+            return False
         saved = {"optimizer": optimizer_state(self.model, self.optimizer, self.cluster, self.config.distributed),
                  "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict()}
-        state = {"seed": self.config.seed, "elapsed": time.perf_counter() - self._started, "loss_mean": self._loss_mean}
+        state = {"seed": self.config.seed, "elapsed": time.perf_counter() - self._started,
+                 "recent_losses": self._detector.state(), "skipped_steps": self._skipped}
         self.run.save_checkpoint(self.step, weights, saved, state)
         self.run.set_status("running", step=self.step)
+        return True
+
+    def _diverged(self, message: str) -> str:
+        """End the run as diverged, saying which checkpoint (if any) is still good."""
+        good = self.run.checkpoints()
+        kept = (f"the last good checkpoint (step {good[-1][0]}) is kept" if good else
+                "no checkpoint is good to resume from: start a new run, e.g. with a lower learning_rate")
+        self.run.set_status("diverged", f"{message}; {kept}", step=self.step)
+        self.run.log(f"diverged: {message}; {kept}")
+        return "diverged"
 
     def _fail(self, message: str) -> str:
         self.run.set_status("failed", message, step=self.step)

@@ -7,6 +7,7 @@ alike, and the rest (a new head, a resized embedding) keeps its fresh initialisa
 says which tensors loaded and why each other one did not.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class TransferReport:
 
 
 def weights_file(source: str | Path) -> Path:
-    """The safetensors file `source` names: a run folder (its latest checkpoint), a checkpoint
+    """The safetensors file `source` names: a run folder (its last good checkpoint), a checkpoint
     folder, or the file itself."""
     path = Path(source).expanduser()
     if not path.exists():
@@ -53,15 +54,28 @@ def weights_file(source: str | Path) -> Path:
         return path
     if (path / "run.json").is_file():
         try:
-            checkpoint = RunFolder.open(path).latest_checkpoint()
+            run = RunFolder.open(path)
         except RunFolderError as exc:
             raise TransferError(f"init_from: {exc}") from None
+        checkpoint = run.latest_checkpoint()  # the last good one: a diverged run's bad weights never spread
         if checkpoint is None:
-            raise TransferError(f"init_from: the run {path} has no checkpoint yet")
+            raise TransferError(f"init_from: {run.no_good_checkpoint()}")
         return checkpoint / WEIGHTS
     if (path / WEIGHTS).is_file():
+        if not _marked_good(path):
+            raise TransferError(f"init_from: {path} is a checkpoint marked bad (its run diverged there); name the "
+                                f"run folder to start from its last good checkpoint")
         return path / WEIGHTS
     raise TransferError(f"init_from: {path} is neither a run folder, a checkpoint folder nor a .safetensors file")
+
+
+def _marked_good(checkpoint: Path) -> bool:
+    """Whether a checkpoint folder's state.json leaves its weights usable (core/training/runs.py)."""
+    try:
+        state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # no state.json: a folder someone assembled, not a checkpoint the guard judged
+    return not isinstance(state, dict) or state.get("good", True) is not False
 
 
 @torch.no_grad()

@@ -8,13 +8,12 @@ again means the app did not close normally, and the window offers to restore it.
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer
 
+from workbench.core.atomic import write_atomic
 from workbench.core.graph import Graph
 from workbench.core.data.tokenizers import tokenizer_from_dict
 from workbench.core.project import Project, ProjectError, load_project
@@ -113,11 +112,7 @@ class Autosaver(QObject):
             text = json.dumps({"project": self.project.to_dict(relative_to=None)})
         except (ProjectError, ValueError):
             return None
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".autosave.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, target)
-        return target
+        return write_atomic(target, text)
 
     def discard(self) -> None:
         if self.project is not None:

@@ -68,8 +68,9 @@ def test_a_loss_spike_stops_the_run(tiny_project, tmp_path):
     trainer = start_run(tiny_project, tmp_path / "run", ["test"])
     # 22 forward calls in training (the evaluation calls come later), so call 22 is step 22
     poison(trainer.model, call=22, value=10.0)
-    assert trainer.train() == "failed"
+    assert trainer.train() == "diverged"
     run = RunFolder.open(tmp_path / "run")
+    assert run.status == "diverged"
     assert run.info["message"].startswith("the loss spiked to ")
-    assert run.info["message"].endswith("at step 22; the last good checkpoint is kept")
+    assert run.info["message"].endswith("at step 22; the last good checkpoint (step 20) is kept")
     assert [step for step, _ in run.checkpoints()] == [10, 20]
