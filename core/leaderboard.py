@@ -23,7 +23,7 @@ from pathlib import Path
 from workbench.core.confidence import apart, wilson_interval
 from workbench.core.evaluate import EVAL_FOLDER, TASKS
 from workbench.core.training.compare import config_differences
-from workbench.core.training.runs import RunFolder, RunFolderError
+from workbench.core.training.runs import RunFolder, RunFolderError, run_folders
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def leaderboard(runs_dir: Path, task: str) -> Leaderboard:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     spec = TASKS[task]
     entries, problems = [], []
-    for run_dir in _run_folders(Path(runs_dir)):
+    for run_dir in run_folders(Path(runs_dir)):
         result_path = run_dir / EVAL_FOLDER / f"{task}.json"
         if not result_path.is_file():
             continue
@@ -107,26 +107,20 @@ def _ranks(entries: list[Entry], chance: float | None) -> list[Entry]:
 
 def evaluated_tasks(runs_dir: Path) -> list[str]:
     """The tasks at least one run has results for, in the order core.evaluate lists them."""
-    found = {path.stem for run_dir in _run_folders(Path(runs_dir)) for path in (run_dir / EVAL_FOLDER).glob("*.json")}
+    found = {path.stem for run_dir in run_folders(Path(runs_dir)) for path in (run_dir / EVAL_FOLDER).glob("*.json")}
     return [task for task in TASKS if task in found]
 
 
 def evaluable_runs(runs_dir: Path) -> list[Path]:
     """Run folders with at least one checkpoint (weights to evaluate), newest first."""
     runs = []
-    for run_dir in _run_folders(Path(runs_dir)):
+    for run_dir in run_folders(Path(runs_dir)):
         try:
             if RunFolder.open(run_dir).checkpoints():
                 runs.append(run_dir)
         except RunFolderError:
             continue
     return sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
-
-
-def _run_folders(runs_dir: Path) -> list[Path]:
-    if not runs_dir.is_dir():
-        return []
-    return sorted(path for path in runs_dir.iterdir() if (path / "run.json").is_file())
 
 
 def _entry(run_dir: Path, result_path: Path) -> Entry:

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from workbench.core.training.runs import RunFolder, RunFolderError, runs_folder
+from workbench.core.training.runs import RunFolder, RunFolderError, run_folders, runs_folder
 
 REFRESH_MS = 3000
 COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
@@ -91,7 +91,7 @@ class RunList(QWidget):
         """Reread the runs folder, keeping ticks and the selection."""
         runs = []
         folder = runs_folder()
-        for path in folder.iterdir() if folder.is_dir() else []:
+        for path in run_folders(folder):
             try:
                 runs.append(RunFolder.open(path))
             except RunFolderError:
@@ -116,7 +116,10 @@ class RunList(QWidget):
     def _item(self, run: RunFolder, checked: bool) -> QTreeWidgetItem:
         loss = last_loss(run.path)
         created = str(run.info.get("created", ""))
-        item = QTreeWidgetItem([run.path.name, run.status, f"{run.info.get('step', 0):,}",
+        # A sweep's runs are named after their sweep: "sweep-tiny-gpt-…/width64-tokens200000".
+        in_sweep = run.path.parent != runs_folder().resolve()
+        name = f"{run.path.parent.name}/{run.path.name}" if in_sweep else run.path.name
+        item = QTreeWidgetItem([name, run.status, f"{run.info.get('step', 0):,}",
                                 "" if loss is None else f"{loss:.3f}", created[5:16].replace("T", " ")])
         item.setData(0, Qt.ItemDataRole.UserRole, run.path)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

@@ -50,6 +50,21 @@ def runs_folder() -> Path:
     return Path(os.environ.get("WORKBENCH_RUNS_DIR") or Path(__file__).resolve().parents[2] / "runs")
 
 
+SWEEP_FILE = "sweep.json"  # marks a folder of runs trained by one sweep (core.training.sweep)
+
+
+def run_folders(runs_dir: Path) -> list[Path]:
+    """The run folders in `runs_dir`, and those inside a sweep's folder there, by path: what the
+    window's run list and the leaderboard show."""
+    found = []
+    for path in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if (path / "run.json").is_file():
+            found.append(path)
+        elif (path / SWEEP_FILE).is_file():
+            found += sorted(child for child in path.iterdir() if (child / "run.json").is_file())
+    return found
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "run"
 

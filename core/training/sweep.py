@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from workbench.core.atomic import write_atomic
 from workbench.core.graph import Graph
 from workbench.core.project import Project
 from workbench.core.summary import summarize
-from workbench.core.training.runs import RunFolder
+from workbench.core.training.runs import SWEEP_FILE, RunFolder
 from workbench.core.training.scaling import fit_scaling_law
 from workbench.core.training.trainer import start_run
 
@@ -33,12 +34,16 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
               on_point: Callable[[SweepPoint], None] | None = None) -> dict:
     if not widths or not token_budgets:
         raise ValueError("a sweep needs at least one width and one token budget")
+    # Every size is built and shape-checked before the first one trains: a bad width found after two
+    # runs had trained cost the user their minutes.
+    sized_projects = {width: _with_width(project, width) for width in widths}
     out.mkdir(parents=True, exist_ok=True)
     tokens_per_step = project.train.batch_size * _context_length(project.graph)
     points = []
+    _write(out, {"points": []})  # marks the folder as a sweep at once: the window lists its runs as they train
     for width in widths:
         for tokens in token_budgets:
-            sized = _with_width(project, width)
+            sized = sized_projects[width]
             steps = max(1, tokens // tokens_per_step)
             sized.train = sized.train.replace(steps=steps, eval_every=steps, sample_every=0,
                                               checkpoint_every=steps, warmup_steps=min(sized.train.warmup_steps, steps // 10))
@@ -48,6 +53,7 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
             point = SweepPoint(width, _non_embedding_params(sized.graph), steps * tokens_per_step, steps,
                                next(r["val_loss"] for r in reversed(rows) if "val_loss" in r), str(folder))
             points.append(point)
+            _write(out, {"points": [asdict(p) for p in points]})
             if on_point:
                 on_point(point)
     result = {"points": [asdict(p) for p in points]}
@@ -58,8 +64,12 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
             budget = 10 * max(6 * p.params * p.tokens for p in points)
             n, d = fit.compute_optimal(budget)
             result["compute_optimal"] = {"flops": budget, "params": n, "tokens": d, "loss": fit.loss(n, d)}
-    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    _write(out, result)
     return result
+
+
+def _write(out: Path, result: dict) -> None:
+    write_atomic(out / SWEEP_FILE, json.dumps(result, indent=2) + "\n")
 
 
 def _with_width(project: Project, width: int) -> Project:

@@ -259,3 +259,15 @@ def test_the_trainers_peak_memory_is_shown(qtbot, tmp_path):
     panel = make_panel(qtbot)
     panel.follow_run(run.path)
     assert "peak memory 0.72 GB" in panel.status_label.text()  # 683 MiB
+
+
+def test_a_sweeps_runs_are_listed_under_its_name(qtbot, trained_run, runs_in_tmp):
+    sweep = runs_in_tmp / "sweep-tiny"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.json").write_text('{"points": []}')
+    shutil.copytree(trained_run, sweep / "width32-tokens512")
+    copy_run(trained_run, runs_in_tmp, "plain")
+    panel = make_panel(qtbot)
+    tree = panel.run_list.tree
+    names = {tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())}
+    assert names == {"plain", "sweep-tiny/width32-tokens512"}

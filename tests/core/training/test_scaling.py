@@ -5,6 +5,7 @@ import json
 import pytest
 
 from workbench.core.training.scaling import ScalingFit, fit_scaling_law
+from workbench.core.training.runs import run_folders
 from workbench.core.training.sweep import run_sweep
 
 
@@ -34,3 +35,13 @@ def test_a_tiny_sweep_writes_points_and_a_fit(tiny_project, tmp_path):
     assert [(p["width"], p["tokens"]) for p in saved["points"]] == [(16, 512), (16, 1024), (32, 512), (32, 1024)]
     assert saved["points"][0]["params"] < saved["points"][2]["params"]
     assert {"E", "A", "alpha", "B", "beta", "rmse"} <= set(saved["fit"])
+    runs = run_folders(tmp_path)  # the window's run list and the leaderboard see the sweep's runs
+    assert [path.name for path in runs] == ["width16-tokens1024", "width16-tokens512", "width32-tokens1024",
+                                            "width32-tokens512"]
+
+
+def test_a_bad_width_is_refused_before_anything_trains(tiny_project, tmp_path):
+    """#23: "sweep widths above 32 must be multiples of 32, got 48" came after two runs had trained."""
+    with pytest.raises(ValueError, match="multiples of 32, got 48"):
+        run_sweep(tiny_project, tmp_path / "sweep", widths=[16, 32, 48], token_budgets=[512])
+    assert not (tmp_path / "sweep").exists()
