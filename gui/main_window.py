@@ -367,6 +367,8 @@ class MainWindow(QMainWindow):
         self.canvas.refresh(self.facts)  # re-announces the selection, which refreshes the inspector
         self.problems.show_problems(self.facts.problems)
         self._update_size_label()
+        summary = self.facts.summary
+        self.training.show_model_cost(summary.training_flops_per_token if summary is not None else None)
 
     def _show_selection(self, path: str, node: Node | Group | None, graph: Graph | None) -> None:
         if node is None:

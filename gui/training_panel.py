@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, 
 from workbench.core.compiler import infer_shapes
 from workbench.core.project import Project, ProjectError
 from workbench.core.training.compare import config_differences
+from workbench.core.training.estimate import estimate
 from workbench.core.training.objectives import ObjectiveError, check_special_tokens
-from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl
+from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder
 from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
 from workbench.gui.run_list import RunList
@@ -57,6 +58,10 @@ class TrainingPanel(QWidget):
         self.train_button.setObjectName("primaryButton")
         self.train_button.setToolTip("Train this model in a separate process; the window stays usable.")
         self.train_button.clicked.connect(self.start)
+        self.estimate_label = QLabel()  # how long the next run takes, said before it starts
+        self.estimate_label.setObjectName("panelCaption")
+        self.estimate_label.setWordWrap(True)
+        self._training_flops_per_token: int | None = None  # of the project's model, from the window's facts
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Ask the trainer to save a checkpoint and exit.")
         self.stop_button.clicked.connect(self.stop)
@@ -167,6 +172,7 @@ class TrainingPanel(QWidget):
         controls_layout.setContentsMargins(0, 0, 0, 0)
         controls_layout.setSpacing(4)
         controls_layout.addLayout(buttons)
+        controls_layout.addWidget(self.estimate_label)
         controls_layout.addWidget(self.run_label)
         controls_layout.addWidget(self.status_label)
         controls_layout.addWidget(self.tabs, 1)
@@ -209,6 +215,25 @@ class TrainingPanel(QWidget):
         """The project the next Train press trains; a run in progress carries on with its snapshot."""
         self.project = project
         self.form.set_config(project.train)
+        self._update_estimate()
+
+    def show_model_cost(self, training_flops_per_token: int | None) -> None:
+        """The project's model as the window last analysed it (None: it does not build)."""
+        self._training_flops_per_token = training_flops_per_token
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        config, flops = self.project.train, self._training_flops_per_token
+        tokens = self.project.graph.nodes_of_type("input.tokens")
+        if not flops or not tokens:
+            self.estimate_label.setText("")
+            return
+        tokens_per_step = config.batch_size * tokens[0].get_param("context_length")
+        found = estimate(config.steps, tokens_per_step, flops, runs_folder())
+        length = f"{config.steps:,} steps of {tokens_per_step:,} tokens"
+        self.estimate_label.setText(
+            f"{length}: about {format_duration(found.seconds)} here, at the speed run {found.speed.run} measured"
+            if found else f"{length}; the first steps measure this machine's speed, then the time left shows")
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.exit_code() is None
@@ -365,6 +390,7 @@ class TrainingPanel(QWidget):
         if message and message != lines[0]:  # "stopped at step 39" is the first line already
             lines.append(message)
         self._set_status("\n".join(lines), status)
+        self._update_estimate()  # the run just measured this machine's speed
         self.run_list.refresh()
         self._update_buttons()
 
@@ -473,4 +499,5 @@ class TrainingPanel(QWidget):
 
     def _settings_edited(self, config) -> None:
         self.project.train = config
+        self._update_estimate()
         self.settings_changed.emit()

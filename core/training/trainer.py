@@ -24,6 +24,7 @@ from workbench.core.compiler import CompileError
 from workbench.core.decoding import sample
 from workbench.core.inspect import write_attention_snapshot
 from workbench.core.project import Project, ProjectError
+from workbench.core.summary import summarize
 from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
@@ -129,6 +130,8 @@ class Trainer:
             raise TrainingError(f"the graph does not compile: {exc}") from None
         if self.compiled.training_module is None:
             raise TrainingError("the graph has no loss node, so there is nothing to train")
+        # With tokens/s in metrics.jsonl, this gives the machine's speed for the next run's estimate.
+        self.run.info["training_flops_per_token"] = summarize(project.graph, self.compiled).training_flops_per_token
         if config.init_from and resume_from is None:  # a resumed run's checkpoint holds its weights
             try:
                 transferred = transfer_weights(self.compiled.training_module, config.init_from)

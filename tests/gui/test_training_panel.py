@@ -271,3 +271,17 @@ def test_a_sweeps_runs_are_listed_under_its_name(qtbot, trained_run, runs_in_tmp
     tree = panel.run_list.tree
     names = {tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())}
     assert names == {"plain", "sweep-tiny/width32-tokens512"}
+
+
+def test_the_next_run_says_how_long_it_will_take_before_it_starts(qtbot, runs_in_tmp):
+    panel = make_panel(qtbot)
+    panel.show_model_cost(5_000_000)
+    assert panel.estimate_label.text() == ("1,000 steps of 4,096 tokens; the first steps measure this machine's "
+                                           "speed, then the time left shows")
+    run = RunFolder.create(runs_in_tmp / "earlier", {"name": "earlier"}, {"steps": 10}, [])
+    run.info["training_flops_per_token"] = 5_000_000
+    run.set_status("finished")
+    run.append_metrics({"step": 10, "loss": 3.0, "tokens_per_s": 16_384.0})
+    panel.form.editors["steps"].setValue(800)  # 800 × 4,096 tokens at 16,384 tokens/s: 200 s
+    assert panel.estimate_label.text() == ("800 steps of 4,096 tokens: about 3 m 20 s here, at the speed run "
+                                           "earlier measured")
