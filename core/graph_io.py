@@ -53,6 +53,17 @@ def graph_from_dict(data: dict) -> Graph:
     return graph
 
 
+def read_scope(data: dict, where: str) -> Graph:
+    """A scope ({"nodes", "groups", "edges"}, e.g. a copied fragment) read and checked as a project
+    file's graph is, into a graph of its own."""
+    if not isinstance(data, dict):
+        raise GraphFileError(f"{where}: expected an object, found {type(data).__name__}")
+    graph = Graph()
+    _fill_scope(graph, data, where)
+    graph.history.clear()
+    return graph
+
+
 def _fill_scope(graph: Graph, data: dict, where: str) -> None:
     for key in ("nodes", "groups", "edges"):
         if not isinstance(data.get(key, []), list):

@@ -25,7 +25,7 @@ class CatalogEntry:
     description: str
     paper: str = ""
     type_id: str = ""  # a block's type; empty for a preset group
-    fragment: dict = field(default_factory=dict, compare=False)  # a preset group, as gui.editor.fragments pastes it
+    fragment: dict = field(default_factory=dict, compare=False)  # a preset group, as core.fragments pastes it
 
     def tooltip(self) -> str:
         return f"{self.description}\n{self.paper}" if self.paper else self.description

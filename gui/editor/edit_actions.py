@@ -11,13 +11,14 @@ from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from workbench.core.blocks import get_block, swappable_blocks
+from workbench.core.fragments import fragment_from_text, fragment_of, fragment_to_text, paste_fragment, top_left
 from workbench.core.graph import Graph, GraphError, Group
 from workbench.gui.editor.catalog import CatalogEntry, entry_by_key
 from workbench.gui.editor.edges import EdgeItem
-from workbench.gui.editor.fragments import (MIME_TYPE, fragment_from_text, fragment_of, fragment_to_text, paste_fragment,
-                                  top_left)
 from workbench.gui.editor.layout import COLUMN, GRID, ROW, layered_positions
 from workbench.gui.graph_items import CARD_HEIGHT, CARD_WIDTH, NodeItem
+
+MIME_TYPE = "application/x-workbench-nodes"  # the clipboard format of copied blocks (core.fragments)
 
 PASTE_OFFSET = 40.0  # a duplicate, or a paste with the pointer off the canvas, lands this far down-right
 

@@ -9,7 +9,8 @@ import pytest
 from workbench.core.blocks import all_blocks, swappable_blocks
 from workbench.core.graph import Graph, GraphError, Group
 from workbench.core.project import load_project
-from workbench.gui.editor.fragments import fragment_of, paste_fragment
+from workbench.core.tuning import Tuning
+from workbench.core.fragments import fragment_of, paste_fragment
 from workbench.gui.editor.layout import layered_positions
 
 PLACEABLE = [b.type_id for b in all_blocks() if not b.type_id.startswith("group.")]
@@ -25,7 +26,7 @@ def random_edit(graph: Graph, rng: random.Random) -> None:
     scope = random_scope(graph, rng)
     ids = list(scope.nodes)
     some = rng.sample(ids, k=min(len(ids), rng.randint(1, 3))) if ids else []
-    choice = rng.randrange(11)
+    choice = rng.randrange(12)
     if choice == 0:
         scope.add_node(rng.choice(PLACEABLE), pos=(rng.randrange(0, 800, 10), rng.randrange(0, 800, 10)))
     elif choice == 1 and ids:
@@ -62,6 +63,10 @@ def random_edit(graph: Graph, rng: random.Random) -> None:
             default = node.block.default_params()[name]
             value = rng.choice([default, not default]) if isinstance(default, bool) else default
             scope.set_param(node.id, name, value * 2 if isinstance(value, (int, float)) and value else value)
+    elif choice == 11 and ids:  # fine-tuning settings, which copy and paste must carry along
+        node = scope.nodes[rng.choice(ids)]
+        lora = not isinstance(node, Group) and node.type_id == "attention.self" and rng.random() < 0.5
+        scope.set_tuning(node.id, Tuning(lora_rank=4) if lora else Tuning(frozen=not node.tuning.frozen))
     elif choice == 10:
         positions = layered_positions(scope)
         with scope.history.macro("arrange"):
@@ -109,3 +114,15 @@ def test_random_edits_through_the_window_undo_from_the_edit_menu(window):
     while window.redo_action.isEnabled():
         window.redo_action.trigger()
     assert graph.to_dict() == edited
+
+
+def test_copy_and_paste_keep_fine_tuning_settings():
+    """#17: pasting read the fragment a third way and dropped every node's "tuning"."""
+    graph = load_project("assets/presets/gpt-tiny.json").graph
+    inner = graph.nodes["layers"].graph
+    inner.set_tuning("attn", Tuning(lora_rank=4, lora_targets=("q", "k", "v")))
+    graph.set_tuning("tok_emb", Tuning(frozen=True))
+    (group_copy,) = paste_fragment(graph, fragment_of(graph, ["layers"]), (900.0, 0.0))
+    (embedding_copy,) = paste_fragment(graph, fragment_of(graph, ["tok_emb"]), (900.0, 600.0))
+    assert graph.nodes[group_copy].graph.nodes["attn"].tuning == Tuning(lora_rank=4, lora_targets=("q", "k", "v"))
+    assert graph.nodes[embedding_copy].tuning.frozen
