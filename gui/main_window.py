@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
         for panel in (self.training, self.attention, self.generation, self.tokenizers, self.data,
                       self.leaderboard):
             panel.set_project(project)
+        self._show_model_cost()
         self._settings_edited = False
         self.setWindowModified(False)
         self._update_title()
@@ -367,6 +368,10 @@ class MainWindow(QMainWindow):
         self.canvas.refresh(self.facts)  # re-announces the selection, which refreshes the inspector
         self.problems.show_problems(self.facts.problems)
         self._update_size_label()
+        self._show_model_cost()
+
+    def _show_model_cost(self) -> None:
+        """The Training panel's estimate of the next run follows the model's FLOPs per token."""
         summary = self.facts.summary
         self.training.show_model_cost(summary.training_flops_per_token if summary is not None else None)
 

@@ -52,6 +52,10 @@ def test_nothing_selected_shows_model_totals_and_training_settings(window):
     assert rows["steps"] == "1000" and rows["batch size"] == "32"
 
 
+def test_the_training_panel_says_how_long_the_run_takes_from_the_start(window):
+    assert window.training.estimate_label.text().startswith("1,000 steps of 4,096 tokens")
+
+
 def test_the_inspectors_training_section_follows_the_training_form(window):
     """#23: it still said fp32 / 1000 steps after edits in the form."""
     window.canvas.scene.clearSelection()
