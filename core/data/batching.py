@@ -62,9 +62,11 @@ class BlockSampler:
         return self._epoch_order[1]
 
 
-def split_train_val(tokens: torch.Tensor, val_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The last `val_fraction` of the stream is held out, so no block straddles the two sets."""
-    cut = int(tokens.numel() * (1 - val_fraction))
+def split_train_val(tokens: torch.Tensor | np.ndarray, val_fraction: float
+                    ) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]:
+    """The last `val_fraction` of the stream is held out, so no block straddles the two sets; a
+    memory-mapped stream is cut into two views of the same map."""
+    cut = int(len(tokens) * (1 - val_fraction))
     return tokens[:cut], tokens[cut:]
 
 
