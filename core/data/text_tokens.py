@@ -118,12 +118,13 @@ def _build(entry: Path, corpus: Path, tokenizer: ProjectTokenizer, source: dict,
     try:
         _encode_file(corpus, tokenizer, partial / "stream", source["size"], on_progress)
         (partial / "source.json").write_text(json.dumps(source) + "\n")
-        shutil.rmtree(entry, ignore_errors=True)  # a stale entry: maps of it stay valid until closed
-        try:
+        if _entry_source(entry) != source:  # unless another process (a DDP rank) finished it first
+            shutil.rmtree(entry, ignore_errors=True)  # a stale entry: maps of it stay valid until closed
             partial.rename(entry)
-        except OSError as exc:
-            if _entry_source(entry) != source:  # not another process finishing the same entry first
-                raise DataError(f"{corpus}: cannot write its token cache in {entry.parent} ({exc})") from None
+    except OSError as exc:
+        if _entry_source(entry) != source:  # a rename that lost the race to an identical entry is fine
+            raise DataError(f"{corpus}: cannot write its token cache in {entry.parent} "
+                            f"({exc.strerror or exc}); free some space or set WORKBENCH_RUNS_DIR") from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
