@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from workbench.core.data import pipeline, text_tokens
-from workbench.core.data.batching import split_train_val
+from workbench.core.data.batching import PACKINGS, BlockSampler, split_train_val
 from workbench.core.data.pipeline_config import DataError
 from workbench.core.data.text_tokens import text_file_tokens, text_pieces
 from workbench.core.data.tokenizer_training import train_tokenizer
 from workbench.core.data.tokenizers import KINDS, CharTokenizer
-from workbench.core.project import ProjectError
+from workbench.core.project import ProjectError, load_project
 from tests.core.data.test_tokenizers import SIZES, paragraphs
 
 AWKWARD = "\ufeffOne  two\r\nthree\rfour é€😀 five\r\n\r\n  six,seven 8 9 a\u0301 b\n" * 40
@@ -102,16 +102,21 @@ def test_the_cache_is_used_until_the_corpus_changes(tmp_path, monkeypatch):
     assert not list((tmp_path / "cache").glob(".*"))  # no partial build left behind
 
 
-def test_a_project_without_a_pipeline_splits_the_cached_stream_as_before(tiny_project, tmp_path, monkeypatch):
-    """The same train/validation tokens as reading the corpus whole, so the same batches."""
+def test_the_bundled_project_gets_the_split_and_batches_of_reading_its_corpus_whole(tmp_path, monkeypatch):
+    """The default preset on the bundled corpus: the train/validation tokens and the batches are
+    those of encoding the corpus in one call, as before the corpus was streamed."""
     monkeypatch.setenv("WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    tiny_project.data.pipeline = None
-    train, val = tiny_project.token_splits()
-    whole = torch.tensor(tiny_project.tokenizer.encode(tiny_project.data.corpus.read_text(encoding="utf-8")))
-    expected_train, expected_val = split_train_val(whole, tiny_project.data.val_fraction)
-    assert torch.equal(torch.from_numpy(np.asarray(train)).long(), expected_train.long())
-    assert torch.equal(torch.from_numpy(np.asarray(val)).long(), expected_val.long())
-    assert any((tmp_path / "runs" / ".token-cache").iterdir())
+    project = load_project()
+    assert project.data.pipeline is None and project.data.corpus.name == "shakespeare.txt"
+    splits = project.token_splits()
+    whole = torch.tensor(project.tokenizer.encode(project.data.corpus.read_text(encoding="utf-8")), dtype=torch.int32)
+    for streamed, expected in zip(splits, split_train_val(whole, project.data.val_fraction), strict=True):
+        assert isinstance(streamed, np.memmap) and streamed.tolist() == expected.tolist()
+        for packing in PACKINGS:
+            new, old = (BlockSampler(tokens, 64, 4, seed=1, packing=packing) for tokens in (streamed, expected))
+            for index in (0, 7):
+                assert all(torch.equal(a, b) for a, b in zip(new.batch(index), old.batch(index), strict=True))
+    assert len(list((tmp_path / "runs" / ".token-cache").iterdir())) == 1
 
 
 def test_an_empty_or_foreign_corpus_is_one_line(tiny_project, tmp_path, monkeypatch):
