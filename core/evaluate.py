@@ -273,7 +273,7 @@ def _perplexity(model: EvalModel, spec: Task, limit: int, progress: Progress) ->
     """Consecutive blocks of the held-out tokens, each id predicted from the ones before it in its block."""
     _needs_causal_lm(model, spec)
     _, held_out = model.project.token_splits()
-    held_out = torch.as_tensor(held_out).long()
+    held_out = torch.as_tensor(held_out)  # a token file's map stays a map: only the blocks used are read
     context = model.compiled.ctx.context_length
     blocks = min(max(limit // context, 1), (held_out.numel() - 1) // context)
     if blocks < 1:
@@ -282,7 +282,7 @@ def _perplexity(model: EvalModel, spec: Task, limit: int, progress: Progress) ->
     nll, count, block_means = 0.0, 0, []
     for first in range(0, blocks, BATCH):
         rows = range(first, min(first + BATCH, blocks))
-        window = torch.stack([held_out[b * context: (b + 1) * context + 1] for b in rows])  # (B, T + 1)
+        window = torch.stack([held_out[b * context: (b + 1) * context + 1].long() for b in rows])  # (B, T + 1)
         logits = model.compiled.module(window[:, :-1])  # (B, T, V)
         block_nll, block_count = token_nll(logits, window[:, 1:])
         block_means += F.cross_entropy(logits.float().transpose(1, 2), window[:, 1:], reduction="none").mean(1).tolist()

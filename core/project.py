@@ -3,7 +3,8 @@
 Paths inside the file are stored relative to the file, so a project folder can move; loading
 any part that is broken raises ProjectError naming the file and the part.
 
-Without a data.pipeline section the corpus is one text file, read whole and split at its tail.
+Without a data.pipeline section the corpus is one text file, tokenized once into a memory-mapped
+cache in the runs folder (core/data/text_tokens.py) and split at its tail.
 With one, the corpus (files, folders, JSONL) goes through the cleaning pipeline (core/data/
 pipeline.py) into memory-mapped token files in a cache folder beside the project, NAME.data/.
 """
@@ -23,15 +24,18 @@ from workbench.core.data.batching import PACKINGS, split_train_val
 from workbench.core.data.pipeline import CleanCorpus, DataPipeline, Progress
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.data.sources import text_file_paragraphs
+from workbench.core.data.text_tokens import text_file_tokens
 from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError, tokenizer_from_dict
 from workbench.core.graph import Graph, GraphFileError
 from workbench.core.graph_io import graph_from_dict, read_json
 from workbench.core.shapes import ShapeError
 from workbench.core.training.config import ConfigError, TrainConfig
+from workbench.core.training.runs import runs_folder
 
 FORMAT = 1
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_PROJECT = ASSETS / "presets" / "gpt-tiny.json"
+TOKEN_CACHE = ".token-cache"  # in the runs folder: corpus files of projects without a pipeline, tokenized
 
 
 class ProjectError(ValueError):
@@ -44,7 +48,7 @@ class DataSettings:
     val_fraction: float = 0.1  # held out for validation: the corpus's tail, or with a pipeline every n-th document
     more_corpora: tuple[Path, ...] = ()  # further files or folders the pipeline reads after `corpus`
     packing: str = "windows"  # how training blocks are cut from the token stream (core/data/batching.py)
-    pipeline: PipelineConfig | None = None  # cleaning and token files; None reads `corpus` whole as one text
+    pipeline: PipelineConfig | None = None  # cleaning and token files; None trains on `corpus` as one text
     cache: Path | None = None  # the pipeline's folder, if not the default NAME.data beside the project file
 
     @property
@@ -194,26 +198,23 @@ class Project:
         for node in self.graph.nodes_of_type("input.tokens"):
             self.graph.set_param(node.id, "vocab_size", tokenizer.vocab_size)
 
-    def load_tokens(self) -> torch.Tensor:
-        """The whole corpus file as one token stream, for a project without a pipeline."""
+    def load_tokens(self, on_progress: Callable[[Progress], None] | None = None) -> np.ndarray:
+        """The whole corpus file as one token stream, for a project without a pipeline: encoded once
+        in bounded pieces into a cache in the runs folder, then memory-mapped (core/data/text_tokens.py)."""
         self.check()
+        report = on_progress or (lambda progress: None)
         try:
-            text = self.data.corpus.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ProjectError(f"{self.data.corpus}: not UTF-8 text (bad byte at offset {exc.start})") from None
-        if not text:
-            raise ProjectError(f"{self.data.corpus}: the corpus is empty")
-        try:
-            return torch.tensor(self.tokenizer.encode(text), dtype=torch.int32)
-        except TokenizerError as exc:
-            raise ProjectError(f"{self.data.corpus}: {exc}") from None
+            return text_file_tokens(self.data.corpus, self.tokenizer, runs_folder() / TOKEN_CACHE,
+                                    lambda done, total: report(Progress("tokenize", done, total, "bytes")))
+        except DataError as exc:
+            raise ProjectError(str(exc)) from None
 
     def token_splits(self, on_progress: Callable[[Progress], None] | None = None
                      ) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]:
         """Training and validation tokens: the pipeline's memory-mapped token files (rebuilt where
         the corpus or a setting changed) when the project has a pipeline, else the tail split."""
         if self.data.pipeline is None:
-            return split_train_val(self.load_tokens(), self.data.val_fraction)
+            return split_train_val(self.load_tokens(on_progress), self.data.val_fraction)
         self.check()
         try:
             result = self.data_pipeline(on_progress=on_progress).run(self.tokenizer, self.data.val_fraction)

@@ -14,6 +14,19 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _runs_folder_outside_the_checkout(tmp_path_factory):
+    """Runs, and the token cache of projects without a pipeline (core/data/text_tokens.py), go to a
+    temporary folder unless a test chooses one: never into the checkout's runs/."""
+    previous = os.environ.get("WORKBENCH_RUNS_DIR")
+    os.environ["WORKBENCH_RUNS_DIR"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if previous is None:
+        del os.environ["WORKBENCH_RUNS_DIR"]
+    else:
+        os.environ["WORKBENCH_RUNS_DIR"] = previous
+
+
 def shrink_project(project, corpus: Path | None = None):
     """The default preset scaled down so a few training steps take well under a second."""
     graph = project.graph

@@ -7,7 +7,8 @@
 
 A cleaning step does not copy the documents it keeps: it writes the indices of the survivors
 (kept.u64), so a corpus sits on disk once however many steps it passes. All arrays are raw
-files in the machine's byte order, appended in chunks while writing and memory-mapped while reading.
+files in the machine's byte order, appended in chunks while writing and memory-mapped while reading;
+the texts are read with ordinary reads, one document at a time.
 """
 
 import json
@@ -84,7 +85,9 @@ class DocumentStore:
         self.folder = folder
         self._offsets = read_array(folder / "offsets.u64", np.uint64)
         self._origins = read_array(folder / "origins.u32", np.uint32).reshape(-1, 2)
-        self._texts = read_array(folder / "texts.bin", np.uint8)
+        # read, not memory-mapped: a map's pages count as the process's own once touched, so reading
+        # every text through it made memory grow with the corpus (issue 24)
+        self._texts = open(folder / "texts.bin", "rb")
         self._files: list[str] | None = None
 
     def __len__(self) -> int:
@@ -92,7 +95,8 @@ class DocumentStore:
 
     def text(self, index: int) -> str:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1])
-        return self._texts[start:end].tobytes().decode("utf-8")
+        self._texts.seek(start)
+        return self._texts.read(end - start).decode("utf-8")
 
     def size(self, index: int) -> int:
         """UTF-8 bytes of document `index`, without reading it."""

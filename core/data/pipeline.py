@@ -26,7 +26,6 @@ raise to cancel) never leaves a step that looks finished. A disabled step passes
 import dataclasses
 import functools
 import hashlib
-import itertools
 import json
 import shutil
 import time
@@ -51,6 +50,7 @@ CLEANING_STEPS = ("length", "quality", "repetition", "exact_dedup", "near_dedup"
 EXAMPLE_CHARS = 200  # of a removed document's text kept in the report
 PROGRESS_EVERY = 1000  # documents between progress reports
 ENCODE_BATCH = 256  # documents encoded together (the Hugging Face tokenizers encode a batch in parallel)
+ENCODE_CHARS = 1 << 20  # or fewer once their text reaches this: a batch's ids are Python lists, 8 bytes an id
 
 
 @dataclass(frozen=True)
@@ -260,8 +260,7 @@ class DataPipeline:
         splits = {held_out: TokenFileWriter(folder / ("val" if held_out else "train"), tokenizer.vocab_size, separator)
                   for held_out in (False, True)}
         unknown = position = 0
-        documents = corpus.documents()
-        while batch := list(itertools.islice(documents, ENCODE_BATCH)):
+        for batch in _batches(corpus.documents()):
             for ids in _encode(tokenizer, batch, corpus.store):
                 splits[is_validation_document(position, val_fraction)].add(ids)
                 if tokenizer.unknown_id is not None:
@@ -309,6 +308,20 @@ def read_manifest(cache: Path) -> Manifest | None:
 def _line_count(text: str) -> int:
     """Lines of a document: documents are stripped and never empty, so one more than its line ends."""
     return text.count("\n") + 1
+
+
+def _batches(documents: Iterator[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """Up to ENCODE_BATCH documents at a time, fewer where their text passes ENCODE_CHARS: whole
+    files are documents of up to a million characters, and 256 of them held 2 GB of ids (issue 24)."""
+    batch, characters = [], 0
+    for document in documents:
+        batch.append(document)
+        characters += len(document[1])
+        if len(batch) == ENCODE_BATCH or characters >= ENCODE_CHARS:
+            yield batch
+            batch, characters = [], 0
+    if batch:
+        yield batch
 
 
 def _encode(tokenizer: ProjectTokenizer, batch: list[tuple[int, str]], store: DocumentStore) -> list[list[int]]:
