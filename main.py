@@ -7,7 +7,7 @@
     python main.py train --resume RUN_DIR [--steps N]
     python main.py info PROJECT [--json]            parameters, shapes, FLOPs and KV cache per node
     python main.py import-hf HF_DIR --out PROJECT   a Hugging Face model folder as a project with its weights
-    python main.py export PROJECT_OR_RUN [--onnx F] [--onnx-step F] [--safetensors F] [--python F]
+    python main.py export PROJECT_OR_RUN [--onnx F] [--onnx-step F] [--safetensors F] [--python F] [--hf DIR]
     python main.py generate PROJECT_OR_RUN (--prompt TEXT | --token-ids 1,2,3) [--strategy greedy|beam|sample]
     python main.py tokenize PROJECT --text TEXT [--kind KIND ... --vocab-size N]
     python main.py tokenizer-train PROJECT --kind KIND [--vocab-size N] [--special-tokens T ...] [--out FILE]
@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="one generation step with past/present keys and values (decoder-only models)")
     export.add_argument("--safetensors", type=Path, metavar="OUT.safetensors", help="weights, graph in the metadata")
     export.add_argument("--python", type=Path, metavar="OUT.py", help="readable PyTorch code needing only torch")
+    export.add_argument("--hf", type=Path, metavar="DIR", help="a Hugging Face folder: config, weights, tokenizer "
+                                                                "and model card, for from_pretrained")
     sweep = commands.add_parser("sweep", help="train several model sizes and fit a scaling law L(N, D)")
     sweep.add_argument("project", help="project file")
     sweep.add_argument("--sizes", required=True, help="model widths, e.g. 32,64,96,128")
@@ -234,9 +236,10 @@ def _export(args) -> int:
     from workbench.core.export.exporter import load_source, run_export
 
     targets = {fmt: path for fmt, path in (("onnx", args.onnx), ("onnx_step", args.onnx_step),
-                                           ("safetensors", args.safetensors), ("python", args.python)) if path}
+                                           ("safetensors", args.safetensors), ("python", args.python),
+                                           ("hf", args.hf)) if path}
     if not targets:
-        raise ValueError("export needs at least one of --onnx, --onnx-step, --safetensors, --python")
+        raise ValueError("export needs at least one of --onnx, --onnx-step, --safetensors, --python, --hf")
     source = load_source(args.source)
     print(f"exporting {source.description}", flush=True)
     report = run_export(source, targets, lambda message, done, total: print(f"[{done}/{total}] {message}", flush=True))

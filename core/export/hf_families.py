@@ -58,21 +58,38 @@ class Config:
         return sorted(set(self.raw) - self.read)
 
 
-# A source: the checkpoint tensors one of our tensors is made from, and how.
-Source = tuple[tuple[str, ...], Callable[[list[torch.Tensor]], torch.Tensor]]
+@dataclass(frozen=True)
+class Source:
+    """The checkpoint tensors one of our tensors is made from, and how: `combine` reads them in (import),
+    `split` is its inverse and writes them back out (core/export/hf_export.py)."""
+
+    names: tuple[str, ...]  # checkpoint tensor names, in the order they are concatenated
+    combine: Callable[[list[torch.Tensor]], torch.Tensor]  # theirs -> ours
+    split: Callable[[torch.Tensor], list[torch.Tensor]]  # ours -> theirs, one tensor per name
 
 
-def take(*names: str, fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Source:
-    """One tensor as it is (or through `fn`), or several concatenated along dim 0 (q, k, v into qkv)."""
+def take(*names: str, fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+         inverse: Callable[[torch.Tensor], torch.Tensor] | None = None, sizes: tuple[int, ...] | None = None) -> Source:
+    """One tensor as it is (or through `fn`, undone by `inverse`), or several concatenated along dim 0
+    (q, k, v into qkv; `sizes` are their rows when they differ, as with grouped-query attention)."""
     if fn is not None:
-        return names, lambda ts: fn(ts[0])
-    return names, lambda ts: torch.cat(ts, dim=0) if len(ts) > 1 else ts[0]
+        if inverse is None:
+            raise TypeError("a tensor read through fn needs the inverse that writes it back")
+        return Source(names, lambda ts: fn(ts[0]), lambda t: [inverse(t)])
+    if len(names) == 1:
+        return Source(names, lambda ts: ts[0], lambda t: [t])
+
+    def split(t: torch.Tensor) -> list[torch.Tensor]:
+        rows = list(sizes) if sizes else [t.shape[0] // len(names)] * len(names)
+        return [part.contiguous() for part in torch.split(t, rows)]
+
+    return Source(names, lambda ts: torch.cat(ts, dim=0), split)
 
 
-def linear(w: dict, ours: str, *theirs: str, fn=None) -> None:
+def linear(w: dict, ours: str, *theirs: str, fn=None, inverse=None, sizes=None) -> None:
     """A linear layer's weight and bias (the bias is used only if our layer has one)."""
-    w[f"{ours}.weight"] = take(*(f"{t}.weight" for t in theirs), fn=fn)
-    w[f"{ours}.bias"] = take(*(f"{t}.bias" for t in theirs))
+    w[f"{ours}.weight"] = take(*(f"{t}.weight" for t in theirs), fn=fn, inverse=inverse, sizes=sizes)
+    w[f"{ours}.bias"] = take(*(f"{t}.bias" for t in theirs), sizes=sizes)
 
 
 def _transpose(t: torch.Tensor) -> torch.Tensor:
@@ -119,7 +136,7 @@ def _gpt2_weights(a: Architecture) -> dict:
         # GPT-2's Conv1D stores weights as (in, out), the transpose of nn.Linear's.
         for mine, hf in (("attn.qkv", "attn.c_attn"), ("attn.proj", "attn.c_proj"), ("mlp.fc", "mlp.c_fc"),
                          ("mlp.proj", "mlp.c_proj")):
-            linear(w, f"{ours}.{mine}", f"{theirs}.{hf}", fn=_transpose)
+            linear(w, f"{ours}.{mine}", f"{theirs}.{hf}", fn=_transpose, inverse=_transpose)
     return w
 
 
@@ -206,11 +223,14 @@ def _bart_weights(a: Architecture) -> dict:
     def positions(t):
         return t[2: 2 + a.context_length]
 
+    def unused_rows_and(t):  # rows 0 and 1 back, as zeros: BART never reads them
+        return torch.cat([t.new_zeros(2, t.shape[1]), t])
+
     w = {"tok_emb.weight": take("model.shared.weight"), "dec_emb.weight": take("model.shared.weight"),
-         "enc_positions.weight": take("model.encoder.embed_positions.weight", fn=positions),
-         "dec_positions.weight": take("model.decoder.embed_positions.weight", fn=positions),
+         "enc_positions.weight": take("model.encoder.embed_positions.weight", fn=positions, inverse=unused_rows_and),
+         "dec_positions.weight": take("model.decoder.embed_positions.weight", fn=positions, inverse=unused_rows_and),
          "lm_head.linear.weight": take("model.shared.weight"),
-         "lm_head.linear.bias": take("final_logits_bias", fn=lambda t: t[0])}
+         "lm_head.linear.bias": take("final_logits_bias", fn=lambda t: t[0], inverse=lambda t: t[None])}
     linear(w, "enc_emb_norm", "model.encoder.layernorm_embedding")
     linear(w, "dec_emb_norm", "model.decoder.layernorm_embedding")
     for stack, count in (("encoder", a.layers), ("decoder", a.decoder_layers or a.layers)):
@@ -336,12 +356,15 @@ def _llama(c: Config, hf_class: str, tensors: dict) -> Architecture:
 def _llama_weights(a: Architecture) -> dict:
     w = {"tok_emb.weight": take("model.embed_tokens.weight"), "ln_f.weight": take("model.norm.weight"),
          "lm_head.linear.weight": take("model.embed_tokens.weight" if a.tie_embeddings else "lm_head.weight")}
+    head_width = a.head_width or a.width // a.heads
+    query, key_value = a.heads * head_width, (a.kv_heads or a.heads) * head_width  # rows of q and of k, v
     for i in range(a.layers):
         ours, theirs = f"layers.{i}", f"model.layers.{i}"
         attention = f"{theirs}.self_attn"
         w[f"{ours}.ln_1.weight"] = take(f"{theirs}.input_layernorm.weight")
         w[f"{ours}.ln_2.weight"] = take(f"{theirs}.post_attention_layernorm.weight")
-        linear(w, f"{ours}.attn.qkv", f"{attention}.q_proj", f"{attention}.k_proj", f"{attention}.v_proj")
+        linear(w, f"{ours}.attn.qkv", f"{attention}.q_proj", f"{attention}.k_proj", f"{attention}.v_proj",
+               sizes=(query, key_value, key_value))
         linear(w, f"{ours}.attn.proj", f"{attention}.o_proj")
         for mine in ("gate", "up", "down"):
             linear(w, f"{ours}.mlp.{mine}", f"{theirs}.mlp.{mine}_proj")
