@@ -15,6 +15,7 @@
     python main.py data PROJECT [--out DIR]         clean, deduplicate and tokenize the corpus
     python main.py eval PROJECT_OR_RUN --task TASK [--limit N] [--json]   score a model on a bundled task
     python main.py leaderboard [--task TASK] [--runs DIR] [--json]       runs ranked per task
+    python main.py runs export RUN --csv FILE       every metric of a run as CSV (TensorBoard: the tensorboard setting)
 
 Everything but `open` runs headless and uses core/ only.
 """
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
                     "tokenizer-compare": _tokenizer_compare, "data": _data, "import-hf": _import_hf,
                     "sweep": _sweep, "export": _export, "generate": _generate,
-                    "eval": _eval, "leaderboard": _leaderboard}
+                    "eval": _eval, "leaderboard": _leaderboard, "runs": _runs}
         return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     _data_parsers(commands)
     _generate_parser(commands)
     _eval_parsers(commands)
+    runs = commands.add_parser("runs", help="a run's numbers for other tools")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True)
+    runs_export = runs_commands.add_parser("export", help="write every metric of a run (metrics.jsonl) as CSV")
+    runs_export.add_argument("run", type=Path, metavar="RUN", help="run folder")
+    runs_export.add_argument("--csv", type=Path, required=True, metavar="FILE", help="CSV file to write")
     return parser
 
 
@@ -335,6 +341,14 @@ def _eval(args) -> int:
     for name, value in result.metrics().items():
         print(f"  {name:<14}{format_metric(value):>10}")
     print(f"saved to {saved}" if saved else "not saved: a project file has no run folder to keep results in")
+    return 0
+
+
+def _runs(args) -> int:
+    from workbench.core.training.run_export import metrics_csv
+
+    rows = metrics_csv(args.run, args.csv)
+    print(f"wrote {args.csv}: {rows} rows of metrics")
     return 0
 
 
