@@ -71,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="parameters, shapes and FLOPs per node")
     info.add_argument("project", help="project file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
-    hf = commands.add_parser("import-hf", help="import a Hugging Face model folder (GPT-2, BERT, BART, T5, "
-                                               "Llama, Mistral) as a project with its weights")
+    hf = commands.add_parser("import-hf", help="import a Hugging Face model folder (GPT-2, BERT, RoFormer, "
+                                               "BART, T5, Llama, Mistral) as a project with its weights")
     hf.add_argument("folder", type=Path, metavar="HF_DIR", help="a folder written by save_pretrained")
     hf.add_argument("--out", type=Path, required=True, metavar="PROJECT", help="project file to write")
     hf.add_argument("--corpus", type=Path, help="text to train on (default: the bundled corpus)")

@@ -32,7 +32,7 @@ CHOICES = {  # format -> (check box text, what it writes and how it is checked)
                                "run in a fresh Python, it must match the app within 1e-5."),
     "hf": ("Hugging Face folder", "A model-hf folder for transformers' from_pretrained: config.json, "
                                   "model.safetensors, the tokenizer files and a README.md model card (GPT-2, BERT, "
-                                  "BART, T5, LLaMA and Mistral layouts); imported again, it must match the app "
+                                  "RoFormer, BART, T5, LLaMA and Mistral layouts); imported again, it must match the app "
                                   "within 1e-5."),
 }
 COLUMNS = ("Format", "Check", "Largest |difference| by sequence length", "Result", "File")

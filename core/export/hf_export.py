@@ -6,7 +6,7 @@ writes DIR/config.json, DIR/model.safetensors, DIR/tokenizer.json with tokenizer
 special_tokens_map.json (so AutoTokenizer loads it), and a README.md model card (model_card.py), so
 
     AutoModelForCausalLM.from_pretrained(DIR)          GPT-2, LLaMA, Mistral
-    AutoModelForMaskedLM / ...SequenceClassification   BERT
+    AutoModelForMaskedLM / ...SequenceClassification   BERT (RoFormer when its positions are RoPE)
     AutoModelForSeq2SeqLM                              BART, T5
 
 computes the app's logits. A graph maps onto a family when it is laid out as core.architectures lays
@@ -154,7 +154,7 @@ def family_of(arch: Architecture) -> str:
         "decoder": {"position.learned": "GPT2LMHeadModel",
                     "position.rope": "MistralForCausalLM" if arch.window else "LlamaForCausalLM"},
         "encoder": {"position.learned": "BertForSequenceClassification" if arch.head == "head.classify"
-                    else "BertForMaskedLM"},
+                    else "BertForMaskedLM", "position.rope": "RoFormerForMaskedLM"},
         "encoder-decoder": {"position.learned": "BartForConditionalGeneration",
                             "position.t5_bias": "T5ForConditionalGeneration"},
     }[arch.layout]
@@ -193,6 +193,13 @@ def hf_config(arch: Architecture, hf_class: str, token_ids: dict[str, int]) -> d
         if hf_class == "BertForSequenceClassification":
             fields_["id2label"] = {str(i): f"LABEL_{i}" for i in range(a.classes)}
             fields_["label2id"] = {f"LABEL_{i}": i for i in range(a.classes)}
+    elif name == "RoFormer":
+        fields_ = dict(model_type="roformer", vocab_size=a.vocab_size, hidden_size=a.width,
+                       num_hidden_layers=a.layers, num_attention_heads=a.heads, intermediate_size=a.ffn_hidden,
+                       hidden_act={"gelu_tanh": "gelu_new"}.get(a.activation, a.activation),
+                       max_position_embeddings=a.context_length, type_vocab_size=a.segment_types,
+                       layer_norm_eps=a.norm_eps, hidden_dropout_prob=a.dropout,
+                       attention_probs_dropout_prob=a.dropout)
     elif name == "BART":
         fields_ = dict(model_type="bart", vocab_size=a.vocab_size, d_model=a.width, encoder_layers=a.layers,
                        decoder_layers=a.decoder_layers or a.layers, encoder_attention_heads=a.heads,
@@ -254,19 +261,21 @@ def _resolved(arch: Architecture) -> Architecture:
 # ----- weights -----
 
 
-def hf_tensors(arch: Architecture, hf_class: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Our state_dict under the family's checkpoint names (fp32), each shared table once."""
-    sources, out = FAMILIES[hf_class].weights(arch), {}
+def hf_tensors(arch: Architecture, hf_class: str, state: dict[str, torch.Tensor]
+               ) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Our state_dict under the family's checkpoint names (fp32), each shared table once, with the
+    family's constant tables; and the names of our weights that have no place there."""
+    sources, out = FAMILIES[hf_class].weights(arch), dict(FAMILIES[hf_class].constants(arch))
+    unmapped = [name for name in state if name not in sources]
     for name, value in state.items():
-        if name not in sources:
-            raise HFExportError(f"weight {name!r} has no place in {FAMILIES[hf_class].name}'s checkpoint (a block "
-                                "the family does not have?)")
+        if name in unmapped:
+            continue
         for theirs, part in zip(sources[name].names, sources[name].split(value.detach().float()), strict=True):
             if theirs in out and not torch.equal(out[theirs], part):
                 raise HFExportError(f"{name!r} and another weight both become {theirs!r} but differ: untie them "
                                     "in the graph or tie them in the head")
             out[theirs] = part.contiguous().clone()
-    return out
+    return out, unmapped
 
 
 # ----- the tokenizer -----
@@ -329,11 +338,14 @@ def write_hf(project, compiled: CompiledModel, folder: str | Path, run_dir: Path
     state = compiled.root.state_dict()
     arch = architecture_of(project.graph, state)
     hf_class = family_of(arch)
-    tensors = hf_tensors(arch, hf_class, state)
+    tensors, unmapped = hf_tensors(arch, hf_class, state)
+    config = hf_config(arch, hf_class, {})
+    check_maps(arch, hf_class, config, tensors)  # a setting that does not map explains a weight that does not
+    if unmapped:
+        raise HFExportError(f"weight {unmapped[0]!r} has no place in {FAMILIES[hf_class].name}'s checkpoint "
+                            "(a block the family does not have?)")
     folder.mkdir(parents=True, exist_ok=True)
-    token_ids = write_tokenizer(folder, project.tokenizer, arch.context_length)
-    config = hf_config(arch, hf_class, token_ids)
-    check_maps(arch, hf_class, config, tensors)
+    config = hf_config(arch, hf_class, write_tokenizer(folder, project.tokenizer, arch.context_length))
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     write_model_card(folder, project, arch, hf_class, sum(p.numel() for p in compiled.root.parameters()), run_dir)

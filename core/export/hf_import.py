@@ -4,7 +4,7 @@
 
 reads HF_DIR/config.json and HF_DIR/model.safetensors (or its shards) with json and safetensors
 only; transformers is not needed. It maps the config onto a core.architectures.Architecture
-(GPT-2, BERT, BART, T5, LLaMA, Mistral; see hf_families), builds the graph, renames every checkpoint
+(GPT-2, BERT, RoFormer, BART, T5, LLaMA, Mistral; see hf_families), builds the graph, renames every checkpoint
 tensor into our state_dict and writes PROJECT.json with PROJECT.weights.safetensors beside it, which
 train, info and generation load. A config field or a tensor we do not model is an error naming it,
 never a silently different model. Dropout rates are training settings and are not imported.

@@ -17,7 +17,7 @@ from workbench.core.export.hf_families import FAMILIES
 from workbench.core.training.runs import RunFolder, RunFolderError
 
 PIPELINE = {"GPT2LMHeadModel": "text-generation", "LlamaForCausalLM": "text-generation",
-            "MistralForCausalLM": "text-generation", "BertForMaskedLM": "fill-mask",
+            "MistralForCausalLM": "text-generation", "BertForMaskedLM": "fill-mask", "RoFormerForMaskedLM": "fill-mask",
             "BertForSequenceClassification": "text-classification",
             "BartForConditionalGeneration": "text2text-generation",
             "T5ForConditionalGeneration": "text2text-generation"}

@@ -16,13 +16,16 @@ from workbench.core.export.exporter import load_source, run_export
 from workbench.core.export.hf_export import HFExportError, write_hf
 from workbench.core.export.hf_import import import_hf, import_hf_project
 from workbench.core.project import Project
+from workbench.core.training.trainer import start_run
 from tests.conftest import REPO
+from tests.core.export.tiny import tiny_project
 from tests.core.zoo.test_hf_import import _configs
 
 transformers = pytest.importorskip("transformers")
 
 AUTO = {"GPT2LMHeadModel": "AutoModelForCausalLM", "LlamaForCausalLM": "AutoModelForCausalLM",
         "MistralForCausalLM": "AutoModelForCausalLM", "BertForMaskedLM": "AutoModelForMaskedLM",
+        "RoFormerForMaskedLM": "AutoModelForMaskedLM",
         "BertForSequenceClassification": "AutoModelForSequenceClassification",
         "BartForConditionalGeneration": "AutoModelForSeq2SeqLM", "T5ForConditionalGeneration": "AutoModelForSeq2SeqLM"}
 HF_ARGUMENT = {"tokens": "input_ids", "mask": "attention_mask", "token_types": "token_type_ids",
@@ -61,13 +64,14 @@ def _max_logit_diff(compiled, folder) -> float:
     return (theirs[real] - ours[real]).abs().max().item()
 
 
-PRESETS = ["gpt-tiny", "gpt2-tiny", "llama-tiny", "mistral-tiny", "bart-tiny", "t5-tiny", "bert", "bert-classifier"]
+PRESETS = ["gpt-tiny", "gpt2-tiny", "llama-tiny", "mistral-tiny", "bert-tiny", "bart-tiny", "t5-tiny", "bert",
+           "bert-classifier"]
 
 
 def _project(preset: str) -> Project:
-    """A preset, or BERT as Hugging Face has it (learned positions) with the BERT presets' tokenizer and
-    head: the bert-tiny presets use RoPE, which no exported family has."""
-    if not preset.startswith("bert"):
+    """A preset (bert-tiny has RoPE: it exports as RoFormer), or BERT as Hugging Face has it (learned
+    positions) with the BERT presets' tokenizer."""
+    if preset not in ("bert", "bert-classifier"):
         return Project.load(REPO / "assets/presets" / f"{preset}.json")
     project = Project.load(REPO / "assets/presets" / ("bert-genre-tiny.json" if preset == "bert-classifier"
                                                      else "bert-tiny.json"))
@@ -170,16 +174,24 @@ def test_a_setting_the_family_lacks_is_named(tmp_path):
     assert not (tmp_path / "model.safetensors").exists()
 
 
-def test_the_rope_bert_preset_names_its_position_block(tmp_path):
-    project = Project.load(REPO / "assets/presets/bert-tiny.json")
-    with pytest.raises(HFExportError, match=r"^the position block \(position\.rope\): an encoder with these "):
+def test_the_genre_classifier_preset_names_what_no_family_has(tmp_path):
+    """RoPE with a mean-pooled classifier: RoFormer's classification head reads [CLS] through its own layers."""
+    project = Project.load(REPO / "assets/presets/bert-genre-tiny.json")
+    with pytest.raises(HFExportError, match=r"^the head: head = 'head.classify', but RoFormer has 'head.mlm'"):
         write_hf(project, project.compile(), tmp_path)
 
 
-def test_cli_writes_the_folder_and_prints_its_check(trained_run, tmp_path, capsys):
-    import workbench.main as main
-
-    assert main.main(["export", str(trained_run), "--hf", str(tmp_path / "hf")]) == 0
-    row = capsys.readouterr().out.strip().splitlines()[-1]
-    assert row.startswith("Hugging Face") and "the folder imported again vs the app" in row and row.endswith("ok")
-    assert json.loads((tmp_path / "hf/config.json").read_text())["architectures"] == ["GPT2LMHeadModel"]
+@pytest.mark.parametrize("preset", ["llama", "bert"])
+def test_presets_trained_a_few_steps_export_with_the_runs_logits(preset, tmp_path):
+    """The GPT preset is trained_run's; LLaMA and the BERT preset (masked LM, RoPE: RoFormer) here."""
+    project = tiny_project(preset, layers=1)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text((REPO / "assets/corpus/shakespeare.txt").read_text()[:20_000])
+    project.data.corpus = corpus
+    project.train = project.train.replace(steps=3, batch_size=4, warmup_steps=1, log_every=1, eval_every=3,
+                                          eval_batches=1, checkpoint_every=3, sample_every=0, threads=1)
+    start_run(project, tmp_path / "run", ["test"]).train()
+    report = run_export(load_source(tmp_path / "run"), {"hf": tmp_path / "hf"})
+    assert report.ok, report.text()
+    assert _max_logit_diff(load_source(tmp_path / "run").compiled, tmp_path / "hf") < 1e-4
+    assert "After 3 steps:" in (tmp_path / "hf/README.md").read_text()
