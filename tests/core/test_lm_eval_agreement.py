@@ -1,11 +1,6 @@
 """Our `main.py eval` and lm-evaluation-harness on the same checkpoint agree (issue 22): the run is
-exported with --hf, lm-eval's `hf` model reads that folder, and local task definitions over our
-bundled data stand for our tasks:
-
-    next_line    multiple_choice over assets/tasks/next_line.jsonl, target_delimiter "": acc, acc_norm
-    perplexity   loglikelihood_rolling over the held-out text our perplexity scores, with the token
-                 before it as lm-eval's prefix token: byte_perplexity (one character token is one
-                 byte of this ASCII corpus, so it is our per-token perplexity)
+exported with --hf, lm-eval's `hf` model reads that folder, and the task definitions of
+core/export/lm_eval_tasks.py stand for our next_line and perplexity over the same data.
 
 acc and acc_norm must be equal and the perplexity within 1e-6 (relative): the same arithmetic. lm-eval
 is a test-only dependency; offline, and its dataset cache stays in tmp_path."""
@@ -21,43 +16,13 @@ import torch
 import workbench.main as main
 from workbench.core.evaluate import choice_ids, continuation_log_likelihood, open_model
 from workbench.core.export.exporter import load_source, run_export
-from workbench.core.project import ASSETS
+from workbench.core.export.lm_eval_tasks import write_lm_eval_tasks
 from workbench.core.training.trainer import start_run
 
 pytest.importorskip("lm_eval")
 
 ITEMS = 40  # next_line items scored by both
 BLOCKS = 24  # perplexity: held-out blocks of the context length scored by both
-
-NEXT_LINE = """task: workbench_next_line
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: context
-doc_to_choice: choices
-doc_to_target: label
-target_delimiter: ""
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
-PERPLEXITY = """task: workbench_perplexity
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: loglikelihood_rolling
-doc_to_text: ""
-doc_to_target: text
-metric_list:
-  - metric: byte_perplexity
-  - metric: word_perplexity
-  - metric: bits_per_byte
-"""
 
 
 def _ours(run, task: str, limit: int, capsys) -> dict:
@@ -81,20 +46,14 @@ def test_next_line_and_perplexity_agree_with_lm_eval(run, tmp_path, capsys):
     assert run_export(load_source(run), {"hf": tmp_path / "hf"}).ok
     model = open_model(run)
     context = model.compiled.ctx.context_length
-    _, held_out = model.project.token_splits()
-    held_out = [int(i) for i in held_out[:BLOCKS * context + 1]]
-    text = model.project.tokenizer.decode(held_out[1:])
-    assert text.isascii() and model.project.tokenizer.encode(text) == held_out[1:]
-
     tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    items = (ASSETS / "tasks/next_line.jsonl").read_text(encoding="utf-8").splitlines()[:ITEMS]
-    (tasks / "next_line.jsonl").write_text("\n".join(items) + "\n", encoding="utf-8")
-    (tasks / "perplexity.jsonl").write_text(json.dumps({"text": text}) + "\n", encoding="utf-8")
-    (tasks / "next_line.yaml").write_text(NEXT_LINE.format(data=tasks / "next_line.jsonl"))
-    (tasks / "perplexity.yaml").write_text(PERPLEXITY.format(data=tasks / "perplexity.jsonl"))
-    model_args = (f"pretrained={tmp_path / 'hf'},dtype=float32,max_length={context},"
-                  f"prefix_token_id={held_out[0]}")
+    extra = write_lm_eval_tasks(model.project, tasks, ITEMS, BLOCKS * context, context)
+    text = json.loads((tasks / "perplexity.jsonl").read_text())["text"]
+    _, held_out = model.project.token_splits()
+    assert text.isascii() and [extra["prefix_token_id"], *model.project.tokenizer.encode(text)] == \
+        held_out[:BLOCKS * context + 1].tolist()  # one character, one token, one byte
+    model_args = ",".join([f"pretrained={tmp_path / 'hf'}", "dtype=float32", *(f"{k}={v}" for k, v in
+                                                                                extra.items())])
     env = {"HF_HOME": str(tmp_path / "hf-home"), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", model_args,
@@ -109,7 +68,7 @@ def test_next_line_and_perplexity_agree_with_lm_eval(run, tmp_path, capsys):
     # Each choice's log-likelihood, lm-eval's against ours: the same windows of the same ids.
     logged = [json.loads(line) for line in next((tmp_path / "lm-eval").rglob("samples_workbench_next_line_*"))
               .read_text().splitlines()]
-    items = [json.loads(line) for line in items]
+    items = [json.loads(line) for line in (tasks / "next_line.jsonl").read_text().splitlines()]
     worst = 0.0
     for sample in logged:
         item = items[sample["doc_id"]]
