@@ -40,14 +40,20 @@ def write_model_card(folder: Path, project, arch: Architecture, hf_class: str, p
         for path in sorted((Path(run_dir) / "eval").glob("*.json")):
             evaluations[path.stem] = json.loads(path.read_text(encoding="utf-8"))
     losses = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    validation = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    caption = ""
     if len(losses) > 1:
-        plot_png(folder / "loss_curve.png", losses, [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r])
+        plot_png(folder / "loss_curve.png", losses, validation)
+        values = [loss for _, loss in losses + validation]
+        caption = (f"Training loss (blue line) and validation loss (orange dots), steps {losses[0][0]} to "
+                   f"{losses[-1][0]} left to right, {max(values):.4g} at the top to {min(values):.4g} at the bottom")
     (folder / "README.md").write_text(card_text(project, arch, hf_class, parameters, rows, evaluations, steps,
-                                                has_plot=len(losses) > 1), encoding="utf-8")
+                                                caption), encoding="utf-8")
 
 
 def card_text(project, arch: Architecture, hf_class: str, parameters: int, rows: list[dict], evaluations: dict,
-              steps: int | None, has_plot: bool) -> str:
+              steps: int | None, caption: str) -> str:
+    """The card's Markdown; `caption` describes loss_curve.png, empty when there is none."""
     pipeline = PIPELINE[hf_class]
     family = FAMILIES[hf_class].name
     tokenizer = project.tokenizer
@@ -71,7 +77,7 @@ def card_text(project, arch: Architecture, hf_class: str, parameters: int, rows:
              f"| positions | {arch.positions} |", f"| norm | {arch.norm}, {'pre' if arch.pre_norm else 'post'}-norm |",
              f"| context length | {arch.context_length} |", f"| vocabulary | {arch.vocab_size} |", "",
              "## Data and tokenizer", "",
-             f"Trained on {corpora} ({project.data.val_fraction:.0%} held out for validation). "
+             f"Corpus: {corpora} ({project.data.val_fraction:.0%} held out for validation). "
              f"Tokenizer: {tokenizer.kind}, {tokenizer.vocab_size} tokens"
              + (f", special tokens {', '.join(f'`{t}`' for t in tokenizer.special_tokens)}"
                 if tokenizer.special_tokens else "") + ".", "",
@@ -90,8 +96,8 @@ def card_text(project, arch: Architecture, hf_class: str, parameters: int, rows:
         lines.append("")
     else:
         lines += ["Exported from a project's weights, not from a training run: no training metrics.", ""]
-    if has_plot:
-        lines += ["![training loss (blue) and validation loss (orange) by step](loss_curve.png)", ""]
+    if caption:
+        lines += [f"![{caption}](loss_curve.png)", "", f"*{caption}.*", ""]
     if evaluations:
         lines += ["## Evaluation", "", "| task | metric | value | examples |", "|---|---|---|---|"]
         for task, result in evaluations.items():
