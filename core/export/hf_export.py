@@ -207,7 +207,7 @@ def hf_config(arch: Architecture, hf_class: str, token_ids: dict[str, int]) -> d
                        max_position_embeddings=a.context_length, scale_embedding=a.scale_embedding,
                        activation_function={"gelu_tanh": "gelu_new"}.get(a.activation, a.activation),
                        dropout=a.dropout, attention_dropout=a.dropout, activation_dropout=0.0,
-                       decoder_start_token_id=token_ids.get("eos_token_id", 0))
+                       decoder_start_token_id=token_ids.get("eos_token_id") or 0)
     elif name == "T5":
         fields_ = dict(model_type="t5", vocab_size=a.vocab_size, d_model=a.width, d_kv=head_width, d_ff=a.ffn_hidden,
                        num_layers=a.layers, num_decoder_layers=a.decoder_layers or a.layers, num_heads=a.heads,
@@ -215,7 +215,7 @@ def hf_config(arch: Architecture, hf_class: str, token_ids: dict[str, int]) -> d
                        relative_attention_max_distance=a.relative_max_distance, layer_norm_epsilon=a.norm_eps,
                        feed_forward_proj=_T5_FFN.get((a.ffn, a.activation), "relu"), n_positions=a.context_length,
                        tie_word_embeddings=a.tie_embeddings, scale_decoder_outputs=a.head_scale_input,
-                       dropout_rate=a.dropout, decoder_start_token_id=token_ids.get("pad_token_id", 0))
+                       dropout_rate=a.dropout, decoder_start_token_id=token_ids.get("pad_token_id") or 0)
     else:  # LLaMA, Mistral
         fields_ = dict(model_type=name.lower(), vocab_size=a.vocab_size, hidden_size=a.width,
                        intermediate_size=a.ffn_hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
@@ -345,7 +345,10 @@ def write_hf(project, compiled: CompiledModel, folder: str | Path, run_dir: Path
         raise HFExportError(f"weight {unmapped[0]!r} has no place in {FAMILIES[hf_class].name}'s checkpoint "
                             "(a block the family does not have?)")
     folder.mkdir(parents=True, exist_ok=True)
-    config = hf_config(arch, hf_class, write_tokenizer(folder, project.tokenizer, arch.context_length))
+    # Unknown ids are written as null: the families' defaults (GPT-2's 50256) would point outside a small vocabulary.
+    token_ids = {"bos_token_id": None, "eos_token_id": None, "pad_token_id": None,
+                 **write_tokenizer(folder, project.tokenizer, arch.context_length)}
+    config = hf_config(arch, hf_class, token_ids)
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     write_model_card(folder, project, arch, hf_class, sum(p.numel() for p in compiled.root.parameters()), run_dir)
