@@ -195,3 +195,14 @@ def test_presets_trained_a_few_steps_export_with_the_runs_logits(preset, tmp_pat
     assert report.ok, report.text()
     assert _max_logit_diff(load_source(tmp_path / "run").compiled, tmp_path / "hf") < 1e-4
     assert "After 3 steps:" in (tmp_path / "hf/README.md").read_text()
+
+
+def test_cli_writes_the_folder_and_prints_its_check(trained_run, tmp_path, capsys):
+    import workbench.main as main
+
+    assert main.main(["export", str(trained_run), "--hf", str(tmp_path / "hf")]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row.startswith("Hugging Face") and "the folder imported again vs the app" in row and row.endswith("ok")
+    config = json.loads((tmp_path / "hf/config.json").read_text())
+    assert config["architectures"] == ["GPT2LMHeadModel"]
+    assert config["eos_token_id"] is None  # no special tokens: not GPT-2's 50256, outside 63 characters
