@@ -7,7 +7,7 @@
     python main.py train --resume RUN_DIR [--steps N]
     python main.py info PROJECT [--json]            parameters, shapes, FLOPs and KV cache per node
     python main.py import-hf HF_DIR --out PROJECT   a Hugging Face model folder as a project with its weights
-    python main.py export PROJECT_OR_RUN [--onnx F] [--onnx-step F] [--safetensors F] [--python F]
+    python main.py export PROJECT_OR_RUN [--onnx F] [--onnx-step F] [--safetensors F] [--python F] [--hf DIR]
     python main.py generate PROJECT_OR_RUN (--prompt TEXT | --token-ids 1,2,3) [--strategy greedy|beam|sample]
     python main.py tokenize PROJECT --text TEXT [--kind KIND ... --vocab-size N]
     python main.py tokenizer-train PROJECT --kind KIND [--vocab-size N] [--special-tokens T ...] [--out FILE]
@@ -15,6 +15,7 @@
     python main.py data PROJECT [--out DIR]         clean, deduplicate and tokenize the corpus
     python main.py eval PROJECT_OR_RUN --task TASK [--limit N] [--json]   score a model on a bundled task
     python main.py leaderboard [--task TASK] [--runs DIR] [--json]       runs ranked per task
+    python main.py runs export RUN --csv FILE       every metric of a run as CSV (TensorBoard: the tensorboard setting)
 
 Everything but `open` runs headless and uses core/ only.
 """
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"train": _train, "info": _info, "tokenize": _tokenize, "tokenizer-train": _tokenizer_train,
                     "tokenizer-compare": _tokenizer_compare, "data": _data, "import-hf": _import_hf,
                     "sweep": _sweep, "export": _export, "generate": _generate,
-                    "eval": _eval, "leaderboard": _leaderboard}
+                    "eval": _eval, "leaderboard": _leaderboard, "runs": _runs}
         return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -70,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="parameters, shapes and FLOPs per node")
     info.add_argument("project", help="project file")
     info.add_argument("--json", action="store_true", help="machine-readable output")
-    hf = commands.add_parser("import-hf", help="import a Hugging Face model folder (GPT-2, BERT, BART, T5, "
-                                               "Llama, Mistral) as a project with its weights")
+    hf = commands.add_parser("import-hf", help="import a Hugging Face model folder (GPT-2, BERT, RoFormer, "
+                                               "BART, T5, Llama, Mistral) as a project with its weights")
     hf.add_argument("folder", type=Path, metavar="HF_DIR", help="a folder written by save_pretrained")
     hf.add_argument("--out", type=Path, required=True, metavar="PROJECT", help="project file to write")
     hf.add_argument("--corpus", type=Path, help="text to train on (default: the bundled corpus)")
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="one generation step with past/present keys and values (decoder-only models)")
     export.add_argument("--safetensors", type=Path, metavar="OUT.safetensors", help="weights, graph in the metadata")
     export.add_argument("--python", type=Path, metavar="OUT.py", help="readable PyTorch code needing only torch")
+    export.add_argument("--hf", type=Path, metavar="DIR", help="a Hugging Face folder: config, weights, tokenizer "
+                                                                "and model card, for from_pretrained")
     sweep = commands.add_parser("sweep", help="train several model sizes and fit a scaling law L(N, D)")
     sweep.add_argument("project", help="project file")
     sweep.add_argument("--sizes", required=True, help="model widths, e.g. 32,64,96,128")
@@ -91,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     _data_parsers(commands)
     _generate_parser(commands)
     _eval_parsers(commands)
+    runs = commands.add_parser("runs", help="a run's numbers for other tools")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True)
+    runs_export = runs_commands.add_parser("export", help="write every metric of a run (metrics.jsonl) as CSV")
+    runs_export.add_argument("run", type=Path, metavar="RUN", help="run folder")
+    runs_export.add_argument("--csv", type=Path, required=True, metavar="FILE", help="CSV file to write")
     return parser
 
 
@@ -234,9 +242,10 @@ def _export(args) -> int:
     from workbench.core.export.exporter import load_source, run_export
 
     targets = {fmt: path for fmt, path in (("onnx", args.onnx), ("onnx_step", args.onnx_step),
-                                           ("safetensors", args.safetensors), ("python", args.python)) if path}
+                                           ("safetensors", args.safetensors), ("python", args.python),
+                                           ("hf", args.hf)) if path}
     if not targets:
-        raise ValueError("export needs at least one of --onnx, --onnx-step, --safetensors, --python")
+        raise ValueError("export needs at least one of --onnx, --onnx-step, --safetensors, --python, --hf")
     source = load_source(args.source)
     print(f"exporting {source.description}", flush=True)
     report = run_export(source, targets, lambda message, done, total: print(f"[{done}/{total}] {message}", flush=True))
@@ -336,6 +345,14 @@ def _eval(args) -> int:
     for name, value in result.metrics().items():
         print(f"  {name:<14}{format_metric(value):>10}")
     print(f"saved to {saved}" if saved else "not saved: a project file has no run folder to keep results in")
+    return 0
+
+
+def _runs(args) -> int:
+    from workbench.core.training.run_export import metrics_csv
+
+    rows = metrics_csv(args.run, args.csv)
+    print(f"wrote {args.csv}: {rows} rows of metrics")
     return 0
 
 

@@ -7,10 +7,14 @@
 Tasks, and what each fits:
 
     perplexity      causal LMs   mean token NLL and perplexity on the project's held-out text, split
-                                 as the trainer splits it (core/data/batching.py split_train_val)
+                                 as the trainer splits it (core/data/batching.py split_train_val); for
+                                 a character model of ASCII text, lm-eval's loglikelihood_rolling
+                                 byte_perplexity with the first held-out token as its prefix token
     next_line       causal LMs   "which line comes next", four choices (assets/tasks/next_line.jsonl),
                                  scored by the log-likelihood of each choice after the context: acc
-                                 and, divided by its length in characters, acc_norm (lm-eval-harness)
+                                 and, divided by its length in characters, acc_norm; lm-eval-harness's
+                                 multiple_choice with target_delimiter "" gives the same numbers
+                                 (choice_ids; tests/core/test_lm_eval_agreement.py)
     genre           classifiers  accuracy on the held-out plays of the genre task (core/data/tasks.py)
     copy, reverse,  encoder-     greedy answers to the synthetic tasks: corpus BLEU and chrF
     sort, add       decoders     (sacrebleu) and exact match
@@ -182,8 +186,10 @@ def save_result(run_dir: Path, result: EvalResult) -> Path:
 
 
 def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float, int]:
-    """Summed negative log-likelihood (nats) of targets (B, T) under logits (B, T, V), and the count."""
-    nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum")
+    """Summed negative log-likelihood (nats) of targets (B, T) under logits (B, T, V), and the count.
+    The sum runs in float64: thousands of float32 terms would drift by ~1e-7 relative, as much as the
+    agreement with lm-evaluation-harness is held to."""
+    nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").double().sum()
     return float(nll), targets.numel()
 
 
@@ -223,6 +229,17 @@ def continuation_log_likelihood(forward: Callable[[torch.Tensor], torch.Tensor],
                                 continuation: list[int], context_length: int) -> float:
     """log p(continuation | context) under a causal LM reading at most `context_length` ids."""
     return sum(window_log_likelihoods(forward, scoring_windows(context, continuation, context_length)))
+
+
+def choice_ids(tokenizer, context: str, choice: str) -> tuple[list[int], list[int]]:
+    """(context ids, continuation ids) for scoring `choice` after `context`, cut as lm-evaluation-harness
+    cuts them (TemplateLM._encode_pair): whitespace ending the context moves to the continuation and is
+    scored with it (next_line's contexts end in a line break, so log p(line break) is in every choice's
+    sum, which acc_norm divides by the choice's length), and context and choice are encoded together so
+    a token across the boundary stays whole."""
+    stripped = context.rstrip()
+    context_ids = tokenizer.encode(stripped)
+    return context_ids, tokenizer.encode(stripped + context[len(stripped):] + choice)[len(context_ids):]
 
 
 def pick_choices(log_likelihoods: list[float], choices: list[str]) -> tuple[int, int]:
@@ -304,11 +321,8 @@ def _multiple_choice(model: EvalModel, spec: Task, limit: int, progress: Progres
         windows, owners = [], []  # every window of these items' choices, and the (item, choice) it scores
         for number, item in enumerate(items[first:first + ITEMS_PER_PASS], first + 1):
             try:
-                context = tokenizer.encode(item["context"])
-                # Context and choice encoded together, as harnesses do, so a token across the boundary stays whole.
                 for choice, text in enumerate(item["choices"]):
-                    continuation = tokenizer.encode(item["context"] + text)[len(context):]
-                    for window in scoring_windows(context, continuation, context_length):
+                    for window in scoring_windows(*choice_ids(tokenizer, item["context"], text), context_length):
                         windows.append(window)
                         owners.append((number, choice))
             except (TokenizerError, EvaluationError) as exc:

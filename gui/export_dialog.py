@@ -30,6 +30,10 @@ CHOICES = {  # format -> (check box text, what it writes and how it is checked)
                                            "project can be rebuilt from this file alone."),
     "python": ("PyTorch code", "One readable model.py that needs only torch and loads the safetensors weights; "
                                "run in a fresh Python, it must match the app within 1e-5."),
+    "hf": ("Hugging Face folder", "A model-hf folder for transformers' from_pretrained: config.json, "
+                                  "model.safetensors, the tokenizer files and a README.md model card (GPT-2, BERT, "
+                                  "RoFormer, BART, T5, LLaMA and Mistral layouts); imported again, it must match the app "
+                                  "within 1e-5."),
 }
 COLUMNS = ("Format", "Check", "Largest |difference| by sequence length", "Result", "File")
 
@@ -84,7 +88,8 @@ class ExportDialog(QDialog):
             box.setChecked(fmt in ("onnx", "safetensors"))
         self.folder_edit = QLineEdit(str(folder or QSettings().value("export/folder", "") or default_folder(project)))
         self.stem_edit = QLineEdit("model")
-        self.stem_edit.setToolTip("File names: model.onnx, model.step.onnx, model.safetensors, model.py")
+        self.stem_edit.setToolTip("File names: model.onnx, model.step.onnx, model.safetensors, model.py, "
+                                  "and the folder model-hf")
         self.run_edit = QLineEdit()
         self.run_edit.setPlaceholderText("none: the project's own weights")
         self.run_edit.setToolTip("A run folder: export the weights of its latest checkpoint instead.")

@@ -8,4 +8,5 @@
     python_source.py  the app's own source, gathered for that file
     report.py         what the checks found, and the export errors
     hf_import.py      Hugging Face weights into a project (hf_families.py: the name maps)
+    hf_export.py      a project back out as a Hugging Face folder through the same maps (model_card.py: README.md)
 """

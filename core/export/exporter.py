@@ -10,6 +10,8 @@ Formats, in the order they run:
     onnx_step     one cached generation step (decoder-only models)   greedy generation vs PyTorch, ≤ 1e-4
     safetensors   weights, with the graph and tokenizer as metadata  the project rebuilt from the file alone
     python        readable PyTorch code that needs only torch        a fresh Python process vs the app, ≤ 1e-5
+    hf            a Hugging Face folder: weights, tokenizer, card     the folder imported again vs the app, ≤ 1e-5
+                  (hf_export.py; the tests hold it to transformers' own logits)
 
 Python code loads weights from a safetensors file: without a safetensors target one is written beside
 the code (model.py -> model.safetensors).
@@ -26,6 +28,8 @@ from pathlib import Path
 import torch
 
 from workbench.core.compiler import CompiledModel
+from workbench.core.export.hf_export import TOLERANCE as HF_TOLERANCE
+from workbench.core.export.hf_export import check_hf, write_hf
 from workbench.core.export.onnx_export import TOLERANCE as ONNX_TOLERANCE
 from workbench.core.export.onnx_export import (check_onnx, export_onnx, input_tensor, parity_lengths, portable_attention,
                                      raise_if_apart)
@@ -40,8 +44,10 @@ from workbench.core.project import Project
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.core.tuning import for_export
 
-FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python"}
-SUFFIXES = {"onnx": ".onnx", "onnx_step": ".step.onnx", "safetensors": ".safetensors", "python": ".py"}
+FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python",
+           "hf": "Hugging Face"}
+SUFFIXES = {"onnx": ".onnx", "onnx_step": ".step.onnx", "safetensors": ".safetensors", "python": ".py",
+            "hf": "-hf"}  # a folder
 
 Progress = Callable[[str, int, int], None]  # (what is happening, formats done, formats in all)
 
@@ -51,6 +57,7 @@ class ExportSource:
     project: Project
     compiled: CompiledModel
     description: str  # "project 'Tiny GPT'" or "run … at step 600", for messages
+    run_dir: Path | None = None  # the run the weights come from: its metrics and evaluations go in model cards
 
 
 def load_source(path: str | Path) -> ExportSource:
@@ -65,11 +72,12 @@ def load_source(path: str | Path) -> ExportSource:
     except RunFolderError as exc:  # no checkpoint yet, or one that does not fit the run's graph
         raise ExportError(str(exc)) from None
     step = RunFolder.open(path).checkpoints()[-1][0]
-    return ExportSource(project, compiled, f"run {path.name} at step {step}")
+    return ExportSource(project, compiled, f"run {path.name} at step {step}", path)
 
 
 def targets_in(folder: str | Path, formats: list[str], stem: str = "model") -> dict[str, Path]:
-    """Where each format goes in one folder: model.onnx, model.step.onnx, model.safetensors, model.py."""
+    """Where each format goes in one folder: model.onnx, model.step.onnx, model.safetensors, model.py,
+    and the folder model-hf."""
     return {fmt: Path(folder) / f"{stem}{SUFFIXES[fmt]}" for fmt in formats}
 
 
@@ -153,7 +161,14 @@ def _python(source: ExportSource, path: Path, targets: dict) -> dict[int, float]
     return check_python(source.compiled, path, weights)
 
 
-_EXPORTERS = {"onnx": _onnx, "onnx_step": _onnx_step, "safetensors": _safetensors, "python": _python}
+def _hf(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
+    write_hf(source.project, source.compiled, path, source.run_dir)
+    return check_hf(source.compiled, path)
+
+
+_EXPORTERS = {"onnx": _onnx, "onnx_step": _onnx_step, "safetensors": _safetensors, "python": _python, "hf": _hf}
 _CHECKS = {"onnx": "onnxruntime vs PyTorch", "onnx_step": "cached greedy generation vs PyTorch",
-           "safetensors": "rebuilt from the file vs the app", "python": "fresh Python process vs the app"}
-_TOLERANCES = {"onnx": ONNX_TOLERANCE, "onnx_step": ONNX_TOLERANCE, "safetensors": 0.0, "python": PYTHON_TOLERANCE}
+           "safetensors": "rebuilt from the file vs the app", "python": "fresh Python process vs the app",
+           "hf": "the folder imported again vs the app"}
+_TOLERANCES = {"onnx": ONNX_TOLERANCE, "onnx_step": ONNX_TOLERANCE, "safetensors": 0.0, "python": PYTHON_TOLERANCE,
+               "hf": HF_TOLERANCE}

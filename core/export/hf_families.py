@@ -58,21 +58,38 @@ class Config:
         return sorted(set(self.raw) - self.read)
 
 
-# A source: the checkpoint tensors one of our tensors is made from, and how.
-Source = tuple[tuple[str, ...], Callable[[list[torch.Tensor]], torch.Tensor]]
+@dataclass(frozen=True)
+class Source:
+    """The checkpoint tensors one of our tensors is made from, and how: `combine` reads them in (import),
+    `split` is its inverse and writes them back out (core/export/hf_export.py)."""
+
+    names: tuple[str, ...]  # checkpoint tensor names, in the order they are concatenated
+    combine: Callable[[list[torch.Tensor]], torch.Tensor]  # theirs -> ours
+    split: Callable[[torch.Tensor], list[torch.Tensor]]  # ours -> theirs, one tensor per name
 
 
-def take(*names: str, fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Source:
-    """One tensor as it is (or through `fn`), or several concatenated along dim 0 (q, k, v into qkv)."""
+def take(*names: str, fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+         inverse: Callable[[torch.Tensor], torch.Tensor] | None = None, sizes: tuple[int, ...] | None = None) -> Source:
+    """One tensor as it is (or through `fn`, undone by `inverse`), or several concatenated along dim 0
+    (q, k, v into qkv; `sizes` are their rows when they differ, as with grouped-query attention)."""
     if fn is not None:
-        return names, lambda ts: fn(ts[0])
-    return names, lambda ts: torch.cat(ts, dim=0) if len(ts) > 1 else ts[0]
+        if inverse is None:
+            raise TypeError("a tensor read through fn needs the inverse that writes it back")
+        return Source(names, lambda ts: fn(ts[0]), lambda t: [inverse(t)])
+    if len(names) == 1:
+        return Source(names, lambda ts: ts[0], lambda t: [t])
+
+    def split(t: torch.Tensor) -> list[torch.Tensor]:
+        rows = list(sizes) if sizes else [t.shape[0] // len(names)] * len(names)
+        return [part.contiguous() for part in torch.split(t, rows)]
+
+    return Source(names, lambda ts: torch.cat(ts, dim=0), split)
 
 
-def linear(w: dict, ours: str, *theirs: str, fn=None) -> None:
+def linear(w: dict, ours: str, *theirs: str, fn=None, inverse=None, sizes=None) -> None:
     """A linear layer's weight and bias (the bias is used only if our layer has one)."""
-    w[f"{ours}.weight"] = take(*(f"{t}.weight" for t in theirs), fn=fn)
-    w[f"{ours}.bias"] = take(*(f"{t}.bias" for t in theirs))
+    w[f"{ours}.weight"] = take(*(f"{t}.weight" for t in theirs), fn=fn, inverse=inverse, sizes=sizes)
+    w[f"{ours}.bias"] = take(*(f"{t}.bias" for t in theirs), sizes=sizes)
 
 
 def _transpose(t: torch.Tensor) -> torch.Tensor:
@@ -89,6 +106,9 @@ class Family:
     weights: Callable[[Architecture], dict[str, Source]]  # our state_dict name -> source
     ignored: Callable[[Architecture], list[str]]  # regexes of checkpoint tensors that hold nothing we need
     harmless: tuple[str, ...] = ()  # family-specific config fields that do not change the function
+    # Checkpoint tensors that are fixed functions of the config (RoFormer's sinusoid table): ignored on
+    # import, computed on export.
+    constants: Callable[[Architecture], dict[str, torch.Tensor]] = lambda a: {}
 
 
 # ----- GPT-2 -----
@@ -119,7 +139,7 @@ def _gpt2_weights(a: Architecture) -> dict:
         # GPT-2's Conv1D stores weights as (in, out), the transpose of nn.Linear's.
         for mine, hf in (("attn.qkv", "attn.c_attn"), ("attn.proj", "attn.c_proj"), ("mlp.fc", "mlp.c_fc"),
                          ("mlp.proj", "mlp.c_proj")):
-            linear(w, f"{ours}.{mine}", f"{theirs}.{hf}", fn=_transpose)
+            linear(w, f"{ours}.{mine}", f"{theirs}.{hf}", fn=_transpose, inverse=_transpose)
     return w
 
 
@@ -148,8 +168,8 @@ def _bert(c: Config, hf_class: str, tensors: dict) -> Architecture:
     )
 
 
-def _bert_weights(a: Architecture) -> dict:
-    e = "bert.embeddings"
+def _bert_weights(a: Architecture, model: str = "bert") -> dict:
+    e = f"{model}.embeddings"
     w = {"tok_emb.weight": take(f"{e}.word_embeddings.weight"),
          "positions.weight": take(f"{e}.position_embeddings.weight"),
          "segments.weight": take(f"{e}.token_type_embeddings.weight"),
@@ -161,9 +181,14 @@ def _bert_weights(a: Architecture) -> dict:
     linear(w, "classifier.pooler.0", "bert.pooler.dense")
     linear(w, "classifier.classifier", "classifier")
     for i in range(a.layers):
-        ours, theirs = f"layers.{i}", f"bert.encoder.layer.{i}"
+        ours, theirs = f"layers.{i}", f"{model}.encoder.layer.{i}"
         attention = f"{theirs}.attention.self"
-        linear(w, f"{ours}.attn.qkv", f"{attention}.query", f"{attention}.key", f"{attention}.value")
+        names = (f"{attention}.query", f"{attention}.key", f"{attention}.value")
+        if model == "roformer":
+            for kind in ("weight", "bias"):
+                w[f"{ours}.attn.qkv.{kind}"] = _rotary_qkv(a, *(f"{n}.{kind}" for n in names))
+        else:
+            linear(w, f"{ours}.attn.qkv", *names)
         linear(w, f"{ours}.attn.proj", f"{theirs}.attention.output.dense")
         linear(w, f"{ours}.ln_1", f"{theirs}.attention.output.LayerNorm")
         linear(w, f"{ours}.mlp.fc", f"{theirs}.intermediate.dense")
@@ -178,6 +203,56 @@ def _bert_ignored(a: Architecture) -> list[str]:
     ignored = [r"bert\.embeddings\.position_ids", r"cls\.predictions\.decoder\.(weight|bias)",
                r"cls\.seq_relationship\..*"]
     return ignored + ([] if a.head == "head.classify" else [r"bert\.pooler\..*"])
+
+
+# ----- RoFormer: BERT with rotary positions (Su et al. 2021), as the BERT presets are -----
+
+
+def _roformer(c: Config, hf_class: str, tensors: dict) -> Architecture:
+    for name in ("is_decoder", "add_cross_attention", "rotary_value"):
+        c.expect(name, False, False)
+    width = c.require("hidden_size")
+    c.expect("embedding_size", (None, width), None)  # another size adds a projection we do not model
+    return Architecture(
+        "RoFormer", layout="encoder", vocab_size=c.require("vocab_size"),
+        context_length=c.get("max_position_embeddings", 1536), width=width, layers=c.require("num_hidden_layers"),
+        heads=c.require("num_attention_heads"), positions="position.rope", pre_norm=False, final_norm=False,
+        embedding_norm=True, norm_eps=c.get("layer_norm_eps", 1e-12), segment_types=c.get("type_vocab_size", 2),
+        ffn_hidden=c.require("intermediate_size"), activation=c.choice("hidden_act", GELU, "gelu"), head="head.mlm",
+        tie_embeddings=c.expect("tie_word_embeddings", True, True), loss=False,
+    )
+
+
+def _rotary_qkv(a: Architecture, query: str, key: str, value: str) -> Source:
+    """RoFormer rotates interleaved pairs (x0, x1), (x2, x3) …, we rotate (x_i, x_i+K/2) at the same
+    frequencies: the same rotation once each head's query and key rows are reordered, and a dot product
+    of two vectors permuted alike is unchanged."""
+    heads, half = a.heads, a.width // a.heads // 2
+
+    def ours(t: torch.Tensor) -> torch.Tensor:  # (H·K, …) interleaved -> halves
+        return t.reshape(heads, half, 2, *t.shape[1:]).transpose(1, 2).reshape(t.shape)
+
+    def theirs(t: torch.Tensor) -> torch.Tensor:  # halves -> interleaved
+        return t.reshape(heads, 2, half, *t.shape[1:]).transpose(1, 2).reshape(t.shape)
+
+    def split(t: torch.Tensor) -> list[torch.Tensor]:
+        q, k, v = torch.split(t, a.width)
+        return [theirs(q).contiguous(), theirs(k).contiguous(), v.contiguous()]
+
+    return Source((query, key, value), lambda ts: torch.cat([ours(ts[0]), ours(ts[1]), ts[2]]), split)
+
+
+def _roformer_sinusoids(a: Architecture) -> dict[str, torch.Tensor]:
+    """RoFormerSinusoidalPositionalEmbedding's table: sin of position · 10000^(-2i/K) in the first half
+    of each row, cos in the second."""
+    width = a.width // a.heads
+    angles = torch.arange(a.context_length, dtype=torch.float64)[:, None] * \
+        10000.0 ** (-torch.arange(0, width, 2, dtype=torch.float64) / width)
+    return {"roformer.encoder.embed_positions.weight": torch.cat([angles.sin(), angles.cos()], 1).float()}
+
+
+def _roformer_ignored(a: Architecture) -> list[str]:
+    return [r"roformer\.encoder\.embed_positions\.weight", r"cls\.predictions\.decoder\.(weight|bias)"]
 
 
 # ----- BART -----
@@ -206,11 +281,14 @@ def _bart_weights(a: Architecture) -> dict:
     def positions(t):
         return t[2: 2 + a.context_length]
 
+    def unused_rows_and(t):  # rows 0 and 1 back, as zeros: BART never reads them
+        return torch.cat([t.new_zeros(2, t.shape[1]), t])
+
     w = {"tok_emb.weight": take("model.shared.weight"), "dec_emb.weight": take("model.shared.weight"),
-         "enc_positions.weight": take("model.encoder.embed_positions.weight", fn=positions),
-         "dec_positions.weight": take("model.decoder.embed_positions.weight", fn=positions),
+         "enc_positions.weight": take("model.encoder.embed_positions.weight", fn=positions, inverse=unused_rows_and),
+         "dec_positions.weight": take("model.decoder.embed_positions.weight", fn=positions, inverse=unused_rows_and),
          "lm_head.linear.weight": take("model.shared.weight"),
-         "lm_head.linear.bias": take("final_logits_bias", fn=lambda t: t[0])}
+         "lm_head.linear.bias": take("final_logits_bias", fn=lambda t: t[0], inverse=lambda t: t[None])}
     linear(w, "enc_emb_norm", "model.encoder.layernorm_embedding")
     linear(w, "dec_emb_norm", "model.decoder.layernorm_embedding")
     for stack, count in (("encoder", a.layers), ("decoder", a.decoder_layers or a.layers)):
@@ -336,12 +414,15 @@ def _llama(c: Config, hf_class: str, tensors: dict) -> Architecture:
 def _llama_weights(a: Architecture) -> dict:
     w = {"tok_emb.weight": take("model.embed_tokens.weight"), "ln_f.weight": take("model.norm.weight"),
          "lm_head.linear.weight": take("model.embed_tokens.weight" if a.tie_embeddings else "lm_head.weight")}
+    head_width = a.head_width or a.width // a.heads
+    query, key_value = a.heads * head_width, (a.kv_heads or a.heads) * head_width  # rows of q and of k, v
     for i in range(a.layers):
         ours, theirs = f"layers.{i}", f"model.layers.{i}"
         attention = f"{theirs}.self_attn"
         w[f"{ours}.ln_1.weight"] = take(f"{theirs}.input_layernorm.weight")
         w[f"{ours}.ln_2.weight"] = take(f"{theirs}.post_attention_layernorm.weight")
-        linear(w, f"{ours}.attn.qkv", f"{attention}.q_proj", f"{attention}.k_proj", f"{attention}.v_proj")
+        linear(w, f"{ours}.attn.qkv", f"{attention}.q_proj", f"{attention}.k_proj", f"{attention}.v_proj",
+               sizes=(query, key_value, key_value))
         linear(w, f"{ours}.attn.proj", f"{attention}.o_proj")
         for mine in ("gate", "up", "down"):
             linear(w, f"{ours}.mlp.{mine}", f"{theirs}.mlp.{mine}_proj")
@@ -362,13 +443,16 @@ FAMILIES = {
     "GPT2LMHeadModel": _GPT2,
     "BertForMaskedLM": _BERT,
     "BertForSequenceClassification": _BERT,
+    "RoFormerForMaskedLM": Family("RoFormer", _roformer, lambda a: _bert_weights(a, "roformer"), _roformer_ignored,
+                                  constants=_roformer_sinusoids),
     "BartForConditionalGeneration": Family("BART", _bart, _bart_weights, _bart_ignored),
     "T5ForConditionalGeneration": Family("T5", _t5, _t5_weights, _t5_ignored),
     "LlamaForCausalLM": _LLAMA,
     "MistralForCausalLM": Family("Mistral", _llama, _llama_weights, _llama_ignored),
 }
 # The class to assume when config.json names a model_type but no architectures.
-DEFAULT_CLASS = {"gpt2": "GPT2LMHeadModel", "bert": "BertForMaskedLM", "bart": "BartForConditionalGeneration",
+DEFAULT_CLASS = {"gpt2": "GPT2LMHeadModel", "bert": "BertForMaskedLM", "roformer": "RoFormerForMaskedLM",
+                 "bart": "BartForConditionalGeneration",
                  "t5": "T5ForConditionalGeneration", "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM"}
 
 

@@ -4,7 +4,7 @@
 
 reads HF_DIR/config.json and HF_DIR/model.safetensors (or its shards) with json and safetensors
 only; transformers is not needed. It maps the config onto a core.architectures.Architecture
-(GPT-2, BERT, BART, T5, LLaMA, Mistral; see hf_families), builds the graph, renames every checkpoint
+(GPT-2, BERT, RoFormer, BART, T5, LLaMA, Mistral; see hf_families), builds the graph, renames every checkpoint
 tensor into our state_dict and writes PROJECT.json with PROJECT.weights.safetensors beside it, which
 train, info and generation load. A config field or a tensor we do not model is an error naming it,
 never a silently different model. Dropout rates are training settings and are not imported.
@@ -99,7 +99,8 @@ def _rename(family, arch: Architecture, tensors: dict, ours: dict) -> dict[str, 
     sources = family.weights(arch)
     weights, used = {}, set()
     for name, target in ours.items():
-        names, combine = sources[name]  # a KeyError here is a bug in hf_families, not in the folder
+        source = sources[name]  # a KeyError here is a bug in hf_families, not in the folder
+        names, combine = source.names, source.combine
         missing = [n for n in names if n not in tensors]
         if missing:
             raise HFImportError(f"{family.name}: model.safetensors has no tensor {missing[0]!r} (needed for {name!r})")
@@ -152,6 +153,8 @@ def _tokenizer(folder: Path, vocab_size: int, corpus: Path):
     if saved.is_file():
         text = saved.read_text(encoding="utf-8")
         model = json.loads(text).get("model", {})
+        if model.get("type") == "WordLevel":  # one token per character, as hf_export writes a char tokenizer
+            return _char_tokenizer(saved, json.loads(text))
         byte_level = "ByteLevel" in json.dumps(json.loads(text).get("pre_tokenizer"))
         kind = {"BPE": "bytelevel-bpe" if byte_level else "bpe", "WordPiece": "wordpiece",
                 "Unigram": "unigram"}.get(model.get("type"))
@@ -172,3 +175,18 @@ def _tokenizer(folder: Path, vocab_size: int, corpus: Path):
                             "put the model's tokenizer.json in the folder")
     unknown = None if len(seen) <= vocab_size else alphabet[-1]
     return CharTokenizer("".join(alphabet), unknown)
+
+
+def _char_tokenizer(saved: Path, spec: dict) -> CharTokenizer:
+    """A WordLevel tokenizer whose words are single characters, ids 0.. in order, special tokens after."""
+    special = [t["content"] for t in sorted(spec.get("added_tokens", []), key=lambda t: t["id"]) if t.get("special")]
+    vocabulary = sorted(((i, token) for token, i in spec["model"].get("vocab", {}).items() if token not in special))
+    alphabet = "".join(token for _, token in vocabulary)
+    if [i for i, _ in vocabulary] != list(range(len(vocabulary))) or len(alphabet) != len(vocabulary):
+        raise HFImportError(f"{saved}: a WordLevel tokenizer is read only when its words are single characters "
+                            "with ids 0, 1, 2, ... (as the app writes a character tokenizer)")
+    unknown = spec["model"].get("unk_token")
+    try:
+        return CharTokenizer(alphabet, unknown if unknown in alphabet else None, special)
+    except TokenizerError as exc:
+        raise HFImportError(f"{saved}: {exc}") from None

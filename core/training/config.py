@@ -50,6 +50,7 @@ class TrainConfig:
     # their initialisation, and log.txt lists both. A resumed run ignores it: its checkpoint wins.
     init_from: str = ""
     log_every: int = 10  # steps between lines in metrics.jsonl
+    tensorboard: bool = False  # also write TensorBoard event files into the run folder (needs the tensorboard package)
     eval_every: int = 100  # steps between validation losses
     eval_batches: int = 8  # batches averaged for one validation loss
     sample_every: int = 200  # steps between samples and attention snapshots (also 10, 25, 50, 100, last); 0: off

@@ -27,6 +27,7 @@ from workbench.core.project import Project, ProjectError
 from workbench.core.summary import summarize
 from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
+from workbench.core.training.run_export import TensorBoardError, tensorboard_log
 from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
 from workbench.core.training.guard import SpikeDetector, nonfinite_count
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
@@ -168,6 +169,11 @@ class Trainer:
         self._snapshots = (config.sample_every > 0 and self.cluster.is_main
                            and not (self.cluster.active and config.distributed == "fsdp"))
         saved = self._restore_weights(resume_from) if resume_from is not None else None
+        try:
+            self.board = tensorboard_log(run.path, config.to_dict(), self.step,
+                                         config.tensorboard and self.cluster.is_main)
+        except TensorBoardError as exc:
+            raise TrainingError(str(exc)) from None
         if config.activation_checkpointing:
             recompute_layers(plain)
         self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
@@ -227,13 +233,17 @@ class Trainer:
                                         grad_norm, now - started)
                     if self.step % config.eval_every == 0 or self.step == config.steps:
                         report.val_loss, report.val_accuracy = self.evaluate()
-                    run.append_metrics(self._metrics_row(report, self._skipped))
+                    row = self._metrics_row(report, self._skipped)
+                    run.append_metrics(row)
+                    self.board.metrics(row)
                     if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
                 due = sample_due(self.step, config.sample_every, config.steps)
                 if self._samples and due:
-                    run.append_sample({"step": self.step, "text": self.sample_text()})
+                    text_row = {"step": self.step, "text": self.sample_text()}
+                    run.append_sample(text_row)
+                    self.board.sample(text_row)
                 if self._snapshots and due:
                     probe = model_arguments(self.objective.batch(0, "val"),
                                             input_kinds(self.project.graph, self.compiled.input_names))

@@ -174,3 +174,12 @@ def test_broken_weights_are_named_not_ranked(run_copy):
     for task in ("perplexity", "next_line"):
         with pytest.raises(EvaluationError, match=f"task {task}: run run at step 12 gives a log-likelihood of nan"):
             evaluate(model, task, limit=4)
+
+
+def test_choice_ids_move_the_contexts_trailing_whitespace_into_the_choice_as_lm_eval_does():
+    from workbench.core.data.tokenizers import CharTokenizer
+    from workbench.core.evaluate import choice_ids
+
+    tokenizer = CharTokenizer("\n abc")
+    context, continuation = choice_ids(tokenizer, "ab \n", "ca")
+    assert context == tokenizer.encode("ab") and continuation == tokenizer.encode(" \nca")

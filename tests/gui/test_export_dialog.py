@@ -76,3 +76,26 @@ def test_the_file_menu_opens_it(window, monkeypatch):
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
     next(a for a in file_menu.actions() if a.text() == "&Export…").trigger()
     assert opened == [window.project]
+
+
+def test_the_hugging_face_row_writes_a_folder_and_its_check(qtbot, tmp_path):
+    dialog = make_dialog(qtbot, tiny_project("llama", layers=1), tmp_path, ("hf",))
+    assert dialog.format_boxes["hf"].text() == "Hugging Face folder"
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+
+    (row,) = rows(dialog)
+    assert row[0] == "Hugging Face" and row[1] == "the folder imported again vs the app" and row[3].startswith("ok")
+    assert row[4] == str(tmp_path / "model-hf")
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= \
+        {p.name for p in (tmp_path / "model-hf").iterdir()}
+
+
+def test_a_graph_no_family_computes_is_red_with_the_block_named(qtbot, tmp_path):
+    project = tiny_project("gpt2", layers=1)
+    project.graph.replace_node("positions", "position.alibi")
+    dialog = make_dialog(qtbot, project, tmp_path, ("hf",))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    assert rows(dialog)[0][3].startswith("positions (position.alibi): no Hugging Face family")
+    assert dialog.table.item(0, 3).foreground().color() == ERROR_COLOR

@@ -35,6 +35,10 @@ def _configs():
         "bert-classifier": (t.BertForSequenceClassification, t.BertConfig(
             vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
             max_position_embeddings=64, num_labels=3, initializer_range=0.2, **IDS)),  # logits well above 1e-4
+        # BERT with rotary positions, as the BERT presets are
+        "roformer": (t.RoFormerForMaskedLM, t.RoFormerConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
+                                                             num_attention_heads=4, intermediate_size=37,
+                                                             max_position_embeddings=64, **IDS)),
         "bart": (t.BartForConditionalGeneration, t.BartConfig(
             vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
@@ -84,7 +88,7 @@ def _logits(name, hf, compiled):
             dec_mask[1] = 1  # decoders are right-padded
             theirs = hf(input_ids=ids, attention_mask=mask, decoder_input_ids=dec_ids, decoder_attention_mask=dec_mask)
             return theirs.logits, compiled.module(ids, dec_ids, mask, dec_mask), dec_mask.bool()
-        if name.startswith("bert"):
+        if name.startswith(("bert", "roformer")):
             types = torch.randint(0, 2, ids.shape, generator=torch.Generator().manual_seed(2))
             theirs = hf(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
             ours = compiled.module(ids, mask, types)
