@@ -25,7 +25,8 @@ from workbench.core.compiler import ShapeReport, compile_graph, infer_shapes
 from workbench.core.graph import Graph, Group
 
 BYTES_PER_WEIGHT = 4  # fp32 master weights; bf16 and fp16 autocast keep them in fp32 too
-OPTIMIZER_STATE = {"adamw": 2, "adam": 2, "sgd": 1, "lion": 1}  # fp32 tensors per weight (Loshchilov & Hutter; Chen et al. 2023 for Lion)
+# fp32 tensors of optimizer state per weight: Adam's two moments, SGD's momentum, Lion's one (Chen et al. 2023)
+OPTIMIZER_STATE = {"adamw": 2, "adam": 2, "sgd": 1, "lion": 1}
 LIMIT_VARIABLE = "WORKBENCH_MEMORY_LIMIT"  # e.g. 8G or 512M: the most a model may use, instead of the free RAM
 GB = 1e9
 MAX_MODULES = 20_000  # block instances; 512 layers of 10 blocks is 5,120, and building 262,144 took minutes

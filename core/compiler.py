@@ -168,7 +168,8 @@ class CompiledModel:
         except CompileError:
             raise
         except (RuntimeError, OSError, ValueError, SafetensorError) as exc:  # not a safetensors file
-            raise CompileError([("", f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]})")]) from None
+            reason = str(exc).splitlines()[0]
+            raise CompileError([("", f"{path}: not a readable safetensors file ({reason})")]) from None
         missing = set(missing) - added_parameter_names(self.root)  # LoRA and prefixes keep their fresh start
         if missing or unexpected:
             problems = [f"no tensor {name!r} in the file" for name in sorted(missing)]

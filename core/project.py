@@ -28,7 +28,7 @@ from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError, tok
 from workbench.core.graph import Graph, GraphFileError
 from workbench.core.graph_io import graph_from_dict, read_json
 from workbench.core.paths import PathError, confine_output
-from workbench.core.project_schema import SchemaError, check_project_file
+from workbench.core.project_schema import SchemaError, check_data_section, check_project_file
 from workbench.core.shapes import ShapeError
 from workbench.core.training.config import ConfigError, TrainConfig
 from workbench.core.training.runs import runs_folder
@@ -130,6 +130,10 @@ class Project:
         except (ConfigError, TypeError) as exc:
             raise ProjectError(f"{where}: train: {exc}") from None
         base = path.parent if path else Path.cwd()
+        try:
+            check_data_section(raw, where)
+        except SchemaError as exc:
+            raise ProjectError(str(exc)) from None
         try:
             data = DataSettings.from_dict(raw.get("data", {}), base)
         except (ProjectError, TypeError, ValueError) as exc:

@@ -28,7 +28,8 @@ class SchemaError(ValueError):
 
 
 def check_project_file(raw: dict, where: str) -> None:
-    """Raise SchemaError for the first problem in a parsed project file, in document order."""
+    """Raise SchemaError for the first problem in a parsed project file: values everywhere, then the
+    top-level parts and the graph's lists (the data section is check_data_section's)."""
     check_values(raw, where)
     _expect(raw.get("format"), int, "format", where, "the number 1")
     for key in ("graph",):
@@ -42,6 +43,10 @@ def check_project_file(raw: dict, where: str) -> None:
     if raw.get("weights") is not None:
         _expect(raw["weights"], str, "weights", where, "text (the path of a safetensors file)")
     _check_graph(raw["graph"], "graph", where)
+
+
+def check_data_section(raw: dict, where: str) -> None:
+    """The data section's fields; called after the graph has loaded, so a graph problem comes first."""
     _check_data(raw.get("data", {}), where)
 
 
