@@ -147,16 +147,19 @@ def attention(
     # The NaN rule, the same on every backend (module docstring). A masked-out weight is exactly 0,
     # but 0 × NaN is NaN: with a mask, bad keys and values are zeroed first so they reach no row
     # that cannot see them; the rows that can are set to NaN afterwards.
+    plain = dict(causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale, dropout_p=dropout_p,
+                 backend=backend)
+    if torch.compiler.is_exporting() or torch.jit.is_tracing():
+        return _dispatch(q, k, v, **plain)  # an exported graph (ONNX) stays the backend's arithmetic alone
     bad_q, bad_kv = _nonfinite(q, k, v)
-    if q.device.type == "cpu" and not (bad_q.any() or bad_kv.any()):
+    if q.device.type == "cpu" and not torch.compiler.is_compiling() and not (bad_q.any() or bad_kv.any()):
         # On the CPU asking costs nothing, and clean inputs (every training step) skip the masking,
-        # whose backward pass would add ~20 % to attention's; on CUDA asking would stall the stream.
-        return _dispatch(q, k, v, causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale,
-                         dropout_p=dropout_p, backend=backend)
+        # whose backward pass would add ~20 % to attention's; on CUDA asking would stall the stream,
+        # and under torch.compile it would break the graph, so there the masking always runs.
+        return _dispatch(q, k, v, **plain)
     if causal or window is not None:
         k, v = k.masked_fill(bad_kv.unsqueeze(-1), 0.0), v.masked_fill(bad_kv.unsqueeze(-1), 0.0)
-    out = _dispatch(q, k, v, causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale,
-                    dropout_p=dropout_p, backend=backend)
+    out = _dispatch(q, k, v, **plain)
     rows = _rows_reading(bad_q, bad_kv, causal=causal, window=window)
     return out.masked_fill(rows.unsqueeze(-1), float("nan"))
 
