@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(message: str, limit: int = 2000) -> str:
     """An error is one line a terminal shows whole (issue #24 saw a 1.1 MB one)."""
-    message = " ".join(message.split("\n"))
+    message = " ".join(message.splitlines())  # every line break Python knows, \r and \u2028 included
     return message if len(message) <= limit else message[:limit] + f"… ({len(message) - limit:,} more characters)"
 
 

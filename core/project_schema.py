@@ -40,6 +40,8 @@ def check_project_file(raw: dict, where: str) -> None:
             _expect(raw[key], dict, key, where, "an object")
     if "name" in raw:
         _expect(raw["name"], str, "name", where, "text")
+    if "kind" in raw.get("tokenizer", {}):
+        _expect(raw["tokenizer"]["kind"], str, "tokenizer.kind", where, "text (char, bpe, ...)")
     if raw.get("weights") is not None:
         _expect(raw["weights"], str, "weights", where, "text (the path of a safetensors file)")
     _check_graph(raw["graph"], "graph", where)

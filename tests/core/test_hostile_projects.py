@@ -149,26 +149,54 @@ def mutated_presets(draw):
     name = draw(st.sampled_from(sorted(PRESET_FILES)))
     raw = copy.deepcopy(PRESET_FILES[name])
     raw["data"]["corpus"] = str(REPO / "assets/corpus/shakespeare.txt")
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(raw) if p]
-        path = draw(st.sampled_from(paths))
-        value = draw(st.one_of(HOSTILE_VALUES, st.just(_REMOVE),
-                               st.integers(1, 60).map(lambda depth: json.loads("[" * depth + "]" * depth))))
-        _set(raw, path, value)
-    return name, raw
+    path = draw(st.sampled_from([p for p in _paths(raw) if p]))
+    value = draw(st.one_of(HOSTILE_VALUES, st.just(_REMOVE),
+                           st.integers(1, 60).map(lambda depth: json.loads("[" * depth + "]" * depth))))
+    # A removed part is often optional (an edge, a setting): the message then names what lacks it.
+    names = _names_on(raw, path) if value is not _REMOVE else None
+    _set(raw, path, value)
+    return name, raw, names
+
+
+def _names_on(raw, path) -> set[str]:
+    """What a message about `path` may name: its keys (as written, or dotted from the top) and the
+    ids of the nodes, groups and edges it passes through."""
+    names, target = {".".join(str(k) for k in path if isinstance(k, str))}, raw
+    for index, key in enumerate(path):
+        if isinstance(key, str):
+            names.add(key)
+        else:
+            names.update({f"node {key}", f"group {key}", f"edge {key}", f"[{key}]"})
+        target = target[key]
+        if isinstance(target, dict) and isinstance(target.get("id"), str):
+            names.add(target["id"])
+        if isinstance(target, dict) and isinstance(target.get("from"), str) and isinstance(target.get("to"), str):
+            names.update({target["from"].partition(".")[0], target["to"].partition(".")[0]})
+    # A replaced list of nodes or edges: the message may name any block it held, or wired.
+    names.update(_at(target, p).partition(".")[0] for p in _paths(target)
+                 if p and p[-1] in ("id", "from", "to") and isinstance(_at(target, p), str))
+    return names - {""}
+
+
+def _at(value, path):
+    for key in path:
+        value = value[key]
+    return value
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(case=mutated_presets())
 def test_mutated_presets_never_crash(case, tmp_path, capsys):
-    name, raw = case
+    name, raw, names = case
     path = tmp_path / "project.json"
     path.write_text(json.dumps(raw, allow_nan=True))
     code, lines = run_cli(["info", str(path)], capsys)
     if code == 0:
         return
     assert_one_line(code, lines, None, name)
+    if names is not None:
+        assert any(n in lines[0] for n in names), f"{name}: {lines[0]!r} names none of {sorted(names)}"
 
 
 def test_every_preset_passes_the_schema(capsys, tmp_path):
