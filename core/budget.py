@@ -123,14 +123,14 @@ def parse_size(text: str) -> int:
 
 def check_weights_fit(budget: ModelBudget, available: int | None = None) -> None:
     """Refuse a model whose weights alone exceed the memory there is, or that builds too many blocks."""
-    if budget.modules > MAX_MODULES:
-        raise BudgetError(f"this model would build {budget.modules:,} blocks (repeats multiplied out), more than "
-                          f"the {MAX_MODULES:,} the app builds; lower the groups' repeat counts")
     available = available_bytes() if available is None else available
     if budget.weight_bytes > available:
         raise BudgetError(f"this model needs {_gb(budget.weight_bytes)} for its weights alone "
                           f"({budget.parameters:,} parameters × {BYTES_PER_WEIGHT} bytes), more than the "
                           f"{_gb(available)} available{_limit_hint()}; make it smaller (width, layers, repeats)")
+    if budget.modules > MAX_MODULES:
+        raise BudgetError(f"this model would build {budget.modules:,} blocks (repeats multiplied out), more than "
+                          f"the {MAX_MODULES:,} the app builds; lower the groups' repeat counts")
 
 
 def check_training_fits(budget: ModelBudget, config, available: int | None = None) -> None:

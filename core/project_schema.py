@@ -114,9 +114,9 @@ def _expect(value, kinds, key: str, where: str, what: str) -> None:
 def _show(value) -> str:
     """A bad value, quoted briefly: a 1 MB list must not become a 1 MB message."""
     if isinstance(value, dict):
-        return f"an object with {len(value):,} keys"
+        return f"an object with {len(value):,} key{'s' if len(value) != 1 else ''}"
     if isinstance(value, list):
-        return f"a list of {len(value):,} items"
+        return f"a list of {len(value):,} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
         return f"a number with {len(str(abs(value))):,} digits"
     if isinstance(value, float) and not math.isfinite(value):

@@ -99,6 +99,14 @@ def nested_groups(outer: int, inner: int) -> Callable[[dict], object]:
     return change
 
 
+def nested_norms(raw: dict) -> None:
+    """512 × 512 copies of one LayerNorm and its group ports: 268 MB of weights, 787,464 modules."""
+    nested_groups(512, 512)(raw)
+    inner = _layer(raw)["groups"][0]
+    inner["nodes"] = [n for n in inner["nodes"] if n["type"].startswith("group.") or n["id"] == "ln_1"]
+    inner["edges"] = [{"from": "x_in.out", "to": "ln_1.x"}, {"from": "ln_1.out", "to": "x_out.in"}]
+
+
 def unconnected_nodes(count: int) -> Callable[[dict], object]:
     def change(raw: dict) -> None:
         raw["graph"]["nodes"] += [{"id": f"n{i}", "type": "norm.layer@1", "params": {}, "pos": [0, 0]}
@@ -204,7 +212,8 @@ CASES: list[Case] = [
     ("heads zero", mutated(block_param("attn", "heads", 0, in_layer=True), "heads")),
     ("vocab_size zero", mutated(block_param("tokens", "vocab_size", 0), "vocab_size")),
     # item 4: sizes that pass validation
-    ("nested groups 512 x 512", mutated(nested_groups(512, 512), "blocks")),
+    ("nested groups 512 x 512", mutated(nested_groups(512, 512), "this model needs 207.9 GB")),
+    ("nested groups 512 x 512 of norms", mutated(nested_norms, "787,464 blocks")),
     ("width 65536", mutated(block_param("tok_emb", "width", 65536), "GB")),
     ("hidden_width 1048576", mutated(block_param("mlp", "hidden_width", 1_048_576, in_layer=True), "GB")),
     # item 10: weights files
