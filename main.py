@@ -47,8 +47,14 @@ def main(argv: list[str] | None = None) -> int:
                     "eval": _eval, "leaderboard": _leaderboard, "runs": _runs}
         return commands[args.command](args)
     except (ProjectError, CompileError, RunFolderError, TrainingError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+
+
+def _one_line(message: str, limit: int = 2000) -> str:
+    """An error is one line a terminal shows whole (issue #24 saw a 1.1 MB one)."""
+    message = " ".join(message.splitlines())  # every line break Python knows, \r and \u2028 included
+    return message if len(message) <= limit else message[:limit] + f"… ({len(message) - limit:,} more characters)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +148,7 @@ def _train(args) -> int:
     elif args.project:
         project = Project.load(args.project)
         project.train = TrainConfig.from_dict({**project.train.to_dict(), **overrides})
+        project.check_memory()  # before the run folder exists: batch_size 1e9 is refused with the number
         run_dir = args.run_dir or new_run_folder(project.name)
         trainer = start_run(project, run_dir, [sys.executable, *sys.argv], args.steps)
     else:
@@ -203,12 +210,17 @@ class _Progress:
 
 
 def _info(args) -> int:
+    from workbench.core.budget import check_weights_fit, compile_shapes_only, describe, model_budget
     from workbench.core.project import Project
     from workbench.core.summary import summarize
     from workbench.core.tuning import parameter_counts
 
     project = Project.load(args.project)
-    compiled = project.compile()
+    budget = model_budget(project.graph)
+    if budget is not None:  # before anything is built: a 50 GB model is refused with its size, not attempted
+        check_weights_fit(budget)
+    # Without a weights file nothing needs values: the meta device gives every shape and count.
+    compiled = project.compile() if project.weights else compile_shapes_only(project.graph)
     summary = summarize(project.graph, compiled)
     trainable, every = parameter_counts(compiled.root)  # frozen weights count in `every` only
     if args.json:
@@ -227,6 +239,7 @@ def _info(args) -> int:
           f"KV cache {summary.kv_cache_bytes_per_token:,} bytes/token")
     frozen = f"; {every - trainable:,} frozen" if trainable < every else ""
     print(f"trainable: {trainable:,} of {every:,} parameters ({trainable / every:.2%}){frozen}")
+    print(describe(budget, project.train))
     return 0
 
 

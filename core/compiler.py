@@ -19,6 +19,7 @@ from pathlib import Path
 
 import networkx as nx
 import torch.fx as fx
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model
 from torch import nn
 
@@ -30,13 +31,17 @@ from workbench.core.nn.init import encoder_decoder_init, gpt2_init, is_encoder_d
 from workbench.core.shapes import ShapeError, TensorType
 from workbench.core.tuning import added_parameter_names, apply_tuning
 
+SHOWN_PROBLEMS = 5  # problems a CompileError's message lists before "and N more" (all stay in .problems)
 MODEL_OUTPUT_KINDS = ("logits", "class_logits")  # what a model's forward returns: one of these
 
 
 class CompileError(ValueError):
     def __init__(self, problems: list[tuple[str, str]]):
         self.problems = problems
-        super().__init__("; ".join(f"{node or 'graph'}: {message}" for node, message in problems))
+        shown = "; ".join(f"{node or 'graph'}: {message}" for node, message in problems[:SHOWN_PROBLEMS])
+        more = len(problems) - SHOWN_PROBLEMS
+        # 20,000 unconnected nodes once made a 1.1 MB line (issue #24): the first few say what is wrong.
+        super().__init__(shown + (f"; and {more:,} more" if more > 0 else ""))
 
 
 @dataclass
@@ -158,14 +163,31 @@ class CompiledModel:
         """Replace every weight with those in a safetensors file saved from a model of this graph;
         a missing, extra or differently shaped tensor is a CompileError naming it."""
         try:
+            _check_weight_shapes(self.root, path)
             missing, unexpected = load_model(self.root, str(path), strict=False)
-        except (RuntimeError, OSError, ValueError) as exc:  # shapes differ, or not a safetensors file
-            raise CompileError([("", f"{path}: {str(exc).splitlines()[0]}")]) from None
+        except CompileError:
+            raise
+        except (RuntimeError, OSError, ValueError, SafetensorError) as exc:  # not a safetensors file
+            reason = str(exc).splitlines()[0]
+            raise CompileError([("", f"{path}: not a readable safetensors file ({reason})")]) from None
         missing = set(missing) - added_parameter_names(self.root)  # LoRA and prefixes keep their fresh start
         if missing or unexpected:
             problems = [f"no tensor {name!r} in the file" for name in sorted(missing)]
             problems += [f"the file holds {name!r}, which this graph does not have" for name in sorted(unexpected)]
-            raise CompileError([("", f"{path}: {'; '.join(problems)}")])
+            more = f"; and {len(problems) - SHOWN_PROBLEMS:,} more" if len(problems) > SHOWN_PROBLEMS else ""
+            raise CompileError([("", f"{path}: {'; '.join(problems[:SHOWN_PROBLEMS])}{more}")])
+
+
+def _check_weight_shapes(root: nn.Module, path: str | Path) -> None:
+    """A tensor whose shape differs from the graph's, named (load_model's own error names none)."""
+    expected = {name: tuple(t.shape) for name, t in root.state_dict().items()}
+    with safe_open(str(path), framework="pt") as handle:
+        for name in handle.keys():
+            shape = tuple(handle.get_slice(name).get_shape())
+            if name in expected and shape != expected[name]:
+                raise CompileError([("", f"{path}: tensor {name!r} is {list(shape)} in the file but "
+                                         f"{list(expected[name])} in this graph; the weights come from a "
+                                         f"model of another size")])
 
 
 def compile_graph(graph: Graph) -> CompiledModel:

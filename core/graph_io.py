@@ -12,8 +12,16 @@ from workbench.core.graph import FORMAT, Edge, Graph, GraphError, GraphFileError
 from workbench.core.tuning import Tuning, TuningError, check_tuning_for
 
 
+MAX_FILE_BYTES = 64 * 2**20  # 20,000 blocks take 1.4 MB of JSON; a file 45x that is no project
+
+
 def read_json(path: str | Path) -> dict:
     path = Path(path)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise GraphFileError(f"{path}: not a regular file (a device or a pipe); name a .json file")
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise GraphFileError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a "
+                             f"project or graph file may hold")
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -28,6 +36,10 @@ def read_json(path: str | Path) -> dict:
         raise GraphFileError(
             f"{path}: broken JSON at line {exc.lineno}, column {exc.colno} (byte {exc.pos}): {exc.msg}"
         ) from None
+    except RecursionError:  # the parser recurses per level: 200,000 levels of [[[[ (issue #24)
+        raise GraphFileError(f"{path}: JSON nested too deeply to be a project or graph file") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise GraphFileError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise GraphFileError(f"{path}: expected a JSON object at the top, found {type(data).__name__}")
     return data

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from workbench.core.atomic import write_atomic
+from workbench.core.budget import BudgetError, check_training_fits, check_weights_fit, model_budget
 from workbench.core.compiler import CompiledModel, compile_graph, model_context
 from workbench.core.data.batching import PACKINGS, split_train_val
 from workbench.core.data.pipeline import CleanCorpus, DataPipeline, Progress
@@ -28,6 +29,8 @@ from workbench.core.data.text_tokens import text_file_tokens
 from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError, tokenizer_from_dict
 from workbench.core.graph import Graph, GraphFileError
 from workbench.core.graph_io import graph_from_dict, read_json
+from workbench.core.paths import PathError, confine_output
+from workbench.core.project_schema import SchemaError, check_data_section, check_project_file
 from workbench.core.shapes import ShapeError
 from workbench.core.training.config import ConfigError, TrainConfig
 from workbench.core.training.runs import runs_folder
@@ -111,6 +114,10 @@ class Project:
     @classmethod
     def from_dict(cls, raw: dict, path: Path | None = None) -> "Project":
         where = str(path) if path else "project"
+        try:
+            check_project_file(raw, where)
+        except SchemaError as exc:
+            raise ProjectError(str(exc)) from None
         if raw.get("format") != FORMAT or "graph" not in raw:
             raise ProjectError(f"{where}: not a Transformer Workbench project (needs 'format': {FORMAT} and a 'graph')")
         try:
@@ -127,9 +134,20 @@ class Project:
             raise ProjectError(f"{where}: train: {exc}") from None
         base = path.parent if path else Path.cwd()
         try:
+            check_data_section(raw, where)
+        except SchemaError as exc:
+            raise ProjectError(str(exc)) from None
+        try:
             data = DataSettings.from_dict(raw.get("data", {}), base)
         except (ProjectError, TypeError, ValueError) as exc:
             raise ProjectError(f"{where}: data: {exc}") from None
+        if path is not None and data.cache is not None:
+            # A file may read from anywhere but write only where it is (core/paths.py); snapshots
+            # built in memory (path None: run.json, copies) hold paths this check passed before.
+            try:
+                confine_output(data.cache, [base, runs_folder()], "data.cache", where)
+            except PathError as exc:
+                raise ProjectError(str(exc)) from None
         weights = raw.get("weights")
         if weights is not None and not isinstance(weights, str):
             raise ProjectError(f"{where}: 'weights' must name a safetensors file")
@@ -156,8 +174,12 @@ class Project:
         """The graph compiled, starting from the project's weights file when it names one."""
         compiled = compile_graph(self.graph)
         if self.weights is not None:
-            if not self.weights.is_file():
+            if self.weights.is_dir():
+                raise ProjectError(f"weights: {self.weights} is a folder; name a .safetensors file")
+            if not self.weights.exists():
                 raise ProjectError(f"weights file not found: {self.weights}")
+            if not self.weights.is_file():  # /dev/zero or a pipe would be read without end
+                raise ProjectError(f"weights: {self.weights} is not a regular file; name a .safetensors file")
             compiled.load_weights(self.weights)
         return compiled
 
@@ -183,6 +205,18 @@ class Project:
                 f"vocab_size {ctx.vocab_size}; set vocab_size to {self.tokenizer.vocab_size}"
             )
         self._check_corpus()
+
+    def check_memory(self) -> None:
+        """Refuse, before anything is allocated, a model or a training setting that cannot fit in
+        the memory there is (core/budget.py), with the number; shape problems are check()'s."""
+        budget = model_budget(self.graph)
+        if budget is None:
+            return
+        try:
+            check_weights_fit(budget)
+            check_training_fits(budget, self.train)
+        except BudgetError as exc:
+            raise ProjectError(str(exc)) from None
 
     def _check_corpus(self) -> None:
         for corpus in self.data.corpora:

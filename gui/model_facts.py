@@ -3,6 +3,7 @@ which weights train."""
 
 from dataclasses import dataclass, field
 
+from workbench.core.budget import BudgetError, check_weights_fit, model_budget
 from workbench.core.compiler import CompileError, ShapeReport, compile_graph, infer_shapes
 from workbench.core.graph import Graph
 from workbench.core.summary import ModelSummary, NodeSummary, summarize
@@ -48,6 +49,10 @@ def analyse(graph: Graph) -> ModelFacts:
     report = infer_shapes(graph)
     if report.problems:
         return ModelFacts(report, None, list(report.problems))
+    try:  # the size first: compiling a 50 GB graph on every edit once killed the window (issue #24)
+        check_weights_fit(model_budget(graph, report))
+    except BudgetError as exc:
+        return ModelFacts(report, None, [("", str(exc))])
     try:
         compiled = compile_graph(graph)
         facts = ModelFacts(report, summarize(graph, compiled), [], *parameter_counts(compiled.root))

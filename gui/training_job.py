@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from workbench.core.paths import mark_cache
 from workbench.core.project import Project, ProjectError
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.runs import RunFolder, RunFolderError, slug
@@ -60,6 +61,9 @@ class TrainingProcess:
         """Snapshot the project into the run folder (so later edits cannot change what this run
         trains) and start `main.py train` on the snapshot, under torchrun when processes > 1."""
         snapshot_path = run_dir / "project.json"
+        cache = project.data_cache() if project.data.pipeline is not None or project.data.cache else None
+        if cache is not None:  # the snapshot names it from the run folder: the mark lets it (core/paths.py)
+            mark_cache(cache)
         Project.from_dict(project.to_dict()).save(snapshot_path)  # a copy keeps project.path as it is
         return cls._start(run_dir, train_arguments(str(snapshot_path), str(run_dir)), processes)
 

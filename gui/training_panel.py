@@ -426,6 +426,10 @@ class TrainingPanel(QWidget):
         if problems:
             where, message = problems[0]
             return f"{where}: {message}" if where else message
+        try:
+            self.project.check_memory()  # the trainer would refuse it too, after starting a process
+        except ProjectError as exc:
+            return str(exc)
         return ""
 
     def _kill_if_running(self) -> None:

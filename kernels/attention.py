@@ -14,9 +14,16 @@ or full attention; on the CPU always sdpa.
 
 Masks align positions to the end (query i sits at key position i + S - T, as with a KV cache), and a
 query that sees no key outputs zeros.
+
+NaN rule, the same on every backend (issue #24 found SDPA's fused kernel returning zeros for a NaN
+query, its masked path spreading a NaN key to rows that cannot see it, and the reference hiding
+both): an output row is NaN exactly when it reads a NaN or infinity, in its own query or in a key
+or value it may see; every other row is unaffected. A fault shows up where it happened instead of
+passing silently as zeros.
 """
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -136,10 +143,28 @@ def attention(
             f"expected q (B, Hq, T, D) and k, v (B, Hkv, S, D); "
             f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
         )
-    if q.shape[1] % k.shape[1]:
-        raise UnsupportedAttention(f"query heads ({q.shape[1]}) must be a multiple of key/value heads ({k.shape[1]})")
-    if window is not None and window < 1:
-        raise UnsupportedAttention(f"window must be a positive number of positions, got {window}")
+    _check_arguments(q, k, window=window, scale=scale, dropout_p=dropout_p)
+    # The NaN rule, the same on every backend (module docstring). A masked-out weight is exactly 0,
+    # but 0 × NaN is NaN: with a mask, bad keys and values are zeroed first so they reach no row
+    # that cannot see them; the rows that can are set to NaN afterwards.
+    plain = dict(causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale, dropout_p=dropout_p,
+                 backend=backend)
+    if torch.compiler.is_exporting() or torch.jit.is_tracing():
+        return _dispatch(q, k, v, **plain)  # an exported graph (ONNX) stays the backend's arithmetic alone
+    bad_q, bad_kv = _nonfinite(q, k, v)
+    if q.device.type == "cpu" and not torch.compiler.is_compiling() and not (bad_q.any() or bad_kv.any()):
+        # On the CPU asking costs nothing, and clean inputs (every training step) skip the masking,
+        # whose backward pass would add ~20 % to attention's; on CUDA asking would stall the stream,
+        # and under torch.compile it would break the graph, so there the masking always runs.
+        return _dispatch(q, k, v, **plain)
+    if causal or window is not None:
+        k, v = k.masked_fill(bad_kv.unsqueeze(-1), 0.0), v.masked_fill(bad_kv.unsqueeze(-1), 0.0)
+    out = _dispatch(q, k, v, **plain)
+    rows = _rows_reading(bad_q, bad_kv, causal=causal, window=window)
+    return out.masked_fill(rows.unsqueeze(-1), float("nan"))
+
+
+def _dispatch(q, k, v, *, causal, window, alibi_slopes, scale, dropout_p, backend) -> torch.Tensor:
     if backend == "reference":
         return reference_attention(
             q, k, v, causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale, dropout_p=dropout_p
@@ -166,6 +191,50 @@ def attention(
     else:
         out = _sdpa(rest, k, v, dropout_p=dropout_p, **options)
     return torch.cat([q.new_zeros(b, h, skip, d), out], dim=2) if skip else out
+
+
+def _nonfinite(q, k, v) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, Hq, T) queries and (B, Hkv, S) keys holding a NaN or infinity (in k or v). A row's fp32 sum
+    is non-finite exactly then (or for values near 1e38, which overflow the scores anyway), and
+    summing is 10× cheaper than isfinite().all() on the CPU. No sync: the answer stays a tensor."""
+    with torch.no_grad():
+        bad_q = ~torch.isfinite(q.sum(dim=-1, dtype=torch.float32))
+        bad_kv = ~torch.isfinite(k.sum(dim=-1, dtype=torch.float32) + v.sum(dim=-1, dtype=torch.float32))
+    return bad_q, bad_kv
+
+
+def _rows_reading(bad_q, bad_kv, *, causal: bool, window: int | None) -> torch.Tensor:
+    """(B, Hq, T) True where an output row reads a bad query, or a bad key or value it may see: a
+    prefix sum over the keys and two lookups per row, no (T, S) matrix."""
+    h, t = bad_q.shape[1], bad_q.shape[2]
+    g, s = bad_kv.shape[1], bad_kv.shape[2]
+    before = F.pad(bad_kv.cumsum(dim=-1), (1, 0))  # (b, g, s + 1): bad keys before position j
+    position = torch.arange(t, device=bad_q.device) + (s - t)  # query i's key position (aligned to the end)
+    last = position if causal else (position + window - 1 if window is not None else torch.full_like(position, s - 1))
+    first = position - window + 1 if window is not None else torch.zeros_like(position)
+    first, last = first.clamp(0, s), last.clamp(-1, s - 1)
+    seen = (before[..., last + 1] - before[..., first] > 0) & (last >= first)  # (b, g, t)
+    return bad_q | seen.repeat_interleave(h // g, dim=1)
+
+
+def _check_arguments(q, k, *, window, scale, dropout_p) -> None:
+    """Arguments every backend needs, each refused with the reason (issue #24: Hkv = 0 raised
+    ZeroDivisionError, window=True ran as 1, dropout_p=-0.5 blamed dropout > 0, scale=NaN gave zeros)."""
+    hq, hkv = q.shape[1], k.shape[1]
+    if hkv < 1 or hq < 1:
+        raise UnsupportedAttention(f"q and k need at least one head each, got {hq} query and {hkv} key/value heads")
+    if hq % hkv:
+        raise UnsupportedAttention(f"query heads ({hq}) must be a multiple of key/value heads ({hkv}): each "
+                                   f"key/value head serves a whole group of query heads")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise UnsupportedAttention(f"window must be a positive whole number of positions (or None for no "
+                                   f"window), got {window!r}")
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) or not 0 <= dropout_p < 1:
+        raise UnsupportedAttention(f"dropout_p is a probability in [0, 1): the share of attention weights "
+                                   f"dropped, got {dropout_p!r}")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                              or not math.isfinite(scale)):
+        raise UnsupportedAttention(f"scale must be a finite number (None for 1/sqrt(D)), got {scale!r}")
 
 
 def _sdpa(q, k, v, *, causal, window, alibi_slopes, scale, dropout_p):

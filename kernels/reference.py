@@ -57,12 +57,16 @@ def reference_attention(
     scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale  # (b, h, t, s)
     if alibi_slopes is not None:
         scores = scores + alibi_bias(alibi_slopes.to(q.device), t, s)
-    if causal or window is not None:
+    masked = causal or window is not None
+    if masked:
         allowed = attention_mask(t, s, causal=causal, window=window, device=q.device)
         scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    # A query row with no visible key (possible with a window and t > s) attends to nothing.
-    weights = torch.nan_to_num(weights, nan=0.0)
+    if masked:
+        # A query row with no visible key (possible with a window and t > s) attends to nothing: its
+        # weights are zeros. Only those rows: a NaN from the inputs stays NaN, as on every other
+        # backend (kernels/attention.py states the rule; issue #24 found the reference hiding it).
+        weights = weights.masked_fill(~allowed.any(dim=-1, keepdim=True), 0.0)
     dropped = torch.dropout(weights, dropout_p, train=dropout_p > 0)
     out = torch.matmul(dropped, v.float()).to(q.dtype)  # (b, h, t, d)
     return (out, weights) if return_weights else out

@@ -7,6 +7,7 @@ module from `core/nn/` that does the work; the module knows nothing of graphs.
 """
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,6 +117,8 @@ def _check_value(title: str, f: dataclasses.Field, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(f"{title}: {f.name} must be a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):  # NaN passes every min/max comparison (issue #24)
+            raise ParamError(f"{title}: {f.name} must be a finite number, got {value!r}")
     elif kind is str and not isinstance(value, str):
         raise ParamError(f"{title}: {f.name} must be text, got {value!r}")
     if meta.get("choices") is not None and value not in meta["choices"]:

@@ -40,6 +40,7 @@ from workbench.core.data.batching import is_validation_document
 from workbench.core.data.dedup import ExactDuplicates, NearDuplicates
 from workbench.core.data.document_store import DocumentStore, DocumentStoreWriter, read_indices, write_indices
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
+from workbench.core.paths import PathError, mark_cache, refuse_link
 from workbench.core.data.quality_rules import length_failure, quality_failure, repetition_failure
 from workbench.core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read_documents, scan_corpus
 from workbench.core.data.token_file import TokenFile, TokenFileWriter
@@ -135,7 +136,8 @@ class DataPipeline:
     def clean(self) -> CleanCorpus:
         """Read and clean the corpus (the steps before tokenize): what tokenizers train on."""
         self.reports = []
-        self.cache.mkdir(parents=True, exist_ok=True)
+        _refuse_links(self.cache)
+        mark_cache(self.cache)
         read = self.config.read
         fingerprint, _, total_bytes = corpus_fingerprint(scan_corpus(self.sources, read, self._scanned))
         key = _key("read", fingerprint, dataclasses.asdict(read))
@@ -186,11 +188,12 @@ class DataPipeline:
 
     def _step(self, name: str, key: str, build: Callable[[Path], StepReport]) -> StepReport:
         folder = self.cache / name
+        partial = self.cache / f".{name}.partial"
+        _refuse_links(folder, partial)  # rmtree and rename below must not reach through a link
         saved = _read_step_file(folder)
         if saved is not None and saved["key"] == key:
             report = StepReport(**{**saved["report"], "status": "cached"})
         else:
-            partial = self.cache / f".{name}.partial"
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
             started = time.perf_counter()
@@ -279,6 +282,7 @@ class DataPipeline:
         manifest = {"sources": [str(s) for s in self.sources], "config": self.config.to_dict(),
                     "steps": [r.to_dict() for r in self.reports]}
         partial = self.cache / ".manifest.json.partial"
+        _refuse_links(partial, self.cache / "manifest.json")
         partial.write_text(json.dumps(manifest, indent=1) + "\n")
         partial.replace(self.cache / "manifest.json")
 
@@ -303,6 +307,16 @@ def read_manifest(cache: Path) -> Manifest | None:
                         [StepReport(**step) for step in raw["steps"]])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a manifest this version can read ({exc}); run the pipeline again") from None
+
+
+def _refuse_links(*paths: Path) -> None:
+    """A cache entry that is a symbolic link would let a write or a delete land outside the cache
+    (issue #24): refuse it with a message instead."""
+    try:
+        for path in paths:
+            refuse_link(path, "an entry of the data cache")
+    except PathError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _line_count(text: str) -> int:

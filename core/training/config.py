@@ -1,6 +1,7 @@
 """Training settings: one frozen dataclass, saved in the project and in every run."""
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from workbench.core.data.tasks import CLASSIFICATION_TASKS, MIXTURE, SEQ2SEQ_TASKS, TaskError, parse_mixture
@@ -60,6 +61,10 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch; 0 lets torch decide
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # NaN passes every range check below (issue #24)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"training setting {f.name} must be a finite number, got {value}")
         positive = ("steps", "batch_size", "grad_accumulation", "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
         for name in positive:
             if getattr(self, name) < 1:
@@ -107,6 +112,11 @@ class TrainConfig:
             raise ConfigError(f"spike_factor must be 0 (off) or above 1, got {self.spike_factor}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay cannot be negative, got {self.weight_decay}")
         if min(self.warmup_steps, self.sample_every, self.threads, self.max_skipped_steps) < 0 or self.grad_clip < 0:
             raise ConfigError("warmup_steps, sample_every, threads, max_skipped_steps and grad_clip cannot be negative")
 
