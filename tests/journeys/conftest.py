@@ -85,6 +85,22 @@ def shakespeare_slice(folder: Path, characters: int = 60_000) -> Path:
     return corpus
 
 
+def shrink_preset(name: str, folder: Path) -> Path:
+    """A bundled preset scaled down as tests/conftest.py shrink_project scales the default GPT (context 32,
+    width 32, at most 2 copies of each group; heads kept, 4 divide 32), saved in `folder` for File ▸ Open."""
+    project = load_project(REPO / "assets/presets" / f"{name}.json")
+    graph = project.graph
+    for node_id, node in graph.nodes.items():
+        if node.type_id == "input.tokens":
+            graph.set_param(node_id, "context_length", 32)
+        elif node.type_id == "embed.token":
+            graph.set_param(node_id, "width", 32)
+        elif getattr(node, "repeat", 1) > 2:
+            graph.set_param(node_id, "repeat", 2)
+    graph.history.clear()
+    return project.save(folder / f"{name}-small.json")
+
+
 # ----- a user's hands -----
 
 def click_tab(qtbot, window, title: str) -> None:
@@ -136,6 +152,8 @@ def set_training(qtbot, window, **settings) -> None:
                 qtbot.mouseClick(editor, Qt.MouseButton.LeftButton, pos=QPoint(8, editor.height() // 2))
         elif isinstance(editor, (QAbstractSpinBox, QLineEdit)):
             type_into(qtbot, editor, str(value))
+        elif editor.findChild(QLineEdit) is not None:  # a path typed beside its "…" browse button
+            type_into(qtbot, editor.findChild(QLineEdit), str(value))
         else:
             raise AssertionError(f"no way to type into {name}")
         assert getattr(window.project.train, name) == value, training.form.error_label.text()
