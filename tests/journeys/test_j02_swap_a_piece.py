@@ -5,6 +5,8 @@ both runs with "positions: position.learned → position.rope" listed as their d
 
 The model is the default GPT scaled down (tests/conftest.py shrink_project) so each run takes seconds."""
 
+import pytest
+
 from workbench.core.project import load_project
 from tests.conftest import shrink_project
 from tests.journeys.conftest import (click_card, curve_points, press_train, set_training, shakespeare_slice,
@@ -64,3 +66,10 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     assert [name for name, *_ in training.plot.overlays] == [first.name]
     assert len(curve_points(training.plot.overlays[0][2])) > 0 and len(curve_points(training.plot.raw_curve)) > 0
     shots.save(window, "two runs overlaid with their difference")
+
+    # RoPE hands its rotations to attention through its `positions` output; swapped in for learned
+    # positions that output is wired to nothing, so the second run had no position information at all.
+    graph = window.project.graph
+    if not any(edge.src == "positions" and edge.src_port == "positions" for edge in graph.edges):
+        pytest.xfail("Replace with RoPE leaves RoPE's positions output unwired (the gpt-tiny layer group has no "
+                     "positions input): the model trains with no position information and no problem is shown")
