@@ -104,14 +104,17 @@ def shrink_preset(name: str, folder: Path) -> Path:
 # ----- a user's hands -----
 
 def click_tab(qtbot, window, title: str) -> None:
-    """Click the tab called `title` in the window's dock tab bars (Attention, Generate, …)."""
-    for bar in window.findChildren(QTabBar):
-        for index in range(bar.count()):
-            if bar.tabText(index).replace("&", "") == title and bar.isVisible():
-                qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-                qtbot.waitUntil(lambda: bar.currentIndex() == index, timeout=2000)
-                return
-    raise AssertionError(f"no visible tab called {title!r}")
+    """Click the tab called `title` in the tab bar of the window's bottom panels (Attention, Generate, …).
+    QMainWindow keeps tab bars of earlier dock arrangements around: the one with every panel is used."""
+    bars = [bar for bar in window.findChildren(QTabBar)
+            if title in [bar.tabText(i).replace("&", "") for i in range(bar.count())]]
+    assert bars, f"no tab called {title!r}"
+    bar = max(bars, key=QTabBar.count)
+    index = [bar.tabText(i).replace("&", "") for i in range(bar.count())].index(title)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(lambda: bar.currentIndex() == index, timeout=2000)
+    dock = next(dock for dock in window.panel_docks if dock.windowTitle() == title)
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=2000)
 
 
 def click_card(qtbot, canvas, node_id: str, double: bool = False) -> None:
