@@ -11,6 +11,7 @@ with warmup 5 in the Settings tab."""
 import numpy as np
 
 from workbench.core.project import load_project
+from workbench.core.training.runs import read_jsonl
 from workbench.gui.editor.edges import EdgeLabel
 from workbench.gui.graph_items import NodeItem
 from tests.conftest import shrink_project
@@ -35,8 +36,9 @@ def test_first_run_from_the_default_project(qtbot, open_window, shots, tmp_path,
     small.save(tmp_path / "small-gpt.json")
     open_from_menu(qtbot, window, monkeypatch, tmp_path / "small-gpt.json")
     assert window.project.data.corpus.name == "shakespeare.txt"
+    # shrink_project samples every 3 steps; back to the default cadence, which adds steps 10 and 25.
     set_training(qtbot, window, steps=STEPS, batch_size=8, warmup_steps=5, eval_every=10, log_every=2,
-                 sample_length=60)
+                 sample_every=200, checkpoint_every=200, sample_length=60)
     run_dir = press_train(qtbot, window)
     # Straight to the other panels, before the trainer has written run.json.
     click_tab(qtbot, window, "Attention")
@@ -71,6 +73,8 @@ def test_first_run_from_the_default_project(qtbot, open_window, shots, tmp_path,
     assert np.mean(losses[-3:]) < losses[0] - 0.3, losses  # the curve falls
     assert f"finished at step {STEPS}" in training.status_label.text()
     assert training.sample_title.text() == f"Latest sample · step {STEPS}"
+    assert [row["step"] for row in read_jsonl(run_dir / "samples.jsonl", 0)[0]] == [10, 25, STEPS]
+    assert attention.step_label.text() == f"step {STEPS} of {STEPS}"  # the slider followed the snapshots
     shots.save(window, "finished run with curve and sample")
 
     # Generate loaded the run's final checkpoint once it landed, without a click on the run.
