@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QMessageBox, QTabBar
 
 from workbench.core.project import Project, load_project
@@ -24,7 +24,7 @@ RUN_TIMEOUT_MS = 120_000  # a short real run on two busy cores, trainer start-up
 
 
 class Screenshots:
-    """Numbered grabs of the whole window: 01-default-project.png, 02-training.png, …"""
+    """Numbered grabs of the whole window (or a dialog): 01-default-project.png, 02-training.png, …"""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -125,13 +125,15 @@ def click_card(qtbot, canvas, node_id: str, double: bool = False) -> None:
     click(canvas.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
 
 
-def type_into(qtbot, widget, text: str) -> None:
-    """Select what the field holds, type `text` and press Enter, as a person does."""
+def type_into(qtbot, widget, text: str, enter: bool = True) -> None:
+    """Select what the field holds, type `text` and press Enter (unless told not to: in a dialog, Enter
+    presses its default button), as a person does."""
     widget.setFocus()
     line = widget.lineEdit() if isinstance(widget, (QAbstractSpinBox, QComboBox)) else widget
     line.selectAll()
     qtbot.keyClicks(line, text)
-    qtbot.keyClick(line, Qt.Key.Key_Return)
+    if enter:
+        qtbot.keyClick(line, Qt.Key.Key_Return)
 
 
 def choose(combo: QComboBox, data) -> None:
@@ -152,7 +154,7 @@ def set_training(qtbot, window, **settings) -> None:
             choose(editor, value)
         elif isinstance(editor, QCheckBox):
             if editor.isChecked() != value:
-                qtbot.mouseClick(editor, Qt.MouseButton.LeftButton, pos=QPoint(8, editor.height() // 2))
+                editor.click()
         elif isinstance(editor, (QAbstractSpinBox, QLineEdit)):
             type_into(qtbot, editor, str(value))
         elif editor.findChild(QLineEdit) is not None:  # a path typed beside its "…" browse button

@@ -89,7 +89,7 @@ def test_generate_with_four_strategies_from_a_trained_run(qtbot, open_window, sh
     assert "k = 10" in columns[2].title.text() and "p = 0.9" in columns[3].title.text()
     shots.save(window, "four strategies side by side")
 
-    qtbot.mouseClick(panel.cache_box, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.cache_box.height() // 2))
+    panel.cache_box.click()
     assert not panel.cache_box.isChecked()
     choose(panel.strategy_box, "greedy")
     generate(qtbot, panel, panel.generate_button)
