@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QMessageBox, QTabBar
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QLineEdit, QMessageBox, QTabBar
 
 from workbench.core.project import Project, load_project
 from workbench.gui.main_window import MainWindow
@@ -34,7 +34,8 @@ class Screenshots:
         self.count += 1
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}.png"
-        window.repaint()
+        for _ in range(3):  # widgets a rebuild added are shown, and layouts settle, from the event loop
+            QApplication.processEvents()
         assert window.grab().save(str(path)), f"cannot write the screenshot {path}"
         return path
 
