@@ -9,6 +9,7 @@ the default project as drawn, the journey opens a copy scaled down by tests/conf
 with warmup 5 in the Settings tab."""
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from workbench.core.project import load_project
 from workbench.core.training.runs import read_jsonl
@@ -82,3 +83,33 @@ def test_first_run_from_the_default_project(qtbot, open_window, shots, tmp_path,
     qtbot.waitUntil(lambda: generation.model is not None, timeout=60_000)
     assert run_dir.name in generation.model_label.text() and generation.generate_button.isEnabled()
     shots.save(window, "generate ready")
+
+
+def test_panels_while_a_long_run_trains_then_stop(qtbot, open_window, shots, tmp_path, monkeypatch):
+    """A run far longer than the test: the panels are looked at while it trains and has no checkpoint yet,
+    then Stop checkpoints it and the Generate panel loads that checkpoint."""
+    window = open_window()
+    small = shrink_project(load_project())
+    small.save(tmp_path / "small-gpt.json")
+    open_from_menu(qtbot, window, monkeypatch, tmp_path / "small-gpt.json")
+    set_training(qtbot, window, steps=100_000, warmup_steps=5, sample_every=200, checkpoint_every=100_000)
+    press_train(qtbot, window)
+    click_tab(qtbot, window, "Attention")
+    attention, generation, training = window.attention, window.generation, window.training
+    qtbot.waitUntil(lambda: attention.body.currentIndex() == 1, timeout=90_000)  # the step-10 snapshot
+    assert training.is_running()
+    click_tab(qtbot, window, "Generate")
+    qtbot.waitUntil(lambda: not generation.model_label.text().startswith("Loading"), timeout=30_000)
+    # Waiting, not failing: the first checkpoint loads when the trainer saves one.
+    assert generation.status_label.property("state") != "failed", generation.status_label.text()
+    assert "has no checkpoint yet" in generation.status_label.text() and not generation.generate_button.isEnabled()
+    shots.save(window, "generate while training without a checkpoint")
+
+    click_tab(qtbot, window, "Training")
+    qtbot.mouseClick(training.stop_button, Qt.MouseButton.LeftButton)
+    assert wait_for_run_end(qtbot, window) == "stopped", training.status_label.text()
+    assert training.status_label.text().count("stopped at step") == 1  # #23 item 10: said twice
+    click_tab(qtbot, window, "Generate")
+    qtbot.waitUntil(lambda: generation.model is not None, timeout=60_000)
+    assert "checkpoint of step" in generation.model_label.text()
+    shots.save(window, "generate loads the stopped runs checkpoint")
