@@ -40,12 +40,21 @@ class Screenshots:
         return path
 
 
+_STARTED: dict[Path, Screenshots] = {}  # one numbering per journey folder in a test session
+
+
 @pytest.fixture
 def shots(request, tmp_path) -> Screenshots:
+    """The journey's screenshot folder; a module's later tests number on from its earlier ones, and an
+    earlier session's pictures in it are removed first, so the folder shows one run of the journey."""
     journey = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     root = os.environ.get("JOURNEY_SCREENSHOTS")
-    base = Path(root) if root else tmp_path / "screenshots"
-    return Screenshots(base / journey)
+    folder = (Path(root) if root else tmp_path / "screenshots") / journey
+    if folder not in _STARTED:
+        for old in folder.glob("[0-9][0-9]-*.png"):
+            old.unlink()
+        _STARTED[folder] = Screenshots(folder)
+    return _STARTED[folder]
 
 
 @pytest.fixture
