@@ -135,6 +135,17 @@ def click_card(qtbot, canvas, node_id: str, double: bool = False) -> None:
     click(canvas.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
 
 
+def drag_between_ports(qtbot, canvas, src: str, src_port: str, dst: str, dst_port: str) -> None:
+    """Press on an output port, move in steps and release on an input port (tests/gui/test_editor.py's)."""
+    viewport = canvas.view.viewport()
+    start = canvas.nodes[src].scene_port_position(src_port, is_input=False)
+    end = canvas.nodes[dst].scene_port_position(dst_port, is_input=True)
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=canvas.view.mapFromScene(start))
+    for fraction in (0.25, 0.5, 0.75, 1.0):
+        qtbot.mouseMove(viewport, canvas.view.mapFromScene(start + (end - start) * fraction))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=canvas.view.mapFromScene(end))
+
+
 def type_into(qtbot, widget, text: str, enter: bool = True) -> None:
     """Select what the field holds, type `text` and press Enter (unless told not to: in a dialog, Enter
     presses its default button), as a person does."""

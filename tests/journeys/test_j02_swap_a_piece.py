@@ -9,8 +9,8 @@ import pytest
 
 from workbench.core.project import load_project
 from tests.conftest import shrink_project
-from tests.journeys.conftest import (click_card, curve_points, press_train, set_training, shakespeare_slice,
-                                     wait_for_run_end)
+from tests.journeys.conftest import (click_card, curve_points, drag_between_ports, press_train, set_training,
+                                     shakespeare_slice, wait_for_run_end)
 
 
 def edge_labels_from(window, node_id: str) -> list[str]:
@@ -37,6 +37,15 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     first = press_train(qtbot, window)
     assert wait_for_run_end(qtbot, window) == "finished", window.training.status_label.text()
     shots.save(window, "first run learned positions")
+
+    # A wrong wire first: hidden vectors into the loss's token targets are refused, with the reason.
+    before = window.project.graph.to_dict()
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    drag_between_ports(qtbot, canvas, "tok_emb", "out", "loss", "targets")
+    assert window.project.graph.to_dict() == before
+    assert any("cannot connect hidden output tok_emb.out to tokens input" in m for m in messages), messages
+    shots.save(window, "a refused edge says why")
 
     click_card(qtbot, canvas, "positions")
     assert canvas.selected_ids() == ["positions"]
