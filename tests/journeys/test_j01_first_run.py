@@ -58,7 +58,8 @@ def test_first_run_from_the_default_project(qtbot, open_window, shots, tmp_path,
     heads = attention.rows[0].weights.shape[1]
     assert len(attention.rows) == 2 and heads == 2  # 2 layers × 2 heads of the scaled-down GPT
     weights = attention.rows[0].weights[0, 0].numpy()  # (T, S) of layer 1, head 1
-    assert np.allclose(weights.sum(-1), 1, atol=2e-3) and np.allclose(np.triu(weights, 1), 0)  # causal rows (fp16 snapshots)
+    # Rows of a causal map: each sums to 1 (snapshots are fp16) and reads no later position.
+    assert np.allclose(weights.sum(-1), 1, atol=2e-3) and np.allclose(np.triu(weights, 1), 0)
     assert attention.step_label.text().startswith("step ")
     shots.save(window, "attention heads")
 
