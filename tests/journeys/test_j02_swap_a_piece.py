@@ -6,6 +6,7 @@ both runs with "positions: position.learned → position.rope" listed as their d
 The model is the default GPT scaled down (tests/conftest.py shrink_project) so each run takes seconds."""
 
 import pytest
+from PySide6.QtCore import Qt
 
 from workbench.core.project import load_project
 from tests.conftest import shrink_project
@@ -67,6 +68,8 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     assert wait_for_run_end(qtbot, window) == "finished", window.training.status_label.text()
     training = window.training
     training.run_list.refresh()
+    current = training.run_list.tree.currentItem()
+    assert current is not None and current.data(0, Qt.ItemDataRole.UserRole) == second  # the run just trained
     for run in (first, second):
         training.run_list.set_checked(run, True)  # the tick box in the run list
     qtbot.waitUntil(lambda: training.differences_scroll.isVisible(), timeout=3000)
