@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from workbench.core.project import ASSETS, Project, load_project
@@ -271,3 +272,14 @@ def test_a_sweeps_runs_are_listed_under_its_name(qtbot, trained_run, runs_in_tmp
     tree = panel.run_list.tree
     names = {tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())}
     assert names == {"plain", "sweep-tiny/width32-tokens512"}
+
+
+def test_a_run_selected_before_it_is_listed_is_selected_once_it_is(qtbot, trained_run, runs_in_tmp):
+    """Train selects the new run before its trainer writes run.json: the list selects it when it appears."""
+    panel = make_panel(qtbot)
+    started = (runs_in_tmp / "just-started").resolve()
+    panel.run_list.select(started)
+    assert panel.run_list.tree.currentItem() is None
+    copy_run(trained_run, runs_in_tmp, "just-started")
+    panel.run_list.refresh()
+    assert panel.run_list.tree.currentItem().data(0, Qt.ItemDataRole.UserRole) == started
