@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBo
 
 from workbench.core.decoding import GenerationConfig, GenerationResult, StepRecord
 from workbench.core.project import Project
+from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui.beam_tree import BeamTreeView
 from workbench.gui.generation_jobs import GenerationJob, LoadedModel, ModelLoadJob
 from workbench.gui.theme import PANEL
@@ -199,6 +200,14 @@ class GeneratePanel(QWidget):
 
     def show_run(self, run_dir: Path | None) -> None:
         self.run_dir = None if run_dir is None else Path(run_dir)
+        if self.run_dir is not None and _training_without_checkpoint(self.run_dir):
+            # Not an error: checkpoints_changed loads the first one the trainer saves (#23, journey 1).
+            self.model = None
+            self.model_label.setText("No model loaded")
+            self._set_status(f"{self.run_dir.name} is training and has no checkpoint yet: its first one loads "
+                             "here as soon as the trainer saves it (Stop saves one too).")
+            self._update_controls()
+            return
         self._load()
 
     def show_waiting(self, run_dir: Path) -> None:
@@ -390,6 +399,14 @@ class GeneratePanel(QWidget):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def _training_without_checkpoint(run_dir: Path) -> bool:
+    try:
+        run = RunFolder.open(run_dir)
+    except RunFolderError:
+        return False  # not a run: loading says why
+    return run.status == "running" and run.latest_checkpoint() is None
 
 
 def _legend() -> QHBoxLayout:

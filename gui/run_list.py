@@ -67,6 +67,7 @@ class RunList(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._items: dict[Path, QTreeWidgetItem] = {}
+        self._wanted: Path | None = None  # a run to select once it is listed (one just started has no run.json yet)
         self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
         self._timer.start()
         self.refresh()
@@ -84,6 +85,7 @@ class RunList(QWidget):
 
     def select(self, run_dir: Path) -> None:
         item = self._items.get(Path(run_dir).resolve())
+        self._wanted = None if item is not None else Path(run_dir).resolve()
         if item is not None:
             self.tree.setCurrentItem(item)
 
@@ -107,6 +109,8 @@ class RunList(QWidget):
             item = self._item(run, run.path in was_checked)
             self._items[run.path] = item
             self.tree.addTopLevelItem(item)
+        if self._wanted in self._items:
+            current, self._wanted = self._wanted, None
         if current in self._items:
             self.tree.setCurrentItem(self._items[current])
         self.tree.blockSignals(False)

@@ -211,3 +211,23 @@ def test_reload_picks_up_a_checkpoint_written_since(qtbot, bare_panel, trained_r
     with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
         qtbot.mouseClick(bare_panel.reload_button, Qt.MouseButton.LeftButton)
     assert loaded.args == [True] and "step 12" in bare_panel.model_label.text()
+
+
+def test_a_training_run_without_a_checkpoint_waits_for_its_first(qtbot, bare_panel, trained_run, tmp_path):
+    """#23: a run shown as soon as run.json existed said "Cannot load the model" in red until its first
+    checkpoint; it waits instead, and the checkpoint loads when the run watcher announces it."""
+    run = tmp_path / "training-run"
+    shutil.copytree(trained_run, run)
+    shutil.move(run / "checkpoints", tmp_path / "later")
+    training = RunFolder.open(run)
+    training.lock.acquire()  # a live trainer holds the run's lock; without one it reads as interrupted
+    training.set_status("running", step=3)
+    bare_panel.show_run(run)
+    assert bare_panel.model is None and not bare_panel.generate_button.isEnabled()
+    assert "is training and has no checkpoint yet" in bare_panel.status_label.text()
+    assert bare_panel.status_label.property("state") != "failed"
+    shutil.move(tmp_path / "later", run / "checkpoints")
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
+        bare_panel.checkpoints_changed([4, 8, 12])
+    assert loaded.args == [True] and "step 12" in bare_panel.model_label.text()
+    training.release_lock()

@@ -28,8 +28,9 @@ def test_an_invalid_value_is_refused_with_cores_message(qtbot):
     project = load_project()
     panel = TrainingPanel(project)
     qtbot.addWidget(panel)
+    before = project.train.steps
     panel.form.editors["steps"].setValue(0)
-    assert project.train.steps == TrainConfig().steps
+    assert project.train.steps == before
     assert not panel.form.error_label.isHidden()
     assert panel.form.error_label.text() == "training setting steps must be at least 1, got 0"
     assert panel.form.editors["steps"].property("invalid")

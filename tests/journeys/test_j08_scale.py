@@ -1,0 +1,68 @@
+"""Journey 8, scale: switch on bf16, activation checkpointing and gradient accumulation in the training
+form, see the inspector follow, train (bf16 autocast runs on a CPU too) and view the run like any other,
+then copy the command that trains the same run on a cluster with torchrun.
+
+The model is the scaled-down default GPT (tests/conftest.py shrink_project)."""
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from workbench.core.project import load_project
+from workbench.core.training.runs import RunFolder
+from tests.conftest import shrink_project
+from tests.journeys.conftest import curve_points, press_train, set_training, shakespeare_slice, wait_for_run_end
+
+SCALED = dict(precision="bf16", activation_checkpointing=True, grad_accumulation=2)
+
+
+def small_window(open_window, tmp_path):
+    project = shrink_project(load_project(), shakespeare_slice(tmp_path))
+    project.save(tmp_path / "tiny.json")
+    window = open_window(project)
+    window.canvas.scene.clearSelection()  # the inspector shows the whole model and its training settings
+    return window
+
+
+def test_bf16_checkpointing_and_accumulation_train_and_copy_a_cluster_command(qtbot, open_window, shots, tmp_path):
+    window = small_window(open_window, tmp_path)
+    set_training(qtbot, window, **SCALED)
+    rows = window.inspector.row_texts()
+    assert rows["precision"] == "bf16" and rows["activation checkpointing"] == "true"
+    assert rows["grad accumulation"] == "2"
+    shots.save(window, "scaled settings in the inspector")
+
+    press_train(qtbot, window)
+    assert wait_for_run_end(qtbot, window) == "finished", window.training.status_label.text()
+    training = window.training
+    run = RunFolder.open(training.run_dir)
+    assert {name: run.info["config"][name] for name in SCALED} == SCALED
+    assert len(curve_points(training.plot.raw_curve)) == window.project.train.steps
+    assert all(loss == loss for loss in curve_points(training.plot.raw_curve))  # no NaN under bf16
+    shots.save(window, "bf16 run finished")
+
+    qtbot.mouseClick(training.copy_button, Qt.MouseButton.LeftButton)
+    command = QApplication.clipboard().text()
+    assert f"train {tmp_path / 'tiny.json'}" in command
+    for setting in ('precision=bf16', "activation_checkpointing=true", "grad_accumulation=2"):
+        assert setting in command, command
+    assert training.status_label.text() == f"Copied: {command}"
+    shots.save(window, "command copied")
+    if not training.processes_box.isVisible():
+        pytest.xfail("without several local GPUs the Training panel hides its process count, so Copy command "
+                     f"never gives a torchrun command for a cluster (it gave: {command[:60]}…)")
+    training.processes_box.setValue(2)
+    qtbot.mouseClick(training.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text().startswith("torchrun --nproc-per-node 2 main.py train ")
+
+
+def test_the_memory_estimate_falls_with_bf16_and_checkpointing(qtbot, open_window, tmp_path):
+    """#23 item 5: the inspector's memory figure ignored precision and checkpointing."""
+    window = small_window(open_window, tmp_path)
+    before = window.inspector.row_texts()["training state"]
+    set_training(qtbot, window, **SCALED)
+    after = window.inspector.row_texts()["training state"]
+    if after == before:
+        pytest.xfail(f"the inspector's training state stays {after} with bf16 and activation checkpointing: "
+                     "it counts fp32 weights, gradients and Adam moments only, never activations or precision")
+    assert float(after.split()[0]) < float(before.split()[0]), (before, after)
