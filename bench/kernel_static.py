@@ -10,7 +10,7 @@ Triton compiles ahead of time for any target (`triton.compile(ASTSource(...), ta
 and ships NVIDIA's `cuobjdump`, so on a machine without a GPU we still learn, for each autotune
 candidate the dispatcher would try:
   registers     per thread (cuobjdump -res-usage REG)
-  spill_bytes   local memory per thread (LOCAL): Triton kernels have no local arrays, so it is spill space
+  spill_bytes   bytes stored by spill instructions (STL in the SASS; ptxas -v's "bytes spill stores")
   shared_bytes  dynamic shared memory the launch asks for (Triton's metadata)
   wgmma         Hopper warpgroup MMA (HGMMA) in the SASS; async_copy: cp.async (LDGSTS) or TMA (UTMALDG)
   interior_instructions / edge_instructions
@@ -37,7 +37,12 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-KERNELS = {"forward": "_attn_fwd", "dkdv": "_attn_bwd_dkdv", "dq": "_attn_bwd_dq"}
+# Our name -> (module under workbench.kernels, the autotuned kernel in it).
+KERNELS = {
+    "forward": ("triton_attention", "_attn_fwd"),
+    "dkdv": ("triton_attention_backward", "_attn_bwd_dkdv"),
+    "dq": ("triton_attention_backward", "_attn_bwd_dq"),
+}
 DTYPES = {"bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}  # our name -> Triton's pointer element type
 HEAD_DIMS = (16, 32, 64, 128)
 # Mask name -> the kernels' constexpr flags. The first four are the issue's; window and alibi (not
@@ -58,6 +63,7 @@ FLOAT_ARGS = {"qk_scale", "sm_scale"}
 MMA_OPCODES = ("HGMMA", "HMMA")
 
 SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+STORE_LOCAL = re.compile(r"\bSTL(?:\.(64|128))?\b")
 BRANCH = re.compile(r"^(?:@!?U?P\w+\s+)?BRA\s+(?:\S+,\s*)?0x([0-9a-f]+)")
 
 
@@ -99,15 +105,22 @@ def candidate_configs(kernel: str, dtype: str, head_dim: int):
     kernel, dtype and head dim on a GPU: the kernel module's own list after its own pruning."""
     import torch
 
-    from workbench.kernels import triton_attention
-
-    tuner = getattr(triton_attention, KERNELS[kernel])
+    tuner = _kernel(kernel)
     configs = tuner.configs
     if tuner.early_config_prune is not None:
         stand_in = torch.empty(0, dtype={"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype],
                                device="meta")
         configs = tuner.early_config_prune(configs, {"Q": stand_in}, HEAD_DIM=head_dim)
     return [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) for c in configs]
+
+
+def _kernel(name: str):
+    """The autotuned Triton kernel called `name` (imported here, in the compile processes, so that
+    importing this file does not fix TRITON_INTERPRET for the importer)."""
+    import importlib
+
+    module, attribute = KERNELS[name]
+    return getattr(importlib.import_module(f"workbench.kernels.{module}"), attribute)
 
 
 def make_jobs(args, configs_for=candidate_configs) -> list[Job]:
@@ -147,11 +160,18 @@ def tile_loops(sass: str) -> list[int]:
 
 
 def resource_usage(text: str) -> dict:
-    """REG, SHARED and LOCAL of the (single) function in `cuobjdump -res-usage` output."""
-    match = re.search(r"REG:(\d+).*?SHARED:(\d+).*?LOCAL:(\d+)", text)
+    """REG, STACK (the local-memory frame spills go to) and static SHARED of the (single) function in
+    `cuobjdump -res-usage` output."""
+    match = re.search(r"REG:(\d+)\s+STACK:(\d+)\s+SHARED:(\d+)", text)
     if not match:
         raise ValueError(f"no resource line in cuobjdump output: {text[:200]!r}")
-    return dict(registers=int(match.group(1)), static_shared=int(match.group(2)), spill_bytes=int(match.group(3)))
+    return dict(registers=int(match.group(1)), stack_bytes=int(match.group(2)), static_shared=int(match.group(3)))
+
+
+def spill_store_bytes(sass: str) -> int:
+    """Bytes written by local-memory stores (STL, STL.64, STL.128): what ptxas -v reports as
+    "bytes spill stores", since Triton kernels keep no arrays in local memory."""
+    return sum(int(width or 32) // 8 for width in STORE_LOCAL.findall(sass))
 
 
 def _signature(fn, job: Job, constexprs: dict):
@@ -190,7 +210,7 @@ def compile_job(job: Job) -> dict:
 
     if triton_attention.INTERPRET:
         raise RuntimeError("kernel_static needs compiled kernels: unset TRITON_INTERPRET")
-    fn = getattr(triton_attention, KERNELS[job.kernel]).fn
+    fn = _kernel(job.kernel).fn
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[job.dtype]
     constexprs = dict(GROUP=1, HEAD_DIM=job.head_dim, DOT_PRECISION=triton_attention._dot_precision(dtype),
                       BLOCK_M=job.block_m, BLOCK_N=job.block_n, **MASKS[job.mask])
@@ -214,7 +234,7 @@ def compile_job(job: Job) -> dict:
     resources = resource_usage(usage)
     return dict(
         kernel=job.kernel, dtype=job.dtype, head_dim=job.head_dim, mask=job.mask, arch=f"sm_{job.arch}",
-        config=job.config, registers=resources["registers"], spill_bytes=resources["spill_bytes"],
+        config=job.config, registers=resources["registers"], spill_bytes=spill_store_bytes(sass),
         shared_bytes=kernel.metadata.shared, wgmma="HGMMA" in sass,
         async_copy="LDGSTS" in sass or "UTMALDG" in sass,
         interior_instructions=loops[0], edge_instructions=loops[1] if len(loops) > 1 else loops[0],
