@@ -29,6 +29,7 @@ with unchanged kernels takes seconds.
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -94,20 +95,22 @@ def parse_args(argv=None):
     parser.add_argument("--masks", nargs="+", choices=list(MASKS), default=list(DEFAULT_MASKS))
     parser.add_argument("--arch", nargs="+", type=int, choices=(80, 90), default=[90],
                         help="compute capabilities to compile for (90 = H100, 80 = A100)")
+    parser.add_argument("--all-configs", action="store_true",
+                        help="every autotune candidate, not only those kept for the dtype and head dim")
     parser.add_argument("--workers", type=int, default=2, help="compile processes (default 2)")
     parser.add_argument("--json", metavar="FILE", help="write the rows as a JSON list to FILE")
     parser.add_argument("--markdown", metavar="FILE", help="write the full Markdown table to FILE")
     return parser.parse_args(argv)
 
 
-def candidate_configs(kernel: str, dtype: str, head_dim: int):
+def candidate_configs(kernel: str, dtype: str, head_dim: int, pruned: bool = True):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for each config the autotuner would try for this
     kernel, dtype and head dim on a GPU: the kernel module's own list after its own pruning."""
     import torch
 
     tuner = _kernel(kernel)
     configs = tuner.configs
-    if tuner.early_config_prune is not None:
+    if pruned and tuner.early_config_prune is not None:
         stand_in = torch.empty(0, dtype={"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype],
                                device="meta")
         configs = tuner.early_config_prune(configs, {"Q": stand_in}, HEAD_DIM=head_dim)
@@ -123,7 +126,9 @@ def _kernel(name: str):
     return getattr(importlib.import_module(f"workbench.kernels.{module}"), attribute)
 
 
-def make_jobs(args, configs_for=candidate_configs) -> list[Job]:
+def make_jobs(args, configs_for=None) -> list[Job]:
+    if configs_for is None:
+        configs_for = functools.partial(candidate_configs, pruned=not args.all_configs)
     return [
         Job(kernel, dtype, d, mask, arch, config_name(*c), *c)
         for arch in args.arch
