@@ -35,6 +35,7 @@ import triton
 import triton.language as tl
 
 from workbench.kernels.triton_attention_backward import attention_backward
+from workbench.kernels.triton_decode import decode_attention, use_decoding
 from workbench.kernels.triton_tiles import (
     FWD_CONFIGS, INTERPRET, TUNE_KEY, edge_count, edge_start, key_tiles, masked_bias, prune_for,
 )
@@ -176,6 +177,18 @@ def _dot_precision(dtype: torch.dtype) -> str | None:
     return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
 
 
+def _slopes_and_meta(q, k, causal, window, alibi_slopes):
+    """(H,) ALiBi slopes in base-2 units like the scores (or None), and the kernels' constexprs."""
+    slopes = None
+    if alibi_slopes is not None:
+        slopes = (alibi_slopes.detach().to(q.device, torch.float32) * LOG2E).contiguous()
+    meta = dict(
+        GROUP=q.shape[1] // k.shape[1], HEAD_DIM=q.shape[3], CAUSAL=causal, HAS_WINDOW=window is not None,
+        HAS_ALIBI=slopes is not None, DOT_PRECISION=_dot_precision(q.dtype),
+    )
+    return slopes, meta
+
+
 class _FlashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, causal, window, alibi_slopes, scale):
@@ -184,13 +197,7 @@ class _FlashAttention(torch.autograd.Function):
         s = k.shape[2]
         o = torch.empty((b, h, t, d), dtype=q.dtype, device=q.device)  # (B, H, T, D)
         lse = torch.empty((b, h, t), dtype=torch.float32, device=q.device)  # base-2 log-sum-exp per row
-        slopes = None  # (H,) ALiBi slopes in base-2 units, like the scores
-        if alibi_slopes is not None:
-            slopes = (alibi_slopes.detach().to(q.device, torch.float32) * LOG2E).contiguous()
-        meta = dict(
-            GROUP=h // k.shape[1], HEAD_DIM=d, CAUSAL=causal, HAS_WINDOW=window is not None,
-            HAS_ALIBI=slopes is not None, DOT_PRECISION=_dot_precision(q.dtype),
-        )
+        slopes, meta = _slopes_and_meta(q, k, causal, window, alibi_slopes)
         _attn_fwd[lambda cfg: (b * h, triton.cdiv(t, cfg["BLOCK_M"]))](
             q, k, v, o, lse, slopes,
             q.stride(0), q.stride(1), q.stride(2),
@@ -229,7 +236,8 @@ def triton_attention(
     """softmax(q kᵀ · scale + ALiBi + mask) v without materialising the scores; differentiable in q, k, v.
 
     q (B, Hq, T, D), k and v (B, Hkv, S, D) with Hq % Hkv == 0 → (B, Hq, T, D). A query that sees
-    no key outputs zeros. ALiBi slopes are treated as constants.
+    no key outputs zeros. ALiBi slopes are treated as constants. Without gradients, a few queries
+    against many keys take the decoding kernel (kernels/triton_decode.py).
     """
     b, h, t, d = q.shape
     if k.shape != v.shape or k.shape[0] != b or k.shape[3] != d or h % k.shape[1]:
@@ -244,6 +252,10 @@ def triton_attention(
         # The kernels take the row maximum of unscaled scores, which needs scale >= 0; q · (-s) is
         # (-q) · s, and autograd carries the sign back to q's gradient.
         q, scale = -q, -scale
+    if use_decoding(q, k):
+        slopes, meta = _slopes_and_meta(q, k, bool(causal), window, alibi_slopes)
+        return decode_attention(_rows_contiguous(q), _rows_contiguous(k), _rows_contiguous(v), window=window or 0,
+                                slopes=slopes, qk_scale=scale * LOG2E, meta=meta)
     return _FlashAttention.apply(q, k, v, bool(causal), window, alibi_slopes, scale)
 
 

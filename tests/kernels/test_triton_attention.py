@@ -103,3 +103,14 @@ def test_rows_without_keys_are_zero():
 def test_half_precision_on_gpu(dtype, mask, d):
     q, k, v = make_qkv(2, 8, 2, 257, 513, d, dtype=dtype, device="cuda", seed=5)
     assert_parity(triton_attention, q, k, v, **options(mask, 8, "cuda"))
+
+
+@pytest.mark.parametrize("mask", MASKS)
+@pytest.mark.parametrize("t, hq, hkv", [(1, 4, 1), (3, 4, 2), (1, 2, 2)])
+def test_decoding_path(t, hq, hkv, mask):
+    """Without gradients, T * group <= 64 queries against >= 256 keys take the split-key decoding kernel."""
+    from workbench.kernels.triton_decode import use_decoding
+
+    q, k, v = make_qkv(2, hq, hkv, t, 300, 16, device=DEVICE, seed=8, requires_grad=False)
+    assert use_decoding(q, k)
+    assert_parity(triton_attention, q, k, v, grads=False, **options(mask, hq, DEVICE))
