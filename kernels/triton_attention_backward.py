@@ -97,15 +97,26 @@ def _attn_bwd_dkdv(
     T_BUCKET, S_BUCKET, BH_BUCKET,
     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr,
     CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_ALIBI: tl.constexpr,
-    DOT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    SPLIT_HEADS: tl.constexpr, DOT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     """One key tile of one kv head: dV = Σ Pᵀ dO and dK = scale · Σ dSᵀ Q over every query tile of
-    every query head in the group. Grid (B · Hkv, key tiles)."""
+    every query head in the group. Grid (B · Hkv, key tiles). With SPLIT_HEADS, one query head per
+    program instead, grid (B · H, key tiles): DK and DV are then (B, H, S, D) fp32 partial sums that
+    the host adds up over each group, so that multi-query attention still fills the GPU."""
     bg = tl.program_id(0).to(tl.int64)
     start_n = tl.program_id(1) * BLOCK_N
-    H_KV = H // GROUP
-    b = bg // H_KV
-    kv_h = bg % H_KV
+    if SPLIT_HEADS:
+        b = bg // H
+        first_head = bg % H
+        kv_h = first_head // GROUP
+        out_h = first_head
+        heads = 1
+    else:
+        b = bg // (H // GROUP)
+        kv_h = bg % (H // GROUP)
+        first_head = kv_h * GROUP
+        out_h = kv_h
+        heads = GROUP
     offs_n = tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, HEAD_DIM)
@@ -118,8 +129,8 @@ def _attn_bwd_dkdv(
     dk = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
     dv = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
     lo, int_lo, int_hi, hi = query_tiles(start_n, T, S, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW, HAS_ALIBI)
-    for g in range(GROUP):
-        h = kv_h * GROUP + g
+    for g in range(heads):
+        h = first_head + g
         q_base = Q + b * stride_qb + h * stride_qh
         do_base = DO + b * stride_dob + h * stride_doh
         lse_row = LSE + (b * H + h) * T  # LSE and DELTA are (B, H, T), contiguous
@@ -141,7 +152,7 @@ def _attn_bwd_dkdv(
                                 start_m, T, S, k_pos, col_bias, start_n, slope, window, qk_scale, offs_m, offs_d, True,
                                 CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
     # DV has DK's shape and layout, so the same offsets address it.
-    offsets = b * stride_dkb + kv_h * stride_dkh + tl.cast(start_n, tl.int64) * stride_dks
+    offsets = b * stride_dkb + out_h * stride_dkh + tl.cast(start_n, tl.int64) * stride_dks
     tile = offs_n[:, None] * stride_dks + offs_d[None, :]
     tl.store(DK + offsets + tile, (dk * sm_scale).to(DK.dtype.element_ty), mask=keys)
     tl.store(DV + offsets + tile, dv.to(DV.dtype.element_ty), mask=keys)
@@ -237,6 +248,11 @@ def _attn_bwd_dq(
              mask=inside)
 
 
+# Below this many (kv head, 64-key tile) programs, GQA/MQA's dK/dV kernel runs one program per query
+# head: about two per SM of an H100 (132 SMs).
+SPLIT_BELOW_PROGRAMS = 264
+
+
 def attention_backward(q, k, v, o, lse, slopes, do, *, window, scale, qk_scale, meta):
     """(dq, dk, dv) for the forward call that returned o and saved lse; meta holds its constexprs."""
     b, h, t, d = q.shape
@@ -251,10 +267,16 @@ def attention_backward(q, k, v, o, lse, slopes, do, *, window, scale, qk_scale, 
         HEAD_DIM=d, BLOCK_M=block,
     )
     dq = torch.empty((b, h, t, d), dtype=q.dtype, device=q.device)
-    dk = torch.empty((b, h_kv, s, d), dtype=k.dtype, device=k.device)
-    dv = torch.empty((b, h_kv, s, d), dtype=v.dtype, device=v.device)
+    group = h // h_kv
+    # One program per kv head and key tile leaves most SMs idle when the group is large and the batch
+    # small (MQA at B = 1, S = 4k: 32 programs); then each query head gets its own program.
+    split = group > 1 and b * h_kv * triton.cdiv(s, 64) < SPLIT_BELOW_PROGRAMS
+    rows = h if split else h_kv
+    partial = torch.float32 if split else k.dtype
+    dk = torch.empty((b, rows, s, d), dtype=partial, device=k.device)
+    dv = torch.empty((b, rows, s, d), dtype=partial, device=v.device)
     buckets = (triton.next_power_of_2(t), triton.next_power_of_2(s))
-    _attn_bwd_dkdv[lambda cfg: (b * h_kv, triton.cdiv(s, cfg["BLOCK_N"]))](
+    _attn_bwd_dkdv[lambda cfg: (b * rows, triton.cdiv(s, cfg["BLOCK_N"]))](
         q, k, v, do, dk, dv, lse, delta, slopes,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
@@ -262,9 +284,12 @@ def attention_backward(q, k, v, o, lse, slopes, do, *, window, scale, qk_scale, 
         do.stride(0), do.stride(1), do.stride(2),
         dk.stride(0), dk.stride(1), dk.stride(2),
         h, t, s, window, scale, qk_scale,
-        *buckets, triton.next_power_of_2(b * h_kv),
-        **meta,
+        *buckets, triton.next_power_of_2(b * rows),
+        SPLIT_HEADS=split, **meta,
     )
+    if split:
+        dk = dk.view(b, h_kv, group, s, d).sum(2).to(k.dtype)
+        dv = dv.view(b, h_kv, group, s, d).sum(2).to(v.dtype)
     _attn_bwd_dq[lambda cfg: (b * h, triton.cdiv(t, cfg["BLOCK_M"]))](
         q, k, v, do, dq, lse, delta, slopes,
         q.stride(0), q.stride(1), q.stride(2),

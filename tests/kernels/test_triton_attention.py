@@ -34,6 +34,18 @@ def test_grouped_heads(hq, hkv, mask):
     assert_parity(triton_attention, q, k, v, **options(mask, hq, DEVICE))
 
 
+@pytest.mark.parametrize("mask", ["causal", "causal-window-alibi"])
+@pytest.mark.parametrize("split", [True, False])
+def test_grouped_dkdv_per_kv_head_and_per_query_head(split, mask, monkeypatch):
+    """dK/dV of a shared head summed in one program per kv head, or as per-query-head partials (the
+    split a small batch gets so that MQA fills the GPU)."""
+    from workbench.kernels import triton_attention_backward
+
+    monkeypatch.setattr(triton_attention_backward, "SPLIT_BELOW_PROGRAMS", 10**9 if split else 0)
+    q, k, v = make_qkv(2, 4, 1, 20, 27, 16, device=DEVICE, seed=9)
+    assert_parity(triton_attention, q, k, v, **options(mask, 4, DEVICE))
+
+
 @pytest.mark.parametrize("window, causal", [(9, False), (5, True)])
 @pytest.mark.parametrize("shift", range(16))
 def test_window_edges_on_every_tile_offset(shift, window, causal):
