@@ -60,20 +60,23 @@ def _fwd_tile(acc, l_i, m_i, q, k_tile, v_tile, stride_ks, stride_vs, start_n, S
     else:
         k_t = tl.load(k_tile + offs_n[None, :] * stride_ks + offs_d[:, None])  # (D, BLOCK_N)
     qk = tl.dot(q, k_t, input_precision=DOT_PRECISION)  # (BLOCK_M, BLOCK_N), unscaled
-    if MASKED or HAS_ALIBI:
-        if MASKED:
-            bias = masked_bias(q_pos[:, None], k_pos[None, :], k_pos[None, :] < S, slope, row_shift[:, None], window,
-                               CAUSAL, HAS_WINDOW, HAS_ALIBI)
-        else:
-            bias = (slope * (k_pos - anchor).to(tl.float32))[None, :]  # per-column ALiBi bias
+    if MASKED:
+        bias = masked_bias(q_pos[:, None], k_pos[None, :], k_pos[None, :] < S, slope, row_shift[:, None], window,
+                           CAUSAL, HAS_WINDOW, HAS_ALIBI)
         scores = qk * qk_scale + bias  # base-2 scores, -inf where masked
         m_new = tl.maximum(m_i, tl.max(scores, 1))
-        m_ref = m_new
-        if MASKED:
-            # A row that has seen only masked keys so far still has m = -inf; measuring from 0 instead
-            # keeps exp2(-inf - -inf) = NaN out of p and alpha (both are 0 for such a row).
-            m_ref = tl.where(m_new == float("-inf"), 0.0, m_new)
+        # A row that has seen only masked keys so far still has m = -inf; measuring from 0 instead
+        # keeps exp2(-inf - -inf) = NaN out of p and alpha (both are 0 for such a row).
+        m_ref = tl.where(m_new == float("-inf"), 0.0, m_new)
         p = tl.math.exp2(scores - m_ref[:, None])
+    elif HAS_ALIBI:
+        # The column bias slope · (j - anchor) is slope · offs_n (the same every tile, so computed
+        # once) plus a constant for the whole tile, which moves to the row maxima instead.
+        shift = slope * (start_n - anchor).to(tl.float32)
+        scores = qk * qk_scale + (slope * offs_n.to(tl.float32))[None, :]  # biased scores - shift
+        m_new = tl.maximum(m_i, tl.max(scores, 1) + shift)
+        m_ref = m_new
+        p = tl.math.exp2(scores - (m_new - shift)[:, None])
     else:
         # Interior without ALiBi: the scale is positive, so max(qk) · scale is the scaled maximum and
         # scale-and-subtract is one FMA per score.

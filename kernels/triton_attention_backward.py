@@ -177,8 +177,10 @@ def _dq_tile(dq, q, do, lse, delta, k_tile, v_tile, stride_ks, stride_vs, start_
                            HAS_ALIBI)
         p = tl.math.exp2(qk * qk_scale + bias - lse[:, None])
     elif HAS_ALIBI:
-        col_bias = slope * (k_pos - anchor).to(tl.float32)
-        p = tl.math.exp2(qk * qk_scale + col_bias[None, :] - row_term[:, None])
+        # slope · (j - anchor) = slope · offs_n (the same every tile) + a constant for the tile,
+        # which joins the per-row term.
+        shift = slope * (start_n - anchor).to(tl.float32)
+        p = tl.math.exp2(qk * qk_scale + (slope * offs_n.to(tl.float32))[None, :] - (row_term - shift)[:, None])
     else:
         p = tl.math.exp2(qk * qk_scale - lse[:, None])
     dp = tl.dot(do, v_t, input_precision=DOT_PRECISION)

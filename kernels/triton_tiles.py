@@ -55,11 +55,11 @@ DKDV_CONFIGS = _configs([(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 
 # before the first call, so a new key compiles 2 or 3 variants instead of 5 to 7.
 _KEEP = {
     ("forward", False, False): {(128, 64, 8), (64, 64, 4), (128, 128, 8)},
-    ("forward", True, False): {(128, 64, 8), (64, 64, 4)},
+    ("forward", True, False): {(128, 64, 8), (64, 32, 4)},
     ("dq", False, False): {(128, 64, 8), (64, 64, 4), (64, 32, 4)},
     ("dq", True, False): {(128, 64, 8), (64, 32, 4)},
     ("dkdv", False, False): {(64, 128, 8), (32, 128, 8), (64, 64, 4)},
-    ("dkdv", True, False): {(32, 128, 8), (32, 64, 4)},
+    ("dkdv", True, False): {(32, 128, 8), (32, 32, 4)},
 }
 _FP32_KEEP = {(64, 32, 4), (32, 64, 4), (32, 32, 4)}
 

@@ -90,13 +90,13 @@ def test_prune_keeps_known_non_spilling_candidates_and_honours_the_pin(monkeypat
 
     monkeypatch.setattr(triton_tiles, "INTERPRET", False)
     configs = [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
-               for m, n, w, s in [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2), (32, 32, 4, 1)]]
+               for m, n, w, s in [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2), (64, 32, 4, 2), (32, 32, 4, 1)]]
     prune = triton_tiles.prune_for("forward")
     bf16 = {"Q": torch.empty(0, dtype=torch.bfloat16)}
     wide = prune(configs, bf16, HEAD_DIM=128)
-    assert [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) for c in wide] == [(128, 64), (64, 64)]
+    assert [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) for c in wide] == [(128, 64), (64, 32)]
     assert len(prune(configs, bf16, HEAD_DIM=64)) == 3
-    assert [c.kwargs["BLOCK_M"] for c in prune(configs, {"Q": torch.empty(0)}, HEAD_DIM=64)] == [32]
+    assert [c.kwargs["BLOCK_M"] for c in prune(configs, {"Q": torch.empty(0)}, HEAD_DIM=64)] == [64, 32]
     monkeypatch.setenv(triton_tiles.PIN_ENV, "1")
     assert prune(configs, bf16, HEAD_DIM=128) == [wide[1]]
 
