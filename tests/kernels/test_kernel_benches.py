@@ -61,6 +61,9 @@ def test_resource_usage_and_spill_stores():
 def test_jobs_cover_every_combination_and_default_masks_are_the_issues():
     args = kernel_static.parse_args(["--dtypes", "bf16", "fp16", "--head-dims", "64", "--arch", "80", "90"])
     assert args.masks == ["none", "causal", "causal_window", "causal_alibi"]
+    full = kernel_static.parse_args(["--full"])
+    assert full.dtypes == ["bf16", "fp16", "fp32"] and full.head_dims == [16, 32, 64, 128] and full.arch == [80, 90]
+    assert len(full.masks) == 6 and kernel_static.parse_args([]).dtypes == ["bf16"]
     jobs = kernel_static.make_jobs(args, configs_for=lambda kernel, dtype, d: [(128, 64, 8, 3), (64, 64, 4, 3)])
     assert len(jobs) == 2 * 3 * 2 * 1 * 4 * 2  # arch × kernel × dtype × head dim × mask × config
     assert len(set(jobs)) == len(jobs)
