@@ -28,10 +28,12 @@ was met, 1 otherwise, 2 without a GPU.
 import argparse
 import dataclasses
 import os
+import pathlib
 import subprocess
 import sys
 import time
 
+REPO = pathlib.Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 480  # the 8 minutes
 TOKENS, WIDTH, SEQ = 16384, 2048, 4096  # B · T, H · D and T = S for the timing runs
 PIN_ENV = "WORKBENCH_TRITON_CONFIG"  # kernels/triton_tiles.py reads it
@@ -279,12 +281,13 @@ def run_tests(workers: int, timeout: float) -> tuple[bool, str]:
     env = dict(os.environ, TRITON_INTERPRET="0", **{PIN_ENV: "0"})
     command = [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     files = ["tests/kernels/test_triton_attention.py", "tests/kernels/test_attention.py"]
-    listed = subprocess.run(command + ["--collect-only", "-q", *files], env=env, capture_output=True, text=True)
+    listed = subprocess.run(command + ["--collect-only", "-q", *files], env=env, capture_output=True, text=True,
+                            cwd=REPO)
     ids = [line for line in listed.stdout.splitlines() if "::" in line]
     if not ids:
         return False, "no tests collected:\n" + listed.stdout[-2000:] + listed.stderr[-2000:]
-    procs = [subprocess.Popen(command + shard, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for shard in test_shards(ids, workers)]
+    procs = [subprocess.Popen(command + shard, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              cwd=REPO) for shard in test_shards(ids, workers)]
     ok, tails = True, []
     for proc in procs:
         try:
