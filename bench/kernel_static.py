@@ -61,7 +61,7 @@ MASKS = {
 DEFAULT_MASKS = ("none", "causal", "causal_window", "causal_alibi")
 # Kernel arguments that are pointers; LSE, DELTA and SLOPES hold fp32 whatever the inputs are.
 TENSOR_ARGS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
-FP32_POINTER_ARGS = {"LSE", "DELTA", "SLOPES"}
+FP32_POINTER_ARGS = {"LSE", "DELTA", "SLOPES", "PART_O", "PART_M", "PART_L"}
 FLOAT_ARGS = {"qk_scale", "sm_scale"}
 MMA_OPCODES = ("HGMMA", "HMMA")
 
