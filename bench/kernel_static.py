@@ -111,9 +111,9 @@ def parse_args(argv=None):
     return args
 
 
-def candidate_configs(kernel: str, dtype: str, head_dim: int, pruned: bool = True):
+def candidate_configs(kernel: str, dtype: str, head_dim: int, mask: str, arch: int, pruned: bool = True):
     """(BLOCK_M, BLOCK_N, num_warps, num_stages) for each config the autotuner would try for this
-    kernel, dtype and head dim on a GPU: the kernel module's own list after its own pruning."""
+    kernel, dtype, head dim and mask on this GPU: the kernel module's own list after its own pruning."""
     import torch
 
     tuner = _kernel(kernel)
@@ -121,7 +121,7 @@ def candidate_configs(kernel: str, dtype: str, head_dim: int, pruned: bool = Tru
     if pruned and tuner.early_config_prune is not None:
         stand_in = torch.empty(0, dtype={"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype],
                                device="meta")
-        configs = tuner.early_config_prune(configs, {"Q": stand_in}, HEAD_DIM=head_dim)
+        configs = tuner.early_config_prune(configs, {"Q": stand_in}, HEAD_DIM=head_dim, ARCH=arch, **MASKS[mask])
     return [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps, c.num_stages) for c in configs]
 
 
@@ -144,7 +144,7 @@ def make_jobs(args, configs_for=None) -> list[Job]:
         for dtype in args.dtypes
         for d in args.head_dims
         for mask in args.masks
-        for c in configs_for(kernel, dtype, d)
+        for c in configs_for(kernel, dtype, d, mask, arch)
     ]
 
 

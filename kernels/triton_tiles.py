@@ -43,24 +43,33 @@ def _configs(tiles):
     ]
 
 
-# Candidates per kernel, chosen with bench/kernel_static.py (sm_90, bf16): every one compiles
-# without spilling registers for the head dims and dtypes `_prune` keeps it for. The forward and dQ
-# kernels hold a query tile and stream keys, so tall query tiles amortise the loads; the dK/dV kernel
-# holds a key tile and streams queries, so wide key tiles do. fp32 (exact, not TF32) multiplies on
-# the CUDA cores and keeps only the small tiles.
+# Candidates per kernel. The forward and dQ kernels hold a query tile and stream keys, so tall query
+# tiles amortise the loads; the dK/dV kernel holds a key tile and streams queries, so wide key tiles
+# do. fp32 (exact, not TF32) multiplies on the CUDA cores and keeps only the small tiles.
 FWD_CONFIGS = _configs([(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2), (64, 32, 4, 2), (32, 32, 4, 1)])
 DQ_CONFIGS = _configs([(128, 64, 8, 3), (64, 64, 4, 3), (64, 32, 4, 3), (32, 32, 4, 1)])
 DKDV_CONFIGS = _configs([(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 2), (32, 32, 4, 1)])
-# (BLOCK_M, BLOCK_N, warps) allowed per (kernel, head dim > 64, fp32). Everything else is dropped
-# before the first call, so a new key compiles 2 or 3 variants instead of 5 to 7.
+# (BLOCK_M, BLOCK_N, warps) kept per (kernel, Hopper or newer, head dim > 64) for fp16/bf16: the
+# candidates that compile without spilling registers for the masks none, causal, causal+window and
+# causal+ALiBi (bench/kernel_static.py --all-configs --arch 80 / 90, Triton 3.9). Everything else is
+# dropped before the first call, so a new key compiles 1 to 3 variants instead of 5 to 7. Ampere's
+# mma.sync keeps accumulators in more registers than Hopper's wgmma, hence its shorter lists.
 _KEEP = {
-    ("forward", False, False): {(128, 64, 8), (64, 64, 4), (128, 128, 8)},
-    ("forward", True, False): {(128, 64, 8), (64, 32, 4)},
-    ("dq", False, False): {(128, 64, 8), (64, 64, 4), (64, 32, 4)},
-    ("dq", True, False): {(128, 64, 8), (64, 32, 4)},
-    ("dkdv", False, False): {(64, 128, 8), (32, 128, 8), (64, 64, 4)},
-    ("dkdv", True, False): {(32, 128, 8), (32, 32, 4)},
+    ("forward", True, False): {(128, 64, 8), (64, 64, 4), (128, 128, 8)},
+    ("forward", True, True): {(128, 64, 8), (64, 32, 4)},
+    ("dq", True, False): {(128, 64, 8), (64, 64, 4), (64, 32, 4)},
+    ("dq", True, True): {(128, 64, 8), (64, 32, 4)},
+    ("dkdv", True, False): {(64, 128, 8), (32, 128, 8), (64, 64, 4)},
+    ("dkdv", True, True): {(32, 128, 8), (32, 32, 4)},
+    ("forward", False, False): {(128, 64, 8), (64, 64, 4), (64, 32, 4)},
+    ("forward", False, True): {(128, 64, 8), (64, 32, 4), (32, 32, 4)},
+    ("dq", False, False): {(64, 32, 4), (32, 32, 4)},
+    ("dq", False, True): {(64, 32, 4), (32, 32, 4)},
+    ("dkdv", False, False): {(32, 128, 8), (32, 64, 4), (32, 32, 4)},
+    ("dkdv", False, True): {(32, 32, 4)},
 }
+# On Ampere at D = 128 these two spill (12-68 B) with ALiBi's extra live values only.
+_AMPERE_WIDE_ALIBI_DROP = {(128, 64, 8), (64, 32, 4)}
 _FP32_KEEP = {(64, 32, 4), (32, 64, 4), (32, 32, 4)}
 
 
@@ -70,14 +79,30 @@ _FP32_KEEP = {(64, 32, 4), (32, 64, 4), (32, 32, 4)}
 PIN_ENV = "WORKBENCH_TRITON_CONFIG"
 
 
+def _arch(named_args, kwargs) -> int:
+    """Compute capability as 80, 90, ...: given as ARCH by bench/kernel_static.py, which compiles for
+    a named target without a GPU, else read from the device of the query tensor."""
+    if "ARCH" in kwargs:
+        return kwargs["ARCH"]
+    import torch
+
+    major, minor = torch.cuda.get_device_capability(named_args["Q"].device)
+    return 10 * major + minor
+
+
 def prune_for(kernel: str):
-    """An autotune `early_config_prune` keeping the candidates of `_KEEP` for this head dim and dtype."""
+    """An autotune `early_config_prune` keeping the candidates of `_KEEP` for this GPU, head dim, dtype
+    and mask."""
     def prune(configs, named_args, **kwargs):
         if INTERPRET:
             return configs
-        wide = kwargs["HEAD_DIM"] > 64
-        fp32 = named_args["Q"].element_size() == 4
-        keep = _FP32_KEEP if fp32 else _KEEP[(kernel, wide, False)]
+        hopper, wide = _arch(named_args, kwargs) >= 90, kwargs["HEAD_DIM"] > 64
+        if named_args["Q"].element_size() == 4:
+            keep = _FP32_KEEP
+        else:
+            keep = _KEEP[(kernel, hopper, wide)]
+            if kernel == "forward" and not hopper and wide and kwargs.get("HAS_ALIBI"):
+                keep = keep - _AMPERE_WIDE_ALIBI_DROP
         kept = [c for c in configs if (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.num_warps) in keep] or configs[-1:]
         pin = os.environ.get(PIN_ENV)
         if pin:

@@ -64,7 +64,8 @@ def test_jobs_cover_every_combination_and_default_masks_are_the_issues():
     full = kernel_static.parse_args(["--full"])
     assert full.dtypes == ["bf16", "fp16", "fp32"] and full.head_dims == [16, 32, 64, 128] and full.arch == [80, 90]
     assert len(full.masks) == 6 and kernel_static.parse_args([]).dtypes == ["bf16"]
-    jobs = kernel_static.make_jobs(args, configs_for=lambda kernel, dtype, d: [(128, 64, 8, 3), (64, 64, 4, 3)])
+    jobs = kernel_static.make_jobs(args, configs_for=lambda kernel, dtype, d, mask, arch: [(128, 64, 8, 3),
+                                                                                            (64, 64, 4, 3)])
     assert len(jobs) == 2 * 3 * 2 * 1 * 4 * 2  # arch × kernel × dtype × head dim × mask × config
     assert len(set(jobs)) == len(jobs)
     assert jobs[0].config == "128x64 w8 s3" and jobs[0].arch == 80
@@ -96,12 +97,14 @@ def test_prune_keeps_known_non_spilling_candidates_and_honours_the_pin(monkeypat
                for m, n, w, s in [(128, 64, 8, 3), (64, 64, 4, 3), (128, 128, 8, 2), (64, 32, 4, 2), (32, 32, 4, 1)]]
     prune = triton_tiles.prune_for("forward")
     bf16 = {"Q": torch.empty(0, dtype=torch.bfloat16)}
-    wide = prune(configs, bf16, HEAD_DIM=128)
+    wide = prune(configs, bf16, HEAD_DIM=128, ARCH=90)
     assert [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) for c in wide] == [(128, 64), (64, 32)]
-    assert len(prune(configs, bf16, HEAD_DIM=64)) == 3
-    assert [c.kwargs["BLOCK_M"] for c in prune(configs, {"Q": torch.empty(0)}, HEAD_DIM=64)] == [64, 32]
+    assert len(prune(configs, bf16, HEAD_DIM=64, ARCH=90)) == 3
+    assert [c.kwargs["BLOCK_M"] for c in prune(configs, {"Q": torch.empty(0)}, HEAD_DIM=64, ARCH=90)] == [64, 32]
+    ampere_alibi = prune(configs, bf16, HEAD_DIM=128, ARCH=80, HAS_ALIBI=True)
+    assert [(c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"]) for c in ampere_alibi] == [(32, 32)]
     monkeypatch.setenv(triton_tiles.PIN_ENV, "1")
-    assert prune(configs, bf16, HEAD_DIM=128) == [wide[1]]
+    assert prune(configs, bf16, HEAD_DIM=128, ARCH=90) == [wide[1]]
 
 
 @pytest.mark.parametrize("t, s, causal, window", [(9, 9, True, None), (9, 9, True, 3), (5, 12, False, 4),
