@@ -13,10 +13,14 @@ Masks (positions aligned to the end, as with a KV cache: query i sits at key pos
   window W      0 <= i - j < W when causal, |i - j| < W otherwise
   ALiBi         score(i, j) += -slope[h] * |i - j|   (Press et al. 2022, https://arxiv.org/abs/2108.12409)
 The masks also tell each program which tiles can hold a visible pair, so a causal or windowed
-program skips the rest of the sequence instead of loading it to mask it out.
+program skips the rest of the sequence instead of loading it to mask it out, and which of those are
+interior tiles that need no mask at all: those run in a loop compiled without one
+(kernels/triton_tiles.py). The backward kernels are in kernels/triton_attention_backward.py, the
+decoding kernel (a few queries, many keys, no gradient) in kernels/triton_decode.py.
 
 Grouped-query / multi-query attention: query head h reads key/value head h // (Hq // Hkv); K and V
-are never repeated in memory, and the dK/dV kernel loops over the query heads of a group.
+are never repeated in memory, and the dK/dV kernel loops over the query heads of a group (or, when
+that would leave the GPU idle, gives each query head a program and sums their partials).
 
 Shapes: q (B, Hq, T, D), k and v (B, Hkv, S, D); D in HEAD_DIMS; fp16, bf16 or fp32.
 
