@@ -225,7 +225,8 @@ def compile_job(job: Job) -> dict:
         raise RuntimeError("kernel_static needs compiled kernels: unset TRITON_INTERPRET")
     fn = _kernel(job.kernel).fn
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[job.dtype]
-    constexprs = dict(GROUP=1, SPLIT_HEADS=False, HEAD_DIM=job.head_dim, DOT_PRECISION=triton_attention._dot_precision(dtype),
+    constexprs = dict(GROUP=1, SPLIT_HEADS=False, HEAD_DIM=job.head_dim,
+                      DOT_PRECISION=triton_attention._dot_precision(dtype),
                       BLOCK_M=job.block_m, BLOCK_N=job.block_n, **MASKS[job.mask])
     constexprs = {name: value for name, value in constexprs.items() if name in fn.arg_names}
     signature, attrs = _signature(fn, job, constexprs)

@@ -128,7 +128,8 @@ def _attn_fwd(
     # 64-bit offsets: scalar bases carry the large terms (batch, head, first row); the per-tile
     # offsets stay 32-bit, bounded by BLOCK · stride.
     q_tile = Q + b * stride_qb + h * stride_qh + tl.cast(start_m, tl.int64) * stride_qt
-    q = tl.load(q_tile + offs_m[:, None] * stride_qt + offs_d[None, :], mask=rows[:, None] < T, other=0.0)  # (BLOCK_M, D)
+    q = tl.load(q_tile + offs_m[:, None] * stride_qt + offs_d[None, :], mask=rows[:, None] < T,
+                other=0.0)  # (BLOCK_M, D)
     k_base = K + b * stride_kb + kv_h * stride_kh
     v_base = V + b * stride_vb + kv_h * stride_vh
     first = start_m + S - T  # absolute position of the tile's first query
@@ -144,16 +145,16 @@ def _attn_fwd(
     acc = tl.zeros([BLOCK_M, HEAD_DIM], tl.float32)  # running unnormalised output
     lo, int_lo, int_hi, hi = key_tiles(first, S, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW, HAS_ALIBI)
     for start_n in range(int_lo, int_hi, BLOCK_N):
-        acc, l_i, m_i = _fwd_tile(acc, l_i, m_i, q, k_base + tl.cast(start_n, tl.int64) * stride_ks,
-                                  v_base + tl.cast(start_n, tl.int64) * stride_vs, stride_ks, stride_vs, start_n, S, q_pos,
-                                  row_shift, first, slope, window, qk_scale, offs_n, offs_d, False, CAUSAL, HAS_WINDOW,
-                                  HAS_ALIBI, DOT_PRECISION)
+        key = tl.cast(start_n, tl.int64)
+        acc, l_i, m_i = _fwd_tile(acc, l_i, m_i, q, k_base + key * stride_ks, v_base + key * stride_vs, stride_ks,
+                                  stride_vs, start_n, S, q_pos, row_shift, first, slope, window, qk_scale, offs_n,
+                                  offs_d, False, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
     for i in range(0, edge_count(lo, int_lo, int_hi, hi, BLOCK_N)):
         start_n = edge_start(i, lo, int_lo, int_hi, BLOCK_N)
-        acc, l_i, m_i = _fwd_tile(acc, l_i, m_i, q, k_base + tl.cast(start_n, tl.int64) * stride_ks,
-                                  v_base + tl.cast(start_n, tl.int64) * stride_vs, stride_ks, stride_vs, start_n, S, q_pos,
-                                  row_shift, first, slope, window, qk_scale, offs_n, offs_d, True, CAUSAL, HAS_WINDOW,
-                                  HAS_ALIBI, DOT_PRECISION)
+        key = tl.cast(start_n, tl.int64)
+        acc, l_i, m_i = _fwd_tile(acc, l_i, m_i, q, k_base + key * stride_ks, v_base + key * stride_vs, stride_ks,
+                                  stride_vs, start_n, S, q_pos, row_shift, first, slope, window, qk_scale, offs_n,
+                                  offs_d, True, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
 
     # FlashAttention-2 divides once at the end rather than in every iteration. A row that saw no
     # key at all outputs zeros, and its log-sum-exp is +inf so the backward pass recomputes p = 0.

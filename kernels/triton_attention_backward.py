@@ -141,16 +141,16 @@ def _attn_bwd_dkdv(
             slope = tl.load(SLOPES + h)
             col_bias = slope * offs_n.to(tl.float32)  # slope · (j - anchor), anchored at the tile's first key
         for start_m in range(int_lo, int_hi, BLOCK_M):
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_base + tl.cast(start_m, tl.int64) * stride_qt,
-                                do_base + tl.cast(start_m, tl.int64) * stride_dot, lse_row, delta_row, stride_qt, stride_dot,
-                                start_m, T, S, k_pos, col_bias, start_n, slope, window, qk_scale, offs_m, offs_d, False,
-                                CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
+            row = tl.cast(start_m, tl.int64)
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_base + row * stride_qt, do_base + row * stride_dot, lse_row, delta_row,
+                                stride_qt, stride_dot, start_m, T, S, k_pos, col_bias, start_n, slope, window, qk_scale,
+                                offs_m, offs_d, False, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
         for i in range(0, edge_count(lo, int_lo, int_hi, hi, BLOCK_M)):
             start_m = edge_start(i, lo, int_lo, int_hi, BLOCK_M)
-            dk, dv = _dkdv_tile(dk, dv, k, v, q_base + tl.cast(start_m, tl.int64) * stride_qt,
-                                do_base + tl.cast(start_m, tl.int64) * stride_dot, lse_row, delta_row, stride_qt, stride_dot,
-                                start_m, T, S, k_pos, col_bias, start_n, slope, window, qk_scale, offs_m, offs_d, True,
-                                CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
+            row = tl.cast(start_m, tl.int64)
+            dk, dv = _dkdv_tile(dk, dv, k, v, q_base + row * stride_qt, do_base + row * stride_dot, lse_row, delta_row,
+                                stride_qt, stride_dot, start_m, T, S, k_pos, col_bias, start_n, slope, window, qk_scale,
+                                offs_m, offs_d, True, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
     # DV has DK's shape and layout, so the same offsets address it.
     offsets = b * stride_dkb + out_h * stride_dkh + tl.cast(start_n, tl.int64) * stride_dks
     tile = offs_n[:, None] * stride_dks + offs_d[None, :]
@@ -237,14 +237,16 @@ def _attn_bwd_dq(
     dq = tl.zeros([BLOCK_M, HEAD_DIM], tl.float32)
     lo, int_lo, int_hi, hi = key_tiles(first, S, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW, HAS_ALIBI)
     for start_n in range(int_lo, int_hi, BLOCK_N):
-        dq = _dq_tile(dq, q, do, lse, delta, k_base + tl.cast(start_n, tl.int64) * stride_ks,
-                      v_base + tl.cast(start_n, tl.int64) * stride_vs, stride_ks, stride_vs, start_n, S, q_pos, row_term, first,
-                      slope, window, qk_scale, offs_n, offs_d, False, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
+        key = tl.cast(start_n, tl.int64)
+        dq = _dq_tile(dq, q, do, lse, delta, k_base + key * stride_ks, v_base + key * stride_vs, stride_ks, stride_vs,
+                      start_n, S, q_pos, row_term, first, slope, window, qk_scale, offs_n, offs_d, False, CAUSAL,
+                      HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
     for i in range(0, edge_count(lo, int_lo, int_hi, hi, BLOCK_N)):
         start_n = edge_start(i, lo, int_lo, int_hi, BLOCK_N)
-        dq = _dq_tile(dq, q, do, lse, delta, k_base + tl.cast(start_n, tl.int64) * stride_ks,
-                      v_base + tl.cast(start_n, tl.int64) * stride_vs, stride_ks, stride_vs, start_n, S, q_pos, row_term, first,
-                      slope, window, qk_scale, offs_n, offs_d, True, CAUSAL, HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
+        key = tl.cast(start_n, tl.int64)
+        dq = _dq_tile(dq, q, do, lse, delta, k_base + key * stride_ks, v_base + key * stride_vs, stride_ks, stride_vs,
+                      start_n, S, q_pos, row_term, first, slope, window, qk_scale, offs_n, offs_d, True, CAUSAL,
+                      HAS_WINDOW, HAS_ALIBI, DOT_PRECISION)
     dq_tile = DQ + b * stride_dqb + h * stride_dqh + tl.cast(start_m, tl.int64) * stride_dqt
     tl.store(dq_tile + offs_m[:, None] * stride_dqt + offs_d[None, :], (dq * sm_scale).to(DQ.dtype.element_ty),
              mask=inside)
