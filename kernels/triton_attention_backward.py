@@ -72,8 +72,9 @@ def _dkdv_tile(dk, dv, k, v, q_tile, do_tile, lse_row, delta_row, stride_qt, str
                            HAS_ALIBI)
         p_t = tl.math.exp2(qk_t * qk_scale + bias - lse[None, :])
     elif HAS_ALIBI:
-        # -slope·(i - j) = slope·(j - anchor) - slope·(i - anchor); the row term joins the lse.
-        row_term = lse + slope * (q_pos - anchor).to(tl.float32)
+        # -slope·(i - j) = slope·(j - anchor) - slope·(i - anchor); the row term joins the lse, as
+        # slope · offs_m (the same every tile) plus the tile's constant.
+        row_term = lse + (slope * offs_m.to(tl.float32) + slope * (start_m + S - T - anchor).to(tl.float32))
         p_t = tl.math.exp2(qk_t * qk_scale + col_bias[:, None] - row_term[None, :])
     else:
         p_t = tl.math.exp2(qk_t * qk_scale - lse[None, :])
