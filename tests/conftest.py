@@ -3,7 +3,11 @@ kernel is defined, and Qt reads QT_QPA_PLATFORM when the application starts."""
 
 import os
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
+import torch
+
+# The Triton kernels run compiled where there is a GPU and in Triton's interpreter elsewhere; setting
+# TRITON_INTERPRET by hand still wins.
+os.environ.setdefault("TRITON_INTERPRET", "0" if torch.cuda.is_available() else "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
