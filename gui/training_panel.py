@@ -27,6 +27,7 @@ from workbench.gui.training_form import TrainingForm
 from workbench.gui.training_job import TrainingProcess, cluster_command
 
 POLL_MS = 250
+MAX_PROCESSES = 1024  # per node, for the copied torchrun command
 STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
 CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns still read at this width
 COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
@@ -68,16 +69,17 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the selected stopped run from its latest checkpoint.")
         self.resume_button.clicked.connect(self.resume)
+        # Processes per node, one per GPU: Train uses them where this machine has the GPUs, and Copy command
+        # writes the torchrun command for a machine that has them (a laptop prepares a cluster's run).
         self.processes_box = QSpinBox()
         self.processes_box.setObjectName("processCount")
         self.processes_box.setSuffix(" GPU processes")
-        gpus = torch.cuda.device_count()
-        self.processes_box.setRange(1, max(gpus, 1))
-        self.processes_box.setValue(max(gpus, 1))
-        self.processes_box.setToolTip("Train data-parallel on this many GPUs (torchrun, one process each).")
-        # Only a machine with two or more GPUs can use it; elsewhere it would be a control that does nothing.
-        self.processes_box.setEnabled(gpus > 1)
-        self.processes_box.setVisible(gpus > 1)
+        self.local_gpus = torch.cuda.device_count()
+        self.processes_box.setRange(1, MAX_PROCESSES)
+        self.processes_box.setValue(max(self.local_gpus, 1))
+        self.processes_box.setToolTip(f"Data-parallel processes, one per GPU (torchrun). This machine has "
+                                      f"{self.local_gpus} GPU{'s' * (self.local_gpus != 1)}: Train runs up to "
+                                      "that many; Copy command writes the command for any number.")
         self.copy_button = QPushButton("Copy command")
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
                                     "to run on a cluster or in a terminal.")
@@ -159,7 +161,6 @@ class TrainingPanel(QWidget):
         launch.setSpacing(6)
         launch.addWidget(self.processes_box, 1)
         launch.addWidget(self.copy_button)
-        launch.addStretch(0 if self.processes_box.isVisibleTo(self) else 1)
         settings_layout.addLayout(launch)
         settings_layout.addWidget(self.form, 1)
         self.tabs = QTabWidget()
@@ -241,7 +242,7 @@ class TrainingPanel(QWidget):
     def start(self) -> None:
         if self.is_running():
             return
-        problem = self._problem_before_training()
+        problem = self._problem_before_training() or self._problem_with_processes()
         if problem:
             self._set_status(f"Cannot train: {problem}", "failed")
             return
@@ -254,9 +255,21 @@ class TrainingPanel(QWidget):
         self.follow_run(run_dir, process)
         self.run_chosen.emit(run_dir)
 
+    def _problem_with_processes(self) -> str:
+        processes = self.processes_box.value()
+        if processes > 1 and processes > self.local_gpus:
+            return (f"{processes} GPU processes, but this machine has {self.local_gpus} GPU"
+                    f"{'s' * (self.local_gpus != 1)}: set 1 to train here, or use Copy command for a machine "
+                    "with the GPUs")
+        return ""
+
     def resume(self) -> None:
         """Continue the followed run (stopped or failed, with a checkpoint) where it left off."""
         if self.is_running() or not self._resumable():
+            return
+        problem = self._problem_with_processes()
+        if problem:
+            self._set_status(f"Cannot resume: {problem}", "failed")
             return
         try:
             process = TrainingProcess.resume(self.run_dir, self.processes_box.value())

@@ -162,7 +162,18 @@ def test_copy_command_names_the_edited_settings(qtbot, tiny_project):
     command = QApplication.clipboard().text()
     assert command.startswith("python main.py train ") and str(tiny_project.path) in command
     assert "--set learning_rate=0.01" in command and "--set steps" not in command
-    assert panel.processes_box.isEnabled() == (panel.processes_box.maximum() > 1)
+
+
+def test_more_processes_than_local_gpus_copy_a_cluster_command_but_do_not_train_here(qtbot, tiny_project):
+    panel = make_panel(qtbot, tiny_project)
+    panel.local_gpus = 0  # as on this laptop
+    panel.processes_box.setValue(8)
+    panel.copy_button.click()
+    assert QApplication.clipboard().text().startswith("torchrun --nproc-per-node 8 main.py train ")
+    panel.start()
+    assert panel.process is None
+    assert panel.status_label.text() == ("Cannot train: 8 GPU processes, but this machine has 0 GPUs: set 1 to "
+                                         "train here, or use Copy command for a machine with the GPUs")
 
 
 def test_100k_point_curves_downsample_and_clip_to_view(qtbot):
