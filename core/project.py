@@ -38,6 +38,7 @@ from workbench.core.training.runs import runs_folder
 FORMAT = 1
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_PROJECT = ASSETS / "presets" / "gpt-tiny.json"
+PRESET_DATA_CACHE = ".preset-data"  # in the runs folder: the cleaned data of bundled presets
 TOKEN_CACHE = ".token-cache"  # in the runs folder: corpus files of projects without a pipeline, tokenized
 
 
@@ -266,7 +267,13 @@ class Project:
         return DataPipeline(self.data.corpora, self.data.pipeline or PipelineConfig(), cache, on_progress)
 
     def data_cache(self) -> Path | None:
-        return self.data.cache or (self.path.with_suffix(".data") if self.path else None)
+        """The pipeline's folder: data.cache, else NAME.data beside the project file. A bundled preset's
+        goes to the runs folder instead: the install folder is not the user's to write in."""
+        if self.data.cache is not None or self.path is None:
+            return self.data.cache
+        if self.path.resolve().is_relative_to(ASSETS):
+            return runs_folder() / PRESET_DATA_CACHE / self.path.with_suffix(".data").name
+        return self.path.with_suffix(".data")
 
     def tokenizer_texts(self, held_out: bool, on_progress: Callable[[Progress], None] | None = None
                         ) -> Iterator[str]:

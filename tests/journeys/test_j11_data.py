@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from workbench.core.project import load_project
+from workbench.core.training.runs import runs_folder
 from tests.conftest import REPO
 from tests.core.data.conftest import prose
 from tests.journeys.conftest import click_tab, type_into
@@ -79,6 +80,6 @@ def test_the_default_presets_data_cache_is_not_the_install_folder(open_window, q
     """#23 item 3: the Data panel cached into …/assets/presets/gpt-tiny.data for the bundled preset."""
     window = open_window()
     cache = window.data.cache
-    if cache.is_relative_to(REPO):
-        pytest.xfail(f"the Data panel caches the bundled preset's data inside the install folder ({cache})")
+    assert not cache.is_relative_to(REPO / "assets"), cache
+    assert cache.is_relative_to(runs_folder())
     assert cache.name.endswith(".data")
