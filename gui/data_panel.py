@@ -33,6 +33,7 @@ COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Docs removed", "Lin
 EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
 CONTROLS_WIDTH = 290
 PATH_WIDTH = 220  # at most, for the Document and Duplicate of columns of the examples
+STEP_ROWS = 5  # report rows the step table always shows
 SEPARATOR = "; "  # between paths in the sources box
 
 
@@ -139,6 +140,10 @@ class DataPanel(QWidget):
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.steps_table = _table(COLUMNS)
         self.steps_table.itemSelectionChanged.connect(self._show_examples)
+        # The report is what the panel is for: at least STEP_ROWS rows of it stay in view, whatever the
+        # examples below take (at 1440×900 they had squeezed it to one row).
+        self.steps_table.setMinimumHeight(self.steps_table.horizontalHeader().sizeHint().height()
+                                          + STEP_ROWS * self.steps_table.verticalHeader().defaultSectionSize() + 4)
         self.examples_title = QLabel("Select a step or rule to see examples of what it removed.")
         self.examples_title.setObjectName("panelCaption")
         self.examples_title.setWordWrap(True)  # a long step / rule name wraps instead of widening the panel
