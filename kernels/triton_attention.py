@@ -41,7 +41,7 @@ import triton.language as tl
 from workbench.kernels.triton_attention_backward import attention_backward
 from workbench.kernels.triton_decode import decode_attention, use_decoding
 from workbench.kernels.triton_tiles import (
-    FWD_CONFIGS, INTERPRET, TUNE_KEY, edge_count, edge_start, key_tiles, masked_bias, prune_for,
+    FWD_CONFIGS, INTERPRET, TUNE_KEY, edge_count, edge_start, key_tiles, masked_bias, prune_for, query_program,
 )
 
 __all__ = ["DTYPES", "HEAD_DIMS", "INTERPRET", "triton_attention"]
@@ -111,16 +111,7 @@ def _attn_fwd(
     CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_ALIBI: tl.constexpr,
     DOT_PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
-    # Grid (B · H, query tiles): axis 0 allows 2**31 - 1 programs where axis 1 stops at 65,535. Causal
-    # programs take the longest query tiles (the last) first, so the short ones fill the tail.
-    bh = tl.program_id(0).to(tl.int64)
-    tile = tl.program_id(1)
-    if CAUSAL:
-        tile = tl.num_programs(1) - 1 - tile
-    start_m = tile * BLOCK_M
-    b = bh // H
-    h = bh % H
-    kv_h = h // GROUP
+    bh, start_m, b, h, kv_h = query_program(H, GROUP, CAUSAL, BLOCK_M)
     offs_m = tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, HEAD_DIM)

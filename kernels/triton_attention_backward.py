@@ -18,7 +18,7 @@ import triton.language as tl
 
 from workbench.kernels.triton_tiles import (
     DKDV_CONFIGS, DQ_CONFIGS, INTERPRET, TUNE_KEY, edge_count, edge_start, key_tiles, masked_bias, prune_for,
-    query_tiles,
+    query_program, query_tiles,
 )
 
 
@@ -206,14 +206,7 @@ def _attn_bwd_dq(
 ):
     """One query tile: dQ = scale · Σ dS K over the key tiles it can see. Grid (B · H, query tiles),
     the longest causal tiles first."""
-    bh = tl.program_id(0).to(tl.int64)
-    tile = tl.program_id(1)
-    if CAUSAL:
-        tile = tl.num_programs(1) - 1 - tile
-    start_m = tile * BLOCK_M
-    b = bh // H
-    h = bh % H
-    kv_h = h // GROUP
+    bh, start_m, b, h, kv_h = query_program(H, GROUP, CAUSAL, BLOCK_M)
     offs_m = tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, HEAD_DIM)

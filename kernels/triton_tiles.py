@@ -124,6 +124,20 @@ TUNE_KEY = ["T_BUCKET", "S_BUCKET", "BH_BUCKET", "GROUP", "HEAD_DIM", "CAUSAL", 
 
 
 @triton.jit
+def query_program(H, GROUP: tl.constexpr, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr):
+    """Which (batch · head, query tile) a program of the grid (B · H, query tiles) owns, as (bh, first
+    row, batch, head, kv head). Axis 0 allows 2**31 - 1 programs where axis 1 stops at 65,535; bh is
+    64-bit so offsets built from it are. Causal programs take the longest query tiles (the last)
+    first, so the short ones fill the tail."""
+    bh = tl.program_id(0).to(tl.int64)
+    tile = tl.program_id(1)
+    if CAUSAL:
+        tile = tl.num_programs(1) - 1 - tile
+    h = bh % H
+    return bh, tile * BLOCK_M, bh // H, h, h // GROUP
+
+
+@triton.jit
 def key_tiles(first, S, window, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr,
               HAS_WINDOW: tl.constexpr, HAS_ALIBI: tl.constexpr):
     """Key tiles for queries at absolute positions first ... first + BLOCK_M - 1: the visible range
