@@ -50,8 +50,9 @@ def test_freeze_becomes_a_sorted_lock_without_our_package_or_local_build_labels(
 
 
 def test_newer_than_lock_lists_changed_and_new_packages_only():
-    changed = bootstrap.newer_than_lock({"a": "1", "b": "3", "c": "1"}, {"a": "1", "b": "2"})
-    assert changed == {"b": ("2", "3"), "c": ("(not in the lock)", "1")}
+    changed = bootstrap.newer_than_lock({"a": "1", "b": "3", "c": "1", "torch": "2.13.0+cpu"},
+                                        {"a": "1", "b": "2", "torch": "2.13.0"})
+    assert changed == {"b": ("2", "3"), "c": ("(not in the lock)", "1")}  # a local build label is the same release
 
 
 def test_the_lock_pins_every_dependency_and_the_torch_release_setup_installs():
