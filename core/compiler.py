@@ -103,6 +103,12 @@ def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], rep
             continue
         for port, tensor_type in (outputs or {}).items():
             report.types[(path, port)] = tensor_type
+        unfed = [p.name for p in node.output_ports() if p.must_feed and not any(
+            e.src_port == p.name for e in graph.edges_from(node.id))]
+        if unfed:
+            report.problems.append((path, f"{node.label()}: output {', '.join(map(repr, unfed))} is not connected, so "
+                                          "it does nothing: wire it to the positions port of every attention block "
+                                          "(a group needs a positions input, as in the LLaMA preset)"))
     return leaving
 
 

@@ -23,6 +23,7 @@ class Port:
     kind: str  # a key of core.shapes.KINDS
     help: str = ""
     optional: bool = False  # may stay unconnected; the module then receives None
+    must_feed: bool = False  # an output that does nothing unless wired on (RoPE's positions): unwired is a problem
 
 
 @dataclass(frozen=True)

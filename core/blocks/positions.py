@@ -34,6 +34,10 @@ class _Absolute(_PositionBlock):
 
 
 class _ScoreLevel(_PositionBlock):
+    # `out` is `x` unchanged: with `positions` wired nowhere the model would get no position information.
+    outputs = (Port("out", "hidden"), Port("positions", "positions", "for the positions port of attention",
+                                           must_feed=True))
+
     def forwarded_outputs(self, params):
         return {"out": "x"}
 

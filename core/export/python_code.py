@@ -184,7 +184,8 @@ class _Writer:
         results = [f"{group.id}_{name}" for name in outputs]
         shapes = _shape_comment(self.compiled, path, outputs[0]) if len(outputs) == 1 else ""
         lines.append(f"for block in self.{group.id}:  # × {group.repeat}")
-        lines.append(f"    {', '.join(results)} = block({_arguments(passed)}){shapes}")
+        # Every port of a group's forward is a parameter, so an unfed one is passed as None, not left out.
+        lines.append(f"    {', '.join(results)} = block({', '.join(passed)}){shapes}")
         values.update({(group.id, name): f"{group.id}_{name}" for name in outputs})
         return lines
 

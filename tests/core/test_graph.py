@@ -160,7 +160,8 @@ def test_missing_and_non_utf8_files(tmp_path):
 def test_group_ports_come_from_inner_io_nodes_and_renaming_wired_ports_is_refused():
     graph = load_project().graph
     group = graph.nodes["layers"]
-    assert [p.name for p in group.input_ports()] == ["x"] and [p.name for p in group.output_ports()] == ["x"]
+    assert [p.name for p in group.input_ports()] == ["x", "positions"]
+    assert [p.name for p in group.output_ports()] == ["x"]
     with pytest.raises(GraphError, match="connected outside"):
         group.graph.set_param("x_in", "name", "y")
     graph_from_dict(graph.to_dict())

@@ -45,8 +45,9 @@ def random_edit(graph: Graph, rng: random.Random) -> None:
     elif choice == 6:
         groups = [i for i in ids if isinstance(scope.nodes[i], Group)]
         if groups:
-            scope.set_param(groups[0], "repeat", 1)
-            scope.ungroup(groups[0])
+            with scope.history.macro("ungroup"):  # one edit, as the editor makes it: refused whole or done whole
+                scope.set_param(groups[0], "repeat", 1)
+                scope.ungroup(groups[0])
     elif choice == 7 and some:
         paste_fragment(scope, fragment_of(scope, some), (rng.randrange(0, 600, 10), 900.0))
     elif choice == 8 and ids:

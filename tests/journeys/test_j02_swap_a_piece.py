@@ -5,7 +5,6 @@ both runs with "positions: position.learned → position.rope" listed as their d
 
 The model is the default GPT scaled down (tests/conftest.py shrink_project) so each run takes seconds."""
 
-import pytest
 from PySide6.QtCore import Qt
 
 from workbench.core.project import load_project
@@ -33,7 +32,8 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     learned_params = parameter_count(window)
     learned_label = window.size_label.text()
     learned_edges = edge_labels_from(window, "positions")
-    assert learned_edges == ["B×T×32"]  # learned positions add a vector per position to the embeddings
+    # Learned positions add a vector per position to the embeddings and hand attention nothing ("none").
+    assert learned_edges == ["B×T×32", "none"]
 
     first = press_train(qtbot, window)
     assert wait_for_run_end(qtbot, window) == "finished", window.training.status_label.text()
@@ -56,8 +56,10 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     rope.trigger()
     assert window.project.graph.nodes["positions"].type_id == "position.rope"
     qtbot.waitUntil(lambda: window.size_label.text() != learned_label, timeout=3000)
-    # This RoPE block rotates the hidden vectors it is given: the edges keep their B×T×32, re-derived.
-    assert edge_labels_from(window, "positions") == ["B×T×32"]
+    # RoPE passes the hidden vectors on unchanged and hands attention its rotations on the wire the preset
+    # already has from `positions` into the layer group, so the swap needs no rewiring.
+    hidden, rotations = edge_labels_from(window, "positions")
+    assert hidden == "B×T×32" and rotations not in ("none", "")
     assert canvas.nodes["positions"].node.type_id == "position.rope"
     canvas.scene.clearSelection()
     assert parameter_count(window) == learned_params - 32 * 32  # the 32×32 position table is gone
@@ -79,9 +81,7 @@ def test_replace_learned_positions_with_rope_and_compare_runs(qtbot, open_window
     assert len(curve_points(training.plot.overlays[0][2])) > 0 and len(curve_points(training.plot.raw_curve)) > 0
     shots.save(window, "two runs overlaid with their difference")
 
-    # RoPE hands its rotations to attention through its `positions` output; swapped in for learned
-    # positions that output is wired to nothing, so the second run had no position information at all.
+    # The second run trained with RoPE's rotations reaching attention inside the layer group.
     graph = window.project.graph
-    if not any(edge.src == "positions" and edge.src_port == "positions" for edge in graph.edges):
-        pytest.xfail("Replace with RoPE leaves RoPE's positions output unwired (the gpt-tiny layer group has no "
-                     "positions input): the model trains with no position information and no problem is shown")
+    assert any(str(edge) == "positions.positions → layers.positions" for edge in graph.edges)
+    assert any(str(edge) == "positions_in.out → attn.positions" for edge in graph.nodes["layers"].graph.edges)
