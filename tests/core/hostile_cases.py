@@ -94,13 +94,15 @@ def nested_groups(outer: int, inner: int) -> Callable[[dict], object]:
         layer["nodes"] = [n for n in layer["nodes"] if n["type"].startswith("group.")]
         layer["groups"] = [inside]
         layer["edges"] = [{"from": "x_in.out", "to": "inner.x"}, {"from": "inner.x", "to": "x_out.in"}]
+        if any(n["id"] == "positions_in" for n in layer["nodes"]):  # attention's positions, passed on inside
+            layer["edges"].append({"from": "positions_in.out", "to": "inner.positions"})
         layer["repeat"] = outer
 
     return change
 
 
 def nested_norms(raw: dict) -> None:
-    """512 × 512 copies of one LayerNorm and its group ports: 268 MB of weights, 787,464 modules."""
+    """512 × 512 copies of one LayerNorm and its group ports: 268 MB of weights, 1,050,120 modules."""
     nested_groups(512, 512)(raw)
     inner = _layer(raw)["groups"][0]
     inner["nodes"] = [n for n in inner["nodes"] if n["type"].startswith("group.") or n["id"] == "ln_1"]
@@ -213,7 +215,7 @@ CASES: list[Case] = [
     ("vocab_size zero", mutated(block_param("tokens", "vocab_size", 0), "vocab_size")),
     # item 4: sizes that pass validation
     ("nested groups 512 x 512", mutated(nested_groups(512, 512), "this model needs 207.9 GB")),
-    ("nested groups 512 x 512 of norms", mutated(nested_norms, "787,464 blocks")),
+    ("nested groups 512 x 512 of norms", mutated(nested_norms, "1,050,120 blocks")),
     ("width 65536", mutated(block_param("tok_emb", "width", 65536), "GB")),
     ("hidden_width 1048576", mutated(block_param("mlp", "hidden_width", 1_048_576, in_layer=True), "GB")),
     # item 10: weights files
