@@ -15,6 +15,15 @@ def make_dialog(qtbot, project: Project, folder, formats: tuple[str, ...]) -> Ex
     return dialog
 
 
+def finish(qtbot, dialog: ExportDialog, timeout_ms: int) -> None:
+    """Wait for the export worker in QThread.wait, which releases the GIL, rather than in a nested
+    event loop whose Python timer callbacks twice stalled a CI run here with the worker inside
+    torch.onnx.export, then deliver its queued result."""
+    if dialog.job is not None:
+        assert dialog.job.wait(timeout_ms), "the export did not finish"
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10_000)
+
+
 def rows(dialog: ExportDialog) -> list[list[str]]:
     return [[dialog.table.item(r, c).text() for c in range(dialog.table.columnCount())]
             for r in range(dialog.table.rowCount())]
@@ -25,7 +34,7 @@ def test_export_writes_each_format_and_reports_its_parity(qtbot, tmp_path):
     dialog = make_dialog(qtbot, tiny_project("gpt", layers=1), out, ("onnx", "safetensors", "python"))
     dialog.export_button.click()
     assert dialog.is_running() and not dialog.export_button.isEnabled() and dialog.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=240_000)
+    finish(qtbot, dialog, 240_000)
 
     table = rows(dialog)
     assert [row[0] for row in table] == ["ONNX", "safetensors", "Python"]
@@ -42,7 +51,7 @@ def test_export_writes_each_format_and_reports_its_parity(qtbot, tmp_path):
 def test_a_failed_check_is_red_and_says_why(qtbot, tmp_path):
     dialog = make_dialog(qtbot, tiny_project("bart", layers=1), tmp_path, ("onnx_step", "safetensors"))
     dialog.export_button.click()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    finish(qtbot, dialog, 60_000)
 
     step, weights = rows(dialog)
     assert step[0] == "ONNX step" and "decoder-only" in step[3]
@@ -56,7 +65,7 @@ def test_cancel_stops_before_the_next_format(qtbot, tmp_path):
     dialog.export_button.click()
     dialog.cancel_button.click()  # the worker is still on its first format
     assert "Cancelling" in dialog.status_label.text()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    finish(qtbot, dialog, 60_000)
     assert rows(dialog)[-1][3] == "cancelled before it started"
     assert not (tmp_path / "model.py").exists()
 
@@ -82,7 +91,7 @@ def test_the_hugging_face_row_writes_a_folder_and_its_check(qtbot, tmp_path):
     dialog = make_dialog(qtbot, tiny_project("llama", layers=1), tmp_path, ("hf",))
     assert dialog.format_boxes["hf"].text() == "Hugging Face folder"
     dialog.export_button.click()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    finish(qtbot, dialog, 60_000)
 
     (row,) = rows(dialog)
     assert row[0] == "Hugging Face" and row[1] == "the folder imported again vs the app" and row[3].startswith("ok")
@@ -96,6 +105,6 @@ def test_a_graph_no_family_computes_is_red_with_the_block_named(qtbot, tmp_path)
     project.graph.replace_node("positions", "position.alibi")
     dialog = make_dialog(qtbot, project, tmp_path, ("hf",))
     dialog.export_button.click()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=60_000)
+    finish(qtbot, dialog, 60_000)
     assert rows(dialog)[0][3].startswith("positions (position.alibi): no Hugging Face family")
     assert dialog.table.item(0, 3).foreground().color() == ERROR_COLOR
