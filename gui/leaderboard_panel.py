@@ -195,8 +195,9 @@ class LeaderboardPanel(QWidget):
         self.table.clear()
         self.table.setHeaderLabels(headers)
         header = self.table.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Every column fits its contents, the run's name included (a stretched name column was squeezed to
+        # "fi…" by the numbers beside it); a table wider than the panel scrolls sideways.
+        header.setStretchLastSection(True)
         for column in (c for c in range(len(headers)) if c != 1):  # all but the run's name align right
             self.table.headerItem().setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bold = self.table.font()
@@ -208,7 +209,7 @@ class LeaderboardPanel(QWidget):
             item = self._item("–" if entry.rank is None else f"{'=' * shared}{entry.rank}", entry, metrics)
             item.setFont(2, bold)  # the metric the ranking follows
             self.table.addTopLevelItem(item)
-        for column in (c for c in range(len(headers)) if c != 1):  # fit the contents, with room between columns
+        for column in range(len(headers)):  # fit the contents, with room between columns
             width = max(self.table.sizeHintForColumn(column), header.sectionSizeHint(column))
             header.resizeSection(column, width + (6 if column == 0 else 18))
         direction = "higher" if spec.higher_is_better else "lower"
@@ -271,7 +272,10 @@ class LeaderboardPanel(QWidget):
             self.differences_title.setText("Select a run to see how its setup differs from the best run's.")
             self.differences_label.setText("")
         elif entry is best:
-            self.differences_title.setText(f"{best.name} is the best run on {self.task}.")
+            tied = sum(e.rank == best.rank for e in entries[1:])
+            self.differences_title.setText(
+                f"{best.name} ranks first on {self.task}, tied with {tied} other run{'s' * (tied != 1)}: their scores "
+                "are within each other's 95 % interval." if tied else f"{best.name} is the best run on {self.task}.")
             self.differences_label.setText("")
         else:
             standing = (f" (tied: within the 95 % interval of {best.name}'s score)" if entry.rank == best.rank

@@ -75,7 +75,8 @@ def test_runs_ranked_with_differences_against_the_best(panel, trained_run, runs_
     assert f"learning_rate: {rates[best]} → {rates[other]}" in panel.differences_label.text()
     assert "checkpoint step:" in panel.differences_label.text()
     panel.show_run(runs_in_tmp / best)
-    assert panel.differences_title.text() == f"{best} is the best run on perplexity."
+    assert panel.differences_title.text() == (f"{best} ranks first on perplexity, tied with 1 other run: their "
+                                              "scores are within each other's 95 % interval.")
 
 
 def test_evaluate_run_in_a_child_process_then_rank_it(panel, qtbot, trained_run, runs_in_tmp, monkeypatch):
