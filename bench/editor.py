@@ -20,16 +20,16 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import PySide6  # noqa: E402
-from PySide6.QtCore import QElapsedTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import PySide6
+from PySide6.QtCore import QElapsedTimer
+from PySide6.QtWidgets import QApplication
 
-from workbench.core.graph import Graph  # noqa: E402
-from workbench.core.project import Project, load_project  # noqa: E402
-from workbench.gui.editor.layout import layered_positions  # noqa: E402
-from workbench.gui.main_window import MainWindow  # noqa: E402
-from workbench.gui.model_facts import analyse  # noqa: E402
-from workbench.gui.theme import apply_theme  # noqa: E402
+from workbench.core.graph import Graph
+from workbench.core.project import Project, load_project
+from workbench.gui.editor.layout import layered_positions
+from workbench.gui.main_window import MainWindow
+from workbench.gui.model_facts import analyse
+from workbench.gui.theme import apply_theme
 
 FRAME_BUDGET_MS = 16.0
 

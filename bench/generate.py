@@ -22,9 +22,9 @@ import time
 import torch
 
 
-from workbench.core.architectures import FAMILIES, build_graph  # noqa: E402
-from workbench.core.compiler import compile_graph  # noqa: E402
-from workbench.core.decoding import GenerationConfig, generate, generate_batch  # noqa: E402
+from workbench.core.architectures import FAMILIES, build_graph
+from workbench.core.compiler import compile_graph
+from workbench.core.decoding import GenerationConfig, generate, generate_batch
 
 PROMPT = [11, 12, 13, 14, 15, 16, 17, 18]
 

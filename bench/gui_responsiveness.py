@@ -21,14 +21,14 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import PySide6  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+import PySide6
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication
 
-from workbench.core.project import load_project  # noqa: E402
-from workbench.gui.loss_plot import LossPlot  # noqa: E402
-from workbench.gui.theme import apply_theme  # noqa: E402
+from workbench.core.project import load_project
+from workbench.gui.loss_plot import LossPlot
+from workbench.gui.theme import apply_theme
 
 TICK_MS = 5
 

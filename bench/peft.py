@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 
-from workbench.core.project import ASSETS, Project  # noqa: E402
-from workbench.core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
-from workbench.core.training.trainer import start_run  # noqa: E402
-from workbench.core.tuning import add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts  # noqa: E402
+from workbench.core.project import ASSETS, Project
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments
+from workbench.core.training.trainer import start_run
+from workbench.core.tuning import add_lora, add_prompt_tuning, freeze_all_but_head, parameter_counts
 
 PRESET = ASSETS / "presets" / "bert-genre-tiny.json"
 

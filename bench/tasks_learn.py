@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 
-from workbench.core.data.tasks import classification_task  # noqa: E402
-from workbench.core.project import ASSETS, Project, load_project  # noqa: E402
-from workbench.core.training.objectives import input_kinds, make_objective, model_arguments  # noqa: E402
-from workbench.core.training.runs import RunFolder  # noqa: E402
-from workbench.core.training.trainer import start_run  # noqa: E402
+from workbench.core.data.tasks import classification_task
+from workbench.core.project import ASSETS, Project, load_project
+from workbench.core.training.objectives import input_kinds, make_objective, model_arguments
+from workbench.core.training.runs import RunFolder
+from workbench.core.training.trainer import start_run
 
 PRESETS = ASSETS / "presets"
 SEQ2SEQ_RUNS = [  # (preset, steps, settings): the T5 preset's own learning rate, BART's

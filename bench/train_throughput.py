@@ -18,10 +18,10 @@ import time
 import torch
 
 
-from workbench.core.compiler import compile_graph  # noqa: E402
-from workbench.core.nn.gpt import GPT, GPTConfig, state_from_preset  # noqa: E402
-from workbench.core.project import load_project  # noqa: E402
-from workbench.core.training.memory import recompute_layers  # noqa: E402
+from workbench.core.compiler import compile_graph
+from workbench.core.nn.gpt import GPT, GPTConfig, state_from_preset
+from workbench.core.project import load_project
+from workbench.core.training.memory import recompute_layers
 
 
 def steps_per_second(model, optimizer, batches, autocast=contextlib.nullcontext) -> float:
