@@ -233,7 +233,9 @@ class GraphCanvas(QWidget):
         problems = self._problems_by_node(graph)
         stale = set(self._touched)
         stale.update(node_id for node_id, item in self.nodes.items()
-                     if item.is_group or item.problems != problems.get(node_id, item.problems))
+                     if item.problems != problems.get(node_id, item.problems)
+                     or (item.is_group and _group_looks(item.node) != item.looks))
+        reshaped = bool(self._moved) or any((node_id in graph.nodes) != (node_id in self.nodes) for node_id in stale)
         wired = _wired(graph) if stale else {}
         if self._moved or self._touched:
             self.scene.setSceneRect(_extent(graph))
@@ -270,7 +272,8 @@ class GraphCanvas(QWidget):
         if shown != (True, True):  # new curves are visible; hide them all again at this zoom
             self._match_detail_to_zoom()
         self.breadcrumb.set_trail(self._trail_names())
-        self.minimap.schedule_redraw()
+        if reshaped:  # the minimap draws where cards are, not what they say
+            self.minimap.schedule_redraw()
         self._announce_selection()
 
     def _problems_by_node(self, graph: Graph) -> dict[str, list[str]]:
@@ -291,6 +294,7 @@ class GraphCanvas(QWidget):
 
     def _add_card(self, graph: Graph, node_id: str, problems: list[str], wired: set) -> NodeItem:
         item = NodeItem(self.prefix() + node_id, graph.nodes[node_id], problems, wired)
+        item.looks = _group_looks(item.node) if item.is_group else None  # an edit inside changes these
         item.dragged.connect(self._update_edges_of)
         item.dropped.connect(self._commit_moves)
         self.scene.addItem(item)
@@ -394,6 +398,12 @@ class GraphCanvas(QWidget):
             self.node_selected.emit(items[0].path, items[0].node, self.current_graph())
         else:
             self.node_selected.emit("", None, None)
+
+
+def _group_looks(group: Group) -> tuple:
+    """What a group's card shows that an edit inside it can change: its blocks and its ports."""
+    inner = sum(not node.type_id.startswith("group.") for node in group.graph.nodes.values())
+    return group.title, group.repeat, group.tuning, inner, group.input_ports(), group.output_ports()
 
 
 def _wired(graph: Graph) -> dict[str, set[tuple[str, bool]]]:
