@@ -14,6 +14,7 @@ shares the embedding's matrix (counted once in the model, at its first owner in 
 each node in per-node counts) and freezing either node freezes it for both (core/tuning.py).
 """
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -210,6 +211,12 @@ class Analyser:
         return linked
 
 
+@functools.lru_cache(maxsize=4096)
+def _text(tensor_type) -> str:
+    """'B×T×768', worked out once per distinct shape: a model has few, and a big one has thousands of ports."""
+    return str(tensor_type)
+
+
 def _apply_tuning(module: nn.Module, tuning) -> str:
     """LoRA then a prefix, as core.tuning.apply_tuning does per module; freezing is the caller's."""
     try:
@@ -309,7 +316,7 @@ def _facts(report: ShapeReport, walk, built: set[str], costs: dict[str, BlockCos
     rows = []
     outputs: dict[str, dict[str, str]] = {}
     for (path, port), tensor_type in report.types.items():
-        outputs.setdefault(path, {})[port] = str(tensor_type)
+        outputs.setdefault(path, {})[port] = _text(tensor_type)
     for path, node, copies, _ in walk:
         if isinstance(node, Group):
             continue

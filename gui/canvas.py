@@ -10,6 +10,8 @@ on it (move cards, connect ports, insert, delete, group …) becomes calls to co
 each one undo step; the window then refreshes the canvas from the changed document.
 """
 
+import functools
+
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -304,7 +306,7 @@ class GraphCanvas(QWidget):
 
     def _shape_text(self, edge) -> str:
         shape = self.facts.report.types.get((self.prefix() + edge.src, edge.src_port))
-        return str(shape) if shape else ""
+        return _shape_texts(shape) if shape else ""
 
     def _add_curve(self, edge) -> EdgeItem:
         item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst], self._shape_text(edge))
@@ -398,6 +400,12 @@ class GraphCanvas(QWidget):
             self.node_selected.emit(items[0].path, items[0].node, self.current_graph())
         else:
             self.node_selected.emit("", None, None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_texts(shape) -> str:
+    """'B×T×768': asked for every curve on every refresh, and a model has few distinct shapes."""
+    return str(shape)
 
 
 def _group_looks(group: Group) -> tuple:

@@ -96,3 +96,24 @@ def test_the_windows_facts_equal_compiling_after_edits(window, qtbot):
                                                                         compiled.all_params)
     assert [vars(r) for r in window.facts.summary.rows] == [vars(r) for r in compiled.summary.rows]
     assert window.facts.node_params == compiled.node_params
+
+
+def test_an_edit_inside_a_group_redraws_its_card_only_when_the_card_changes(qtbot):
+    graph = load_project().graph
+    canvas = GraphCanvas()
+    qtbot.addWidget(canvas)
+    canvas.show_graph(graph, analyse(graph))
+    inner = graph.nodes["layers"].graph
+    before = canvas.rebuilt_cards
+    inner.set_param("attn", "heads", 2)  # nothing the top level shows changes
+    canvas.refresh(analyse(graph))
+    assert canvas.rebuilt_cards == before
+    inner.add_node("norm.rms", pos=(600.0, 200.0), node_id="extra")  # one more block inside
+    canvas.refresh(analyse(graph))
+    assert canvas.rebuilt_cards == before + 1
+    assert canvas.nodes["layers"].detail() == f"{sum(not n.type_id.startswith('group.') for n in inner.nodes.values())}" \
+                                              " blocks inside"
+    fresh = GraphCanvas()
+    qtbot.addWidget(fresh)
+    fresh.show_graph(graph, analyse(graph))
+    assert drawn(canvas) == drawn(fresh)
