@@ -51,7 +51,8 @@ def test_a_parameter_edit_and_its_undo_redraw_one_card(qtbot):
     graph.set_param("ln_3", "eps", 1e-3)
     redraw(window)
     assert window.canvas.rebuilt_cards - before == 1
-    assert window.canvas.nodes["ln_3"].node.params["eps"] == 1e-3 and "eps 0.001" in window.canvas.nodes["ln_3"].detail()
+    card = window.canvas.nodes["ln_3"]
+    assert card.node.params["eps"] == 1e-3 and "eps 0.001" in card.detail()
     graph.history.undo()
     redraw(window)
     assert window.canvas.rebuilt_cards - before == 2
@@ -111,8 +112,8 @@ def test_an_edit_inside_a_group_redraws_its_card_only_when_the_card_changes(qtbo
     inner.add_node("norm.rms", pos=(600.0, 200.0), node_id="extra")  # one more block inside
     canvas.refresh(analyse(graph))
     assert canvas.rebuilt_cards == before + 1
-    assert canvas.nodes["layers"].detail() == f"{sum(not n.type_id.startswith('group.') for n in inner.nodes.values())}" \
-                                              " blocks inside"
+    blocks = sum(not n.type_id.startswith("group.") for n in inner.nodes.values())
+    assert canvas.nodes["layers"].detail() == f"{blocks} blocks inside"
     fresh = GraphCanvas()
     qtbot.addWidget(fresh)
     fresh.show_graph(graph, analyse(graph))
