@@ -33,6 +33,6 @@ def test_memory_table_says_what_fits_on_a_device(capsys):
 
 def test_memory_refuses_a_layout_that_does_not_divide(capsys):
     gpt = str(Path(REPO) / "assets" / "presets" / "gpt-tiny.json")
-    assert main(["memory", gpt, "--processes", "3", "--set", "tensor_parallel=2"]) == 1
+    assert main(["memory", gpt, "--processes", "3", "--tensor-parallel", "2"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "multiple of 2 processes" in error

@@ -41,8 +41,6 @@ class TrainConfig:
     offload_optimizer: bool = False  # keep optimizer state and master weights in CPU memory (ZeRO-Offload)
     compile: bool = False  # torch.compile the model (slow first steps, faster later ones)
     distributed: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (FSDP2, parameters sharded ZeRO-3 style)
-    tensor_parallel: int = 1  # under torchrun: processes splitting each layer's linear weights (tp); dp takes the rest
-    pipeline_parallel: int = 1  # under torchrun: stages splitting the repeated layers (pp); micro-batches = grad_accumulation
     on_nonfinite: str = "stop"  # NaN/inf loss or gradient, or a spike: stop (last good checkpoint kept) or skip step
     # Default 3 leaves healthy runs alone and stops lr 9.9 at step 4 of 4.17, 4.91, 10.2, 15.8 (core/training/guard.py).
     spike_factor: float = 3.0  # a loss over factor × the median of the last 16 (and 1 nat over it) is a spike; 0: off
@@ -67,8 +65,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"training setting {f.name} must be a finite number, got {value}")
-        positive = ("steps", "batch_size", "grad_accumulation", "tensor_parallel", "pipeline_parallel",
-                    "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
+        positive = ("steps", "batch_size", "grad_accumulation", "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"training setting {name} must be at least 1, got {getattr(self, name)}")

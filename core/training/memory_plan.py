@@ -57,12 +57,14 @@ class Layout:
         return self.data * self.tensor * self.pipeline
 
     @classmethod
-    def from_config(cls, config, processes: int = 1) -> "Layout":
-        """The layout `torchrun --nproc-per-node processes` gives a TrainConfig."""
-        tensor, pipeline = getattr(config, "tensor_parallel", 1), getattr(config, "pipeline_parallel", 1)
+    def from_config(cls, config, processes: int = 1, tensor: int = 1, pipeline: int = 1) -> "Layout":
+        """The layout of a TrainConfig on `processes` processes, tensor × pipeline of them per replica."""
+        if min(processes, tensor, pipeline) < 1:
+            raise PlanError(f"processes, tensor and pipeline degrees must be at least 1, got {processes}, "
+                            f"{tensor} and {pipeline}")
         if processes % (tensor * pipeline):
-            raise PlanError(f"{processes} process(es) do not divide into tensor_parallel {tensor} × "
-                            f"pipeline_parallel {pipeline}; use a multiple of {tensor * pipeline} processes")
+            raise PlanError(f"{processes} process(es) do not divide into tensor parallel {tensor} × "
+                            f"pipeline parallel {pipeline}; use a multiple of {tensor * pipeline} processes")
         data = processes // (tensor * pipeline)
         return cls(data, tensor, pipeline, 3 if config.distributed == "fsdp" and data > 1 else 0,
                    config.offload_optimizer)

@@ -80,6 +80,6 @@ def test_a_layout_that_does_not_divide_is_refused_with_the_fix(gpt):
     with pytest.raises(PlanError, match="batch_size 6 must divide into 4 data-parallel"):
         planner.plan(project.train.replace(batch_size=6), Layout(data=4))
     with pytest.raises(PlanError, match="multiple of 2 processes"):
-        Layout.from_config(project.train.replace(tensor_parallel=2), processes=3)
+        Layout.from_config(project.train, processes=3, tensor=2)
     with pytest.raises(PlanError, match="context must be between 1"):
         planner.plan(project.train, context=10**6)
