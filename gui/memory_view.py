@@ -77,10 +77,11 @@ class MemoryView(QWidget):
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.setContentsMargins(0, 6, 0, 0)
         for widget in (self.title, self.bar, self.legend):
             layout.addWidget(widget)
+        layout.addStretch(1)
         self.plan: MemoryPlan | None = None
         self._pending: tuple[Project, int] | None = None
         self._timer = QTimer(self)
