@@ -23,10 +23,19 @@ _PLANNER: list = []  # (graph JSON, Planner) of the graph last planned: the view
 
 def planner_for(graph) -> Planner:
     """The planner of this graph, built again only when the graph changed (a meta compile)."""
-    text = json.dumps(graph.to_dict(), sort_keys=True)
+    text = json.dumps(_without_positions(graph.to_dict()), sort_keys=True)
     if not _PLANNER or _PLANNER[0][0] != text:
         _PLANNER[:] = [(text, Planner(graph))]
     return _PLANNER[0][1]
+
+
+def _without_positions(data):
+    """The graph document minus where cards sit on the canvas: moving a card plans nothing again."""
+    if isinstance(data, dict):
+        return {key: _without_positions(value) for key, value in data.items() if key != "pos"}
+    if isinstance(data, list):
+        return [_without_positions(value) for value in data]
+    return data
 
 
 def training_plan(project: Project, processes: int = 1) -> MemoryPlan | None:

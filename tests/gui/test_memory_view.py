@@ -2,7 +2,7 @@
 follows the Settings form and the process count."""
 
 from workbench.core.project import load_project
-from workbench.gui.memory_view import MemoryView
+from workbench.gui.memory_view import MemoryView, planner_for
 from workbench.gui.training_panel import TrainingPanel
 from tests.conftest import shrink_project
 
@@ -33,3 +33,13 @@ def test_a_setting_that_cannot_be_planned_says_why(qtbot, tmp_path):
     view.show_for(project, 2)
     view.refresh()
     assert view.plan is None and "batch_size 3 must divide into 2" in view.legend.text()
+
+
+def test_moving_a_card_does_not_plan_again_but_an_edit_does(tiny_project):
+    graph = tiny_project.graph
+    first = planner_for(graph)
+    tokens = graph.nodes_of_type("input.tokens")[0]
+    graph.move(tokens.id, (tokens.pos[0] + 40, tokens.pos[1] + 40))
+    assert planner_for(graph) is first
+    graph.set_param(tokens.id, "context_length", tokens.get_param("context_length") // 2)
+    assert planner_for(graph) is not first
