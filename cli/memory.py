@@ -9,7 +9,8 @@ from workbench.cli import Command
 def _arguments(parser) -> None:
     parser.add_argument("project", help="project file")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="override a training setting, e.g. --set precision=bf16 --set activation_checkpointing=true")
+                        help="override a training setting, e.g. --set precision=bf16 "
+                             "--set activation_checkpointing=true")
     parser.add_argument("--processes", type=int, default=1,
                         help="processes in all (torchrun's --nnodes × --nproc-per-node); data parallel takes "
                              "what --tensor-parallel × --pipeline-parallel leave")
@@ -71,7 +72,8 @@ def _memory(args) -> int:
         verdict = "fits" if fits["fits"] else "does NOT fit"
         print(f"on {args.gpu_gib:g} GiB per process this {verdict}; largest batch_size "
               f"{fits['largest_batch_size']:,} at context {plan.context}, largest context "
-              f"{fits['largest_context']:,} at batch_size {plan.batch_size} (the graph's is {planner.shape.context_length})")
+              f"{fits['largest_context']:,} at batch_size {plan.batch_size} "
+              f"(the graph's is {planner.shape.context_length})")
     return 0
 
 

@@ -27,8 +27,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch.nn.attention.bias import causal_lower_right
 from torch._subclasses.fake_tensor import is_fake
+from torch.nn.attention.bias import causal_lower_right
 
 from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
 

@@ -44,9 +44,9 @@ def measure_step(graph: Graph, config, batch: int, context: int) -> MeasuredMemo
                                weight_decay=config.weight_decay, momentum=config.beta1)
     arguments = _forward_arguments(compiled, graph, batch, context, config.objective)
     dtype = AUTOCAST.get(config.precision)
-    with SavedBytes(model, config.activation_checkpointing) as saved:
-        with torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext():
-            _, loss = model(*arguments)
+    autocast = torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
+    with SavedBytes(model, config.activation_checkpointing) as saved, autocast:
+        _, loss = model(*arguments)
     loss.backward()
     gradients = _bytes(p.grad for p in model.parameters() if p.grad is not None)
     optimizer.step()

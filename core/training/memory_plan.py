@@ -23,6 +23,7 @@ Splitting over processes is arithmetic on the single-process figures:
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Self
 
 import torch
 from torch import nn
@@ -138,7 +139,7 @@ class SavedBytes:
         self._depth = 0  # > 0 while a module inside a repeated layer runs
         self._handles = []
 
-    def __enter__(self) -> "SavedBytes":
+    def __enter__(self) -> Self:
         for layer in repeated_layers(self.model):
             for module in layer.children():
                 self._handles.append(module.register_forward_pre_hook(self._enter_layer))
@@ -228,9 +229,8 @@ def trace_activations(graph: Graph, batch: int, context: int, precision: str = "
         module = compiled.training_module
         module.train()
         arguments = _forward_arguments(compiled, graph, batch, context, objective)
-        with SavedBytes(module, checkpointing) as saved:
-            with _autocast(precision):
-                module(*arguments)
+        with SavedBytes(module, checkpointing) as saved, _autocast(precision):
+            module(*arguments)
     return saved.result
 
 
@@ -318,7 +318,7 @@ class Planner:
         held = s.parameters - s.layer_parameters + layer_share / lay.pipeline
         trainable_held = held * (s.trainable / s.parameters if s.parameters else 0)
         tensors_held = s.trainable_tensors  # step counters are 4 bytes each: not worth splitting
-        shard = lay.data if lay.data > 1 else 1
+        shard = max(1, lay.data)
         weights = 4 * held / (shard if lay.zero_stage >= 3 else 1)
         gradients = 4 * trainable_held / (shard if lay.zero_stage >= 2 else 1)
         optimizer = (4 * STATES.get(config.optimizer, 2) * trainable_held / (shard if lay.zero_stage >= 1 else 1)
@@ -335,7 +335,7 @@ class Planner:
         kv = (s.kv_bytes_per_token * PRECISION_BYTES[config.precision] // 4 * (generation_length or context)
               * max(1, batch_size // lay.data) / (lay.tensor * lay.pipeline))
         buffers = self._buffers(config, lay, micro, context, gradients)
-        return MemoryPlan(*(int(math.ceil(v)) for v in (weights, gradients, optimizer, activations, kv, buffers,
+        return MemoryPlan(*(math.ceil(v) for v in (weights, gradients, optimizer, activations, kv, buffers,
                                                           host)), batch_size, context, micro, lay)
 
     def _buffers(self, config, lay: Layout, micro: int, context: int, gradients: float) -> float:

@@ -32,7 +32,8 @@ def test_each_component_is_within_ten_percent_of_a_real_step(preset, mode, plann
     for name in ("weights", "gradients", "optimizer", "activations", "training"):
         planned, real = getattr(plan, name), getattr(measured, name)
         assert real > 0, name
-        assert abs(planned - real) <= TOLERANCE * real, f"{preset.stem} {mode} {name}: planned {planned:,}, held {real:,}"
+        assert abs(planned - real) <= TOLERANCE * real, f"{preset.stem} {mode} {name}: planned {planned:,}, " \
+                                                        f"held {real:,}"
     # Weights, gradients and optimizer state are counted, not estimated: they must be exact.
     assert (plan.weights, plan.gradients, plan.optimizer) == (measured.weights, measured.gradients, measured.optimizer)
 
@@ -69,7 +70,8 @@ def test_what_fits_is_the_largest_that_fits(gpt):
     limit = planner.plan(config.replace(batch_size=24)).training + 1
     largest = planner.largest_batch(config, Layout(), limit)
     assert largest >= 24
-    assert planner.plan(config, batch_size=largest).training <= limit < planner.plan(config, batch_size=largest + 1).training
+    assert planner.plan(config, batch_size=largest).training <= limit
+    assert planner.plan(config, batch_size=largest + 1).training > limit
     longest = planner.largest_context(config, Layout(), planner.plan(config, context=40).training)
     assert longest >= 40 and planner.plan(config, context=longest).training <= planner.plan(config, context=40).training
     assert planner.largest_batch(config, Layout(), GIB // 2**20) == 0  # 1 KiB: not one sequence
