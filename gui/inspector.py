@@ -20,6 +20,7 @@ from workbench.core.tuning import TuningError, is_peft_block
 from workbench.gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
 from workbench.gui.editor.param_fields import block_field_editor, field_editor
 from workbench.gui.formatting import format_count, format_value
+from workbench.gui.memory_view import training_plan
 from workbench.gui.model_facts import ModelFacts
 
 WEIGHT_BYTES = 4  # fp32
@@ -69,7 +70,8 @@ class Inspector(QScrollArea):
                 ("vocabulary", f"{summary.vocab_size:,}", "Distinct token ids."),
                 ("context", f"{summary.context_length:,} tokens", "Longest sequence the model reads."),
             ])
-            self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params)
+            self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params,
+                              training_plan(project))
         self._section("Training")
         self._rows([(field.name.replace("_", " "), format_value(getattr(project.train, field.name)), "")
                     for field in dataclasses.fields(project.train)])
@@ -233,12 +235,18 @@ class Inspector(QScrollArea):
         self._tuning_refusal.hide()
         self._add_wide(self._tuning_refusal)
 
-    def _memory_rows(self, params: int, kv_bytes_per_token: int, trainable: int | None = None) -> None:
-        """Frozen weights need no gradient and no optimizer moments: only `trainable` ones do."""
+    def _memory_rows(self, params: int, kv_bytes_per_token: int, trainable: int | None = None, plan=None) -> None:
+        """Frozen weights need no gradient and no optimizer moments: only `trainable` ones do. The whole
+        model's figure is the memory planner's (issue #23 item 5), with precision, checkpointing and batch."""
         trainable = params if trainable is None else trainable
         training = params * WEIGHT_BYTES + trainable * (TRAINING_BYTES - WEIGHT_BYTES)
+        help_text = _TRAINING_HELP
+        if plan is not None:
+            training = plan.training
+            help_text = ("Per process at these training settings: " + ", ".join(
+                f"{name} {format_count(getattr(plan, name), 'B')}" for name in plan.COMPONENTS) + ".")
         rows = [("weights", format_count(params * WEIGHT_BYTES, "B"), "Parameters in fp32 (4 bytes each)."),
-                ("training state", format_count(training, "B"), _TRAINING_HELP)]
+                ("training state", format_count(training, "B"), help_text)]
         if kv_bytes_per_token:
             rows.append(("KV cache / token", format_count(kv_bytes_per_token, "B"),
                          "What each generated token adds to the key/value cache."))
