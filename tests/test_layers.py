@@ -1,4 +1,4 @@
-"""DESIGN.md's one rule, checked: imports point down (gui -> core -> kernels) and core never imports
+"""DESIGN.md's one rule, checked: imports point down (cli -> gui -> core -> kernels) and core never imports
 Qt. The contracts are in pyproject.toml; import-linter runs in its own process because it puts the
 current folder on sys.path, which the test process must not have (see workbench/__init__.py)."""
 
@@ -20,7 +20,7 @@ def test_import_contracts_are_kept():
 def test_a_core_module_importing_qt_breaks_a_contract(tmp_path):
     """The check can fail: a copy of the contracts over a tree where core imports the window."""
     tree = tmp_path / "tree"
-    for layer in ("core", "gui", "kernels"):
+    for layer in ("cli", "core", "gui", "kernels"):
         (tree / layer).mkdir(parents=True)
         (tree / layer / "__init__.py").write_text("")
     (tree / "core" / "bad.py").write_text("import workbench.gui\n")

@@ -1,0 +1,23 @@
+"""main.py import-hf HF_DIR --out PROJECT: a Hugging Face model folder as a project with its weights."""
+
+from pathlib import Path
+
+from workbench.cli import Command
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("folder", type=Path, metavar="HF_DIR", help="a folder written by save_pretrained")
+    parser.add_argument("--out", type=Path, required=True, metavar="PROJECT", help="project file to write")
+    parser.add_argument("--corpus", type=Path, help="text to train on (default: the bundled corpus)")
+
+
+def _import_hf(args) -> int:
+    from workbench.core.export.hf_import import import_hf_project
+
+    project = import_hf_project(args.folder, args.out, args.corpus)
+    print(f"wrote {project.path} and {project.weights.name}: {project.name}")
+    return 0
+
+
+COMMANDS = (Command("import-hf", "import a Hugging Face model folder (GPT-2, BERT, RoFormer, BART, T5, Llama, "
+                                 "Mistral) as a project with its weights", _arguments, _import_hf),)

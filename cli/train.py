@@ -1,0 +1,98 @@
+"""main.py train PROJECT | --resume RUN_DIR: a run folder, from the terminal or under torchrun."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from workbench.cli import Command
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("project", nargs="?", help="project file (omit with --resume)")
+    parser.add_argument("--steps", type=int, help="optimizer steps (default: the project's setting)")
+    parser.add_argument("--run-dir", type=Path, help="run folder to create (default: NAME-TIME in the runs folder, "
+                                                     "$WORKBENCH_RUNS_DIR or runs/ beside main.py)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run from its checkpoint")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="override a training setting, e.g. --set precision=bf16 --set grad_accumulation=4")
+
+
+def _train(args) -> int:
+    from workbench.core.project import Project
+    from workbench.core.training.config import TrainConfig
+    from workbench.core.training.runs import new_run_folder
+    from workbench.core.training.trainer import resume_run, start_run
+
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    overrides = settings_from(args.set or [])
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.run_dir or args.resume):
+        raise ValueError("under torchrun, pass --run-dir so every process uses the same run folder")
+    if args.resume:
+        trainer = resume_run(args.resume, args.steps, overrides)
+    elif args.project:
+        project = Project.load(args.project)
+        project.train = TrainConfig.from_dict({**project.train.to_dict(), **overrides})
+        project.check_memory()  # before the run folder exists: batch_size 1e9 is refused with the number
+        run_dir = args.run_dir or new_run_folder(project.name)
+        trainer = start_run(project, run_dir, [sys.executable, *sys.argv], args.steps)
+    else:
+        raise ValueError("train needs a PROJECT file, or --resume RUN_DIR")
+    print(f"run folder: {trainer.run.path}", flush=True)
+    progress = _Progress(sys.stdout.isatty())
+    status = trainer.train(progress.show)
+    progress.close()
+    message = trainer.run.info.get("message") or ""
+    if trainer.cluster.is_main:
+        print(f"{status} at step {trainer.step}" + (f": {message}" if message else ""), flush=True)
+    code = 0 if status in ("finished", "stopped") else 1
+    if trainer.cluster.active:
+        # Worker processes can abort at interpreter exit after a gloo/NCCL group; leave cleanly and
+        # exit at once.
+        from workbench.core.training.distributed import leave_cluster
+
+        leave_cluster(trainer.cluster)
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def settings_from(pairs: list[str]) -> dict:
+    """--set name=value pairs; values are JSON where they parse (numbers, true/false), else text."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set takes name=value, got {pair!r}")
+        try:
+            settings[name] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[name] = value
+    return settings
+
+
+class _Progress:
+    """A one-line bar on a terminal; one plain line per report when piped (the window reads those)."""
+
+    def __init__(self, interactive: bool):
+        self.interactive = interactive
+
+    def show(self, report) -> None:
+        done = report.step / report.steps
+        eta = report.elapsed / max(done, 1e-9) - report.elapsed
+        text = (f"step {report.step}/{report.steps}  loss {report.loss:.4f}"
+                + (f"  val {report.val_loss:.4f}" if report.val_loss is not None else "")
+                + f"  {report.tokens_per_s:,.0f} tok/s  eta {eta:,.0f} s")
+        if self.interactive:
+            bar = "█" * int(24 * done) + "·" * (24 - int(24 * done))
+            print(f"\r{bar} {text}", end="", flush=True)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.interactive:
+            print()
+
+
+COMMANDS = (Command("train", "train a project, writing a run folder", _arguments, _train),)
