@@ -248,7 +248,11 @@ def _ticks(low: float, high: float, log: bool) -> list[float]:
     if log:
         decades = [10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1)]
         factors = (1,) if high - low > 2.5 else (1, 2, 5)
-        return [d * f for d in decades for f in factors if low <= math.log10(d * f) <= high]
+        ticks = [d * f for d in decades for f in factors if low <= math.log10(d * f) <= high]
+        if len(ticks) >= 2:
+            return ticks
+        # Less than a 1-2-5 step apart (losses 3.6 to 4.1): round values of a linear scale, placed on the log one.
+        return [t for t in _ticks(10 ** low, 10 ** high, False) if t > 0]
     raw = (high - low) / 5
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
