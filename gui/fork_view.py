@@ -17,7 +17,7 @@ from workbench.gui.beam_tree import token_label
 from workbench.gui.generation_jobs import LoadedModel
 from workbench.gui.token_view import ENDINGS, OutputColumn
 
-LIST_WIDTH = 230  # pixels for the branch list beside the text
+LIST_WIDTH = 240  # pixels for the branch list beside the text
 HINT = "Click a generated token to continue from one of its alternatives; click a branch to show it again."
 
 
@@ -58,8 +58,7 @@ class BranchList(QTreeWidget):
     def __init__(self):
         super().__init__()
         self.setObjectName("branchList")
-        self.setHeaderLabels(["Branch", "Tokens"])
-        self.setColumnWidth(0, LIST_WIDTH - 70)
+        self.setHeaderHidden(True)  # the caption above names it; the whole width goes to the branches
         self.setIndentation(12)
         self.items: dict[int, QTreeWidgetItem] = {}  # branch id -> its row
 
@@ -68,24 +67,25 @@ class BranchList(QTreeWidget):
         self.items = {}
         for branch in tree.branches:
             parent = self.items.get(branch.parent)
-            item = QTreeWidgetItem([describe(tree, branch, text), str(len(branch.steps))])
+            item = QTreeWidgetItem([describe(tree, branch, text, short=True)])
             item.setData(0, Qt.ItemDataRole.UserRole, branch.id)
-            item.setToolTip(0, f"{describe(tree, branch, text)} — {ENDINGS[branch.finish_reason]}")
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip(0, f"{describe(tree, branch, text)}: {len(branch.steps)} tokens, "
+                               f"{ENDINGS[branch.finish_reason]}")
             (parent.addChild if parent else self.addTopLevelItem)(item)
             self.items[branch.id] = item
         self.expandAll()
         self.setCurrentItem(self.items[current])
 
 
-def describe(tree: GenerationTree, branch: Branch, text: Callable[[int], str]) -> str:
-    """"1 · first generation", or "3 · step 4: ‘the’ not ‘a’" (steps counted from 1, as a reader would)."""
+def describe(tree: GenerationTree, branch: Branch, text: Callable[[int], str], short: bool = False) -> str:
+    """"1 · first generation", or "3 · step 4: ‘the’ not ‘a’" (steps counted from 1, as a reader would);
+    `short` leaves out the token replaced, for the narrow list (its tooltip has it)."""
     if branch.parent is None:
         return f"{branch.id + 1} · first generation"
     before = tree.branches[branch.parent].steps[branch.fork_step].token
     took = branch.steps[branch.fork_step].token
-    return (f"{branch.id + 1} · step {branch.fork_step + 1}: ‘{token_label(text(took))}’ "
-            f"not ‘{token_label(text(before))}’")
+    return (f"{branch.id + 1} · step {branch.fork_step + 1}: ‘{token_label(text(took))}’"
+            + ("" if short else f" not ‘{token_label(text(before))}’"))
 
 
 class ForkedOutput(QSplitter):
@@ -138,7 +138,9 @@ class ForkedOutput(QSplitter):
         self.tree.add(branch_from_result(self.tree, result))
         self.current = 0
         self._refresh_list()
-        self.side.setVisible(True)
+        if not self.side.isVisible():  # the list takes its width from the text once, then keeps what is dragged
+            self.side.setVisible(True)
+            self.setSizes([max(self.width() - LIST_WIDTH, LIST_WIDTH), LIST_WIDTH])
 
     def is_running(self) -> bool:
         return self.job is not None and self.job.isRunning()
