@@ -92,7 +92,8 @@ def paint_chart(painter: QPainter, rect: QRectF, chart: LineChart, palette: Char
         painter.drawText(QRectF(rect.left(), top, rect.width(), unit * 1.5), Qt.AlignmentFlag.AlignHCenter, note)
         top += unit * 1.5
     top = _paint_legend(painter, QRectF(rect.left() + unit * 5, top, rect.width() - unit * 6, 0), chart, palette, unit)
-    x_range, y_range = _range([s.x for s in chart.series], chart.log_x), _range([s.y for s in chart.series], chart.log_y)
+    x_range = _range([s.x for s in chart.series], chart.log_x)
+    y_range = _range([s.y for s in chart.series], chart.log_y)
     x_ticks, y_ticks = _ticks(*x_range, chart.log_x), _ticks(*y_range, chart.log_y)
     metrics = QFontMetricsF(font(unit * 0.9))
     left_room = max((metrics.horizontalAdvance(_tick_text(t)) for t in y_ticks), default=unit) + unit * 2.6

@@ -216,7 +216,8 @@ def paint_beam_tree(painter: QPainter, rect: QRectF, tree: list[BeamNode], token
     scale = min(area.width() / width, area.height() / height, 1.6)
     painter.translate(area.left() + (area.width() - width * scale) / 2, area.top())
     painter.scale(scale, scale)
-    place = {n: QPointF(10 + NODE_WIDTH / 2 + c * COLUMN, 10 + NODE_HEIGHT / 2 + r * ROW) for n, (c, r) in cells.items()}
+    place = {n: QPointF(10 + NODE_WIDTH / 2 + c * COLUMN, 10 + NODE_HEIGHT / 2 + r * ROW)
+             for n, (c, r) in cells.items()}
     blue, green, pale = PRINT.series[0], PRINT.series[2], QColor("#bdbdbd")
     for node in tree[1:]:
         start, end = place[node.parent], place[node.id]

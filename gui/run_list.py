@@ -2,8 +2,8 @@
 
 A click picks a run (to follow it, and for the attention and generation panels); a tick adds it
 to the overlay in the plot. A sweep's runs are grouped under one row named after the sweep (one
-experiment), which says how many of its planned runs are done; clicking that row picks the sweep. The list rereads run.json files every few seconds, which takes
-milliseconds for hundreds of runs: only the tail of each metrics.jsonl is read for its last loss.
+experiment), which says how many of its planned runs are done; clicking that row picks the sweep.
+The list rereads run.json files every few seconds, which takes milliseconds for hundreds of runs: only the tail of each metrics.jsonl is read for its last loss.
 """
 
 import json

@@ -111,7 +111,8 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
     tokens_per_step = project.train.batch_size * _context_length(project.graph)
     points = []
     header = {"plan": [run.name for run in plan], "settings": settings or {}}
-    _write(out, {**header, "points": []})  # marks the folder as a sweep at once: the window lists its runs as they train
+    # Marks the folder as a sweep at once: the window lists its runs as they train.
+    _write(out, {**header, "points": []})
     for run in plan:
         folder = out / run.name
         start_run(run.project, folder, ["sweep", str(run.width), str(run.tokens)]).train()

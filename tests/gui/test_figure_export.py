@@ -24,7 +24,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _rows(steps: int, offset: float = 0.0) -> list[dict]:
     return [{"step": s, "loss": 3.0 * np.exp(-s / 20) + 1 + offset + 0.05 * np.sin(s),
-             **({"val_loss": 3.0 * np.exp(-s / 20) + 1.1 + offset} if s % 10 == 0 else {})} for s in range(1, steps + 1)]
+             **({"val_loss": 3.0 * np.exp(-s / 20) + 1.1 + offset} if s % 10 == 0 else {})}
+            for s in range(1, steps + 1)]
 
 
 def _svg_texts(path) -> list[str]:
@@ -80,8 +81,8 @@ def test_overlaid_runs_are_named_in_the_figure_and_its_data(loss_plot, tmp_path)
 
 def test_a_log_log_chart_labels_its_axes_and_keeps_its_points(tmp_path):
     n = np.array([1e4, 1e5, 1e6])
-    figure = chart_figure(LineChart("fit", "parameters N", "validation loss",
-                                    (Series("runs", n, np.array([3.0, 2.5, 2.1]), 0, "points"),), log_x=True, log_y=True))
+    runs = Series("runs", n, np.array([3.0, 2.5, 2.1]), 0, "points")
+    figure = chart_figure(LineChart("fit", "parameters N", "validation loss", (runs,), log_x=True, log_y=True))
     texts = _svg_texts(save_figure(figure, tmp_path / "fit.svg"))
     assert "parameters N (log scale)" in texts and "1e4" in texts and "1e6" in texts
     assert figure.rows == [("runs", 10000, 3), ("runs", 100000, 2.5), ("runs", 1000000, 2.1)]

@@ -57,7 +57,8 @@ def test_bad_plans_are_refused_before_anything_trains(tiny_project):
         plan_sweep(tiny_project, [32], [128], {"learning_rate": [-1.0]})
     plan = plan_sweep(tiny_project, [16, 32], [128, 256], {"learning_rate": [1e-3, 4e-3]})
     assert [run.name for run in plan][:3] == ["width16-tokens128-learning_rate0.001",
-                                              "width16-tokens128-learning_rate0.004", "width16-tokens256-learning_rate0.001"]
+                                              "width16-tokens128-learning_rate0.004",
+                                              "width16-tokens256-learning_rate0.001"]
     assert plan[1].project.train.learning_rate == 4e-3 and plan[2].steps == 2 and plan[2].project.train.steps == 2
     with pytest.raises(ValueError, match="Widths: '3x' is not a number"):
         parse_numbers("16, 3x", "Widths")
