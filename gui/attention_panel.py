@@ -23,6 +23,8 @@ from workbench.core.project import Project, ProjectError
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui.attention_capture import CaptureJob, CheckpointModels
 from workbench.gui.attention_pattern import AttentionPatternView
+from workbench.gui.figure_export import Figure, install_figure_menu
+from workbench.gui.figure_maps import grid_figure, heatmap_figure
 from workbench.gui.heatmap import AttentionHeatmap, HeatmapGrid
 
 PROBE, TEXT = "Training probe", "Your text"
@@ -110,6 +112,8 @@ class AttentionPanel(QWidget):
         self.decoder_edit.returnPressed.connect(self._run_or_cancel)
         self.grid.chosen.connect(self._choose)
         self.detail.hovered.connect(self.hover_label.setText)
+        install_figure_menu(self.grid, self.grid_figure)
+        install_figure_menu(self.detail, self.detail_figure)
         self.show_run(None)
 
     def _lay_out(self) -> None:
@@ -422,6 +426,21 @@ class AttentionPanel(QWidget):
                                   f"head {head + 1} <span style='color:#8d939c'>({m.path}, copy {m.repeat + 1})</span>")
         self.hover_label.setText("Hover a cell for its query token, key token and weight.")
         self._show_pattern(m.path, weights.shape[0])
+
+    def grid_figure(self) -> Figure | None:
+        """Every head of every layer of the chosen group, for print (gui.figure_maps)."""
+        if not self.rows:
+            return None
+        return grid_figure(f"{GROUPS[self.group_box.currentData()]}: attention of every head",
+                           [m.weights[0].numpy() for m in self.rows], [f"layer {i + 1}" for i in range(len(self.rows))],
+                           *self._axis_labels)
+
+    def detail_figure(self) -> Figure | None:
+        if not self.rows:
+            return None
+        row, head = self.selected
+        return heatmap_figure(f"{GROUPS[self.group_box.currentData()]} · layer {row + 1} · head {head + 1}",
+                              self.detail.weights, self.detail.queries, self.detail.keys)
 
     def _show_pattern(self, path: str, length: int) -> None:
         if self.pattern_view is not None:

@@ -49,11 +49,13 @@ class BeamTreeView(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.nodes: dict[int, QGraphicsPathItem] = {}  # BeamNode id -> its box
         self.best_path: list[int] = []  # node ids from the prompt to the best finished hypothesis
+        self.tree: list[BeamNode] = []  # what is drawn, for saving it as a figure (gui.figure_maps)
+        self.token_text: Callable[[int], str] = str
         self.show_message("Beam search draws its tree here.")
 
     def show_message(self, text: str) -> None:
         self.scene().clear()
-        self.nodes, self.best_path = {}, []
+        self.nodes, self.best_path, self.tree = {}, [], []
         item = self.scene().addSimpleText(text, ui_font(13))
         item.setBrush(MUTED_TEXT)
         self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-12, -12, 12, 12))
@@ -61,15 +63,15 @@ class BeamTreeView(QGraphicsView):
     def show_tree(self, tree: list[BeamNode], token_text: Callable[[int], str]) -> None:
         """Draw `tree` (node 0 is the prompt); token_text turns a token id into its text."""
         self.scene().clear()
-        self.nodes = {}
+        self.nodes, self.tree, self.token_text = {}, tree, token_text
         leaf = best_leaf(tree)
-        self.best_path = _path_to(tree, leaf) if leaf is not None else []
-        kept = {i for node in tree if node.finished for i in _path_to(tree, node.id)}
+        self.best_path = path_to(tree, leaf) if leaf is not None else []
+        kept = {i for node in tree if node.finished for i in path_to(tree, node.id)}
         children: dict[int, list[int]] = {node.id: [] for node in tree}
         for node in tree[1:]:
             children[node.parent].append(node.id)
         places = {node: QPointF(column * COLUMN, row * ROW)
-                  for node, (column, row) in _layout(children, self.best_path or [0]).items()}
+                  for node, (column, row) in tree_layout(children, self.best_path or [0]).items()}
         for node in tree[1:]:
             self._add_edge(places[node.parent], places[node.id], node.id in self.best_path, node.id in kept)
         for node in tree:
@@ -128,14 +130,14 @@ class BeamTreeView(QGraphicsView):
         super().wheelEvent(event)
 
 
-def _path_to(tree: list[BeamNode], node_id: int) -> list[int]:
+def path_to(tree: list[BeamNode], node_id: int) -> list[int]:
     path = [node_id]
     while tree[path[-1]].parent is not None:
         path.append(tree[path[-1]].parent)
     return path[::-1]
 
 
-def _layout(children: dict[int, list[int]], spine: list[int]) -> dict[int, tuple[int, int]]:
+def tree_layout(children: dict[int, list[int]], spine: list[int]) -> dict[int, tuple[int, int]]:
     """(column, row) of every node: the spine (the best path) along row 0, and each branch leaving it
     below, as high as the branches placed before allow (a skyline of the first free row per column)."""
     cells = {node: (column, 0) for column, node in enumerate(spine)}

@@ -18,6 +18,9 @@ from workbench.core.decoding import GenerationConfig, GenerationResult, StepReco
 from workbench.core.project import Project
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui.beam_tree import BeamTreeView
+from workbench.gui.figure_export import install_figure_menu
+from workbench.gui.figure_maps import beam_figure
+from workbench.gui.fork_view import ForkedOutput
 from workbench.gui.generation_jobs import GenerationJob, LoadedModel, ModelLoadJob
 from workbench.gui.theme import PANEL
 from workbench.gui.token_view import OutputColumn, ProbabilityLegend
@@ -46,6 +49,8 @@ class GeneratePanel(QWidget):
         self._build_controls()
         self.single = OutputColumn()
         self.beam_tree = BeamTreeView()
+        install_figure_menu(self.beam_tree, lambda: beam_figure(self.beam_tree.tree, self.beam_tree.token_text))
+        self.forks = ForkedOutput(self.single, lambda: self.model, self.config)  # click a token to branch off
         self.compare_columns = [OutputColumn() for _ in STRATEGIES]
         self.outputs = [self.single]  # where the running (or last) generation writes, one column per config
         self._lay_out()
@@ -160,7 +165,7 @@ class GeneratePanel(QWidget):
         self.inputs.setColumnStretch(1, 1)
 
         single = QSplitter(Qt.Orientation.Vertical)
-        single.addWidget(self.single)
+        single.addWidget(self.forks)
         single.addWidget(self.beam_tree)
         single.setChildrenCollapsible(False)
         single.setSizes([1000, 1000])
@@ -254,6 +259,7 @@ class GeneratePanel(QWidget):
         self.beam_tree.setVisible(not compare and strategies[0] == "beam")
         self.beam_tree.show_message("Searching…")
         shown = self.prompt_box.toPlainText()
+        self.forks.begin(prompt, source, shown)
         for output, strategy in zip(self.outputs, strategies):
             output.start(self._title(strategy), strategy, self.model.tokenizer, prompt, shown)
         self.job = GenerationJob(self.model, prompt, source, [self.config(s) for s in strategies])
@@ -346,6 +352,8 @@ class GeneratePanel(QWidget):
     def _on_column_done(self, column: int, result: GenerationResult) -> None:
         output = self.outputs[column]
         output.finish(result)
+        if output is self.single:
+            self.forks.root_done(result)
         if output is self.single and result.beam_tree:
             self.beam_tree.show_tree(result.beam_tree, output.view.tokenizer.token_text)  # the model may reload
 
@@ -395,6 +403,7 @@ class GeneratePanel(QWidget):
             self.job.wait()
         for job in list(self._loads):
             job.wait()
+        self.forks.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -14,6 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
 from workbench.gui import theme
+from workbench.gui.figure_chart import LineChart, Series, chart_figure
+from workbench.gui.figure_export import Figure, ask_to_save
 
 pg.setConfigOptions(antialias=True)
 
@@ -143,6 +145,8 @@ class LossPlot(pg.PlotWidget):
         self.run_name = ""
         self.overlays: list[tuple[str, RunSeries, pg.PlotDataItem, pg.PlotDataItem]] = []
         self.set_metric("loss")
+        # Beside pyqtgraph's own entries in the plot's right-click menu (gui.figure_export).
+        item.getViewBox().menu.addAction("Save figure…").triggered.connect(lambda: ask_to_save(self.figure(), self))
 
     # ----- the followed run -----
 
@@ -198,6 +202,28 @@ class LossPlot(pg.PlotWidget):
         points = series.points(self.metric_name)
         _set_data(trend, *points["trend"])
         _set_data(val, *points["val"])
+
+    def figure(self) -> Figure | None:
+        """What the plot shows, in print colours: the followed run's raw values faintly, its trend and
+        validation points, and each overlaid run's trend and validation points; None while empty."""
+        label, raw, val, _ = METRICS[self.metric_name]
+        followed = self.run_name or "this run"
+        named = [(followed, self.series)] + [(name, series) for name, series, _, _ in self.overlays]
+        lines = []
+        for index, (name, series) in enumerate(named):
+            points = series.points(self.metric_name)
+            prefix = f"{name}: " if self.overlays else ""
+            if index == 0 and len(points["raw"][0]):
+                lines.append(Series(f"{prefix}train {label}", *points["raw"], index, "faint"))
+            trend = f"{prefix}smoothed" if raw in SMOOTHED else f"{prefix}{label}"
+            lines.append(Series(name if self.overlays else trend, *points["trend"], index))
+            if val and len(points["val"][0]):
+                lines.append(Series(f"{prefix}validation {label}", *points["val"], index, "points"))
+        lines = [s for s in lines if len(s.x)]
+        if not lines:
+            return None
+        title = f"{label} — {followed}" + (f" and {len(self.overlays)} more" if self.overlays else "")
+        return chart_figure(LineChart(title, "step", label, tuple(lines)))
 
     def _update_legend(self) -> None:
         self._fill_legend()

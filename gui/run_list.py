@@ -1,8 +1,9 @@
 """The run folders under the runs folder: name, status, step, last loss and date, newest first.
 
 A click picks a run (to follow it, and for the attention and generation panels); a tick adds it
-to the overlay in the plot. The list rereads run.json files every few seconds, which takes
-milliseconds for hundreds of runs: only the tail of each metrics.jsonl is read for its last loss.
+to the overlay in the plot. A sweep's runs are grouped under one row named after the sweep (one
+experiment), which says how many of its planned runs are done; clicking that row picks the sweep.
+The list rereads run.json files every few seconds, which takes milliseconds for hundreds of runs: only the tail of each metrics.jsonl is read for its last loss.
 """
 
 import json
@@ -12,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from workbench.core.training.runs import RunFolder, RunFolderError, run_folders, runs_folder
+from workbench.core.training.runs import SWEEP_FILE, RunFolder, RunFolderError, run_folders, runs_folder
 
 REFRESH_MS = 3000
 COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
@@ -20,6 +21,7 @@ STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6
                   "diverged": "#ff6b6b", "interrupted": "#e0b25c"}
 WIDE_ENOUGH = 380  # pixels at which the Started column fits beside readable run names
 TAIL_BYTES = 4096  # enough for the last few metrics rows
+SWEEP_ROLE = Qt.ItemDataRole.UserRole + 1  # a sweep row's folder (a run row keeps its folder in UserRole)
 
 
 def last_loss(run_dir: Path) -> float | None:
@@ -46,13 +48,14 @@ def last_loss(run_dir: Path) -> float | None:
 class RunList(QWidget):
     run_clicked = Signal(object)  # the run folder Path a person clicked
     checked_changed = Signal(list)  # run folder Paths ticked for the overlay, in list order
+    sweep_clicked = Signal(object)  # the folder of a sweep whose row a person clicked
 
     def __init__(self):
         super().__init__()
         self.tree = QTreeWidget()
         self.tree.setObjectName("runList")
         self.tree.setHeaderLabels(COLUMNS)
-        self.tree.setRootIsDecorated(False)
+        self.tree.setRootIsDecorated(True)  # a sweep's row opens and closes on its runs
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(False)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # run names differ at their ends (the time)
@@ -61,19 +64,27 @@ class RunList(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.itemClicked.connect(lambda item: self.run_clicked.emit(item.data(0, Qt.ItemDataRole.UserRole)))
+        self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._item_changed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._items: dict[Path, QTreeWidgetItem] = {}
         self._wanted: Path | None = None  # a run to select once it is listed (one just started has no run.json yet)
+        self._sweeps: dict[Path, QTreeWidgetItem] = {}  # sweep folder -> the row grouping its runs
+        self._closed: set[Path] = set()  # sweeps a person collapsed: they stay closed across refreshes
+        self.tree.itemCollapsed.connect(lambda item: self._closed.add(item.data(0, SWEEP_ROLE)))
+        self.tree.itemExpanded.connect(lambda item: self._closed.discard(item.data(0, SWEEP_ROLE)))
         self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
         self._timer.start()
         self.refresh()
 
     def runs(self) -> list[Path]:
-        return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) for i in range(self.tree.topLevelItemCount())]
+        """Every listed run folder in list order, a sweep's runs where its row is."""
+        return list(self._items)
+
+    def sweep_item(self, sweep_dir: Path) -> QTreeWidgetItem | None:
+        return self._sweeps.get(Path(sweep_dir).resolve())
 
     def checked_runs(self) -> list[Path]:
         return [path for path in self.runs() if self._items[path].checkState(0) == Qt.CheckState.Checked]
@@ -104,11 +115,21 @@ class RunList(QWidget):
         current = current.data(0, Qt.ItemDataRole.UserRole) if current else None
         self.tree.blockSignals(True)
         self.tree.clear()
-        self._items = {}
+        self._items, self._sweeps = {}, {}
+        top = runs_folder().resolve()
         for run in runs:
             item = self._item(run, run.path in was_checked)
             self._items[run.path] = item
-            self.tree.addTopLevelItem(item)
+            if run.path.parent == top:
+                self.tree.addTopLevelItem(item)
+                continue
+            if run.path.parent not in self._sweeps:  # placed where its newest run is
+                self._sweeps[run.path.parent] = self._sweep_row(run.path.parent)
+                self.tree.addTopLevelItem(self._sweeps[run.path.parent])
+            self._sweeps[run.path.parent].addChild(item)
+        for folder, row in self._sweeps.items():
+            row.setText(1, self._sweep_status(folder, row.childCount()))
+            row.setExpanded(folder not in self._closed)
         if self._wanted in self._items:
             current, self._wanted = self._wanted, None
         if current in self._items:
@@ -120,10 +141,7 @@ class RunList(QWidget):
     def _item(self, run: RunFolder, checked: bool) -> QTreeWidgetItem:
         loss = last_loss(run.path)
         created = str(run.info.get("created", ""))
-        # A sweep's runs are named after their sweep: "sweep-tiny-gpt-…/width64-tokens200000".
-        in_sweep = run.path.parent != runs_folder().resolve()
-        name = f"{run.path.parent.name}/{run.path.name}" if in_sweep else run.path.name
-        item = QTreeWidgetItem([name, run.status, f"{run.info.get('step', 0):,}",
+        item = QTreeWidgetItem([run.path.name, run.status, f"{run.info.get('step', 0):,}",
                                 "" if loss is None else f"{loss:.3f}", created[5:16].replace("T", " ")])
         item.setData(0, Qt.ItemDataRole.UserRole, run.path)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -135,6 +153,31 @@ class RunList(QWidget):
         for column in (2, 3):
             item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return item
+
+    def _sweep_row(self, folder: Path) -> QTreeWidgetItem:
+        row = QTreeWidgetItem([folder.name])
+        row.setData(0, SWEEP_ROLE, folder)
+        row.setToolTip(0, f"{folder}\nA sweep: its runs are below; click for its scaling-law fit.")
+        font = row.font(0)
+        font.setBold(True)
+        row.setFont(0, font)
+        return row
+
+    @staticmethod
+    def _sweep_status(folder: Path, listed: int) -> str:
+        """"3/6 runs": the planned count from sweep.json, or the listed runs alone when it has no plan."""
+        try:
+            planned = len(json.loads((folder / SWEEP_FILE).read_text()).get("plan", []))
+        except (OSError, ValueError, AttributeError):
+            planned = 0
+        return f"{listed}/{planned} runs" if planned else f"{listed} runs"
+
+    def _clicked(self, item: QTreeWidgetItem) -> None:
+        sweep = item.data(0, SWEEP_ROLE)
+        if sweep is not None:
+            self.sweep_clicked.emit(sweep)
+        else:
+            self.run_clicked.emit(item.data(0, Qt.ItemDataRole.UserRole))
 
     def resizeEvent(self, event) -> None:
         """A narrow list leaves out the start time (newest runs come first, and each row's tooltip has

@@ -4,7 +4,7 @@ core.decoding's StepRecords into these views)."""
 
 from html import escape
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip, QVBoxLayout, QWidget
 
@@ -29,7 +29,10 @@ def probability_colour(p: float) -> QColor:
 
 
 class TokenView(QTextEdit):
-    """The prompt in grey, then each generated token on its probability's colour; hover for details."""
+    """The prompt in grey, then each generated token on its probability's colour; hover for details,
+    click a token to take one of its alternatives (gui.fork_view)."""
+
+    token_clicked = Signal(int, QPoint)  # index of the clicked token, global position of the click
 
     def __init__(self):
         super().__init__()
@@ -49,8 +52,9 @@ class TokenView(QTextEdit):
         plain.setForeground(MUTED_TEXT)
         self.textCursor().insertText(prompt_text, plain)
 
-    def add(self, record: StepRecord) -> None:
-        """Decoding the whole text and keeping the new part spaces subword pieces as the tokenizer would."""
+    def add(self, record: StepRecord, forked: bool = False) -> None:
+        """Decoding the whole text and keeping the new part spaces subword pieces as the tokenizer would.
+        A `forked` token (an alternative taken instead of the model's choice) is underlined."""
         self._ids.append(record.token)
         text = self.tokenizer.decode(self._ids)
         piece = text[len(self._decoded):] if text.startswith(self._decoded) else self.tokenizer.token_text(record.token)
@@ -64,6 +68,10 @@ class TokenView(QTextEdit):
         # Every other token a shade lighter, so that neighbours of one colour still show where they meet.
         look.setBackground(colour.lighter(118) if len(self.records) % 2 else colour)
         look.setForeground(TEXT)
+        if forked:
+            look.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+            look.setUnderlineColor(TEXT)
+            look.setFontWeight(700)
         cursor.insertText(shown, look)
         self.records.append(record)
         self.spans.append((start, cursor.position()))
@@ -83,6 +91,13 @@ class TokenView(QTextEdit):
         return (f"<b><code>{escape(token_label(name(record.token)))}</code></b> &nbsp;{record.probability:.1%}"
                 f" <span style='color:{MUTED_TEXT.name()}'>(position {record.position})</span>"
                 f"<br><span style='color:{MUTED_TEXT.name()}'>likeliest at this step:</span><table>{rows}</table>")
+
+    def mouseReleaseEvent(self, event) -> None:
+        """A click (not the end of a text selection) on a token offers its alternatives."""
+        super().mouseReleaseEvent(event)
+        index = self.token_at(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and index is not None and not self.textCursor().hasSelection():
+            self.token_clicked.emit(index, event.globalPosition().toPoint())
 
     def viewportEvent(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:

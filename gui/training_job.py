@@ -68,6 +68,18 @@ class TrainingProcess:
         return cls._start(run_dir, train_arguments(str(snapshot_path), str(run_dir)), processes)
 
     @classmethod
+    def launch_sweep(cls, project: Project, sweep_dir: Path, arguments: list[str]) -> "TrainingProcess":
+        """`main.py sweep SNAPSHOT --out SWEEP_DIR ARGUMENTS` (--sizes, --tokens, --set) on a snapshot of the
+        project in the sweep folder; its runs train one after another inside that one process."""
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        snapshot_path = sweep_dir / "project.json"
+        cache = project.data_cache() if project.data.pipeline is not None or project.data.cache else None
+        if cache is not None:  # as for one run: the snapshot names the cache from the sweep folder
+            mark_cache(cache)
+        Project.from_dict(project.to_dict()).save(snapshot_path)
+        return cls._start(sweep_dir, ["sweep", str(snapshot_path), "--out", str(sweep_dir), *arguments], 1)
+
+    @classmethod
     def resume(cls, run_dir: Path, processes: int = 1) -> "TrainingProcess":
         """Continue a stopped run from its latest checkpoint: `main.py train --resume RUN`."""
         return cls._start(run_dir, ["train", "--resume", str(run_dir)], processes)

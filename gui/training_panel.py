@@ -23,6 +23,7 @@ from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
 from workbench.gui.memory_view import MemoryView
 from workbench.gui.run_list import RunList
+from workbench.gui.sweep_panel import SweepSection
 from workbench.gui.theme import show_status
 from workbench.gui.training_form import TrainingForm
 from workbench.gui.training_job import TrainingProcess, cluster_command
@@ -209,6 +210,7 @@ class TrainingPanel(QWidget):
         self.splitter.setCollapsible(0, False)
         self.splitter.setCollapsible(1, False)  # the sample may be dragged shut for a wider plot
         self.splitter.setSizes(COLUMN_WIDTHS)
+        self.sweeps = SweepSection(self, metrics, curves_layout)  # the Sweep tab and the scaling-law view
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+TIE = 1e-9  # relative rmse difference below which two fits count as equal (see fit_scaling_law)
+
 
 @dataclass(frozen=True)
 class ScalingFit:
@@ -52,7 +54,10 @@ def fit_scaling_law(points: list[tuple[float, float, float]]) -> ScalingFit:
         coefficients = _nonnegative_least_squares(torch.stack(columns, dim=1), loss)
         residual = torch.stack(columns, dim=1) @ coefficients - loss
         rmse = residual.pow(2).mean().sqrt().item()
-        if best is None or rmse < best[0]:
+        # Near-ties keep the first exponents in grid order: with two token budgets every beta fits the two
+        # budgets exactly, and which of those equal fits won used to follow LAPACK's last-bit noise, so the
+        # window's refit of a sweep could print another law than the CLI's for the same points.
+        if best is None or rmse < best[0] * (1 - TIE) - 1e-15:
             best = (rmse, alpha, beta, coefficients.tolist())
     rmse, alpha, beta, coefficients = best
     e, a = coefficients[0], coefficients[1]

@@ -273,16 +273,20 @@ def test_the_trainers_peak_memory_is_shown(qtbot, tmp_path):
     assert "peak memory 0.72 GB" in panel.status_label.text()  # 683 MiB
 
 
-def test_a_sweeps_runs_are_listed_under_its_name(qtbot, trained_run, runs_in_tmp):
+def test_a_sweeps_runs_are_grouped_under_its_name(qtbot, trained_run, runs_in_tmp):
     sweep = runs_in_tmp / "sweep-tiny"
     sweep.mkdir(parents=True)
-    (sweep / "sweep.json").write_text('{"points": []}')
+    (sweep / "sweep.json").write_text('{"plan": ["width32-tokens512", "width64-tokens512"], "points": []}')
     shutil.copytree(trained_run, sweep / "width32-tokens512")
     copy_run(trained_run, runs_in_tmp, "plain")
     panel = make_panel(qtbot)
     tree = panel.run_list.tree
-    names = {tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())}
-    assert names == {"plain", "sweep-tiny/width32-tokens512"}
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
+    assert set(rows) == {"plain", "sweep-tiny"}
+    group = rows["sweep-tiny"]
+    assert group.text(1) == "1/2 runs" and group.isExpanded() and group.childCount() == 1
+    assert group.child(0).text(0) == "width32-tokens512"
+    assert set(panel.run_list.runs()) == {(sweep / "width32-tokens512").resolve(), (runs_in_tmp / "plain").resolve()}
 
 
 def test_the_next_run_says_how_long_it_will_take_before_it_starts(qtbot, runs_in_tmp):
