@@ -1,4 +1,5 @@
-"""The model zoo as graphs: GPT-2, BERT, BART, T5, LLaMA and Mistral, each drawn from blocks.
+"""The model zoo as graphs: GPT-2, BERT, BART, T5, LLaMA, Mistral, Qwen2, Qwen3, Gemma 2, Phi-3, GPT-NeoX,
+OPT, Falcon and Mixtral, each drawn from blocks.
 
 One frozen `Architecture` describes any of them (as a Hugging Face config does) and `build_graph`
 lays it out as a graph a person can open and edit: embeddings and positions at the top, one group
@@ -365,5 +366,38 @@ FAMILIES = {
     "mistral": Architecture(
         "Tiny Mistral", kv_heads=2, window=32, positions="position.rope", norm="norm.rms", norm_eps=1e-6,
         attention_bias=False, ffn="ffn.swiglu", ffn_bias=False, tie_embeddings=False,
+    ),
+    # Issue #25's families: each is LLaMA or GPT-2 plus what it changes (core/export/hf_zoo.py lists them).
+    "qwen2": Architecture(
+        "Tiny Qwen2", kv_heads=2, positions="position.rope", norm="norm.rms", norm_eps=1e-6, output_bias=False,
+        ffn="ffn.swiglu", ffn_bias=False, tie_embeddings=False,
+    ),
+    "qwen3": Architecture(
+        "Tiny Qwen3", kv_heads=2, positions="position.rope", norm="norm.rms", norm_eps=1e-6, attention_bias=False,
+        qk_norm=True, ffn="ffn.swiglu", ffn_bias=False, tie_embeddings=False,
+    ),
+    "gemma2": Architecture(
+        "Tiny Gemma 2", kv_heads=2, window=32, local_global=True, positions="position.rope", norm="norm.rms",
+        norm_eps=1e-6, attention_bias=False, sandwich_norm=True, attention_softcap=50.0, logit_softcap=30.0,
+        scale_embedding=True, ffn="ffn.geglu", activation="gelu_tanh", ffn_bias=False,
+    ),
+    "phi3": Architecture(
+        "Tiny Phi-3", positions="position.rope", norm="norm.rms", attention_bias=False, ffn="ffn.swiglu",
+        ffn_bias=False, fused_ffn=True, tie_embeddings=False,
+    ),
+    "neox": Architecture(
+        "Tiny GPT-NeoX", positions="position.rope", rope_fraction=0.25, parallel_norms=2, tie_embeddings=False,
+    ),
+    "opt": Architecture(
+        "Tiny OPT", activation="relu",
+    ),
+    "falcon": Architecture(
+        "Tiny Falcon", kv_heads=1, positions="position.rope", attention_bias=False, ffn_bias=False, parallel_norms=1,
+    ),
+    # Four SwiGLU experts of half LLaMA's hidden width, two per token: the same active parameters (and
+    # FLOPs) per token as the llama preset, twice its feed-forward weights (bench/moe_speed.py).
+    "mixtral": Architecture(
+        "Tiny Mixtral", kv_heads=2, positions="position.rope", norm="norm.rms", norm_eps=1e-6, attention_bias=False,
+        ffn="ffn.moe", experts=4, top_k=2, ffn_hidden=172, tie_embeddings=False,
     ),
 }

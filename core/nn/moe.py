@@ -27,8 +27,11 @@ class MixtureOfExperts(nn.Module):
         self.experts = nn.ModuleList(GatedMLP(width, hidden, activation=activation, bias=bias, dropout=0.0)
                                      for _ in range(experts))
         self.dropout = nn.Dropout(dropout)
-        # The share of routed slots each expert got in the last forward (E,), for the Training panel's bars.
+        # The last forward's share of routed slots per expert (E,) and its weighted auxiliary loss, read by
+        # core.training.expert_load for metrics.jsonl and the Training panel's bars. Updated in place so
+        # torch.compile sees a buffer mutation, not a new attribute.
         self.register_buffer("load", torch.full((experts,), 1.0 / experts), persistent=False)
+        self.register_buffer("aux", torch.zeros(()), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, d = x.shape
@@ -43,8 +46,11 @@ class MixtureOfExperts(nn.Module):
                 out.index_add_(0, rows, expert(tokens[rows]) * weights[rows, slot, None])
         routed = F.one_hot(chosen, len(self.experts)).float().mean(dim=0)  # (k, E): f per slot
         aux = len(self.experts) * (routed * probs.mean(dim=0)).sum()  # Switch's E · Σ f_e · P_e, summed over slots
-        self.load = routed.sum(dim=0).detach() / self.top_k  # (E,), sums to 1
-        return self.dropout(out.view(b, t, d)), aux * self.aux_weight
+        aux = aux * self.aux_weight
+        with torch.no_grad():
+            self.load.copy_(routed.sum(dim=0) / self.top_k)  # (E,), sums to 1
+            self.aux.copy_(aux)
+        return self.dropout(out.view(b, t, d)), aux
 
     def linear_flops_per_token(self) -> int:
         """The router plus the k experts a token runs, not all E (2 FLOPs per multiply-add)."""
