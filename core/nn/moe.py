@@ -42,8 +42,9 @@ class MixtureOfExperts(nn.Module):
         out = torch.zeros_like(tokens)
         for e, expert in enumerate(self.experts):
             rows, slot = torch.where(chosen == e)  # the tokens that chose e, and in which of their k slots
-            if rows.numel():
-                out.index_add_(0, rows, expert(tokens[rows]) * weights[rows, slot, None])
+            # No `if rows.numel()` guard: an idle expert runs on zero rows, and the forward stays free of
+            # data-dependent branches, so torch.export (ONNX) can trace it.
+            out.index_add_(0, rows, expert(tokens[rows]) * weights[rows, slot, None])
         routed = F.one_hot(chosen, len(self.experts)).float().mean(dim=0)  # (k, E): f per slot
         aux = len(self.experts) * (routed * probs.mean(dim=0)).sum()  # Switch's E · Σ f_e · P_e, summed over slots
         aux = aux * self.aux_weight
