@@ -92,7 +92,8 @@ class SelfAttentionBlock(Block):
                              scale_scores=params.scale_scores,
                              scale=params.scale_width ** -0.5 if params.scale_width else None,
                              qk_norm_eps=params.qk_norm_eps if params.qk_norm else None,
-                             softcap=params.softcap or None, output_bias=params.bias and params.output_bias)
+                             softcap=params.softcap or None,
+                             output_bias=None if params.output_bias else False)  # None: as `bias` says
 
 
 @register
