@@ -15,6 +15,11 @@ Every layer group has the ports x, positions and mask (plus memory and memory_ma
 reads an encoder); the position node's `positions` output feeds every layer, so swapping one position
 block for another (learned → RoPE) needs no rewiring. Pre-norm layers normalise before each
 sublayer and add after (GPT-2, LLaMA, T5); post-norm layers add, then normalise (BERT, BART).
+
+Issue #25's variations are wiring too: parallel layers add attention and MLP of the same input
+(GPT-J, GPT-NeoX, Falcon); sandwich norms also normalise each sublayer's output (Gemma 2); Gemma 2's
+alternating local and global layers are a group holding a pair (nodes of the second named global_…)
+repeated N/2 times; OPT-350m's narrower embeddings pass through project_in and project_out.
 """
 
 from dataclasses import dataclass, replace
@@ -170,7 +175,8 @@ def _encoder_decoder(g: Graph, arch: Architecture) -> None:
 
 def _positions(g: Graph, arch: Architecture, node_id: str, x, pos, *, bidirectional: bool):
     params = {
-        "position.rope": {"base": arch.rope_base, **({"fraction": arch.rope_fraction} if arch.rope_fraction != 1 else {})},
+        "position.rope": {"base": arch.rope_base,
+                          **({"fraction": arch.rope_fraction} if arch.rope_fraction != 1 else {})},
         "position.t5_bias": {"heads": arch.heads, "buckets": arch.relative_buckets,
                              "max_distance": arch.relative_max_distance, "bidirectional": bidirectional},
     }.get(arch.positions, {})
@@ -230,13 +236,15 @@ def _layer(inner: Graph, arch: Architecture, x, y: int, prefix: str, *, causal: 
     add attention and MLP of the same input: x + attn(norm(x)) + mlp(norm'(x)) (Wang & Komatsuzaki 2021)."""
     attention = {"heads": arch.heads, "kv_heads": arch.kv_heads, "head_width": arch.head_width,
                  "bias": arch.attention_bias, "scale_scores": arch.scale_scores, "dropout": arch.dropout}
-    own = {"output_bias": arch.output_bias, "qk_norm": arch.qk_norm, "qk_norm_eps": arch.norm_eps if arch.qk_norm else None,
+    own = {"output_bias": arch.output_bias, "qk_norm": arch.qk_norm,
+           "qk_norm_eps": arch.norm_eps if arch.qk_norm else None,
            "softcap": arch.attention_softcap, "scale_width": arch.scale_width}
     self_attention = {**attention, **{k: v for k, v in own.items() if v != _SELF_ATTENTION_DEFAULTS[k]},
                       "causal": causal, "window": window}
     sublayers = [("attn", "attention.self", self_attention, {"positions": "positions_in", "mask": "mask_in"})]
     if cross:
-        sublayers.append(("cross_attn", "attention.cross", attention, {"memory": "memory_in", "mask": "memory_mask_in"}))
+        cross_inputs = {"memory": "memory_in", "mask": "memory_mask_in"}
+        sublayers.append(("cross_attn", "attention.cross", attention, cross_inputs))
     sublayers.append(("mlp", arch.ffn, _ffn_params(arch), {}))
     if arch.parallel_norms:
         return _parallel_layer(inner, arch, x, y, prefix, sublayers)

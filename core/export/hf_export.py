@@ -31,7 +31,7 @@ from workbench.core.compiler import CompiledModel, compile_graph
 from workbench.core.data.tokenizers import CharTokenizer, ProjectTokenizer
 from workbench.core.export.hf_families import Config, HFImportError
 from workbench.core.export.hf_zoo import ALL_FAMILIES as FAMILIES
-from workbench.core.export.hf_zoo import family_of_zoo, zoo_config
+from workbench.core.export.hf_zoo_export import family_of_zoo, zoo_config
 from workbench.core.export.hf_import import NEVER_CHANGES_THE_FUNCTION, import_hf
 from workbench.core.export.onnx_export import input_kind, input_tensor, parity_lengths, portable_attention, \
     raise_if_apart
@@ -126,7 +126,10 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
     projected = graph.nodes["project_in"].get_param("width") if "project_in" in graph.nodes else 0
     embedding_width, width = (width, projected) if projected else (0, width)
     local_global = "global_attn" in inner.nodes
-    parallel = 2 if any(e.src == "x_in" and e.dst == "ln_2" for e in inner.edges) else \
+    # Parallel layers read x (through their norms) in both sublayers; a post-norm layer's ln_1 also feeds
+    # the MLP, but after the attention's add, so only pre-norm layers count.
+    pre_norm = any(e.src == "x_in" and e.dst == "ln_1" for e in inner.edges)
+    parallel = 0 if not pre_norm else 2 if any(e.src == "x_in" and e.dst == "ln_2" for e in inner.edges) else \
         1 if any(e.src == "ln_1" and e.dst == "mlp" for e in inner.edges) else 0
     moe = mlp.type_id == "ffn.moe"
     zoo = dict(
@@ -141,7 +144,8 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
     return Architecture(
         "graph", layout=layout,
         vocab_size=tokens.get_param("vocab_size"), context_length=tokens.get_param("context_length"), width=width,
-        layers=stack.repeat * (2 if local_global else 1), decoder_layers=graph.nodes["decoder"].repeat if pair and "decoder" in graph.nodes else 0,
+        layers=stack.repeat * (2 if local_global else 1),
+        decoder_layers=graph.nodes["decoder"].repeat if pair and "decoder" in graph.nodes else 0,
         heads=heads, kv_heads=attn.get_param("kv_heads") or heads,
         head_width=0 if (attn.get_param("head_width") or width // heads) * heads == width else attn.get_param(
             "head_width"),
@@ -152,7 +156,7 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
         relative_max_distance=positions.get_param("max_distance") if t5 else 128,
         norm=norm.type_id, norm_eps=norm.get_param("eps"),
         norm_bias=norm.get_param("bias") if norm.type_id == "norm.layer" else True,
-        pre_norm=any(e.src == "x_in" and e.dst == "ln_1" for e in inner.edges),
+        pre_norm=pre_norm,
         final_norm=("enc_norm" if pair else "ln_f") in graph.nodes,
         embedding_norm=("enc_emb_norm" if pair else "emb_norm") in graph.nodes,
         scale_embedding=embedding.get_param("scale"),
