@@ -253,7 +253,8 @@ def compile_graph(graph: Graph) -> CompiledModel:
     losses = _ports_of_kind(report, "loss")
     if len(losses) > 1:
         raise CompileError([("", f"a model can have one loss, found {len(losses)}")])
-    training_module, training_input_names = emitter.module_for(graph, [logits, losses[0]]) if losses else (None, [])
+    training_module, training_input_names = (emitter.module_for(graph, [logits, losses[0]], add_aux_losses=True)
+                                             if losses else (None, []))
     emitter.link()
     attention_layers = sum(isinstance(m, (SelfAttention, CrossAttention)) for m in emitter.root.modules())
     if is_encoder_decoder(emitter.root):
@@ -302,10 +303,15 @@ class _Emitter:
         self.instances: dict[str, list[str]] = {}
         self._built: list[tuple[str, object, object, nn.Module]] = []  # (path, block, params, module)
 
-    def module_for(self, graph: Graph, outputs: list[tuple[str, str]]) -> tuple[fx.GraphModule, list[str]]:
+    def module_for(self, graph: Graph, outputs: list[tuple[str, str]],
+                   add_aux_losses: bool = False) -> tuple[fx.GraphModule, list[str]]:
         """A GraphModule computing `outputs` (one value, or a tuple of several), reusing modules
-        already built for an earlier view, and the names of its arguments in order."""
+        already built for an earlier view, and the names of its arguments in order. With
+        `add_aux_losses` the last output (the loss) also sums every `aux_loss` output emitted, in every
+        group repeat: a model has one objective, and auxiliary losses (MoE load balancing) join it
+        already weighted by their block."""
         self.fx_graph = fx.Graph()
+        self.aux_losses: list[fx.Node] = []
         needed = _ancestors(graph, [node for node, _ in outputs])
         self.placeholders = {}
         for node in _input_nodes(graph, needed):
@@ -313,6 +319,8 @@ class _Emitter:
             self.placeholders[node.id] = self.fx_graph.placeholder(node.id, **default)
         values = self.emit_scope(graph, "", "", {}, needed)
         result = tuple(values[port] for port in outputs)
+        if add_aux_losses and self.aux_losses:
+            result = (*result[:-1], self.fx_graph.call_function(_total_loss, (result[-1], *self.aux_losses)))
         self.fx_graph.output(result if len(result) > 1 else result[0])
         return fx.GraphModule(self.root, self.fx_graph, class_name="CompiledModel"), list(self.placeholders)
 
@@ -361,8 +369,9 @@ class _Emitter:
         call = self.fx_graph.call_module(qualname, tuple(args.get(p.name) for p in node.input_ports()))
         if len(ports) == 1:
             return values | {(node.id, ports[0].name): call}
-        return values | {(node.id, p.name): self.fx_graph.call_function(_getitem, (call, i))
-                         for i, p in enumerate(ports)}
+        outputs = {(node.id, p.name): self.fx_graph.call_function(_getitem, (call, i)) for i, p in enumerate(ports)}
+        self.aux_losses += [outputs[(node.id, p.name)] for p in ports if p.kind == "aux_loss"]
+        return values | outputs
 
     def link(self) -> None:
         def modules_of_type(type_id: str) -> list[nn.Module]:
@@ -377,6 +386,11 @@ class _Emitter:
 
 def _getitem(values, index):
     return values[index]
+
+
+def _total_loss(loss, *aux_losses):
+    """The objective: the model's loss plus its weighted auxiliary losses."""
+    return loss + sum(aux_losses)
 
 
 def _set_submodule(root: nn.Module, qualname: str, module: nn.Module) -> None:

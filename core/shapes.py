@@ -19,6 +19,7 @@ KINDS = {
     "logits": "scores over the vocabulary [B, T, V]",
     "class_logits": "scores over classes, one row per sequence [B, C]",
     "loss": "a scalar loss []",
+    "aux_loss": "a weighted auxiliary loss [] (MoE load balancing) that the compiler adds to the objective",
 }
 
 # What an edge shows when a kind carries no dimensions.
@@ -73,6 +74,10 @@ def class_logits(classes: int) -> TensorType:
 
 def scalar_loss() -> TensorType:
     return TensorType("loss", ())
+
+
+def aux_loss() -> TensorType:
+    return TensorType("aux_loss", ())
 
 
 # The positions kind: absolute encodings hand attention nothing, RoPE hands it rotation angles

@@ -19,6 +19,7 @@ from workbench.core.training.compare import config_differences
 from workbench.core.training.estimate import estimate
 from workbench.core.training.objectives import ObjectiveError, check_special_tokens
 from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder
+from workbench.gui.expert_load import ExpertLoadBars
 from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
 from workbench.gui.memory_view import MemoryView
@@ -56,6 +57,7 @@ class TrainingPanel(QWidget):
         self._last_metrics: dict = {}
         self._killed = False
         self._overlays: dict[Path, tuple[RunSeries, int]] = {}  # run folder: its series, bytes read
+        self.expert_load = ExpertLoadBars()  # a mixture of experts' routing, hidden for dense models
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("primaryButton")
@@ -195,6 +197,7 @@ class TrainingPanel(QWidget):
         curves_layout.addLayout(metrics)
         curves_layout.addWidget(self.plot, 1)
         curves_layout.addWidget(self.differences_scroll)
+        curves_layout.addWidget(self.expert_load)
         sample = QWidget()
         sample_layout = QVBoxLayout(sample)
         sample_layout.setContentsMargins(0, 0, 0, 0)
@@ -297,6 +300,7 @@ class TrainingPanel(QWidget):
         self._killed = False
         self._offsets = dict.fromkeys(self._offsets, 0)
         self._last_metrics = {}
+        self.expert_load.show_row({})
         self.plot.clear_rows(self.run_dir.name)
         self._show_accuracy(False)
         self.sample_box.clear()
@@ -345,6 +349,7 @@ class TrainingPanel(QWidget):
             self._show_accuracy(True)
         if metrics:
             self._last_metrics = {**self._last_metrics, **metrics[-1]}
+            self.expert_load.show_row(metrics[-1])
         samples = self._read_new("samples.jsonl")
         if samples:
             self.sample_title.setText(f"Latest sample · step {samples[-1].get('step', '?'):,}")

@@ -1,4 +1,5 @@
-"""Write the model-zoo presets: assets/presets/{gpt2,bert,bert-genre,bart,t5,llama,mistral}-tiny.json.
+"""Write the model-zoo presets: assets/presets/{gpt2,bert,bert-genre,bart,t5,llama,mistral,qwen2,qwen3,gemma2,
+phi3,neox,opt,falcon,mixtral}-tiny.json.
 
     .venv/bin/python assets/presets/make_presets.py
 
@@ -56,6 +57,14 @@ PRESETS = {  # file name -> (family, changes to its architecture, training objec
                       "warmup_steps": 50}),
     "llama": ("llama", {}, {}),
     "mistral": ("mistral", {}, {}),
+    "qwen2": ("qwen2", {}, {}),
+    "qwen3": ("qwen3", {}, {}),
+    "gemma2": ("gemma2", {}, {}),
+    "phi3": ("phi3", {}, {}),
+    "neox": ("neox", {}, {}),
+    "opt": ("opt", {}, {}),
+    "falcon": ("falcon", {}, {}),
+    "mixtral": ("mixtral", {}, {}),
 }
 TASK_CHARACTERS = "+0123456789"
 SPECIAL_TOKENS = ["[PAD]", "[BOS]", "[EOS]", "[MASK]", *(f"<extra_id_{i}>" for i in range(16))]

@@ -7,6 +7,7 @@ from workbench.core.blocks import (  # noqa: F401  (registration side effect)
     feedforward,
     heads,
     io,
+    moe,
     norms,
     operations,
     peft,

@@ -64,6 +64,16 @@ class SelfAttentionBlock(Block):
         dropout: float = param(0.0, min=0.0, max=0.9, help="Dropout on attention weights and output.")
         backend: str = param("auto", choices=BACKENDS, help="Kernel that computes attention; auto picks the fastest "
                                                             "available.")
+        output_bias: bool = param(True, help="With bias on, the output projection has one too; off leaves biases "
+                                             "on query/key/value only (Qwen2).")
+        qk_norm: bool = param(False, help="RMSNorm over each head's queries and keys before RoPE, which keeps "
+                                          "scores bounded (Qwen3).")
+        qk_norm_eps: float = param(1e-6, min=0.0, max=1.0, help="ε added to the mean square in QK-norm.")
+        softcap: float = param(0.0, min=0.0, max=1e6, help="Soft-cap the scores to ±softcap with softcap·tanh(s / "
+                                                          "softcap) (Gemma 2 uses 50); 0 means none. Runs the "
+                                                          "plain-math path.")
+        scale_width: int = param(0, min=0, max=65_536, help="Divide the scores by √ of this instead of √K "
+                                                           "(Gemma 2's query_pre_attn_scalar); 0 means K.")
 
     def infer(self, params, inputs, ctx):
         head_width = _head_width(params, inputs["x"].width())
@@ -79,7 +89,11 @@ class SelfAttentionBlock(Block):
         return SelfAttention(inputs["x"].width(), params.heads, causal=params.causal, bias=params.bias,
                              dropout=params.dropout, backend=params.backend, kv_heads=params.kv_heads or None,
                              head_width=params.head_width or None, window=params.window or None,
-                             scale_scores=params.scale_scores)
+                             scale_scores=params.scale_scores,
+                             scale=params.scale_width ** -0.5 if params.scale_width else None,
+                             qk_norm_eps=params.qk_norm_eps if params.qk_norm else None,
+                             softcap=params.softcap or None,
+                             output_bias=None if params.output_bias else False)  # None: as `bias` says
 
 
 @register

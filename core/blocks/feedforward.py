@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 
 from workbench.core.blocks.base import Block, Port, param, register
-from workbench.core.nn.feedforward import ACTIVATIONS, MLP, GatedMLP
+from workbench.core.nn.feedforward import ACTIVATIONS, MLP, FusedGatedMLP, GatedMLP
 
 
 class _FeedForward(Block):
@@ -48,8 +48,9 @@ class _GatedFeedForward(_FeedForward):
 
     def build(self, params, inputs, ctx):
         width = inputs["x"].width()
-        return GatedMLP(width, params.hidden_width or gated_hidden_width(width), activation=self.activation(params),
-                        bias=params.bias, dropout=params.dropout)
+        module = FusedGatedMLP if params.fused else GatedMLP
+        return module(width, params.hidden_width or gated_hidden_width(width), activation=self.activation(params),
+                      bias=params.bias, dropout=params.dropout)
 
 
 @register
@@ -63,6 +64,7 @@ class SwiGLUBlock(_GatedFeedForward):
         hidden_width: int = param(0, min=0, max=1_048_576, help="F: hidden width; 0 means 8/3 × D rounded up to 8.")
         bias: bool = param(False, help="Biases on the three linear layers.")
         dropout: float = param(0.0, min=0.0, max=0.9, help="Dropout on the output.")
+        fused: bool = param(False, help="One stacked gate-and-up matmul instead of two (Phi-3's gate_up_proj).")
 
     def activation(self, params) -> str:
         return "silu"
@@ -80,6 +82,7 @@ class GeGLUBlock(_GatedFeedForward):
         tanh_approximation: bool = param(False, help="Use GELU's tanh approximation (T5 v1.1 does).")
         bias: bool = param(False, help="Biases on the three linear layers.")
         dropout: float = param(0.0, min=0.0, max=0.9, help="Dropout on the output.")
+        fused: bool = param(False, help="One stacked gate-and-up matmul instead of two.")
 
     def activation(self, params) -> str:
         return "gelu_tanh" if params.tanh_approximation else "gelu"

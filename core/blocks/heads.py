@@ -37,12 +37,15 @@ class LMHeadBlock(Block):
         tie_weights: bool = param(True, help="Reuse the token embedding matrix as the output projection.")
         bias: bool = param(False, help="A bias per vocabulary entry.")
         scale_input: bool = param(False, help="Multiply the input by 1/√D first (T5 does, with tied weights).")
+        softcap: float = param(0.0, min=0.0, max=1e6, help="Soft-cap the logits to ±softcap with softcap·tanh(z / "
+                                                          "softcap) (Gemma 2 uses 30); 0 means none.")
 
     def infer(self, params, inputs, ctx):
         return {"logits": logits(ctx.vocab_size)}
 
     def build(self, params, inputs, ctx):
-        return LMHead(inputs["x"].width(), ctx.vocab_size, bias=params.bias, scale_input=params.scale_input)
+        return LMHead(inputs["x"].width(), ctx.vocab_size, bias=params.bias, scale_input=params.scale_input,
+                      softcap=params.softcap or None)
 
     def link(self, params, module, modules_of_type):
         if params.tie_weights:

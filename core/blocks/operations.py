@@ -1,4 +1,5 @@
-"""Operations with no weights of their own: the residual add and dropout."""
+"""Operations: the residual add and dropout, which have no weights, and a plain linear projection
+between widths (OPT's project-in and project-out)."""
 
 from dataclasses import dataclass
 
@@ -6,7 +7,7 @@ from torch import nn
 
 from workbench.core.blocks.base import Block, Port, param, register
 from workbench.core.nn.heads import Add
-from workbench.core.shapes import same_shape
+from workbench.core.shapes import hidden, same_shape
 
 
 @register
@@ -45,3 +46,26 @@ class AddBlock(Block):
 
     def build(self, params, inputs, ctx):
         return Add()
+
+
+@register
+class LinearBlock(Block):
+    type_id = "op.linear"
+    category = "Operation"
+    title = "Linear projection"
+    description = ("Maps every position's D features to another width: OPT-350m embeds tokens at 512 and "
+                   "projects in to its 1024-wide layers, then back out before the head.")
+    paper = "Zhang et al. 2022, OPT: Open Pre-trained Transformer Language Models"
+    inputs = (Port("x", "hidden"),)
+    outputs = (Port("out", "hidden"),)
+
+    @dataclass(frozen=True)
+    class Params:
+        width: int = param(128, min=1, max=1_048_576, help="Output width.")
+        bias: bool = param(False, help="A bias per output feature.")
+
+    def infer(self, params, inputs, ctx):
+        return {"out": hidden(params.width)}
+
+    def build(self, params, inputs, ctx):
+        return nn.Linear(inputs["x"].width(), params.width, bias=params.bias)

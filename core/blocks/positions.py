@@ -85,12 +85,14 @@ class RotaryPositionsBlock(_ScoreLevel):
     class Params:
         base: float = param(10000.0, min=2.0, help="θ: feature pair i turns by position · θ^(-2i/K); larger "
                                                    "bases reach further.")
+        fraction: float = param(1.0, min=0.01, max=1.0, help="Share of each head's features that rotate; the "
+                                                             "rest carry no position (GPT-NeoX's rotary_pct).")
 
     def infer(self, params, inputs, ctx):
         return {"out": inputs["x"], "positions": rotary_positions()}
 
     def build(self, params, inputs, ctx):
-        return RotaryPositions(params.base)
+        return RotaryPositions(params.base, params.fraction)
 
 
 @register

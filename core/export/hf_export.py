@@ -30,7 +30,9 @@ from workbench.core.atomic import give_default_mode
 from workbench.core.architectures import Architecture
 from workbench.core.compiler import CompiledModel, compile_graph
 from workbench.core.data.tokenizers import CharTokenizer, ProjectTokenizer
-from workbench.core.export.hf_families import FAMILIES, Config, HFImportError
+from workbench.core.export.hf_families import Config, HFImportError
+from workbench.core.export.hf_zoo import ALL_FAMILIES as FAMILIES
+from workbench.core.export.hf_zoo_export import family_of_zoo, zoo_config
 from workbench.core.export.hf_import import NEVER_CHANGES_THE_FUNCTION, import_hf
 from workbench.core.export.onnx_export import input_kind, input_tensor, parity_lengths, portable_attention, \
     raise_if_apart
@@ -45,7 +47,7 @@ MAPPED_BLOCKS = {
     "embed.token", "embed.token_tied", "embed.segment", "position.learned", "position.rope", "position.t5_bias",
     "norm.layer", "norm.rms", "op.dropout", "op.add", "group", "group.input", "group.output", "attention.self",
     "attention.cross", "ffn.mlp", "ffn.swiglu", "ffn.geglu", "head.lm", "head.mlm", "head.classify",
-    "loss.cross_entropy", "loss.classification",
+    "loss.cross_entropy", "loss.classification", "op.linear", "ffn.moe",
 }
 POSITIONS = ("GPT-2, BERT and BART learn positions (position.learned), LLaMA and Mistral rotate them "
              "(position.rope), T5 adds a relative bias (position.t5_bias)")
@@ -103,13 +105,18 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
         raise HFExportError("the graph has no head (lm_head, mlm_head or classifier) where the Hugging Face layout "
                             "ends")
     layout = "encoder-decoder" if pair else ("decoder" if attn.get_param("causal") else "encoder")
-    hidden = state.get(f"{stack_id}.0.mlp.fc.weight", state.get(f"{stack_id}.0.mlp.up.weight"))
+    hidden = state.get(f"{stack_id}.0.mlp.fc.weight", state.get(f"{stack_id}.0.mlp.up.weight",
+                                                                 state.get(f"{stack_id}.0.mlp.experts.0.up.weight")))
+    if hidden is None and f"{stack_id}.0.mlp.gate_up.weight" in state:  # fused: gate rows, then up rows
+        hidden = state[f"{stack_id}.0.mlp.gate_up.weight"][: state[f"{stack_id}.0.mlp.gate_up.weight"].shape[0] // 2]
     ffn = mlp.type_id
     activation = {"ffn.mlp": lambda: mlp.get_param("activation"), "ffn.swiglu": lambda: "silu",
+                  "ffn.moe": lambda: "silu",
                   "ffn.geglu": lambda: "gelu_tanh" if mlp.get_param("tanh_approximation") else "gelu"}[ffn]()
     head_params = {"head.lm": lambda: dict(tie_embeddings=head.get_param("tie_weights"),
                                            head_bias=head.get_param("bias"),
-                                           head_scale_input=head.get_param("scale_input")),
+                                           head_scale_input=head.get_param("scale_input"),
+                                           logit_softcap=head.get_param("softcap")),
                    "head.mlm": lambda: dict(tie_embeddings=head.get_param("tie_weights")),
                    "head.classify": lambda: dict(classes=head.get_param("classes"),
                                                  pooling=head.get_param("pooling"))}[head.type_id]()
@@ -117,10 +124,29 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
     t5 = positions.type_id == "position.t5_bias"
     heads = attn.get_param("heads")
     width = embedding.get_param("width")
+    projected = graph.nodes["project_in"].get_param("width") if "project_in" in graph.nodes else 0
+    embedding_width, width = (width, projected) if projected else (0, width)
+    local_global = "global_attn" in inner.nodes
+    # Parallel layers read x (through their norms) in both sublayers; a post-norm layer's ln_1 also feeds
+    # the MLP, but after the attention's add, so only pre-norm layers count.
+    pre_norm = any(e.src == "x_in" and e.dst == "ln_1" for e in inner.edges)
+    parallel = 0 if not pre_norm else 2 if any(e.src == "x_in" and e.dst == "ln_2" for e in inner.edges) else \
+        1 if any(e.src == "ln_1" and e.dst == "mlp" for e in inner.edges) else 0
+    moe = mlp.type_id == "ffn.moe"
+    zoo = dict(
+        output_bias=attn.get_param("output_bias"), qk_norm=attn.get_param("qk_norm"),
+        attention_softcap=attn.get_param("softcap"), scale_width=attn.get_param("scale_width"),
+        rope_fraction=float(positions.get_param("fraction")) if rope else 1.0,
+        fused_ffn=ffn in ("ffn.swiglu", "ffn.geglu") and mlp.get_param("fused"), parallel_norms=parallel,
+        sandwich_norm="post_ln_1" in inner.nodes, local_global=local_global, embedding_width=embedding_width,
+        experts=mlp.get_param("experts") if moe else 0, top_k=mlp.get_param("top_k") if moe else 2,
+        aux_weight=mlp.get_param("aux_weight") if moe else 0.01,
+    )
     return Architecture(
         "graph", layout=layout,
         vocab_size=tokens.get_param("vocab_size"), context_length=tokens.get_param("context_length"), width=width,
-        layers=stack.repeat, decoder_layers=graph.nodes["decoder"].repeat if pair and "decoder" in graph.nodes else 0,
+        layers=stack.repeat * (2 if local_global else 1),
+        decoder_layers=graph.nodes["decoder"].repeat if pair and "decoder" in graph.nodes else 0,
         heads=heads, kv_heads=attn.get_param("kv_heads") or heads,
         head_width=0 if (attn.get_param("head_width") or width // heads) * heads == width else attn.get_param(
             "head_width"),
@@ -131,13 +157,14 @@ def architecture_of(graph: Graph, state: dict[str, torch.Tensor]) -> Architectur
         relative_max_distance=positions.get_param("max_distance") if t5 else 128,
         norm=norm.type_id, norm_eps=norm.get_param("eps"),
         norm_bias=norm.get_param("bias") if norm.type_id == "norm.layer" else True,
-        pre_norm=any(e.src == "x_in" and e.dst == "ln_1" for e in inner.edges),
+        pre_norm=pre_norm,
         final_norm=("enc_norm" if pair else "ln_f") in graph.nodes,
         embedding_norm=("enc_emb_norm" if pair else "emb_norm") in graph.nodes,
         scale_embedding=embedding.get_param("scale"),
         segment_types=graph.nodes["segments"].get_param("types") if "segments" in graph.nodes else 0,
         ffn=ffn, ffn_hidden=int(hidden.shape[0]) if hidden is not None else 0, activation=activation,
-        ffn_bias=mlp.get_param("bias"), head=head.type_id, **head_params, loss="loss" in graph.nodes,
+        ffn_bias=mlp.get_param("bias") if not moe else False, head=head.type_id, **head_params,
+        loss="loss" in graph.nodes, **zoo,
     )
 
 
@@ -150,7 +177,11 @@ def _need(graph: Graph, node_id: str, what: str, group: str = ""):
 
 
 def family_of(arch: Architecture) -> str:
-    """The transformers class that computes this architecture, by its layout, positions and head."""
+    """The transformers class that computes this architecture, by its layout, positions and head (and
+    for issue #25's decoders, by what sets each family apart: core.export.hf_zoo.family_of_zoo)."""
+    zoo = family_of_zoo(arch)
+    if zoo:
+        return zoo
     by_layout = {
         "decoder": {"position.learned": "GPT2LMHeadModel",
                     "position.rope": "MistralForCausalLM" if arch.window else "LlamaForCausalLM"},
@@ -217,6 +248,8 @@ def hf_config(arch: Architecture, hf_class: str, token_ids: dict[str, int]) -> d
                        feed_forward_proj=_T5_FFN.get((a.ffn, a.activation), "relu"), n_positions=a.context_length,
                        tie_word_embeddings=a.tie_embeddings, scale_decoder_outputs=a.head_scale_input,
                        dropout_rate=a.dropout, decoder_start_token_id=token_ids.get("pad_token_id") or 0)
+    elif hf_class not in ("LlamaForCausalLM", "MistralForCausalLM"):
+        fields_ = zoo_config(a, name)
     else:  # LLaMA, Mistral
         fields_ = dict(model_type=name.lower(), vocab_size=a.vocab_size, hidden_size=a.width,
                        intermediate_size=a.ffn_hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
@@ -256,7 +289,10 @@ def _resolved(arch: Architecture) -> Architecture:
     """Settings whose 0 means 'derived' spelled out, so equal models compare equal."""
     return arch.replace(kv_heads=arch.kv_heads or arch.heads, decoder_layers=arch.decoder_layers or arch.layers,
                         head_width=arch.head_width or arch.width // arch.heads,
-                        activation="silu" if arch.ffn == "ffn.swiglu" else arch.activation)
+                        activation="silu" if arch.ffn in ("ffn.swiglu", "ffn.moe") else arch.activation,
+                        aux_weight=arch.aux_weight if arch.ffn == "ffn.moe" else 0.01,
+                        scale_width=arch.scale_width or arch.head_width or arch.width // arch.heads,
+                        output_bias=arch.attention_bias and arch.output_bias)
 
 
 # ----- weights -----

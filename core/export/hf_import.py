@@ -4,7 +4,8 @@
 
 reads HF_DIR/config.json and HF_DIR/model.safetensors (or its shards) with json and safetensors
 only; transformers is not needed. It maps the config onto a core.architectures.Architecture
-(GPT-2, BERT, RoFormer, BART, T5, LLaMA, Mistral; see hf_families), builds the graph, renames every checkpoint
+(GPT-2, BERT, RoFormer, BART, T5, LLaMA, Mistral, see hf_families; Qwen2, Qwen3,
+Gemma 2, Phi-3, GPT-NeoX, OPT, Falcon, Mixtral, see hf_zoo), builds the graph, renames every checkpoint
 tensor into our state_dict and writes PROJECT.json with PROJECT.weights.safetensors beside it, which
 train, info and generation load. A config field or a tensor we do not model is an error naming it,
 never a silently different model. Dropout rates are training settings and are not imported.
@@ -20,6 +21,7 @@ from safetensors.torch import load_file, save_model
 from workbench.core.architectures import Architecture, build_graph
 from workbench.core.compiler import CompileError, compile_graph
 from workbench.core.data.tokenizers import CharTokenizer, TokenizerError, TrainedTokenizer
+from workbench.core.export import hf_zoo
 from workbench.core.export.hf_families import DEFAULT_CLASS, FAMILIES, Config, HFImportError, matches_any
 from workbench.core.graph import Graph
 from workbench.core.project import ASSETS, Project, ProjectError
@@ -75,11 +77,12 @@ def import_hf(folder: str | Path) -> tuple[Graph, dict[str, torch.Tensor], Archi
     """The graph for a Hugging Face model folder and its weights under our state_dict names (fp32)."""
     folder = Path(folder)
     raw, tensors = read_hf_folder(folder)
-    classes = raw.get("architectures") or [DEFAULT_CLASS.get(raw.get("model_type"), repr(raw.get("model_type")))]
+    families, default_class = {**FAMILIES, **hf_zoo.FAMILIES}, {**DEFAULT_CLASS, **hf_zoo.DEFAULT_CLASS}
+    classes = raw.get("architectures") or [default_class.get(raw.get("model_type"), repr(raw.get("model_type")))]
     hf_class = classes[0]
-    if hf_class not in FAMILIES:
-        raise HFImportError(f"architecture {hf_class!r} is not supported (supported: {', '.join(FAMILIES)})")
-    family = FAMILIES[hf_class]
+    if hf_class not in families:
+        raise HFImportError(f"architecture {hf_class!r} is not supported (supported: {', '.join(families)})")
+    family = families[hf_class]
     config = Config(family.name, raw)
     config.read |= NEVER_CHANGES_THE_FUNCTION | set(family.harmless)
     arch = family.architecture(config, hf_class, tensors)

@@ -13,14 +13,16 @@ import zlib
 from pathlib import Path
 
 from workbench.core.architectures import Architecture
-from workbench.core.export.hf_families import FAMILIES
+from workbench.core.export.hf_zoo import ALL_FAMILIES as FAMILIES
+from workbench.core.export.hf_zoo import FAMILIES as ZOO_FAMILIES
 from workbench.core.training.runs import RunFolder, RunFolderError
 
 PIPELINE = {"GPT2LMHeadModel": "text-generation", "LlamaForCausalLM": "text-generation",
             "MistralForCausalLM": "text-generation", "BertForMaskedLM": "fill-mask", "RoFormerForMaskedLM": "fill-mask",
             "BertForSequenceClassification": "text-classification",
             "BartForConditionalGeneration": "text2text-generation",
-            "T5ForConditionalGeneration": "text2text-generation"}
+            "T5ForConditionalGeneration": "text2text-generation",
+            **dict.fromkeys(ZOO_FAMILIES, "text-generation")}  # issue #25's decoders
 AUTO_CLASS = {"text-generation": "AutoModelForCausalLM", "fill-mask": "AutoModelForMaskedLM",
               "text-classification": "AutoModelForSequenceClassification",
               "text2text-generation": "AutoModelForSeq2SeqLM"}

@@ -16,20 +16,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
+from workbench.core.nn.norms import RMSNorm
+from workbench.core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotary_width, rotate
 from workbench.kernels.attention import attention
 from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
 
 
 def attend(q, k, v, *, causal: bool = False, window: int | None = None, positions: ScorePositions | None = None,
            mask: torch.Tensor | None = None, scale: float | None = None, dropout_p: float = 0.0,
-           backend: str = "auto") -> torch.Tensor:
+           backend: str = "auto", softcap: float | None = None) -> torch.Tensor:
     """softmax(q kᵀ · scale + position bias + masks) v for q (B, H, T, K) and k, v (B, G, S, K).
 
     mask (B, S) marks real keys with 1 and padding with 0. Rotary positions must already be applied
     to q and k. Queries are the last T of S positions (a KV cache's new tokens). A query that sees no
-    key at all (left padding under a causal mask) outputs zeros.
+    key at all (left padding under a causal mask) outputs zeros. With `softcap` the scores pass
+    through softcap · tanh(scores / softcap) before the biases (Gemma 2).
     """
+    if softcap:
+        # No fused kernel caps the scores, so capped attention is plain math over the dense scores.
+        weights = attention_weights(q, k, causal=causal, window=window, positions=positions, mask=mask,
+                                    scale=scale, softcap=softcap).to(v.dtype)  # (B, H, T, S)
+        weights = F.dropout(weights, p=dropout_p) if dropout_p else weights
+        return torch.matmul(weights, v.repeat_interleave(q.shape[1] // v.shape[1], dim=1))  # (B, H, T, K)
     if mask is None and (positions is None or positions.bias is None):
         slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
         return attention(q, k, v, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
@@ -44,9 +52,9 @@ def attend(q, k, v, *, causal: bool = False, window: int | None = None, position
 
 def attention_weights(q, k, *, causal: bool = False, window: int | None = None,
                       positions: ScorePositions | None = None, mask: torch.Tensor | None = None,
-                      scale: float | None = None) -> torch.Tensor:
+                      scale: float | None = None, softcap: float | None = None) -> torch.Tensor:
     """The softmax weights (B, H, T, S) that `attend` applies, in fp32, by plain math (for heatmaps)."""
-    if mask is None and (positions is None or positions.bias is None):
+    if not softcap and mask is None and (positions is None or positions.bias is None):
         slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
         _, weights = reference_attention(q, k, k, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
                                          return_weights=True)
@@ -55,8 +63,10 @@ def attention_weights(q, k, *, causal: bool = False, window: int | None = None,
     score_bias, sees_a_key = _dense_score_bias(q, k, causal=causal, window=window, positions=positions, mask=mask)
     k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # (B, H, S, K)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale + score_bias.float()  # (B, H, T, S)
-    return torch.softmax(scores, dim=-1) * sees_a_key
+    scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale  # (B, H, T, S)
+    if softcap:  # Gemma 2 (Team Gemma 2024, section 2): bounded scores before masking
+        scores = torch.tanh(scores / softcap) * softcap
+    return torch.softmax(scores + score_bias.float(), dim=-1) * sees_a_key
 
 
 def _dense_score_bias(q, k, *, causal, window, positions, mask) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,19 +92,26 @@ class SelfAttention(nn.Module):
 
     def __init__(self, width: int, heads: int, *, causal: bool, bias: bool, dropout: float, backend: str,
                  kv_heads: int | None = None, head_width: int | None = None, window: int | None = None,
-                 scale_scores: bool = True):
+                 scale_scores: bool = True, scale: float | None = None, qk_norm_eps: float | None = None,
+                 softcap: float | None = None, output_bias: bool | None = None):
         super().__init__()
         self.heads = heads
         self.kv_heads = kv_heads or heads
         self.head_width = head_width or width // heads
         self.causal = causal
         self.window = window
-        self.scale = None if scale_scores else 1.0  # None: 1/sqrt(K); T5 folds that into its init instead
+        # None: 1/sqrt(K); T5 folds that into its init instead (1.0); Gemma 2 divides by √query_pre_attn_scalar
+        self.scale = scale if scale is not None else (None if scale_scores else 1.0)
+        self.softcap = softcap
         self.dropout = dropout
         self.backend = backend
         # One matmul for queries (H heads), keys and values (G heads each).
         self.qkv = nn.Linear(width, (self.heads + 2 * self.kv_heads) * self.head_width, bias=bias)
-        self.proj = nn.Linear(self.heads * self.head_width, width, bias=bias)
+        self.proj = nn.Linear(self.heads * self.head_width, width, bias=bias if output_bias is None else output_bias)
+        # QK-norm: RMSNorm over each head's queries and keys before RoPE keeps the logits bounded (Qwen3;
+        # Dehghani et al. 2023, "Scaling Vision Transformers to 22 Billion Parameters").
+        self.q_norm = RMSNorm(self.head_width, qk_norm_eps) if qk_norm_eps else None
+        self.k_norm = RMSNorm(self.head_width, qk_norm_eps) if qk_norm_eps else None
         self.proj.is_residual_projection = True  # scaled at init, see core.nn.init
         self.resid_dropout = nn.Dropout(dropout)
 
@@ -110,7 +127,7 @@ class SelfAttention(nn.Module):
         q, k, v = self._project(x, positions, t)
         dropout_p = self.dropout if self.training else 0.0
         y = attend(q, k, v, causal=self.causal, window=self.window, positions=positions, mask=mask,
-                   scale=self.scale, dropout_p=dropout_p, backend=self.backend)  # (B, H, T, K)
+                   scale=self.scale, dropout_p=dropout_p, backend=self.backend, softcap=self.softcap)  # (B, H, T, K)
         y = y.transpose(1, 2).contiguous().view(b, t, self.heads * self.head_width)  # (B, T, H·K)
         return self.resid_dropout(self.proj(y))
 
@@ -119,7 +136,7 @@ class SelfAttention(nn.Module):
         """The weights (B, H, T, S) this forward applies to the same inputs."""
         q, k, _ = self._project(x, positions, x.shape[1])
         return attention_weights(q, k, causal=self.causal, window=self.window, positions=positions, mask=mask,
-                                 scale=self.scale)
+                                 scale=self.scale, softcap=self.softcap)
 
     def _project(self, x: torch.Tensor, positions: ScorePositions | None, at: int | torch.Tensor):
         """Queries (B, H, T, K), keys and values (B, G, T, K); with RoPE, rotated to positions `at`:
@@ -130,9 +147,16 @@ class SelfAttention(nn.Module):
         q = q.view(b, t, h, k_width).transpose(1, 2)  # (B, H, T, K)
         k = k.view(b, t, g, k_width).transpose(1, 2)  # (B, G, T, K)
         v = v.view(b, t, g, k_width).transpose(1, 2)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
         if positions is not None and positions.rotary_base is not None:
-            cos, sin = rotary_angles(at, k_width, positions.rotary_base, x.device)  # (T, K) or (B, 1, T, K)
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            r = rotary_width(k_width, positions.rotary_fraction)  # R ≤ K features rotate, the rest pass through
+            cos, sin = rotary_angles(at, r, positions.rotary_base, x.device)  # (T, R) or (B, 1, T, R)
+            if r == k_width:
+                q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            else:
+                q = torch.cat([rotate(q[..., :r], cos, sin), q[..., r:]], dim=-1)
+                k = torch.cat([rotate(k[..., :r], cos, sin), k[..., r:]], dim=-1)
         return q, k, v
 
     def _forward_cached(self, x: torch.Tensor, positions: ScorePositions | None) -> torch.Tensor:
@@ -146,10 +170,10 @@ class SelfAttention(nn.Module):
             positions = ScorePositions(bias=positions.bias[..., -k.shape[2]:])
         # One new query is the last position: a causal mask hides nothing from it.
         y = attend(q, k, v, causal=self.causal and t > 1, window=self.window, positions=positions, mask=key_mask,
-                   scale=self.scale, backend=self.backend)  # (B, H, T, K)
+                   scale=self.scale, backend=self.backend, softcap=self.softcap)  # (B, H, T, K)
         if cache.record:
             cache.weights = attention_weights(q, k, causal=self.causal, window=self.window, positions=positions,
-                                              mask=key_mask, scale=self.scale)
+                                              mask=key_mask, scale=self.scale, softcap=self.softcap)
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(b, t, self.heads * self.head_width)))
 
 

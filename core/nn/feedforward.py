@@ -42,3 +42,20 @@ class GatedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.down(self.act(self.gate(x)) * self.up(x)))  # (B, T, F) gated -> (B, T, D)
+
+
+class FusedGatedMLP(nn.Module):
+    """The same gated unit with W_gate and W_up stacked into one (2F × D) matmul, as Phi-3 stores it
+    (`gate_up_proj`): one larger matmul instead of two reads x once."""
+
+    def __init__(self, width: int, hidden: int, *, activation: str, bias: bool, dropout: float):
+        super().__init__()
+        self.gate_up = nn.Linear(width, 2 * hidden, bias=bias)
+        self.act = ACTIVATIONS[activation]()
+        self.down = nn.Linear(hidden, width, bias=bias)
+        self.down.is_residual_projection = True
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, 2F) -> 2 × (B, T, F)
+        return self.dropout(self.down(self.act(gate) * up))

@@ -22,11 +22,13 @@ class Add(nn.Module):
 class LMHead(nn.Module):
     """Scores every vocabulary entry; with tying its weight is the token embedding's (Press & Wolf 2017)."""
 
-    def __init__(self, width: int, vocab_size: int, *, bias: bool, scale_input: bool = False):
+    def __init__(self, width: int, vocab_size: int, *, bias: bool, scale_input: bool = False,
+                 softcap: float | None = None):
         super().__init__()
         self.linear = nn.Linear(width, vocab_size, bias=bias)
         # T5 shrinks the decoder output by 1/√D before its tied projection (Raffel et al. 2020).
         self.multiplier = 1 / math.sqrt(width) if scale_input else 1.0
+        self.softcap = softcap  # Gemma 2 bounds the final logits to ±softcap (Team Gemma 2024, section 2)
 
     def tie_to(self, embedding_weight: nn.Parameter) -> None:
         self.linear.weight = embedding_weight
@@ -34,6 +36,8 @@ class LMHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.multiplier != 1.0:
             x = x * self.multiplier
+        if self.softcap:
+            return torch.tanh(self.linear(x) / self.softcap) * self.softcap  # (B, T, V), within ±softcap
         return self.linear(x)  # (B, T, D) -> (B, T, V)
 
 

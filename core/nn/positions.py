@@ -28,6 +28,7 @@ class ScorePositions:
     """What a position block hands to attention. At most one field is set."""
 
     rotary_base: float | None = None  # RoPE: rotate q and k by position · base^(-2i/K)
+    rotary_fraction: float = 1.0  # RoPE: the share of each head's features rotated (GPT-NeoX's rotary_pct)
     alibi: bool = False  # ALiBi: slopes follow from the attention's own head count
     bias: torch.Tensor | None = None  # a bias added to the scores, (1, H, T, S)
 
@@ -60,12 +61,22 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 class RotaryPositions(nn.Module):
     """RoPE: nothing to learn; the angles depend on the head width, so attention computes them."""
 
-    def __init__(self, base: float):
+    def __init__(self, base: float, fraction: float = 1.0):
         super().__init__()
-        self.base = base
+        self.base, self.fraction = base, fraction
 
     def forward(self, x: torch.Tensor) -> ScorePositions:
-        return ScorePositions(rotary_base=self.base)
+        return ScorePositions(rotary_base=self.base, rotary_fraction=self.fraction)
+
+
+def rotary_width(head_width: int, fraction: float) -> int:
+    """How many of a head's K features RoPE rotates: GPT-NeoX's int(K · rotary_pct), the rest pass
+    through unrotated (Black et al. 2022, "GPT-NeoX-20B", section 2.1)."""
+    width = int(head_width * fraction)
+    if width % 2:
+        raise ValueError(f"RoPE rotates pairs of features: {fraction} of a head width of {head_width} is "
+                         f"{width}, an odd number; choose a fraction that gives an even width")
+    return width
 
 
 # ----- ALiBi -----

@@ -27,6 +27,7 @@ from workbench.core.project import Project, ProjectError
 from workbench.core.summary import summarize
 from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
+from workbench.core.training.expert_load import expert_metrics
 from workbench.core.training.run_export import TensorBoardError, tensorboard_log
 from workbench.core.training.runs import RunFolder, RunFolderError, load_checkpoint
 from workbench.core.training.guard import SpikeDetector, nonfinite_count
@@ -237,9 +238,10 @@ class Trainer:
                     now = time.perf_counter()
                     report = StepReport(self.step, config.steps, loss, lr, window_tokens / max(now - window_start, 1e-9),
                                         grad_norm, now - started)
+                    routing = expert_metrics(self.model)  # the training batch's, before evaluation routes others
                     if self.step % config.eval_every == 0 or self.step == config.steps:
                         report.val_loss, report.val_accuracy = self.evaluate()
-                    row = self._metrics_row(report, self._skipped)
+                    row = self._metrics_row(report, self._skipped) | routing
                     run.append_metrics(row)
                     self.board.metrics(row)
                     if on_report and self.cluster.is_main:

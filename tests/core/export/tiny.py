@@ -8,7 +8,8 @@ from workbench.core.graph import Graph, Group
 from workbench.core.project import ASSETS, Project
 
 PRESETS = tuple(sorted(path.name.removesuffix("-tiny.json") for path in (ASSETS / "presets").glob("*-tiny.json")))
-DECODERS = ("gpt", "gpt2", "llama", "mistral")  # decoder-only: these get a step model
+DECODERS = ("gpt", "gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "neox", "opt", "falcon",
+            "mixtral")  # decoder-only: these get a step model
 
 
 def tiny_project(name: str, layers: int = 2) -> Project:

@@ -160,7 +160,7 @@ def _edited_copy(folder, tmp_path, config_changes=None, extra_tensor=None):
      "LLaMA: config field 'rope_parameters.rope_type' = 'llama3' is not modelled"),
     ("bert", {"position_embedding_type": "relative_key"},
      "BERT: config field 'position_embedding_type' = 'relative_key' is not modelled"),
-    ("gpt2", {"architectures": ["GPTNeoXForCausalLM"]}, "architecture 'GPTNeoXForCausalLM' is not supported"),
+    ("gpt2", {"architectures": ["GPTJForCausalLM"]}, "architecture 'GPTJForCausalLM' is not supported"),
 ])
 def test_what_we_do_not_model_is_an_error_naming_it(hf_models, tmp_path, family, changes, message):
     with pytest.raises(HFImportError, match=message.replace("(", r"\(").replace(")", r"\)")):
