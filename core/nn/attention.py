@@ -10,15 +10,12 @@ Letters: B batch, T query positions, S key positions, D model width, H query hea
 G key/value heads (H for multi-head, 1 for multi-query, in between for grouped-query), K head width.
 """
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from workbench.core.nn.positions import ScorePositions, alibi_slopes, rotary_angles, rotate
 from workbench.kernels.attention import attention
-from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
+from workbench.kernels.reference import reference_attention
 
 
 def attend(q, k, v, *, causal: bool = False, window: int | None = None, positions: ScorePositions | None = None,
@@ -28,53 +25,24 @@ def attend(q, k, v, *, causal: bool = False, window: int | None = None, position
 
     mask (B, S) marks real keys with 1 and padding with 0. Rotary positions must already be applied
     to q and k. Queries are the last T of S positions (a KV cache's new tokens). A query that sees no
-    key at all (left padding under a causal mask) outputs zeros.
+    key at all (left padding under a causal mask) outputs zeros. The padding mask and T5's bias go to
+    kernels.attention like everything else: it picks a backend that declares them.
     """
-    if mask is None and (positions is None or positions.bias is None):
-        slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
-        return attention(q, k, v, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
-                         dropout_p=dropout_p, backend=backend)
-    # kernels.attention takes no padding mask or additive bias, so these requests build the dense
-    # (B, H, T, S) score bias here and run PyTorch's SDPA on it.
-    score_bias, sees_a_key = _dense_score_bias(q, k, causal=causal, window=window, positions=positions, mask=mask)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=score_bias, dropout_p=dropout_p, scale=scale,
-                                         enable_gqa=q.shape[1] != k.shape[1])
-    return out * sees_a_key
+    slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
+    bias = positions.bias if positions is not None else None
+    return attention(q, k, v, causal=causal, window=window, alibi_slopes=slopes, key_mask=mask, bias=bias,
+                     scale=scale, dropout_p=dropout_p, backend=backend)
 
 
 def attention_weights(q, k, *, causal: bool = False, window: int | None = None,
                       positions: ScorePositions | None = None, mask: torch.Tensor | None = None,
                       scale: float | None = None) -> torch.Tensor:
     """The softmax weights (B, H, T, S) that `attend` applies, in fp32, by plain math (for heatmaps)."""
-    if mask is None and (positions is None or positions.bias is None):
-        slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
-        _, weights = reference_attention(q, k, k, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
-                                         return_weights=True)
-        return weights
-    # kernels.reference takes no padding mask or additive bias either: the same dense bias as attend's.
-    score_bias, sees_a_key = _dense_score_bias(q, k, causal=causal, window=window, positions=positions, mask=mask)
-    k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # (B, H, S, K)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale + score_bias.float()  # (B, H, T, S)
-    return torch.softmax(scores, dim=-1) * sees_a_key
-
-
-def _dense_score_bias(q, k, *, causal, window, positions, mask) -> tuple[torch.Tensor, torch.Tensor]:
-    """The additive score bias (B or 1, H or 1, T, S), -inf where a key is hidden, and which queries
-    see any key at all (B or 1, 1, T, 1)."""
-    t, s = q.shape[2], k.shape[2]
-    visible = attention_mask(t, s, causal=causal, window=window, device=q.device)[None, None]  # (1, 1, T, S)
-    if mask is not None:
-        visible = visible & mask.bool()[:, None, None, :]  # (B, 1, T, S)
-    score_bias = torch.zeros(1, 1, t, s, device=q.device, dtype=q.dtype)
-    if positions is not None and positions.alibi:
-        score_bias = score_bias + alibi_bias(alibi_slopes(q.shape[1], q.device), t, s).to(q.dtype)[None]  # (1, H, T, S)
-    if positions is not None and positions.bias is not None:
-        score_bias = score_bias + positions.bias
-    sees_a_key = visible.any(dim=-1, keepdim=True)  # (B, 1, T, 1)
-    # Rows with nothing visible would softmax over -inf alone (NaN); let them see everything, then zero them.
-    visible = visible | ~sees_a_key
-    return score_bias.masked_fill(~visible, float("-inf")), sees_a_key
+    slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
+    bias = positions.bias if positions is not None else None
+    _, weights = reference_attention(q, k, k, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
+                                     key_mask=mask, bias=bias, return_weights=True)
+    return weights
 
 
 class SelfAttention(nn.Module):
