@@ -4,7 +4,8 @@
     result = evaluate(model, "next_line", limit=100)
     save_result(model.run_dir, result)                    # eval/next_line.json in the run folder
 
-Tasks, and what each fits:
+Tasks (declared in core/eval_tasks.py; SCORERS at the end of this file scores each kind), and what
+each fits:
 
     perplexity      causal LMs   mean token NLL and perplexity on the project's held-out text, split
                                  as the trainer splits it (core/data/batching.py split_train_val); for
@@ -57,7 +58,6 @@ class EvaluationError(ValueError):
     pass
 
 
-# One scorer and one result type per kind of task (core/eval_tasks.py declares the tasks).
 # ----- results -----
 
 

@@ -76,8 +76,9 @@ class ExportDialog(QDialog):
             box.setChecked(fmt.checked_by_default)
         self.folder_edit = QLineEdit(str(folder or QSettings().value("export/folder", "") or default_folder(project)))
         self.stem_edit = QLineEdit("model")
-        self.stem_edit.setToolTip("File names: " + ", ".join(
-            f"the folder model{fmt.suffix}" if fmt.is_folder else f"model{fmt.suffix}" for fmt in registered().values()))
+        names = [f"the folder model{fmt.suffix}" if fmt.is_folder else f"model{fmt.suffix}"
+                 for fmt in registered().values()]
+        self.stem_edit.setToolTip("File names: " + ", ".join(names))
         self.run_edit = QLineEdit()
         self.run_edit.setPlaceholderText("none: the project's own weights")
         self.run_edit.setToolTip("A run folder: export the weights of its latest checkpoint instead.")

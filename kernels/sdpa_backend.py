@@ -54,7 +54,8 @@ def _run(request: AttentionRequest) -> torch.Tensor:
 
 BACKEND = AttentionBackend(
     name="sdpa",
-    help="PyTorch SDPA: fused kernels for plain causal or full attention, a dense score bias otherwise; trains everywhere",
+    help="PyTorch SDPA: fused kernels for plain causal or full attention, a dense score bias otherwise; "
+         "trains everywhere",
     supports=Supports(key_mask=True, bias=True, alibi=True, window=True, dropout=True),
     run=_run,
     prefer=lambda request: True,  # what "auto" falls back to on every device

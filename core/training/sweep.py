@@ -92,5 +92,6 @@ def _context_length(graph: Graph) -> int:
 
 def _non_embedding_params(graph: Graph) -> int:
     summary = summarize(graph)
-    embeddings = {path for path, node in graph.walk() if not isinstance(node, Group) and node.block.has("embedding_params")}
+    embeddings = {path for path, node in graph.walk()
+                  if not isinstance(node, Group) and node.block.has("embedding_params")}
     return sum(r.params for r in summary.rows if r.path not in embeddings)
