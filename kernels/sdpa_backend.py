@@ -29,18 +29,18 @@ def sdpa_attention(q, k, v, *, causal=False, window=None, alibi_slopes=None, key
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=causal, scale=scale, dropout_p=dropout_p, enable_gqa=enable_gqa
         )
-    visible = attention_mask(t, s, causal=causal, window=window, device=q.device)[None, None]  # (1, 1, T, S)
+    hidden = ~attention_mask(t, s, causal=causal, window=window, device=q.device)[None, None]  # (1, 1, T, S)
     if key_mask is not None:
-        visible = visible & key_mask.bool()[:, None, None, :]  # (B, 1, T, S)
+        hidden = hidden | ~key_mask.bool()[:, None, None, :]  # (B, 1, T, S)
     score_bias = torch.zeros(1, 1, t, s, device=q.device, dtype=q.dtype)
     if alibi_slopes is not None:
         score_bias = score_bias + alibi_bias(alibi_slopes.to(q.device), t, s).to(q.dtype)[None]  # (1, H, T, S)
     if bias is not None:
         score_bias = score_bias + bias.to(q.dtype)
-        visible = visible & (bias > float("-inf"))  # a -inf bias hides the key (a sparsity pattern)
-    sees_a_key = visible.any(dim=-1, keepdim=True)  # (B or 1, H or 1, T, 1)
-    # Rows with nothing visible would softmax over -inf alone (NaN); let them see everything, then zero them.
-    score_bias = score_bias.masked_fill(~(visible | ~sees_a_key), float("-inf"))
+        hidden = hidden | torch.isneginf(bias)  # a -inf bias hides the key (a sparsity pattern)
+    sees_a_key = ~hidden.all(dim=-1, keepdim=True)  # (B or 1, H or 1, T, 1)
+    # Rows with nothing visible would softmax over -inf alone (NaN); they see everything, then become zeros.
+    score_bias = score_bias.masked_fill(hidden & sees_a_key, float("-inf"))
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=score_bias, scale=scale, dropout_p=dropout_p,
                                          enable_gqa=enable_gqa)
     return out * sees_a_key  # × 0, not masked_fill: a NaN input stays visible (kernels.attention's NaN rule)
