@@ -9,7 +9,8 @@ from workbench.core.eval_tasks import TASKS, task_names  # plain data: no torch 
 
 
 def _eval_arguments(parser) -> None:
-    parser.add_argument("source", metavar="PROJECT_OR_RUN", help="run folder (latest checkpoint) or project with weights")
+    parser.add_argument("source", metavar="PROJECT_OR_RUN",
+                        help="run folder (latest checkpoint) or project with weights")
     parser.add_argument("--task", required=True, choices=list(TASKS), metavar="TASK", help=f"one of {task_names()}")
     parser.add_argument("--limit", type=int, help="score at most N examples (perplexity: N tokens)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch decides)")
