@@ -16,7 +16,6 @@ with and without padding masks and biases.
 Letters: B batch, H query heads, G key/value heads, T query positions, S key positions, D head width.
 """
 
-import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,16 +79,22 @@ class AttentionBackend:
     prefer: Callable[[AttentionRequest], bool] = lambda request: False  # "auto" asks the registry in order
 
 
-@functools.cache
+_REGISTERED: dict[str, AttentionBackend] = {}  # filled on first use; a plain dict so torch.compile traces lookups
+
+
 def registered() -> dict[str, AttentionBackend]:
-    """Every backend by name, in `MODULES` order."""
-    found: dict[str, AttentionBackend] = {}
-    for module in MODULES:
-        backend = importlib.import_module(f"workbench.kernels.{module}").BACKEND
-        if backend.name in found or backend.name == "auto":
-            raise RuntimeError(f"kernels/{module}.py declares the attention backend {backend.name!r}, which is taken")
-        found[backend.name] = backend
-    return found
+    """Every backend by name, in `MODULES` order. (Not functools.cache: torch.compile cannot trace
+    through its wrapper, and every attention call asks.)"""
+    if not _REGISTERED:
+        found: dict[str, AttentionBackend] = {}
+        for module in MODULES:
+            backend = importlib.import_module(f"workbench.kernels.{module}").BACKEND
+            if backend.name in found or backend.name == "auto":
+                raise RuntimeError(f"kernels/{module}.py declares the attention backend {backend.name!r}, "
+                                   "which is taken")
+            found[backend.name] = backend
+        _REGISTERED.update(found)
+    return _REGISTERED
 
 
 def why_not(backend: AttentionBackend, request: AttentionRequest) -> str | None:

@@ -105,3 +105,14 @@ def test_the_registry_is_what_the_blocks_offer():
     # The CPU fallback must take every request, so "auto" always finds a backend.
     fallback = registered()["sdpa"].supports
     assert all(getattr(fallback, field) for field in FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("feature", ["plain", "key_mask", "bias"])
+def test_torch_compile_traces_the_dispatcher_in_one_graph(feature):
+    """A training step under torch.compile (TrainConfig.compile) must not break its graph at every
+    attention call: the registry lookups stay traceable (no functools.cache on the hot path). T = S as
+    in training (a causal mask for T < S is a tensor subclass torch.compile does not trace)."""
+    torch._dynamo.reset()
+    q, k, v, options = _request(feature, t=9)
+    explained = torch._dynamo.explain(lambda q, k, v: attention(q, k, v, **options))(q, k, v)
+    assert explained.graph_break_count == 0, [str(b.reason)[:200] for b in explained.break_reasons]
