@@ -11,7 +11,8 @@ from workbench.kernels.reference import reference_attention
 from .helpers import alibi_slopes
 
 CPU = available_backends("cpu")
-# One request per optional part of Supports (besides dropout, which is random: tested for sdpa below).
+# One request per optional part of Supports (dropout is random: test_attention.py checks it reaches sdpa
+# and that triton and flex refuse it).
 FEATURES = ("plain", "key_mask", "bias", "alibi", "window")
 
 
