@@ -33,6 +33,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch._subclasses.fake_tensor import is_fake
 
 from workbench.kernels.backends import AttentionRequest, registered, why_not
 from workbench.kernels.sdpa_backend import sdpa_attention  # noqa: F401  (core.export.python_code's replacement)
@@ -107,6 +108,8 @@ def attention(
                                bias=bias, scale=scale, dropout_p=dropout_p)
     if torch.compiler.is_exporting() or torch.jit.is_tracing():
         return _dispatch(request, backend)  # an exported graph (ONNX) stays the backend's arithmetic alone
+    if is_fake(q):  # the memory planner's shapes-only forward (issue #19): no values to check, a clean step's path
+        return _dispatch(request, backend)
     bad_q, bad_kv = _nonfinite(q, k, v)
     if q.device.type == "cpu" and not torch.compiler.is_compiling() and not (bad_q.any() or bad_kv.any()):
         # On the CPU asking costs nothing, and clean inputs (every training step) skip the masking,
