@@ -5,21 +5,21 @@ import sys
 from pathlib import Path
 
 from workbench.cli import Command
-
-TASK_NAMES = "perplexity, next_line, genre, copy, reverse, sort or add"  # core.evaluate.TASKS, without importing torch
+from workbench.core.eval_tasks import TASKS, task_names  # plain data: no torch for --help
 
 
 def _eval_arguments(parser) -> None:
     parser.add_argument("source", metavar="PROJECT_OR_RUN",
                         help="run folder (latest checkpoint) or project with weights")
-    parser.add_argument("--task", required=True, help=f"one of {TASK_NAMES}")
+    parser.add_argument("--task", required=True, choices=list(TASKS), metavar="TASK", help=f"one of {task_names()}")
     parser.add_argument("--limit", type=int, help="score at most N examples (perplexity: N tokens)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch decides)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
 
 
 def _board_arguments(parser) -> None:
-    parser.add_argument("--task", help=f"only this task: {TASK_NAMES} (default: every evaluated task)")
+    parser.add_argument("--task", choices=list(TASKS), metavar="TASK",
+                        help=f"only this task: {task_names()} (default: every evaluated task)")
     parser.add_argument("--runs", type=Path, metavar="DIR", help="runs folder (default: the window's, "
                                                                  "$WORKBENCH_RUNS_DIR or runs/ beside main.py)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -27,7 +27,7 @@ def _board_arguments(parser) -> None:
 
 def _eval(args) -> int:
     import torch
-    from workbench.core.evaluate import TASKS, evaluate, open_model, save_result
+    from workbench.core.evaluate import evaluate, open_model, save_result
     from workbench.core.leaderboard import format_metric
 
     if args.threads:

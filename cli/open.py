@@ -3,15 +3,15 @@
 from pathlib import Path
 
 from workbench.cli import Command
+from workbench.gui.panels import panel_names  # plain data: no Qt until the window opens
 
 
 def _arguments(parser) -> None:
     parser.add_argument("project", nargs="?", help="project file (default: the tiny GPT preset)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help="render the window to PNG and exit")
     parser.add_argument("--run", type=Path, metavar="RUN", help="a run folder for the panels to show")
-    parser.add_argument("--panel", metavar="NAME",
-                        help="the panel to bring to the front: training, attention, generate, tokenizer, data or "
-                             "leaderboard")
+    parser.add_argument("--panel", metavar="NAME", type=str.lower, choices=panel_names(),
+                        help=f"the panel to bring to the front: {', '.join(panel_names())}")
 
 
 def _open(args) -> int:

@@ -182,25 +182,25 @@ class Analyser:
     def _link(self, walk, built: set[str], costs: dict[str, BlockCost], report: ShapeReport) -> dict:
         """Blocks that link to others (tied heads, shared embeddings), built again and linked as
         compile_graph links them. Returns path -> (its BlockCost, {weight name: owner (path, name)})."""
-        by_type: dict[str, list[tuple[str, nn.Module]]] = {}
+        by_block: dict[Block, list[tuple[str, nn.Module]]] = {}  # built modules by their block (capabilities)
         for path, node, copies, _ in walk:
             if path in built:
-                by_type.setdefault(node.type_id, []).extend([(path, costs[path].module)] * copies)
+                by_block.setdefault(node.block, []).extend([(path, costs[path].module)] * copies)
         linked = {}
         for path, node, _, _ in walk:
             if path not in built or type(node.block).link is Block.link:
                 continue
             owners: dict[int, tuple[str, str]] = {}
 
-            def modules_of_type(type_id: str) -> list[nn.Module]:
-                found = by_type.get(type_id, [])
+            def modules_with(capability: str) -> list[nn.Module]:
+                found = [pair for block, pairs in by_block.items() if block.has(capability) for pair in pairs]
                 for owner, module in found:
                     owners.update({id(p): (owner, name) for name, p in module.named_parameters()})
                 return [module for _, module in found]
 
             def link(module, node=node, path=path):
                 try:
-                    node.block.link(node.typed_params(), module, modules_of_type)
+                    node.block.link(node.typed_params(), module, modules_with)
                 except ShapeError as exc:
                     raise CompileError([(path, str(exc))]) from None
 

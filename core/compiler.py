@@ -57,11 +57,12 @@ class ShapeReport:
 
 
 def model_context(graph: Graph) -> ModelContext:
-    found = graph.nodes_of_type("input.tokens")
+    found = graph.nodes_with("token_input")
     if len(found) != 1:
         raise ShapeError(f"a model needs exactly one Token input node, found {len(found)}")
     params = found[0].typed_params()
-    embeddings = [node for node in _every_node(graph) if node.type_id == "embed.token"]
+    embeddings = [node for node in _every_node(graph)
+                  if not isinstance(node, Group) and node.block.has("token_embedding")]
     width = embeddings[0].typed_params().width if len(embeddings) == 1 else 0
     return ModelContext(vocab_size=params.vocab_size, context_length=params.context_length, embedding_width=width)
 
@@ -374,12 +375,12 @@ class _Emitter:
         return values | outputs
 
     def link(self) -> None:
-        def modules_of_type(type_id: str) -> list[nn.Module]:
-            return [m for _, block, _, m in self._built if block.type_id == type_id]
+        def modules_with(capability: str) -> list[nn.Module]:
+            return [m for _, block, _, m in self._built if block.has(capability)]
 
         for path, block, params, module in self._built:
             try:
-                block.link(params, module, modules_of_type)
+                block.link(params, module, modules_with)
             except ShapeError as exc:
                 raise CompileError([(path, str(exc))]) from None
 

@@ -4,7 +4,8 @@
     result = evaluate(model, "next_line", limit=100)
     save_result(model.run_dir, result)                    # eval/next_line.json in the run folder
 
-Tasks, and what each fits:
+Tasks (declared in core/eval_tasks.py; SCORERS at the end of this file scores each kind), and what
+each fits:
 
     perplexity      causal LMs   mean token NLL and perplexity on the project's held-out text, split
                                  as the trainer splits it (core/data/batching.py split_train_val); for
@@ -38,9 +39,10 @@ import torch.nn.functional as F
 from workbench.core.atomic import write_atomic
 from workbench.core.compiler import CompiledModel
 from workbench.core.confidence import bootstrap_interval, mean_interval, wilson_interval
-from workbench.core.data.tasks import SEQ2SEQ_TASKS, TASKS as TASK_FILES
+from workbench.core.data.tasks import TASKS as TASK_FILES
 from workbench.core.data.tokenizers import TokenizerError
 from workbench.core.decoding import GenerationConfig, generate, load_generation_model
+from workbench.core.eval_tasks import TASKS, EvalTask as Task
 from workbench.core.project import Project
 from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from workbench.core.training.runs import RunFolder
@@ -55,29 +57,6 @@ Progress = Callable[[int, int], None]  # (examples done, examples in all)
 
 class EvaluationError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    kind: str  # perplexity, multiple_choice, classification or seq2seq
-    description: str
-    main_metric: str  # the one a leaderboard ranks by
-    higher_is_better: bool
-    default_limit: int  # tokens for perplexity, examples otherwise
-    chance: float | None  # the main metric of guessing at random; None where it depends on the model
-
-
-TASKS = {task.name: task for task in (
-    # Chance perplexity is the vocabulary size (a uniform guess), which differs between models.
-    Task("perplexity", "perplexity", "perplexity on the project's held-out text", "perplexity", False, 16_384, None),
-    Task("next_line", "multiple_choice", "which line comes next (4 choices, held-out Shakespeare)", "acc_norm",
-         True, 200, 0.25),
-    Task("genre", "classification", "play genre of a passage (comedy, tragedy, history)", "accuracy", True, 300,
-         1 / 3),
-    *(Task(name, "seq2seq", f"the synthetic {name} task, greedy answers", "bleu", True, 200, None)
-      for name in SEQ2SEQ_TASKS),
-)}
 
 
 # ----- results -----
@@ -165,12 +144,9 @@ def evaluate(model: EvalModel, task: str, limit: int | None = None, on_progress:
     limit = limit or spec.default_limit
     progress = on_progress or (lambda done, total: None)
     started = time.perf_counter()
-    run = {"perplexity": _perplexity, "multiple_choice": _multiple_choice, "classification": _classification,
-           "seq2seq": _seq2seq}[spec.kind]
+    score, result_type = SCORERS[spec.kind]
     with torch.no_grad():
-        examples, metrics, interval = run(model, spec, limit, progress)
-    result_type = {"perplexity": PerplexityResult, "multiple_choice": MultipleChoiceResult,
-                   "classification": AccuracyResult, "seq2seq": Seq2SeqResult}[spec.kind]
+        examples, metrics, interval = score(model, spec, limit, progress)
     return result_type(task, examples, model.step, time.perf_counter() - started, interval, **metrics)
 
 
@@ -272,7 +248,7 @@ def character_bleu(hypotheses: list[str], references: list[str]) -> float:
 
 def _needs_causal_lm(model: EvalModel, spec: Task) -> None:
     objective = model.project.train.objective
-    if objective != "causal_lm":
+    if objective not in spec.objectives:
         raise EvaluationError(f"task {spec.name} scores next-token predictions of a causal language model; "
                               f"{model.description} was trained with the {objective} objective, so its outputs "
                               f"are not next-token probabilities")
@@ -392,3 +368,8 @@ def _seq2seq(model: EvalModel, spec: Task, limit: int, progress: Progress) -> tu
     pairs = list(zip(hypotheses, references))
     interval = bootstrap_interval(pairs, lambda chosen: character_bleu(*map(list, zip(*chosen))))
     return len(references), text_scores(hypotheses, references), interval
+
+
+# kind -> (scorer, result type); core/eval_tasks.py's KIND_METRICS names the result types' metrics.
+SCORERS = {"perplexity": (_perplexity, PerplexityResult), "multiple_choice": (_multiple_choice, MultipleChoiceResult),
+           "classification": (_classification, AccuracyResult), "seq2seq": (_seq2seq, Seq2SeqResult)}

@@ -151,6 +151,10 @@ class Graph:
     def nodes_of_type(self, type_id: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.type_id == type_id]
 
+    def nodes_with(self, capability: str) -> list[Node]:
+        """This level's nodes whose block declares `capability` (core.blocks.base.CAPABILITIES)."""
+        return [n for n in self.nodes.values() if not isinstance(n, Group) and n.block.has(capability)]
+
     def walk(self, prefix: str = ""):
         """Every (path, node) in topological order, entering groups; paths look like 'layers/attn'."""
         for node in map(self.nodes.get, self.topological_order()):

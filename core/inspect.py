@@ -152,7 +152,7 @@ def attention_group(graph: Graph, m: AttentionMap) -> str:
     'encoder' elsewhere in a model that has one, 'self' in a model with a single stack."""
     if m.kind == "cross":
         return "cross"
-    starts = [n.id for n in graph.nodes_of_type("input.decoder_tokens")]
+    starts = [n.id for n in graph.nodes_with("decoder_input")]
     if not starts:
         return "self"
     g = graph.nx()

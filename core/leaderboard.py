@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from workbench.core.confidence import apart, wilson_interval
-from workbench.core.evaluate import EVAL_FOLDER, TASKS
+from workbench.core.eval_tasks import PROPORTION_KINDS, TASKS
+from workbench.core.evaluate import EVAL_FOLDER
 from workbench.core.training.compare import config_differences
 from workbench.core.training.runs import RunFolder, RunFolderError, run_folders
 
@@ -144,7 +145,7 @@ def _interval(saved: dict, metrics: dict, examples: int) -> tuple[float, float] 
         return float(interval[0]), float(interval[1])
     task = TASKS.get(saved.get("task", ""))
     value = metrics.get(task.main_metric) if task else None
-    if task and task.kind in ("multiple_choice", "classification") and isinstance(value, float) and examples > 0:
+    if task and task.kind in PROPORTION_KINDS and isinstance(value, float) and examples > 0:
         return wilson_interval(value * examples, examples)
     return None
 

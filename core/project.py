@@ -230,7 +230,7 @@ class Project:
     def set_tokenizer(self, tokenizer: ProjectTokenizer) -> None:
         """Use `tokenizer`, and give the Token input node its vocabulary size so check() passes."""
         self.tokenizer = tokenizer
-        for node in self.graph.nodes_of_type("input.tokens"):
+        for node in self.graph.nodes_with("token_input"):
             self.graph.set_param(node.id, "vocab_size", tokenizer.vocab_size)
 
     def load_tokens(self, on_progress: Callable[[Progress], None] | None = None) -> np.ndarray:

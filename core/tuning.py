@@ -109,7 +109,7 @@ def check_tuning_for(node, tuning: Tuning) -> None:
         return
     if is_peft_block(node) and tuning.frozen:
         raise TuningError(f"{node.label()} exists to be trained; remove it rather than freeze it")
-    if tuning.prefix_length and node.type_id != "attention.self":
+    if tuning.prefix_length and not node.block.has("prefix_tuning"):
         raise TuningError(f"{node.label()}: prefix tuning adds keys and values to self-attention blocks only")
 
 

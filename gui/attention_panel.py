@@ -510,4 +510,4 @@ class AttentionPanel(QWidget):
         self.body.setCurrentIndex(0)
 
     def _encoder_decoder(self) -> bool:
-        return bool(self.run_project.graph.nodes_of_type("input.decoder_tokens"))
+        return bool(self.run_project.graph.nodes_with("decoder_input"))

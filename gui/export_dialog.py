@@ -17,24 +17,11 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QFormLayout, QHB
                                QWidget)
 
 from workbench.core.export.exporter import ExportSource, load_source, run_export, targets_in
+from workbench.core.export.formats import registered
 from workbench.core.export.report import Check, ExportReport
 from workbench.core.project import ASSETS, Project, ProjectError
 
 ERROR_COLOR = QColor("#ff6b6b")  # the window's colour for problems (assets/style.qss)
-CHOICES = {  # format -> (check box text, what it writes and how it is checked)
-    "onnx": ("ONNX model", "The inference model with dynamic batch size and sequence length; onnxruntime "
-                           "must match PyTorch within 1e-4."),
-    "onnx_step": ("ONNX step model", "One generation step with past and present keys and values, for cached "
-                                     "generation (decoder-only models); its greedy tokens must match the app's."),
-    "safetensors": ("safetensors weights", "The weights, with the graph and tokenizer in the metadata, so the "
-                                           "project can be rebuilt from this file alone."),
-    "python": ("PyTorch code", "One readable model.py that needs only torch and loads the safetensors weights; "
-                               "run in a fresh Python, it must match the app within 1e-5."),
-    "hf": ("Hugging Face folder", "A model-hf folder for transformers' from_pretrained: config.json, "
-                                  "model.safetensors, the tokenizer files and a README.md model card (GPT-2, BERT, "
-                                  "RoFormer, BART, T5, LLaMA and Mistral layouts); imported again, it must match the app "
-                                  "within 1e-5."),
-}
 COLUMNS = ("Format", "Check", "Largest |difference| by sequence length", "Result", "File")
 
 
@@ -82,14 +69,16 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
         self._close_when_done = False
 
-        self.format_boxes = {fmt: QCheckBox(text) for fmt, (text, _) in CHOICES.items()}
-        for fmt, box in self.format_boxes.items():
-            box.setToolTip(CHOICES[fmt][1])
-            box.setChecked(fmt in ("onnx", "safetensors"))
+        self.format_boxes = {}  # one per format of core/export/formats.py, in its order
+        for fmt in registered().values():
+            box = self.format_boxes[fmt.id] = QCheckBox(fmt.label)
+            box.setToolTip(fmt.help)
+            box.setChecked(fmt.checked_by_default)
         self.folder_edit = QLineEdit(str(folder or QSettings().value("export/folder", "") or default_folder(project)))
         self.stem_edit = QLineEdit("model")
-        self.stem_edit.setToolTip("File names: model.onnx, model.step.onnx, model.safetensors, model.py, "
-                                  "and the folder model-hf")
+        names = [f"the folder model{fmt.suffix}" if fmt.is_folder else f"model{fmt.suffix}"
+                 for fmt in registered().values()]
+        self.stem_edit.setToolTip("File names: " + ", ".join(names))
         self.run_edit = QLineEdit()
         self.run_edit.setPlaceholderText("none: the project's own weights")
         self.run_edit.setToolTip("A run folder: export the weights of its latest checkpoint instead.")

@@ -197,7 +197,7 @@ class Inspector(QScrollArea):
         counts = facts.params_of(path)
         has_weights = is_group or bool(counts and counts[1])
         targets = facts.lora_targets.get(path, [])
-        prefix = getattr(node, "type_id", "") == "attention.self"
+        prefix = not is_group and node.block.has("prefix_tuning")
         if not has_weights and not targets and not prefix:
             return
         self._section("Fine-tuning")

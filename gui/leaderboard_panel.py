@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInp
                                QPushButton, QScrollArea, QSpinBox, QStackedWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.core.evaluate import TASKS
+from workbench.core.eval_tasks import TASKS
 from workbench.core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
 from workbench.core.project import Project
 from workbench.core.training.runs import runs_folder

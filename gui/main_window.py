@@ -1,6 +1,6 @@
 """The main window: the block palette and problems on the left, the graph in the middle, the
-inspector on the right, and the tabbed panels below: Training, Attention, Generate, Tokenizer, Data
-and Leaderboard.
+inspector on the right, and the tabbed panels below, as gui/panels.py lists them: Training, Attention,
+Generate, Tokenizer, Data and Leaderboard.
 
 It holds the open Project and recomputes ModelFacts whenever the graph changes, then hands both
 to the panels; no panel keeps a copy of the model. The run picked (or started) in the Training panel
@@ -17,9 +17,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
 
 from workbench.core.graph import Graph, Group, Node
 from workbench.core.project import ASSETS, Project, ProjectError
-from workbench.gui.attention_panel import AttentionPanel
 from workbench.gui.canvas import GraphCanvas
-from workbench.gui.data_panel import DataPanel
 from workbench.gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
                               remember_recent, restore_autosave, untitled_project)
 from workbench.gui.editor.layout import GRID
@@ -29,14 +27,11 @@ from workbench.gui.editor.undo_stack import DocumentUndoStack
 from workbench.gui.editor.view import ZOOM_STEP
 from workbench.gui.export_dialog import ExportDialog
 from workbench.gui.formatting import format_count
-from workbench.gui.generate_panel import GeneratePanel
 from workbench.gui.inspector import Inspector
-from workbench.gui.leaderboard_panel import LeaderboardPanel
 from workbench.gui.run_watcher import RunWatcher
 from workbench.gui.model_facts import ModelFacts, analyse
+from workbench.gui.panels import PANELS
 from workbench.gui.theme import set_style_state
-from workbench.gui.tokenizer_panel import TokenizerPanel
-from workbench.gui.training_panel import TrainingPanel
 from workbench.gui.tuning_menu import TuningMenu
 
 APP_NAME = "Transformer Workbench"
@@ -51,12 +46,9 @@ class MainWindow(QMainWindow):
         self.facts: ModelFacts | None = None
         self.canvas = GraphCanvas()
         self.inspector = Inspector()
-        self.training = TrainingPanel(project)
-        self.attention = AttentionPanel()
-        self.generation = GeneratePanel(project)
-        self.tokenizers = TokenizerPanel()
-        self.data = DataPanel()
-        self.leaderboard = LeaderboardPanel(project)
+        self.panels = {panel.name: panel.create(project) for panel in PANELS}  # gui/panels.py, in tab order
+        for panel in PANELS:
+            setattr(self, panel.attribute, self.panels[panel.name])  # self.training, self.generation, …
         self.palette = BlockPalette()
         self.problems = ProblemsList()
         self.undo_stack = DocumentUndoStack(self)
@@ -74,13 +66,12 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.training_dock = self._dock("Training", _scrolling(self.training), bottom)
-        self.panel_docks = [self.training_dock]
-        for title, panel in (("Attention", self.attention), ("Generate", self.generation),
-                             ("Tokenizer", self.tokenizers), ("Data", self.data),
-                             ("Leaderboard", self.leaderboard)):
-            self.panel_docks.append(self._dock(title, _scrolling(panel), bottom))
-            self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+        self.panel_docks = []  # in PANELS order, which is also their Ctrl+number
+        for panel in PANELS:
+            self.panel_docks.append(self._dock(panel.title, _scrolling(self.panels[panel.name]), bottom))
+            if len(self.panel_docks) > 1:
+                self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+        self.training_dock = self.panel_docks[0]
         self.training_dock.raise_()
         self._settings_edited = False  # training settings or tokenizer changed since the last save
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -193,8 +184,7 @@ class MainWindow(QMainWindow):
         self.facts = analyse(project.graph)
         self.canvas.show_graph(project.graph, self.facts)
         self.problems.show_problems(self.facts.problems)
-        for panel in (self.training, self.attention, self.generation, self.tokenizers, self.data,
-                      self.leaderboard):
+        for panel in self.panels.values():
             panel.set_project(project)
         self._show_model_cost()
         self._settings_edited = False
@@ -339,9 +329,10 @@ class MainWindow(QMainWindow):
             self.inspector.show_model(self.project, self.facts)
 
     def raise_panel(self, title: str) -> bool:
-        """Bring the bottom panel called `title` (e.g. "Attention") to the front; False if none is."""
-        for dock in self.panel_docks:
-            if dock.windowTitle().lower() == title.lower():
+        """Bring the bottom panel called `title` or named so in gui/panels.py ("Attention", "generate") to
+        the front; False if none is."""
+        for panel, dock in zip(PANELS, self.panel_docks):
+            if title.lower() in (panel.title.lower(), panel.name):
                 dock.show()
                 dock.raise_()
                 return True
@@ -425,8 +416,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.discard()  # saved, or the user chose to drop the changes
-        for panel in (self.generation, self.tokenizers, self.data,
-                      self.leaderboard):
+        for panel in self.panels.values():
             panel.close()  # each cancels and waits for its worker thread, which must not outlive the window
         event.accept()
 

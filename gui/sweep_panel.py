@@ -154,7 +154,7 @@ class SweepSection:
     # ----- the plan -----
 
     def _tokens_per_step(self) -> int:
-        nodes = self.panel.project.graph.nodes_of_type("input.tokens")
+        nodes = self.panel.project.graph.nodes_with("token_input")
         return self.panel.project.train.batch_size * nodes[0].get_param("context_length") if nodes else 0
 
     def plan(self) -> list[PlannedRun]:

@@ -235,7 +235,7 @@ class TrainingPanel(QWidget):
     def _update_estimate(self) -> None:
         config, flops = self.project.train, self._training_flops_per_token
         self.memory_view.show_for(self.project, self.processes_box.value())
-        tokens = self.project.graph.nodes_of_type("input.tokens")
+        tokens = self.project.graph.nodes_with("token_input")
         if not flops or not tokens:
             self.estimate_label.setText("")
             return

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from workbench.kernels.backends import AttentionBackend, Supports
+
 
 def attention_mask(t: int, s: int, *, causal: bool, window: int | None, device=None) -> torch.Tensor:
     """Boolean [t, s] mask, True where query i may attend to key j.
@@ -43,9 +45,14 @@ def reference_attention(
     alibi_slopes: torch.Tensor | None = None,
     scale: float | None = None,
     dropout_p: float = 0.0,
+    key_mask: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
     return_weights: bool = False,
 ):
-    """softmax(q kᵀ · scale + bias + mask) v, computed in fp32 and cast back to q's dtype."""
+    """softmax(q kᵀ · scale + ALiBi + bias + mask) v, computed in fp32 and cast back to q's dtype.
+
+    key_mask (b, s) marks real keys with 1 and padding with 0; bias is an additive score bias
+    broadcastable to (b, h, t, s), where -inf hides a key."""
     b, h, t, d = q.shape
     g, s = k.shape[1], k.shape[2]
     if h % g:
@@ -57,9 +64,15 @@ def reference_attention(
     scores = torch.matmul(q.float(), k.float().transpose(-2, -1)) * scale  # (b, h, t, s)
     if alibi_slopes is not None:
         scores = scores + alibi_bias(alibi_slopes.to(q.device), t, s)
-    masked = causal or window is not None
+    if bias is not None:
+        scores = scores + bias.float()
+    masked = causal or window is not None or key_mask is not None or bias is not None
     if masked:
-        allowed = attention_mask(t, s, causal=causal, window=window, device=q.device)
+        allowed = attention_mask(t, s, causal=causal, window=window, device=q.device)  # (t, s)
+        if key_mask is not None:
+            allowed = allowed & key_mask.bool()[:, None, None, :]  # (b, 1, t, s)
+        if bias is not None:
+            allowed = allowed & (bias > float("-inf"))
         scores = scores.masked_fill(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if masked:
@@ -70,3 +83,12 @@ def reference_attention(
     dropped = torch.dropout(weights, dropout_p, train=dropout_p > 0)
     out = torch.matmul(dropped, v.float()).to(q.dtype)  # (b, h, t, d)
     return (out, weights) if return_weights else out
+
+
+BACKEND = AttentionBackend(
+    name="reference",
+    help="Plain math in fp32: slow and memory-hungry, the yardstick every other backend is tested against",
+    supports=Supports(key_mask=True, bias=True, alibi=True, window=True, dropout=True),
+    run=lambda r: reference_attention(r.q, r.k, r.v, causal=r.causal, window=r.window, alibi_slopes=r.alibi_slopes,
+                                      scale=r.scale, dropout_p=r.dropout_p, key_mask=r.key_mask, bias=r.bias),
+)

@@ -36,6 +36,7 @@ def _check_positions(positions: TensorType | None, heads: int, head_width: int) 
 @register
 class SelfAttentionBlock(Block):
     type_id = "attention.self"
+    capabilities = frozenset({"multi_head", "prefix_tuning"})
     category = "Attention"
     title = "Self-attention"
     description = ("Multi-head scaled dot-product attention of the sequence over itself; causal hides the future. "
@@ -99,6 +100,7 @@ class SelfAttentionBlock(Block):
 @register
 class CrossAttentionBlock(Block):
     type_id = "attention.cross"
+    capabilities = frozenset({"multi_head"})
     category = "Attention"
     title = "Cross-attention"
     description = "The decoder's positions query the encoder's output (memory); padded source tokens are masked."

@@ -50,6 +50,20 @@ class NoParams:
     pass
 
 
+# What a block may declare about itself in `capabilities`, so that code asks "the token embedding"
+# rather than testing for the type id "embed.token" (issue #17): a new block with the same role
+# declares the capability and every such place treats it alike.
+CAPABILITIES = {
+    "token_input": "the model's token input: its vocabulary size and context length are the model's",
+    "decoder_input": "an encoder-decoder's decoder token input: the blocks after it are the decoder side",
+    "token_embedding": "the model's token embedding: its width is the model width, and output heads and "
+                       "shared embeddings tie their weight to it",
+    "embedding_params": "its parameters are embeddings (tokens or positions): scaling laws leave them out",
+    "multi_head": "attention with a `heads` parameter, which width sweeps scale with the width",
+    "prefix_tuning": "self-attention that takes prefix-tuning keys and values (core.tuning)",
+}
+
+
 class Block(ABC):
     type_id: ClassVar[str]
     version: ClassVar[int] = 1
@@ -62,6 +76,12 @@ class Block(ABC):
     inputs: ClassVar[tuple[Port, ...]] = ()
     outputs: ClassVar[tuple[Port, ...]] = ()
     Params: ClassVar[type] = NoParams
+    capabilities: ClassVar[frozenset[str]] = frozenset()  # keys of CAPABILITIES
+
+    def has(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise KeyError(f"unknown block capability {capability!r} (known: {', '.join(CAPABILITIES)})")
+        return capability in self.capabilities
 
     @abstractmethod
     def infer(self, params: Any, inputs: dict[str, TensorType], ctx: ModelContext) -> dict[str, TensorType]:
@@ -81,8 +101,9 @@ class Block(ABC):
         when there is no fixed pattern (or no attention)."""
         return None
 
-    def link(self, params: Any, module: nn.Module, modules_of_type) -> None:
-        """Connect this instance to others after all are built (weight tying). Default: nothing."""
+    def link(self, params: Any, module: nn.Module, modules_with) -> None:
+        """Connect this instance to others after all are built (weight tying); `modules_with(capability)`
+        lists the built modules of blocks that declare it. Default: nothing."""
 
     def migrate(self, version: int, params: dict) -> dict:
         """Upgrade params saved by an older version of this block."""
@@ -135,6 +156,10 @@ _REGISTRY: dict[str, Block] = {}
 
 
 def register(cls: type[Block]) -> type[Block]:
+    unknown = sorted(set(cls.capabilities) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"block {cls.type_id!r} declares the unknown capability {unknown[0]!r} "
+                         f"(known: {', '.join(CAPABILITIES)})")
     block = cls()
     for name in (cls.type_id, *cls.aliases):
         if name in _REGISTRY:

@@ -24,6 +24,7 @@ PORTS_IN = (
 
 class _EfficientAttention(Block):
     category = "Efficient attention"
+    capabilities = frozenset({"multi_head"})
     inputs = PORTS_IN
     outputs = (Port("out", "hidden"),)
 

@@ -10,6 +10,7 @@ from workbench.core.shapes import ShapeError, hidden
 @register
 class TokenEmbeddingBlock(Block):
     type_id = "embed.token"
+    capabilities = frozenset({"token_embedding", "embedding_params"})
     category = "Embedding"
     title = "Token embedding"
     description = "Looks up a learned vector of width D for every token id."
@@ -32,6 +33,7 @@ class TokenEmbeddingBlock(Block):
 @register
 class TiedTokenEmbeddingBlock(Block):
     type_id = "embed.token_tied"
+    capabilities = frozenset({"embedding_params"})
     category = "Embedding"
     title = "Shared token embedding"
     description = ("Looks up the same table as the model's Token embedding, e.g. for an encoder-decoder's "
@@ -52,8 +54,8 @@ class TiedTokenEmbeddingBlock(Block):
     def build(self, params, inputs, ctx):
         return TokenEmbedding(ctx.vocab_size, ctx.embedding_width, scale=params.scale)
 
-    def link(self, params, module, modules_of_type):
-        embeddings = modules_of_type("embed.token")
+    def link(self, params, module, modules_with):
+        embeddings = modules_with("token_embedding")
         if len(embeddings) != 1:
             raise ShapeError(f"a shared token embedding needs exactly one Token embedding, found {len(embeddings)}")
         module.tie_to(embeddings[0].weight)
@@ -62,6 +64,7 @@ class TiedTokenEmbeddingBlock(Block):
 @register
 class SegmentEmbeddingBlock(Block):
     type_id = "embed.segment"
+    capabilities = frozenset({"embedding_params"})
     category = "Embedding"
     title = "Segment embedding"
     description = ("Adds a learned vector per segment id (BERT's token types: sentence A or B). Without "

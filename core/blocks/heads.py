@@ -9,9 +9,9 @@ from workbench.core.nn.heads import ClassificationHead, CrossEntropyLoss, LMHead
 from workbench.core.shapes import ShapeError, class_logits, logits, scalar_loss
 
 
-def _tie(module, weight, modules_of_type) -> None:
+def _tie(module, weight, modules_with) -> None:
     """Make `weight` (a V × D output projection) the model's one token embedding table."""
-    embeddings = modules_of_type("embed.token")
+    embeddings = modules_with("token_embedding")
     if len(embeddings) != 1:
         raise ShapeError(f"weight tying needs exactly one token embedding, found {len(embeddings)}")
     if embeddings[0].weight.shape != weight.shape:
@@ -47,9 +47,9 @@ class LMHeadBlock(Block):
         return LMHead(inputs["x"].width(), ctx.vocab_size, bias=params.bias, scale_input=params.scale_input,
                       softcap=params.softcap or None)
 
-    def link(self, params, module, modules_of_type):
+    def link(self, params, module, modules_with):
         if params.tie_weights:
-            _tie(module, module.linear.weight, modules_of_type)
+            _tie(module, module.linear.weight, modules_with)
 
 
 @register
@@ -75,9 +75,9 @@ class MLMHeadBlock(Block):
     def build(self, params, inputs, ctx):
         return MLMHead(inputs["x"].width(), ctx.vocab_size, activation=params.activation, eps=params.eps)
 
-    def link(self, params, module, modules_of_type):
+    def link(self, params, module, modules_with):
         if params.tie_weights:
-            _tie(module, module.decoder.weight, modules_of_type)
+            _tie(module, module.decoder.weight, modules_with)
 
 
 @register

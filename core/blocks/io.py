@@ -29,6 +29,7 @@ class InputBlock(Block):
 @register
 class TokenInput(InputBlock):
     type_id = "input.tokens"
+    capabilities = frozenset({"token_input"})
     order = 0
     title = "Token input"
     description = "Token ids of a batch of sequences; fixes the vocabulary size and the context length."
@@ -46,6 +47,7 @@ class TokenInput(InputBlock):
 @register
 class DecoderTokenInput(InputBlock):
     type_id = "input.decoder_tokens"
+    capabilities = frozenset({"decoder_input"})
     order = 1
     title = "Decoder token input"
     description = ("Token ids the decoder of an encoder-decoder reads (the target so far, shifted right); "

@@ -21,6 +21,7 @@ from workbench.core.shapes import ShapeError, no_positions, rotary_positions, sc
 
 class _PositionBlock(Block):
     category = "Position"
+    capabilities = frozenset({"embedding_params"})
     inputs = (Port("x", "hidden"),)
     outputs = (Port("out", "hidden"), Port("positions", "positions", "for the positions port of attention"))
 

@@ -5,7 +5,7 @@ app's own PyTorch model right after it is written. `main.py export` and the Expo
     report = run_export(source, {"onnx": Path("model.onnx"), "python": Path("model.py")})
     print(report.text())
 
-Formats, in the order they run:
+Formats (declared in core/export/formats.py, one module each), in the order they run:
     onnx          the inference model, dynamic batch and length      onnxruntime vs PyTorch, ≤ 1e-4
     onnx_step     one cached generation step (decoder-only models)   greedy generation vs PyTorch, ≤ 1e-4
     safetensors   weights, with the graph and tokenizer as metadata  the project rebuilt from the file alone
@@ -25,31 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from workbench.core.compiler import CompiledModel
-from workbench.core.export.hf_export import TOLERANCE as HF_TOLERANCE
-from workbench.core.export.hf_export import check_hf, write_hf
-from workbench.core.export.onnx_export import TOLERANCE as ONNX_TOLERANCE
-from workbench.core.export.onnx_export import (check_onnx, export_onnx, input_tensor, parity_lengths, portable_attention,
-                                     raise_if_apart)
-from workbench.core.export.onnx_step import check_step, export_step
-from workbench.core.export.python_code import TOLERANCE as PYTHON_TOLERANCE
-from workbench.core.export.python_code import check_python, write_python
+from workbench.core.export.formats import registered
 from workbench.core.export.report import Check, ExportError, ExportReport, ParityError
-from workbench.core.export.weights import project_from_safetensors, save_safetensors
 from workbench.core.inspect import checkpoint_model
-from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
+from workbench.core.nn.peft import LoRALinear
 from workbench.core.project import Project
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.core.tuning import for_export
-
-FORMATS = {"onnx": "ONNX", "onnx_step": "ONNX step", "safetensors": "safetensors", "python": "Python",
-           "hf": "Hugging Face"}
-SUFFIXES = {"onnx": ".onnx", "onnx_step": ".step.onnx", "safetensors": ".safetensors", "python": ".py",
-            "hf": "-hf"}  # a folder
-
-Progress = Callable[[str, int, int], None]  # (what is happening, formats done, formats in all)
 
 
 @dataclass
@@ -58,6 +41,9 @@ class ExportSource:
     compiled: CompiledModel
     description: str  # "project 'Tiny GPT'" or "run … at step 600", for messages
     run_dir: Path | None = None  # the run the weights come from: its metrics and evaluations go in model cards
+
+
+Progress = Callable[[str, int, int], None]  # (what is happening, formats done, formats in all)
 
 
 def load_source(path: str | Path) -> ExportSource:
@@ -78,32 +64,38 @@ def load_source(path: str | Path) -> ExportSource:
 def targets_in(folder: str | Path, formats: list[str], stem: str = "model") -> dict[str, Path]:
     """Where each format goes in one folder: model.onnx, model.step.onnx, model.safetensors, model.py,
     and the folder model-hf."""
-    return {fmt: Path(folder) / f"{stem}{SUFFIXES[fmt]}" for fmt in formats}
+    declared = registered()
+    return {fmt: declared[fmt].target(folder, stem) for fmt in formats}
 
 
 def run_export(source: ExportSource, targets: dict[str, Path], on_progress: Progress | None = None,
                cancelled: Callable[[], bool] = lambda: False) -> ExportReport:
     """Write and check each format in `targets` (format -> path). A format that fails is an error on
     its row of the report and the others still run; `cancelled` is asked before each format."""
-    unknown = sorted(set(targets) - set(FORMATS))
+    declared = registered()
+    unknown = sorted(set(targets) - set(declared))
     if unknown:
-        raise ExportError(f"unknown export format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    chosen = [fmt for fmt in FORMATS if fmt in targets]
+        raise ExportError(f"unknown export format {unknown[0]!r}; choose from {', '.join(declared)}")
+    chosen = [fmt for fmt in declared.values() if fmt.id in targets]
     source = merged_source(source)
     report = ExportReport()
     for done, fmt in enumerate(chosen):
-        path = Path(targets[fmt])
-        check = Check(FORMATS[fmt], _CHECKS[fmt], path)
+        path = Path(targets[fmt.id])
+        check = Check(fmt.name, fmt.check, path)
         if cancelled():
             check.error = "cancelled before it started"
             report.checks.append(check)
             continue
         if on_progress:
-            on_progress(f"{FORMATS[fmt]}: writing {path.name} and checking it", done, len(chosen))
+            on_progress(f"{fmt.name}: writing {path.name} and checking it", done, len(chosen))
         try:
+            implementation = fmt.implementation()
+            check.tolerance = implementation.TOLERANCE
+            reason = implementation.refuses(source) if hasattr(implementation, "refuses") else None
+            if reason:
+                raise ExportError(reason)
             path.parent.mkdir(parents=True, exist_ok=True)
-            check.tolerance = _TOLERANCES[fmt]
-            check.diffs = _EXPORTERS[fmt](source, path, targets)
+            check.diffs = implementation.write_and_check(source, path, targets)
         except ParityError as exc:
             check.diffs, check.error = exc.diffs, str(exc)
         except Exception as exc:  # any failure belongs on this format's row, and the other formats still run
@@ -122,53 +114,3 @@ def merged_source(source: ExportSource) -> ExportSource:
     graph, compiled = for_export(source.project.graph, source.compiled)
     return ExportSource(dataclasses.replace(source.project, graph=graph), compiled,
                         f"{source.description}, LoRA merged into the weights")
-
-
-# ----- one function per format: write the file, check it, return the differences per length -----
-
-
-def _onnx(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
-    export_onnx(source.compiled, path)
-    return check_onnx(source.compiled, path)
-
-
-def _onnx_step(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
-    export_step(source.compiled, path)
-    return check_step(source.compiled, path)
-
-
-def _safetensors(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
-    """Written, then the project rebuilt from the file alone must give the very same logits."""
-    save_safetensors(source.project, source.compiled, path)
-    rebuilt = project_from_safetensors(path).compile()
-    diffs = {}
-    with portable_attention(source.compiled.root, rebuilt.root), torch.no_grad():
-        for length in parity_lengths(source.compiled):
-            inputs = [input_tensor(source.compiled, name, 2, length) for name in source.compiled.input_names]
-            diffs[length] = (rebuilt.module(*inputs) - source.compiled.module(*inputs)).abs().max().item()
-    raise_if_apart(diffs, 0.0, "the model rebuilt from the file computes other logits")
-    return diffs
-
-
-def _python(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
-    if any(isinstance(m, PrefixSelfAttention) for m in source.compiled.root.modules()):
-        raise ExportError("the Python file builds each module from its block's constructor, and prefix tuning "
-                          "adds its keys and values after that; export ONNX or safetensors for this model")
-    weights = Path(targets.get("safetensors") or path.with_suffix(".safetensors"))
-    if "safetensors" not in targets:  # else the safetensors format has just written it
-        save_safetensors(source.project, source.compiled, weights)
-    write_python(source.project, source.compiled, path)
-    return check_python(source.compiled, path, weights)
-
-
-def _hf(source: ExportSource, path: Path, targets: dict) -> dict[int, float]:
-    write_hf(source.project, source.compiled, path, source.run_dir)
-    return check_hf(source.compiled, path)
-
-
-_EXPORTERS = {"onnx": _onnx, "onnx_step": _onnx_step, "safetensors": _safetensors, "python": _python, "hf": _hf}
-_CHECKS = {"onnx": "onnxruntime vs PyTorch", "onnx_step": "cached greedy generation vs PyTorch",
-           "safetensors": "rebuilt from the file vs the app", "python": "fresh Python process vs the app",
-           "hf": "the folder imported again vs the app"}
-_TOLERANCES = {"onnx": ONNX_TOLERANCE, "onnx_step": ONNX_TOLERANCE, "safetensors": 0.0, "python": PYTHON_TOLERANCE,
-               "hf": HF_TOLERANCE}

@@ -409,3 +409,8 @@ def check_hf(compiled: CompiledModel, folder: str | Path) -> dict[int, float]:
             diffs[length] = (rebuilt.module(*theirs) - compiled.module(*ours.values())).abs().max().item()
     raise_if_apart(diffs, TOLERANCE, "the folder imported again computes other logits")
     return diffs
+
+
+def write_and_check(source, path: Path, targets: dict) -> dict[int, float]:
+    write_hf(source.project, source.compiled, path, source.run_dir)
+    return check_hf(source.compiled, path)

@@ -284,3 +284,8 @@ def raise_if_apart(diffs: dict[int, float], tolerance: float, what: str, node: s
         where = f"node {node!r} is the first to differ: " if node else ""
         raise ParityError(f"{where}{what} by up to {diffs[worst]:.2e} at sequence length {worst}, above the "
                           f"tolerance {tolerance:.0e}", diffs)
+
+
+def write_and_check(source, path: Path, targets: dict) -> dict[int, float]:
+    export_onnx(source.compiled, path)
+    return check_onnx(source.compiled, path)

@@ -160,3 +160,8 @@ def check_step(compiled: CompiledModel, path: str | Path, tolerance: float = TOL
                                       f"picks {expected.argmax(dim=-1).tolist()} after {length + i} tokens", diffs)
     raise_if_apart(diffs, tolerance, "the step model's logits differ from PyTorch's")
     return diffs
+
+
+def write_and_check(source, path: Path, targets: dict) -> dict[int, float]:
+    export_step(source.compiled, path)
+    return check_step(source.compiled, path)

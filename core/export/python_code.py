@@ -32,6 +32,7 @@ from workbench.core.export.onnx_export import input_tensor, parity_lengths, port
 from workbench.core.export.python_source import Replacement, SourceCollector
 from workbench.core.export.report import ExportError
 from workbench.core.graph import Graph, Group
+from workbench.core.nn.peft import PrefixSelfAttention
 from workbench.core.project import Project
 
 TOLERANCE = 1e-5
@@ -40,16 +41,19 @@ _SKIP = ("group.input", "group.output")
 
 # kernels.attention dispatches to fused kernels that need Triton; the file keeps its SDPA path.
 PORTABLE_ATTENTION = Replacement('''
-def attention(q, k, v, *, causal=False, window=None, alibi_slopes=None, scale=None, dropout_p=0.0, backend="sdpa"):
-    """softmax(q kᵀ · scale + ALiBi + mask) v → (B, Hq, T, D), always on PyTorch SDPA (the app's
-    kernels.attention also has fused Triton and Flex backends; `backend` is accepted and ignored).
-    Queries that see no key output zeros."""
+def attention(q, k, v, *, causal=False, window=None, alibi_slopes=None, key_mask=None, bias=None, scale=None,
+              dropout_p=0.0, backend="sdpa"):
+    """softmax(q kᵀ · scale + ALiBi + bias + masks) v → (B, Hq, T, D), always on PyTorch SDPA (the
+    app's kernels.attention also has fused Triton and Flex backends; `backend` is accepted and
+    ignored). Queries that see no key output zeros."""
     b, h, t, d = q.shape
     skip = _empty_rows(t, k.shape[2], causal, window)
     if skip == t:
         return q.new_zeros(b, h, t, d)
-    out = _sdpa(q[:, :, skip:], k, v, causal=causal, window=window, alibi_slopes=alibi_slopes, scale=scale,
-                dropout_p=dropout_p)
+    if skip and bias is not None and bias.shape[-2] == t:
+        bias = bias[..., skip:, :]
+    out = sdpa_attention(q[:, :, skip:], k, v, causal=causal, window=window, alibi_slopes=alibi_slopes,
+                         key_mask=key_mask, bias=bias, scale=scale, dropout_p=dropout_p)
     return torch.cat([q.new_zeros(b, h, skip, d), out], dim=2) if skip else out
 ''', "workbench.kernels.attention")
 
@@ -374,3 +378,22 @@ def check_python(compiled: CompiledModel, code: str | Path, weights: str | Path,
             diffs[length] = max(diffs.get(length, 0.0), difference)
     raise_if_apart(diffs, tolerance, "the generated code's logits differ from the app's")
     return diffs
+
+
+def refuses(source) -> str | None:
+    if any(isinstance(m, PrefixSelfAttention) for m in source.compiled.root.modules()):
+        return ("the Python file builds each module from its block's constructor, and prefix tuning adds its keys "
+                "and values after that; export ONNX or safetensors for this model")
+    return None
+
+
+def write_and_check(source, path: Path, targets: dict) -> dict[int, float]:
+    """Python code loads weights from a safetensors file: the safetensors target when there is one
+    (written just before, formats run in registration order), else model.safetensors beside the code."""
+    from workbench.core.export.weights import save_safetensors
+
+    weights = Path(targets.get("safetensors") or path.with_suffix(".safetensors"))
+    if "safetensors" not in targets:
+        save_safetensors(source.project, source.compiled, weights)
+    write_python(source.project, source.compiled, path)
+    return check_python(source.compiled, path, weights)

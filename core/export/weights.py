@@ -16,14 +16,17 @@ loading fills every name that shares it.
 import json
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_model
 
 from workbench.core.compiler import CompiledModel
+from workbench.core.export.onnx_export import input_tensor, parity_lengths, portable_attention, raise_if_apart
 from workbench.core.project import ASSETS, FORMAT as PROJECT_FORMAT, Project, ProjectError
 
 FORMAT = "transformer-workbench"
 VERSION = "1"
+TOLERANCE = 0.0  # the export check: rebuilt from the file's own weights, the logits are the very same
 # A rebuilt project needs some corpus to be a whole project; training it again starts from the bundled one.
 DEFAULT_CORPUS = ASSETS / "corpus" / "shakespeare.txt"
 
@@ -67,3 +70,16 @@ def project_from_safetensors(path: str | Path) -> Project:
     raw = {"format": PROJECT_FORMAT, "name": metadata.get("name", path.stem), "graph": graph, "tokenizer": tokenizer,
            "data": {"corpus": str(DEFAULT_CORPUS)}, "weights": str(path)}
     return Project.from_dict(raw)
+
+
+def write_and_check(source, path: Path, targets: dict) -> dict[int, float]:
+    """Written, then the project rebuilt from the file alone must give the very same logits."""
+    save_safetensors(source.project, source.compiled, path)
+    rebuilt = project_from_safetensors(path).compile()
+    diffs = {}
+    with portable_attention(source.compiled.root, rebuilt.root), torch.no_grad():
+        for length in parity_lengths(source.compiled):
+            inputs = [input_tensor(source.compiled, name, 2, length) for name in source.compiled.input_names]
+            diffs[length] = (rebuilt.module(*inputs) - source.compiled.module(*inputs)).abs().max().item()
+    raise_if_apart(diffs, TOLERANCE, "the model rebuilt from the file computes other logits")
+    return diffs

@@ -29,37 +29,33 @@ def attend(q, k, v, *, causal: bool = False, window: int | None = None, position
 
     mask (B, S) marks real keys with 1 and padding with 0. Rotary positions must already be applied
     to q and k. Queries are the last T of S positions (a KV cache's new tokens). A query that sees no
-    key at all (left padding under a causal mask) outputs zeros. With `softcap` the scores pass
-    through softcap · tanh(scores / softcap) before the biases (Gemma 2).
+    key at all (left padding under a causal mask) outputs zeros. The padding mask and T5's bias go to
+    kernels.attention like everything else: it picks a backend that declares them. With `softcap` the
+    scores pass through softcap · tanh(scores / softcap) before the biases (Gemma 2).
     """
     if softcap:
-        # No fused kernel caps the scores, so capped attention is plain math over the dense scores.
+        # No attention backend caps the scores, so capped attention is plain math over the dense scores.
         weights = attention_weights(q, k, causal=causal, window=window, positions=positions, mask=mask,
                                     scale=scale, softcap=softcap).to(v.dtype)  # (B, H, T, S)
         weights = F.dropout(weights, p=dropout_p) if dropout_p else weights
         return torch.matmul(weights, v.repeat_interleave(q.shape[1] // v.shape[1], dim=1))  # (B, H, T, K)
-    if mask is None and (positions is None or positions.bias is None):
-        slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
-        return attention(q, k, v, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
-                         dropout_p=dropout_p, backend=backend)
-    # kernels.attention takes no padding mask or additive bias, so these requests build the dense
-    # (B, H, T, S) score bias here and run PyTorch's SDPA on it.
-    score_bias, sees_a_key = _dense_score_bias(q, k, causal=causal, window=window, positions=positions, mask=mask)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=score_bias, dropout_p=dropout_p, scale=scale,
-                                         enable_gqa=q.shape[1] != k.shape[1])
-    return out * sees_a_key
+    slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
+    bias = positions.bias if positions is not None else None
+    return attention(q, k, v, causal=causal, window=window, alibi_slopes=slopes, key_mask=mask, bias=bias,
+                     scale=scale, dropout_p=dropout_p, backend=backend)
 
 
 def attention_weights(q, k, *, causal: bool = False, window: int | None = None,
                       positions: ScorePositions | None = None, mask: torch.Tensor | None = None,
                       scale: float | None = None, softcap: float | None = None) -> torch.Tensor:
     """The softmax weights (B, H, T, S) that `attend` applies, in fp32, by plain math (for heatmaps)."""
-    if not softcap and mask is None and (positions is None or positions.bias is None):
+    if not softcap:
         slopes = alibi_slopes(q.shape[1], q.device) if positions is not None and positions.alibi else None
+        bias = positions.bias if positions is not None else None
         _, weights = reference_attention(q, k, k, causal=causal, window=window, alibi_slopes=slopes, scale=scale,
-                                         return_weights=True)
+                                         key_mask=mask, bias=bias, return_weights=True)
         return weights
-    # kernels.reference takes no padding mask or additive bias either: the same dense bias as attend's.
+    # Soft-capped scores: plain math with the dense bias (no backend caps scores).
     score_bias, sees_a_key = _dense_score_bias(q, k, causal=causal, window=window, positions=positions, mask=mask)
     k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # (B, H, S, K)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.core.nn.positions import ScorePositions, rotary_angles, rotate
+from workbench.kernels.attention import attention
 
 
 class ProjectedAttention(nn.Module):
@@ -103,13 +104,10 @@ class PatternAttention(ProjectedAttention):
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         q, k, v = self.split(x, positions)
         visible = self.pattern(x.shape[1]).to(x.device)[None, None]  # (1, 1, T, T)
-        if mask is not None:
-            visible = visible & mask.bool()[:, None, None, :]  # padded keys are hidden
-        sees_a_key = visible.any(dim=-1, keepdim=True)
-        bias = torch.zeros(visible.shape, dtype=q.dtype, device=x.device).masked_fill(~(visible | ~sees_a_key),
-                                                                                       float("-inf"))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
-        return self.merge(y * sees_a_key)
+        hidden = torch.zeros(visible.shape, dtype=q.dtype, device=x.device).masked_fill(~visible, float("-inf"))
+        # The pattern is a -inf bias and padding a key mask; a query left with no key outputs zeros.
+        y = attention(q, k, v, key_mask=mask, bias=hidden, dropout_p=self.dropout if self.training else 0.0)
+        return self.merge(y)
 
 
 # ----- linear-time attention -----
@@ -141,7 +139,7 @@ class LinformerAttention(ProjectedAttention):
             k, v = k * keep, v * keep
         k = self.key_projection[:, :t] @ k  # (R, T) @ (B, H, T, K) -> (B, H, R, K)
         v = self.value_projection[:, :t] @ v
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        y = attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         return self.merge(y)
 
 

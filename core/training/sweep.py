@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workbench.core.atomic import write_atomic
 from workbench.core.compiler import infer_shapes
-from workbench.core.graph import Graph
+from workbench.core.graph import Graph, Group
 from workbench.core.project import Project
 from workbench.core.summary import summarize
 from workbench.core.training.config import TrainConfig
@@ -163,17 +163,21 @@ def _with_width(project: Project, width: int) -> Project:
     if width % HEAD_WIDTH and width > HEAD_WIDTH:
         raise ValueError(f"sweep widths above {HEAD_WIDTH} must be multiples of {HEAD_WIDTH}, got {width}")
     for path, node in list(sized.graph.walk()):
-        if node.type_id == "embed.token":
+        if isinstance(node, Group):
+            continue
+        if node.block.has("token_embedding"):
             sized.graph.scope_of(path).set_param(node.id, "width", width)
-        elif node.type_id.startswith("attention.") and "heads" in node.params | node.block.default_params():
+        elif node.block.has("multi_head"):
             sized.graph.scope_of(path).set_param(node.id, "heads", max(1, width // HEAD_WIDTH))
     return sized
 
 
 def _context_length(graph: Graph) -> int:
-    return graph.nodes_of_type("input.tokens")[0].get_param("context_length")
+    return graph.nodes_with("token_input")[0].get_param("context_length")
 
 
 def _non_embedding_params(graph: Graph) -> int:
     summary = summarize(graph)
-    return sum(r.params for r in summary.rows if not r.type_id.startswith(("embed.", "position.")))
+    embeddings = {path for path, node in graph.walk()
+                  if not isinstance(node, Group) and node.block.has("embedding_params")}
+    return sum(r.params for r in summary.rows if r.path not in embeddings)
