@@ -20,4 +20,5 @@ def _import_hf(args) -> int:
 
 
 COMMANDS = (Command("import-hf", "import a Hugging Face model folder (GPT-2, BERT, RoFormer, BART, T5, Llama, "
-                                 "Mistral) as a project with its weights", _arguments, _import_hf),)
+                                 "Mistral, Qwen2, Qwen3, Gemma 2, Phi-3, GPT-NeoX, OPT, Falcon, Mixtral) as a "
+                                 "project with its weights", _arguments, _import_hf),)
