@@ -30,7 +30,8 @@ from workbench.core.graph import Graph, Group
 from workbench.core.nn.attention import SelfAttention
 from workbench.core.nn.peft import PrefixSelfAttention
 from workbench.core.shapes import ShapeError
-from workbench.core.summary import ModelSummary, NodeSummary, kv_cache_bytes_per_token, module_flops, summarize
+from workbench.core.summary import ModelSummary, NodeSummary, inactive_parameters, kv_cache_bytes_per_token, module_flops, \
+    summarize
 from workbench.core.tuning import (TuningError, added_parameter_names, is_peft_block, lora_targets, parameter_counts,
                                    wrap_lora)
 
@@ -83,6 +84,7 @@ class BlockCost:
     weights: tuple[tuple[str, int, bool, bool], ...]  # (name, elements, trains unless frozen, added by tuning)
     flops_per_token: int  # forward FLOPs per token of one instance (core/summary.py's rule)
     kv_cache_bytes_per_token: int  # what one generated token adds to this instance's KV cache
+    inactive_params: int  # weights a token does not use (experts a mixture of experts did not pick)
     lora_targets: tuple[str, ...]  # projections LoRA can take, as the inspector offers them
     tuning_problem: str  # why its LoRA or prefix cannot be applied; '' when they can
     module: nn.Module  # the meta module itself: a tied head finds the embedding's weight in it
@@ -177,7 +179,8 @@ class Analyser:
         added = added_parameter_names(module)
         weights = tuple((name, p.numel(), p.requires_grad, name in added) for name, p in module.named_parameters())
         return BlockCost(sum(counts), weights, module_flops(module, ctx.context_length),
-                         kv_cache_bytes_per_token(module), tuple(lora_targets(module)), problem, module)
+                         kv_cache_bytes_per_token(module), inactive_parameters(module), tuple(lora_targets(module)),
+                         problem, module)
 
     def _link(self, walk, built: set[str], costs: dict[str, BlockCost], report: ShapeReport) -> dict:
         """Blocks that link to others (tied heads, shared embeddings), built again and linked as
@@ -331,7 +334,8 @@ def _facts(report: ShapeReport, walk, built: set[str], costs: dict[str, BlockCos
                 elements, record_copies, _ = records[key]
                 params += elements * record_copies
         rows.append(NodeSummary(path, node.block.title, node.type_id, copies, params, copies * cost.flops_per_token,
-                                outputs.get(path, {}), copies * cost.kv_cache_bytes_per_token))
+                                outputs.get(path, {}), copies * cost.kv_cache_bytes_per_token,
+                                params - copies * cost.inactive_params))
         counts = [(records[key][0], records[key][2]) for key, _ in node_records[path]]
         facts.node_params[path] = (copies * sum(e for e, t in counts if t), copies * sum(e for e, _ in counts))
         facts.lora_targets[path] = list(cost.lora_targets)
