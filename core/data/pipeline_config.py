@@ -21,8 +21,11 @@ class DataError(ValueError):
 class ReadSettings:
     document_unit: str = "file"  # "file": a text file is one document; "paragraph": each run of non-blank lines
     max_document_chars: int = 1_000_000  # longer texts are cut at the next line end, so none is held whole
-    jsonl_text_field: str = "text"  # the field of each JSONL record (one document per line) holding its text
-    suffixes: tuple[str, ...] = (".txt", ".md", ".text", ".jsonl")  # files a folder contributes; others are counted
+    text_field: str = "text"  # the field of each record (JSON lines, Parquet, Arrow) holding its text
+    source_field: str = ""  # a field naming each record's source ("meta.set_name" reaches inside); "": the corpus
+    # files a folder contributes (core/data/formats.py reads each kind); others are skipped
+    suffixes: tuple[str, ...] = (".txt", ".md", ".text", ".jsonl", ".json.gz", ".jsonl.gz", ".jsonl.zst",
+                                 ".json.zst", ".parquet", ".arrow")
     max_files: int = 1_000_000  # a folder holding more stops the run with a message instead of an hours-long scan
 
     def __post_init__(self):
@@ -103,9 +106,58 @@ class NearDedup:
 
 
 @dataclass(frozen=True)
+class C4Filter:
+    """Raffel et al. 2020 (T5, section 2.2) "Colossal Clean Crawled Corpus", as TensorFlow Datasets'
+    c4_utils.py implements it: lines are kept or dropped, and a page is dropped whole for a few things."""
+
+    enabled: bool = False  # off unless a preset (c4) or the user turns it on: it rewrites documents
+    terminal_punctuation: bool = True  # keep only lines ending in . ! ? or a closing quote (not an ellipsis)
+    min_words_per_line: int = 5  # "only retained lines that contained at least 5 words"
+    min_sentences: int = 3  # "discarded any page with fewer than 3 sentences" (counted in the lines kept)
+    max_word_length: int = 1000  # c4_utils: a line with a longer "word" is markup or a URL blob
+    remove_citations: bool = True  # c4_utils: Wikipedia-style [1], [edit], [citation needed] are cut out
+    javascript_lines: bool = True  # "removed any line with the word Javascript" (enable-JavaScript notices)
+    policy_lines: bool = True  # c4_utils: lines about terms of use, privacy and cookie policies
+    lorem_ipsum: bool = True  # "removed any page where the phrase 'lorem ipsum' appeared"
+    curly_bracket: bool = True  # "removed any pages that contained a curly bracket" (code)
+    bad_words: bool = True  # remove a page holding a word of the bad-words list
+    bad_words_file: str = ""  # one word or phrase a line; "" uses assets/data/bad_words_en.txt
+
+    def __post_init__(self):
+        _at_least(self, 0, "min_words_per_line", "min_sentences", "max_word_length")
+
+
+@dataclass(frozen=True)
+class LineDedup:
+    enabled: bool = False  # C4 keeps one of each repeated span; this keeps the first of each repeated line
+    min_chars: int = 40  # shorter lines ("Reply", "Home") are left alone: common words are not copies
+
+
+@dataclass(frozen=True)
+class RefinedWebLines:
+    """Penedo et al. 2023 (RefinedWeb), appendix G.2: MacroData Refinement line-wise corrections."""
+
+    enabled: bool = False  # off unless a preset (refinedweb) or the user turns it on: it rewrites documents
+    max_upper_fraction: float = 0.5  # "mainly composed of uppercase characters": more than this of its letters
+    numeric_lines: bool = True  # "only composed of numerical characters"
+    counter_lines: bool = True  # "a counter (e.g. 3 likes)"
+    one_word_lines: bool = True  # "only contains one word"
+    short_line_words: int = 10  # "short (≤ 10 words) and matches a pattern": sign-in, read more, items in cart
+    max_removed_word_fraction: float = 0.05  # "more than 5% of the total document words": the page goes
+
+    def __post_init__(self):
+        _fractions(self, "max_upper_fraction", "max_removed_word_fraction")
+        _at_least(self, 0, "short_line_words")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
+    preset: str = ""  # the published pipeline these settings started from (core/data/presets.py); "": none
     read: ReadSettings = field(default_factory=ReadSettings)
     length: LengthFilter = field(default_factory=LengthFilter)
+    c4: C4Filter = field(default_factory=C4Filter)
+    refinedweb_lines: RefinedWebLines = field(default_factory=RefinedWebLines)
+    line_dedup: LineDedup = field(default_factory=LineDedup)
     quality: GopherQuality = field(default_factory=GopherQuality)
     repetition: GopherRepetition = field(default_factory=GopherRepetition)
     exact_dedup: ExactDedup = field(default_factory=ExactDedup)
@@ -116,9 +168,13 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "PipelineConfig":
-        sections = {f.name: f.default_factory for f in dataclasses.fields(cls)}
-        _reject_unknown(raw, sections, "pipeline")
-        return cls(**{name: _settings_from_dict(sections[name], value, name) for name, value in raw.items()})
+        sections = {f.name: f.default_factory for f in dataclasses.fields(cls) if f.name != "preset"}
+        _reject_unknown(raw, {**sections, "preset": ""}, "pipeline")
+        preset = raw.get("preset", "")
+        if not isinstance(preset, str):
+            raise DataError(f"pipeline.preset must be a preset's name, got {preset!r}")
+        return cls(preset, **{name: _settings_from_dict(sections[name], value, name)
+                              for name, value in raw.items() if name != "preset"})
 
 
 def _settings_from_dict(cls, raw, where: str):
