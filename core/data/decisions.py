@@ -9,8 +9,10 @@ tests/core/data/test_datatrove_agreement.py) can be compared line by line. A rec
 not use counts as an input document too, dropped by its read problem ("bad_jsonl_record", …).
 
 The steps are the pipeline's own (pipeline.py) applied in its order to each document as it is read,
-with nothing cached: a document's fate does not depend on the documents after it (the dedup steps
-compare with earlier ones only), so this one pass decides exactly as the cached steps do.
+with nothing cached. Every step but near dedup decides from the document and those before it, so
+one pass decides as the cached steps do; near dedup (always the last step) clusters the whole
+corpus, so with it on, the decisions wait in memory (a small dict each) until every survivor of the
+steps before it has been signed.
 """
 
 import json
@@ -45,7 +47,7 @@ def decision_steps(config: PipelineConfig) -> list[Step]:
     filters = {"length": length_failure, "quality": quality_failure, "repetition": repetition_failure}
     for name in CLEANING_STEPS:
         settings = getattr(config, name)
-        if not settings.enabled:
+        if not settings.enabled or name == "near_dedup":  # near dedup: see decisions()
             continue
         if name in filters:
             steps.append(lambda _, text, fail=filters[name], s=settings: (text, fail(text, s)))
@@ -53,20 +55,19 @@ def decision_steps(config: PipelineConfig) -> list[Step]:
             edit = make_editor(name, settings)
             steps.append(lambda _, text, edit=edit: (lambda e: (e.text, e.rule))(edit(text)))
         else:
-            finder = ExactDuplicates() if name == "exact_dedup" else NearDuplicates(settings)
-            rule = "exact_duplicate" if name == "exact_dedup" else "near_duplicate"
-            steps.append(lambda number, text, f=finder, rule=rule:
-                         (text, rule if f.earlier_copy(number, text) is not None else None))
+            finder = ExactDuplicates()
+            steps.append(lambda number, text, f=finder:
+                         (text, "exact_duplicate" if f.earlier_copy(number, text) is not None else None))
     return steps
 
 
-def decide(text: str, number: int, steps: list[Step]) -> str | None:
-    """The rule that drops the document, or None when it survives every step."""
+def decide(text: str, number: int, steps: list[Step]) -> tuple[str, str | None]:
+    """(the text as the steps left it, the rule that drops it or None when it survives every step)."""
     for step in steps:
         text, rule = step(number, text)
         if rule is not None:
-            return rule
-    return None
+            return text, rule
+    return text, None
 
 
 def decisions(sources: Sequence[Path], config: PipelineConfig,
@@ -89,15 +90,31 @@ def decisions(sources: Sequence[Path], config: PipelineConfig,
             position += 1
         stats.pending.clear()
 
+    near = NearDuplicates(config.near_dedup) if config.near_dedup.enabled else None
+    held: list[dict] = []
     for number, document in enumerate(read_documents(scan_corpus(sources, config.read), config.read, stats, on_file)):
-        yield from problems()
-        rule = decide(document.text, number, steps)
-        yield {"source": str(current[0].path), "index": position, "kept": rule is None, "rule": rule}
+        records = list(problems())
+        text, rule = decide(document.text, number, steps)
+        records.append({"source": str(current[0].path), "index": position, "kept": rule is None, "rule": rule})
         position += 1
+        if near is not None:
+            if rule is None:
+                near.add(len(held) + len(records) - 1, text)
+            held.extend(records)
+        else:
+            yield from records
         if on_document:
             on_document(number + 1)
-    if current:
-        yield from problems()
+    trailing = list(problems()) if current else []
+    if near is None:
+        yield from trailing
+        return
+    held.extend(trailing)
+    removed = near.clusters()
+    for place, record in enumerate(held):
+        if place in removed:
+            record.update(kept=False, rule="near_duplicate")
+        yield record
 
 
 def write_decisions(sources: Sequence[Path], config: PipelineConfig, out: Path,

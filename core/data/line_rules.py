@@ -22,8 +22,9 @@ BAD_WORDS = ASSETS / "data" / "bad_words_en.txt"
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")  # c4_utils: Wikipedia's footnote marks
 TERMINAL = (".", "?", "!", '"', "'", "”", "’")  # a closing quote ends a quoted sentence
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-# a sentence ends at . ! ? (closing quotes or brackets may follow) before the next word
-_SENTENCE_END = re.compile(r"(?<!\.)(?:[.!?]+)['\"”’)\]]*\s+(?=\S)")
+# a sentence ends at . ! ? (closing quotes or brackets may follow) before the next word, as NLTK's Punkt
+# splits without a trained model: not at an ellipsis, nor after a lone letter ("say I. Well" is an initial)
+_SENTENCE_END = re.compile(r"(?:[!?][.!?]*|(?<!\.)(?<!\s[A-Za-z])(?<!^[A-Za-z])\.(?!\.))['\"”’)\]]*\s+(?=\S)")
 # RefinedWeb's "short line matching a pattern": the boilerplate of web page frames
 _BOILERPLATE_START = re.compile(r"^(sign in|sign up|log in|login|register|subscribe|share|tweet|follow us|"
                                 r"posted by|posted on|home|menu|skip to)\b", re.IGNORECASE)

@@ -170,7 +170,7 @@ class DataPipeline:
                 store, kept_file = DocumentStore(self.cache / name), None
             else:
                 build = functools.partial(self._filter, name=name, store=store, inputs=kept_file,
-                                          check=self._check(name))
+                                          check=None if name == "near_dedup" else self._check(name))
                 report = self._step(name, key, build)
                 kept_file = self.cache / name / "kept.u64"
             if report.documents_out == 0:
@@ -192,14 +192,23 @@ class DataPipeline:
         if name in rules:
             failure = rules[name]
             return lambda index, text: Removal(reason) if (reason := failure(text, settings)) else None
-        finder = ExactDuplicates() if name == "exact_dedup" else NearDuplicates(settings)
-        reason = "exact_duplicate" if name == "exact_dedup" else "near_duplicate"
+        finder = ExactDuplicates()
 
         def check(index: int, text: str) -> Removal | None:
             first = finder.earlier_copy(index, text)
-            return None if first is None else Removal(reason, first)
+            return None if first is None else Removal("exact_duplicate", first)
 
         return check
+
+    def _near_check(self, store: DocumentStore, indices) -> Check:
+        """Near dedup decides on clusters of the whole corpus: a first pass signs every document."""
+        finder = NearDuplicates(self.config.near_dedup)
+        for done, (index, text) in enumerate(store.texts(indices)):
+            if done % PROGRESS_EVERY == 0:
+                self.on_progress(Progress("near_dedup", done, len(indices), "documents signed"))
+            finder.add(index, text)
+        kept_for = finder.clusters()
+        return lambda index, text: Removal("near_duplicate", kept_for[index]) if index in kept_for else None
 
     def _step(self, name: str, key: str, build: Callable[[Path], StepReport]) -> StepReport:
         folder = self.cache / name
@@ -248,8 +257,10 @@ class DataPipeline:
         return StepReport("read", "ran", stats.documents + lost, stats.documents, dict(stats.problems),
                           stats.examples, details, 0.0)
 
-    def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None, check: Check) -> StepReport:
+    def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None,
+                check: Check | None) -> StepReport:
         indices = read_indices(inputs) if inputs else range(len(store))
+        check = check or self._near_check(store, indices)
         removed: dict[str, int] = {}
         removed_lines: dict[str, int] = {}
         examples: dict[str, list[dict]] = {}

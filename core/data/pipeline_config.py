@@ -94,8 +94,11 @@ class ExactDedup:
 @dataclass(frozen=True)
 class NearDedup:
     enabled: bool = True  # False passes every document through this step
-    threshold: float = 0.8  # estimated Jaccard similarity of word shingles from which a later document goes
-    num_perm: int = 128  # MinHash permutations: more estimate similarity more closely, at more cost
+    threshold: float = 0.8  # with bands 0: the estimated Jaccard similarity from which a later document goes
+    # LSH bands of num_perm / bands hashes each: 14 of 8 is datatrove's and FineWeb's layout, whose
+    # S-curve crosses one half at a similarity of about 0.72; 0 lets datasketch choose for `threshold`
+    bands: int = 14
+    num_perm: int = 112  # MinHash permutations: more estimate similarity more closely, at more cost
     shingle_words: int = 5  # words per shingle
     seed: int = 1  # of the MinHash permutations, so two runs remove the same documents
 
@@ -103,6 +106,9 @@ class NearDedup:
         if not 0 < self.threshold <= 1:
             raise DataError(f"near_dedup.threshold must be in (0, 1], got {self.threshold}")
         _at_least(self, 1, "num_perm", "shingle_words")
+        _at_least(self, 0, "bands")
+        if self.bands and self.num_perm % self.bands:
+            raise DataError(f"near_dedup.num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
 
 
 @dataclass(frozen=True)

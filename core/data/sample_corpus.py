@@ -12,6 +12,9 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench.core.data.pipeline import CLEANING_STEPS
+from workbench.core.data.pipeline_config import PipelineConfig
+
 SHAKESPEARE = Path(__file__).resolve().parent.parent.parent / "assets" / "corpus" / "shakespeare.txt"
 
 NAVIGATION = ["Home", "Sign in", "Read more", "Share this:", "3 likes", "Add to cart", "Privacy Policy",
@@ -89,3 +92,22 @@ def sample_documents(count: int, seed: int, source: Path = SHAKESPEARE) -> Itera
             document = _page(rng, body)
         made.append(document)
         yield document
+
+
+def _only(*steps: str, **changes) -> PipelineConfig:
+    """The default settings with only `steps` enabled (and `changes` to their sections)."""
+    raw = {name: {"enabled": name in steps} for name in CLEANING_STEPS}
+    for name, settings in changes.items():
+        raw[name].update(settings)
+    return PipelineConfig.from_dict(raw)
+
+
+# Our steps that stand for each rule datatrove implements, for checking one against the other.
+# Gopher's quality rules include its word-count bounds (our length step); datatrove's C4 quality
+# filter has no bad-words list (that is its separate C4BadWordsFilter, which downloads the list).
+DATATROVE_RULES = {
+    "gopher_quality": _only("length", "quality"),
+    "gopher_repetition": _only("repetition"),
+    "c4_quality": _only("c4", c4={"bad_words": False}),
+    "minhash": _only("near_dedup"),
+}
