@@ -42,6 +42,8 @@ def write_corpus(path: Path, seed: int, documents: int | None = None, megabytes:
 
 
 def theirs(rules: list[str], corpus: Path, work: Path) -> dict:
+    """datatrove in a fresh process and a fresh folder (its executor skips tasks a folder records as done)."""
+    work = Path(tempfile.mkdtemp(dir=work))
     out = work / "theirs.json"
     env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HOME": str(work)}
     subprocess.run([sys.executable, "-P", str(ORACLE), ",".join(rules), str(corpus), str(out), str(work / "dt")],
