@@ -5,6 +5,10 @@ worker thread; Cancel raises from its progress callback, and the step in progres
 temporary folder, is dropped whole. Each step's row gives documents, lines and bytes before and
 after, with one row under it per rule; selecting a row lists examples of what it removed, and for a
 duplicate the document it repeats. The report is the cache's manifest, so reopening shows the last run.
+
+A published pipeline (core/data/presets.py: gopher, c4, refinedweb) is chosen above the rules, which
+stay switchable one by one, each with its paper in its tooltip; "Train on this data" writes the sources
+and rules into the project (data.corpus, data.pipeline) and starts training on them (issue 20, #23 item 3).
 """
 
 import dataclasses
@@ -21,15 +25,18 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
 from workbench.core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
+from workbench.core.data.presets import CITATIONS, PRESETS, describe, preset
 from workbench.core.data.reports import visible
 from workbench.core.project import Project
 from workbench.gui.formatting import format_count
 from workbench.gui.splitters import controls_beside, splitter
 from workbench.gui.theme import MUTED_TEXT, show_status
 
-STEP_NAMES = {"read": "Read", "length": "Length filter", "quality": "Gopher quality", "repetition": "Gopher repetition",
-              "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
-COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Docs removed", "Lines removed")
+STEP_NAMES = {"read": "Read", "length": "Length filter", "c4": "C4 lines and pages",
+              "refinedweb_lines": "RefinedWeb lines", "line_dedup": "Repeated lines", "quality": "Gopher quality",
+              "repetition": "Gopher repetition", "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
+COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Removed", "Lines removed")
+SWITCHED = ("c4", "refinedweb_lines", "line_dedup")  # steps with only an on/off box in the panel
 EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
 CONTROLS_WIDTH = 290
 PATH_WIDTH = 220  # at most, for the Document and Duplicate of columns of the examples
@@ -84,6 +91,9 @@ def default_cache(project: Project) -> Path:
 
 
 class DataPanel(QWidget):
+    settings_changed = Signal()  # the project's data settings were changed (Train on this data)
+    train_requested = Signal()  # the user asked to train on the cleaned data
+
     def __init__(self, project: Project | None = None):
         super().__init__()
         self.setObjectName("dataPanel")
@@ -108,6 +118,14 @@ class DataPanel(QWidget):
         browse.addAction("Folder…", self._choose_folder)
         browse.addAction("Files…", self._choose_files)
         self.browse_button.setMenu(browse)
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(PRESETS))
+        self.preset_box.setToolTip("A published pipeline: its steps and the papers' thresholds. Rules can still "
+                                   "be switched one by one below.")
+        self.preset_box.activated.connect(lambda _: self._show_config(preset(self.preset_box.currentText(),
+                                                                              self.config())))
+        self.preset_label = QLabel()
+        self.preset_label.setObjectName("panelCaption")
         self.unit_box = QComboBox()
         self.unit_box.addItems(DOCUMENT_UNITS)
         self.unit_box.setToolTip("file: a text file is one document; paragraph: each run of non-blank lines is.")
@@ -115,12 +133,16 @@ class DataPanel(QWidget):
         self.min_words_box = QSpinBox()
         self.min_words_box.setRange(0, 1_000_000)
         self.min_words_box.setSuffix(" words")
+        self.step_boxes = {name: QCheckBox(STEP_NAMES[name]) for name in SWITCHED}
         self.quality_box = QCheckBox("Gopher quality rules")
-        self.quality_box.setToolTip("Symbols, bullets, ellipses, word lengths, alphabetic words, stop words.")
         self.repetition_box = QCheckBox("Gopher repetition rules")
-        self.repetition_box.setToolTip("Repeated lines, paragraphs and word n-grams.")
         self.exact_box = QCheckBox("Exact duplicates")
         self.near_box = QCheckBox("Near duplicates, similarity")
+        boxes = {"length": self.length_box, "quality": self.quality_box, "repetition": self.repetition_box,
+                 "exact_dedup": self.exact_box, "near_dedup": self.near_box, **self.step_boxes}
+        for name, box in boxes.items():
+            box.setToolTip(CITATIONS[name])
+            box.toggled.connect(self._show_preset)
         self.threshold_box = QDoubleSpinBox()
         self.threshold_box.setRange(0.01, 1.0)
         self.threshold_box.setSingleStep(0.05)
@@ -130,6 +152,10 @@ class DataPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.train_button = QPushButton("Train on this data")
+        self.train_button.setToolTip("Save these sources and rules in the project and start training on the "
+                                     "cleaned data (the cleaning already done is reused).")
+        self.train_button.clicked.connect(self.train_on_this_data)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.status_label = QLabel()
@@ -156,13 +182,16 @@ class DataPanel(QWidget):
         sources.addWidget(self.browse_button)
         form = QFormLayout()
         form.addRow("Sources", sources)
+        form.addRow("Pipeline", self.preset_box)
+        form.addRow("", self.preset_label)
         form.addRow("Document", self.unit_box)
         rules = QGridLayout()  # a rule's number beside its check box, the numbers in one column
         rules.setVerticalSpacing(2)
         rules.setHorizontalSpacing(6)
-        for row, (box, value) in enumerate(((self.length_box, self.min_words_box), (self.quality_box, None),
-                                            (self.repetition_box, None), (self.exact_box, None),
-                                            (self.near_box, self.threshold_box))):
+        for row, (box, value) in enumerate(((self.length_box, self.min_words_box),
+                                            *((box, None) for box in self.step_boxes.values()),
+                                            (self.quality_box, None), (self.repetition_box, None),
+                                            (self.exact_box, None), (self.near_box, self.threshold_box))):
             rules.addWidget(box, row, 0)
             if value is not None:
                 value.setStyleSheet("min-width: 0")
@@ -179,6 +208,7 @@ class DataPanel(QWidget):
         column.addLayout(form)
         column.addLayout(rules)
         column.addLayout(run)
+        column.addWidget(self.train_button)
         column.addWidget(self.progress)
         column.addWidget(self.status_label, 1)
         examples = QWidget()
@@ -218,21 +248,44 @@ class DataPanel(QWidget):
     def config(self) -> PipelineConfig:
         """The project's pipeline settings (or the defaults) with this panel's choices applied."""
         base = (self.project.data.pipeline if self.project else None) or PipelineConfig()
+        threshold = round(self.threshold_box.value(), 2)
+        # a threshold of the user's own: datasketch picks the bands for it instead of FineWeb's 14 of 8
+        near = {} if threshold == base.near_dedup.threshold else {"threshold": threshold, "bands": 0}
         return dataclasses.replace(
             base,
+            preset=self.preset_box.currentText(),
+            **{name: dataclasses.replace(getattr(base, name), enabled=box.isChecked())
+               for name, box in self.step_boxes.items()},
             read=dataclasses.replace(base.read, document_unit=self.unit_box.currentText()),
             length=dataclasses.replace(base.length, enabled=self.length_box.isChecked(),
                                        min_words=self.min_words_box.value()),
             quality=dataclasses.replace(base.quality, enabled=self.quality_box.isChecked()),
             repetition=dataclasses.replace(base.repetition, enabled=self.repetition_box.isChecked()),
             exact_dedup=dataclasses.replace(base.exact_dedup, enabled=self.exact_box.isChecked()),
-            near_dedup=dataclasses.replace(base.near_dedup, enabled=self.near_box.isChecked(),
-                                           threshold=round(self.threshold_box.value(), 2)),
+            near_dedup=dataclasses.replace(base.near_dedup, enabled=self.near_box.isChecked(), **near),
         )
 
     def sources(self) -> list[Path]:
         return [Path(part.strip()).expanduser() for part in self.sources_edit.text().split(SEPARATOR.strip())
                 if part.strip()]
+
+    def train_on_this_data(self) -> None:
+        """Write the sources and rules into the project (saved with it) and ask for training on them."""
+        sources = self.sources()
+        if self.project is None or not sources:
+            self._set_status("Choose a folder or files of text first.", "failed")
+            return
+        missing = [s for s in sources if not s.exists()]
+        if missing:
+            self._set_status(f"Cannot train: {missing[0]} does not exist; choose the sources again.", "failed")
+            return
+        self.project.data.corpus, self.project.data.more_corpora = sources[0], tuple(sources[1:])
+        self.project.data.pipeline = self.config()
+        self._set_status(f"The project now trains on {len(sources)} source(s) through the "
+                         f"{describe(self.project.data.pipeline)} pipeline; save the project to keep this.",
+                         "finished")
+        self.settings_changed.emit()
+        self.train_requested.emit()
 
     def is_running(self) -> bool:
         """True from Run until its report is shown (the thread ends a moment before that)."""
@@ -257,6 +310,13 @@ class DataPanel(QWidget):
         if self.is_running():
             self.job.cancel()
             self._set_status("cancelling…")
+
+    def resizeEvent(self, event) -> None:
+        """Fit the step table's columns to its new width: every column stays in view."""
+        super().resizeEvent(event)
+        if self.steps_table.rowCount():
+            self.steps_table.resizeColumnsToContents()
+            _fit_columns(self.steps_table)
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -311,6 +371,8 @@ class DataPanel(QWidget):
         table.setRowCount(0)
         previous: StepReport | None = None
         for report in reports:
+            if report.status == "disabled" and report.name in SWITCHED:
+                continue  # the line-editing steps are off in most presets: their rows would only crowd the report
             lines_in = previous.details.get("lines_out") if previous else None
             bytes_in = previous.details.get("bytes_out") if previous else report.details.get("bytes")
             self._add_row((STEP_NAMES.get(report.name, report.name), report.status,
@@ -325,6 +387,7 @@ class DataPanel(QWidget):
                               (report.name, rule))
             previous = report
         table.resizeColumnsToContents()
+        _fit_columns(table)
         self.examples_table.setRowCount(0)
 
     def _add_row(self, cells: tuple, key: tuple[str, str | None], bold: bool = False) -> None:
@@ -353,8 +416,9 @@ class DataPanel(QWidget):
         report = next(r for r in self.reports if r.name == name)
         shown = [(r, e) for r, examples in report.examples.items() if rule in (None, r) for e in examples]
         what = STEP_NAMES.get(name, name) + (f" / {rule}" if rule else "")
-        self.examples_title.setText(f"Examples of what {what} removed ({len(shown)} kept in the report)"
-                                    if shown else f"{what} removed nothing.")
+        self.examples_title.setText((f"Examples of what {what} removed ({len(shown)} kept in the report)"
+                                     if shown else f"{what} removed nothing.")
+                                    + (f" — {CITATIONS[name]}" if name in CITATIONS else ""))
         for row, (reason, example) in enumerate(shown):
             self.examples_table.insertRow(row)
             cells = (reason, example["origin"], example.get("duplicate_of", ""), visible(example["text"]))
@@ -367,6 +431,9 @@ class DataPanel(QWidget):
             self.examples_table.setColumnWidth(column, min(self.examples_table.columnWidth(column), PATH_WIDTH))
 
     def _show_config(self, config: PipelineConfig) -> None:
+        self.preset_box.setCurrentText(config.preset if config.preset in PRESETS else "gopher")
+        for name, box in self.step_boxes.items():
+            box.setChecked(getattr(config, name).enabled)
         self.unit_box.setCurrentText(config.read.document_unit)
         self.length_box.setChecked(config.length.enabled)
         self.min_words_box.setValue(config.length.min_words)
@@ -375,6 +442,11 @@ class DataPanel(QWidget):
         self.exact_box.setChecked(config.exact_dedup.enabled)
         self.near_box.setChecked(config.near_dedup.enabled)
         self.threshold_box.setValue(config.near_dedup.threshold)
+        self._show_preset()
+
+    def _show_preset(self) -> None:
+        """"Pipeline: c4" or "c4, edited" under the preset box, as the switches stand now."""
+        self.preset_label.setText(describe(self.config()))
 
     def _set_sources(self, sources: list[Path]) -> None:
         self.sources_edit.setText(SEPARATOR.join(str(s) for s in sources))
@@ -399,7 +471,7 @@ class DataPanel(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.is_running()
-        for widget in (self.run_button, self.sources_edit, self.browse_button):
+        for widget in (self.run_button, self.sources_edit, self.browse_button, self.train_button, self.preset_box):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
@@ -414,6 +486,23 @@ def _table(columns: tuple[str, ...]) -> QTableWidget:
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)  # more rows in a low dock
     return table
+
+
+def _fit_columns(table: QTableWidget) -> None:
+    """Narrow the widest columns until every column is in view (#23 item 3: at 1440×900 the Docs removed
+    column was cut off); a narrowed cell elides its text and keeps it whole in its tooltip."""
+    scroll_bar = table.verticalScrollBar()  # reserve its room: it appears once the rows outgrow the view
+    available = table.viewport().width() - (0 if scroll_bar.isVisible() else scroll_bar.sizeHint().width())
+    widths = [table.columnWidth(c) for c in range(table.columnCount())]
+    while sum(widths) > available and max(widths) > 40:
+        widest = widths.index(max(widths))
+        widths[widest] -= max(1, min(sum(widths) - available, widths[widest] // 8))
+    for column, width in enumerate(widths):
+        table.setColumnWidth(column, width)
+    for row in range(table.rowCount()):
+        for column in range(table.columnCount()):
+            if (item := table.item(row, column)) is not None:
+                item.setToolTip(item.text())
 
 
 def _number(value: int | None) -> str:

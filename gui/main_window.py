@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.run_watcher.snapshots.connect(self.attention.snapshots_changed)
         self.training.settings_changed.connect(self._settings_changed)
         self.tokenizers.tokenizer_applied.connect(self._settings_changed)
+        self.data.settings_changed.connect(self._settings_changed)
+        self.data.train_requested.connect(self.training.start)  # "Train on this data" (#23 item 3)
         self.setAcceptDrops(True)
         self._attach(project)
         self.resize(1440, 900)

@@ -4,6 +4,8 @@
     offsets.u64    n + 1 byte offsets into texts.bin: document i is texts[offsets[i]:offsets[i + 1]]
     origins.u32    (file index, line) per document, for "removed: notes/a.txt:12" in reports
     files.jsonl    the path of each file, one JSON string per line
+    sources.u32    the source of each document, an index into sources.json (its names, in order met):
+                   the corpus it came from, or its record's source_field; for loss per source
 
 A cleaning step does not copy the documents it keeps: it writes the indices of the survivors
 (kept.u64), so a corpus sits on disk once however many steps it passes. All arrays are raw
@@ -60,6 +62,8 @@ class DocumentStoreWriter:
         self._offsets = ArrayWriter(folder / "offsets.u64", "Q")
         self._origins = ArrayWriter(folder / "origins.u32", "I")
         self._files = open(folder / "files.jsonl", "w", encoding="utf-8")
+        self._sources = ArrayWriter(folder / "sources.u32", "I")
+        self.source_names: dict[str, int] = {}
         self.bytes_written = 0  # of texts, so far
         self._offsets.append(0)
 
@@ -67,7 +71,9 @@ class DocumentStoreWriter:
         """Called for every file in reading order, so a document's file index finds its path."""
         self._files.write(json.dumps(str(path)) + "\n")
 
-    def add(self, document: Document) -> None:
+    def add(self, document: Document, source: str) -> None:
+        """Append a document; `source` names where it came from (a corpus, or its record's source field)."""
+        self._sources.append(self.source_names.setdefault(source, len(self.source_names)))
         data = document.text.encode("utf-8")
         self._texts.write(data)
         self.bytes_written += len(data)
@@ -76,8 +82,9 @@ class DocumentStoreWriter:
         self._origins.append(document.line)
 
     def close(self) -> None:
-        for handle in (self._texts, self._offsets, self._origins, self._files):
+        for handle in (self._texts, self._offsets, self._origins, self._files, self._sources):
             handle.close()
+        (self.folder / "sources.json").write_text(json.dumps(list(self.source_names)) + "\n", encoding="utf-8")
 
 
 class DocumentStore:
@@ -89,6 +96,8 @@ class DocumentStore:
         # every text through it made memory grow with the corpus (issue 24)
         self._texts = open(folder / "texts.bin", "rb")
         self._files: list[str] | None = None
+        self.source_ids = read_array(folder / "sources.u32", np.uint32)  # per document, into source_names
+        self.source_names: list[str] = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -106,13 +115,26 @@ class DocumentStore:
         for index in indices:
             yield int(index), self.text(int(index))
 
-    def origin(self, index: int) -> str:
-        """"path:line" of a document; the file list is loaded on first use (reports need a handful)."""
+    def file_paths(self) -> list[str]:
+        """Every file read, by file index; loaded on first use (reports need a handful of origins)."""
         if self._files is None:
             with open(self.folder / "files.jsonl", encoding="utf-8") as lines:
                 self._files = [json.loads(line) for line in lines]
+        return self._files
+
+    def origin_of(self, index: int) -> tuple[int, int]:
+        """(file index, line) where a document starts."""
         file, line = (int(v) for v in self._origins[index])
-        return f"{self._files[file]}:{line}"
+        return file, line
+
+    def origin(self, index: int) -> str:
+        """"path:line" of a document."""
+        file, line = self.origin_of(index)
+        return f"{self.file_paths()[file]}:{line}"
+
+    def source(self, index: int) -> str:
+        """The name of the source a document came from (a corpus, or its record's source field)."""
+        return self.source_names[int(self.source_ids[index])]
 
 
 def write_indices(path: Path, indices: Iterable[int]) -> int:

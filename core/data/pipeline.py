@@ -1,7 +1,10 @@
 """The data pipeline: corpus files in; cleaned documents and memory-mapped token files out.
 
-    read          files, folders, JSONL -> documents           sources.py, document_store.py
+    read          files, folders, JSONL, Parquet, Arrow -> documents    sources.py, formats.py, document_store.py
     length        character and word counts                   quality_rules.py
+    c4            C4's line cleaning and page rules           line_rules.py (rewrites documents)
+    refinedweb_lines  RefinedWeb's line-wise corrections      line_rules.py (rewrites documents)
+    line_dedup    lines already seen in the corpus            line_rules.py (rewrites documents)
     quality       Gopher quality rules
     repetition    Gopher repetition rules
     exact_dedup   identical texts, by hash                     dedup.py
@@ -11,7 +14,8 @@
 The cache folder (NAME.data/ beside the project unless given) holds one folder per step:
 
     read/        the document store
-    length/ … near_dedup/   kept.u64, the indices of the documents that pass
+    length/ … near_dedup/   kept.u64, the indices of the documents that pass; a step that rewrites
+                 documents writes a document store of what survives instead, read by the steps after it
     tokenize/    train.* and val.*, token files with document bounds
     manifest.json           the last run: per step documents in and out, removals by rule, examples;
                             written by run(), or by write_manifest() after clean() alone
@@ -38,16 +42,20 @@ import numpy as np
 
 from workbench.core.data.batching import is_validation_document
 from workbench.core.data.dedup import ExactDuplicates, NearDuplicates
+from workbench.core.data.line_rules import C4Rules, Edit, LineDuplicates, RefinedWebRules
 from workbench.core.data.document_store import DocumentStore, DocumentStoreWriter, read_indices, write_indices
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.paths import PathError, mark_cache, refuse_link
 from workbench.core.data.quality_rules import length_failure, quality_failure, repetition_failure
-from workbench.core.data.sources import EXAMPLES_KEPT, ReadStats, corpus_fingerprint, read_documents, scan_corpus
+from workbench.core.data.sources import (EXAMPLES_KEPT, Document, ReadStats, corpus_fingerprint, read_documents,
+                                         scan_corpus)
 from workbench.core.data.token_file import TokenFile, TokenFileWriter
 from workbench.core.data.tokenizers import ProjectTokenizer, TokenizerError
 
-CACHE_FORMAT = 2  # of the step folders and their step.json (2: lines and bytes of what each step keeps)
-CLEANING_STEPS = ("length", "quality", "repetition", "exact_dedup", "near_dedup")  # in order; their config sections
+CACHE_FORMAT = 3  # of the step folders and their step.json (2: lines and bytes each step keeps; 3: sources)
+CLEANING_STEPS = ("length", "c4", "refinedweb_lines", "line_dedup", "quality", "repetition", "exact_dedup",
+                  "near_dedup")  # in order; their config sections
+REWRITING_STEPS = ("c4", "refinedweb_lines", "line_dedup")  # edit texts, so write a new document store
 EXAMPLE_CHARS = 200  # of a removed document's text kept in the report
 PROGRESS_EVERY = 1000  # documents between progress reports
 ENCODE_BATCH = 256  # documents encoded together (the Hugging Face tokenizers encode a batch in parallel)
@@ -155,9 +163,16 @@ class DataPipeline:
                                                {}, {}, passed, 0.0))
                 continue
             key = _key(name, key, dataclasses.asdict(settings))
-            build = functools.partial(self._filter, name=name, store=store, inputs=kept_file, check=self._check(name))
-            report = self._step(name, key, build)
-            kept_file = self.cache / name / "kept.u64"
+            if name in REWRITING_STEPS:
+                build = functools.partial(self._rewrite, name=name, store=store, inputs=kept_file,
+                                          edit=make_editor(name, settings))
+                report = self._step(name, key, build)
+                store, kept_file = DocumentStore(self.cache / name), None
+            else:
+                build = functools.partial(self._filter, name=name, store=store, inputs=kept_file,
+                                          check=None if name == "near_dedup" else self._check(name))
+                report = self._step(name, key, build)
+                kept_file = self.cache / name / "kept.u64"
             if report.documents_out == 0:
                 rules = ", ".join(f"{count} by {rule}" for rule, count in report.removed.items())
                 raise DataError(f"no documents survive the {name} step ({rules}); loosen data.pipeline.{name} "
@@ -177,14 +192,23 @@ class DataPipeline:
         if name in rules:
             failure = rules[name]
             return lambda index, text: Removal(reason) if (reason := failure(text, settings)) else None
-        finder = ExactDuplicates() if name == "exact_dedup" else NearDuplicates(settings)
-        reason = "exact_duplicate" if name == "exact_dedup" else "near_duplicate"
+        finder = ExactDuplicates()
 
         def check(index: int, text: str) -> Removal | None:
             first = finder.earlier_copy(index, text)
-            return None if first is None else Removal(reason, first)
+            return None if first is None else Removal("exact_duplicate", first)
 
         return check
+
+    def _near_check(self, store: DocumentStore, indices) -> Check:
+        """Near dedup decides on clusters of the whole corpus: a first pass signs every document."""
+        finder = NearDuplicates(self.config.near_dedup)
+        for done, (index, text) in enumerate(store.texts(indices)):
+            if done % PROGRESS_EVERY == 0:
+                self.on_progress(Progress("near_dedup", done, len(indices), "documents signed"))
+            finder.add(index, text)
+        kept_for = finder.clusters()
+        return lambda index, text: Removal("near_duplicate", kept_for[index]) if index in kept_for else None
 
     def _step(self, name: str, key: str, build: Callable[[Path], StepReport]) -> StepReport:
         folder = self.cache / name
@@ -208,17 +232,20 @@ class DataPipeline:
         stats = ReadStats()
         writer = DocumentStoreWriter(folder)
         file_start = 0
+        corpus_names = source_names(self.sources)
+        file_source = ""
 
         def on_file(index, file):
-            nonlocal file_start
+            nonlocal file_start, file_source
             writer.add_file(file.path)
+            file_source = corpus_names[file.corpus]
             file_start = stats.bytes_read
             self.on_progress(Progress("read", file_start, total_bytes, "bytes"))
 
         lines = 0
         for count, document in enumerate(read_documents(scan_corpus(self.sources, self.config.read),
                                                         self.config.read, stats, on_file)):
-            writer.add(document)
+            writer.add(document, document.source or file_source)
             lines += _line_count(document.text)
             if count % PROGRESS_EVERY == 0:
                 self.on_progress(Progress("read", file_start + document.offset, total_bytes, "bytes"))
@@ -230,8 +257,10 @@ class DataPipeline:
         return StepReport("read", "ran", stats.documents + lost, stats.documents, dict(stats.problems),
                           stats.examples, details, 0.0)
 
-    def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None, check: Check) -> StepReport:
+    def _filter(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None,
+                check: Check | None) -> StepReport:
         indices = read_indices(inputs) if inputs else range(len(store))
+        check = check or self._near_check(store, indices)
         removed: dict[str, int] = {}
         removed_lines: dict[str, int] = {}
         examples: dict[str, list[dict]] = {}
@@ -256,6 +285,40 @@ class DataPipeline:
         count = write_indices(folder / "kept.u64", survivors())
         self.on_progress(Progress(name, len(indices), len(indices), "documents"))
         return StepReport(name, "ran", len(indices), count, removed, examples, volume, 0.0, removed_lines)
+
+    def _rewrite(self, folder: Path, name: str, store: DocumentStore, inputs: Path | None,
+                 edit: Callable[[str], Edit]) -> StepReport:
+        """Like _filter, but what survives is the edited text, written to a document store in `folder`."""
+        indices = read_indices(inputs) if inputs else range(len(store))
+        writer = DocumentStoreWriter(folder)
+        for path in store.file_paths():
+            writer.add_file(path)
+        removed: dict[str, int] = {}
+        removed_lines: dict[str, int] = {}
+        examples: dict[str, list[dict]] = {}
+        lines_out = cut = 0
+        for done, (index, text) in enumerate(store.texts(indices)):
+            if done % PROGRESS_EVERY == 0:
+                self.on_progress(Progress(name, done, len(indices), "documents"))
+            result = edit(text)
+            if result.text is not None:
+                file, line = store.origin_of(index)
+                writer.add(Document(result.text, file, line, 0), store.source(index))
+                lines_out += _line_count(result.text)
+                cut += result.lines_removed
+                continue
+            removed[result.rule] = removed.get(result.rule, 0) + 1
+            removed_lines[result.rule] = removed_lines.get(result.rule, 0) + _line_count(text)
+            kept = examples.setdefault(result.rule, [])
+            if len(kept) < EXAMPLES_KEPT:
+                kept.append(_example(store, index, text, None))
+        writer.close()
+        self.on_progress(Progress(name, len(indices), len(indices), "documents"))
+        if cut:
+            removed_lines["lines_cut"] = cut  # from documents that stay: the rewriting itself
+        details = {"lines_out": lines_out, "bytes_out": writer.bytes_written, "lines_cut": cut}
+        return StepReport(name, "ran", len(indices), len(indices) - sum(removed.values()), removed, examples,
+                          details, 0.0, removed_lines)
 
     def _tokenize(self, folder: Path, corpus: CleanCorpus, tokenizer: ProjectTokenizer,
                   val_fraction: float) -> StepReport:
@@ -307,6 +370,22 @@ def read_manifest(cache: Path) -> Manifest | None:
                         [StepReport(**step) for step in raw["steps"]])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a manifest this version can read ({exc}); run the pipeline again") from None
+
+
+def make_editor(name: str, settings) -> Callable[[str], Edit]:
+    """A fresh editor for a rewriting step (line dedup remembers lines, so each run needs its own)."""
+    rules = {"c4": C4Rules, "refinedweb_lines": RefinedWebRules, "line_dedup": LineDuplicates}[name](settings)
+    return rules.edit
+
+
+def source_names(sources: Sequence[Path]) -> list[str]:
+    """A name per corpus for reports and loss per source: its file or folder name without suffixes,
+    numbered where two would be the same."""
+    names = []
+    for path in sources:
+        name = Path(path).name.split(".")[0] or Path(path).name
+        names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    return names
 
 
 def _refuse_links(*paths: Path) -> None:

@@ -21,8 +21,11 @@ class DataError(ValueError):
 class ReadSettings:
     document_unit: str = "file"  # "file": a text file is one document; "paragraph": each run of non-blank lines
     max_document_chars: int = 1_000_000  # longer texts are cut at the next line end, so none is held whole
-    jsonl_text_field: str = "text"  # the field of each JSONL record (one document per line) holding its text
-    suffixes: tuple[str, ...] = (".txt", ".md", ".text", ".jsonl")  # files a folder contributes; others are counted
+    text_field: str = "text"  # the field of each record (JSON lines, Parquet, Arrow) holding its text
+    source_field: str = ""  # a field naming each record's source ("meta.set_name" reaches inside); "": the corpus
+    # files a folder contributes (core/data/formats.py reads each kind); others are skipped
+    suffixes: tuple[str, ...] = (".txt", ".md", ".text", ".jsonl", ".json.gz", ".jsonl.gz", ".jsonl.zst",
+                                 ".json.zst", ".parquet", ".arrow")
     max_files: int = 1_000_000  # a folder holding more stops the run with a message instead of an hours-long scan
 
     def __post_init__(self):
@@ -91,8 +94,11 @@ class ExactDedup:
 @dataclass(frozen=True)
 class NearDedup:
     enabled: bool = True  # False passes every document through this step
-    threshold: float = 0.8  # estimated Jaccard similarity of word shingles from which a later document goes
-    num_perm: int = 128  # MinHash permutations: more estimate similarity more closely, at more cost
+    threshold: float = 0.8  # with bands 0: the estimated Jaccard similarity from which a later document goes
+    # LSH bands of num_perm / bands hashes each: 14 of 8 is datatrove's and FineWeb's layout, whose
+    # S-curve crosses one half at a similarity of about 0.72; 0 lets datasketch choose for `threshold`
+    bands: int = 14
+    num_perm: int = 112  # MinHash permutations: more estimate similarity more closely, at more cost
     shingle_words: int = 5  # words per shingle
     seed: int = 1  # of the MinHash permutations, so two runs remove the same documents
 
@@ -100,12 +106,64 @@ class NearDedup:
         if not 0 < self.threshold <= 1:
             raise DataError(f"near_dedup.threshold must be in (0, 1], got {self.threshold}")
         _at_least(self, 1, "num_perm", "shingle_words")
+        _at_least(self, 0, "bands")
+        if self.bands and self.num_perm % self.bands:
+            raise DataError(f"near_dedup.num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+
+
+@dataclass(frozen=True)
+class C4Filter:
+    """Raffel et al. 2020 (T5, section 2.2) "Colossal Clean Crawled Corpus", as TensorFlow Datasets'
+    c4_utils.py implements it: lines are kept or dropped, and a page is dropped whole for a few things."""
+
+    enabled: bool = False  # off unless a preset (c4) or the user turns it on: it rewrites documents
+    terminal_punctuation: bool = True  # keep only lines ending in . ! ? or a closing quote (not an ellipsis)
+    min_words_per_line: int = 5  # "only retained lines that contained at least 5 words"
+    min_sentences: int = 3  # "discarded any page with fewer than 3 sentences" (counted in the lines kept)
+    max_word_length: int = 1000  # c4_utils: a line with a longer "word" is markup or a URL blob
+    remove_citations: bool = True  # c4_utils: Wikipedia-style [1], [edit], [citation needed] are cut out
+    javascript_lines: bool = True  # "removed any line with the word Javascript" (enable-JavaScript notices)
+    policy_lines: bool = True  # c4_utils: lines about terms of use, privacy and cookie policies
+    lorem_ipsum: bool = True  # "removed any page where the phrase 'lorem ipsum' appeared"
+    curly_bracket: bool = True  # "removed any pages that contained a curly bracket" (code)
+    bad_words: bool = True  # remove a page holding a word of the bad-words list
+    bad_words_file: str = ""  # one word or phrase a line; "" uses assets/data/bad_words_en.txt
+
+    def __post_init__(self):
+        _at_least(self, 0, "min_words_per_line", "min_sentences", "max_word_length")
+
+
+@dataclass(frozen=True)
+class LineDedup:
+    enabled: bool = False  # C4 keeps one of each repeated span; this keeps the first of each repeated line
+    min_chars: int = 40  # shorter lines ("Reply", "Home") are left alone: common words are not copies
+
+
+@dataclass(frozen=True)
+class RefinedWebLines:
+    """Penedo et al. 2023 (RefinedWeb), appendix G.2: MacroData Refinement line-wise corrections."""
+
+    enabled: bool = False  # off unless a preset (refinedweb) or the user turns it on: it rewrites documents
+    max_upper_fraction: float = 0.5  # "mainly composed of uppercase characters": more than this of its letters
+    numeric_lines: bool = True  # "only composed of numerical characters"
+    counter_lines: bool = True  # "a counter (e.g. 3 likes)"
+    one_word_lines: bool = True  # "only contains one word"
+    short_line_words: int = 10  # "short (≤ 10 words) and matches a pattern": sign-in, read more, items in cart
+    max_removed_word_fraction: float = 0.05  # "more than 5% of the total document words": the page goes
+
+    def __post_init__(self):
+        _fractions(self, "max_upper_fraction", "max_removed_word_fraction")
+        _at_least(self, 0, "short_line_words")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
+    preset: str = ""  # the published pipeline these settings started from (core/data/presets.py); "": none
     read: ReadSettings = field(default_factory=ReadSettings)
     length: LengthFilter = field(default_factory=LengthFilter)
+    c4: C4Filter = field(default_factory=C4Filter)
+    refinedweb_lines: RefinedWebLines = field(default_factory=RefinedWebLines)
+    line_dedup: LineDedup = field(default_factory=LineDedup)
     quality: GopherQuality = field(default_factory=GopherQuality)
     repetition: GopherRepetition = field(default_factory=GopherRepetition)
     exact_dedup: ExactDedup = field(default_factory=ExactDedup)
@@ -116,9 +174,13 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "PipelineConfig":
-        sections = {f.name: f.default_factory for f in dataclasses.fields(cls)}
-        _reject_unknown(raw, sections, "pipeline")
-        return cls(**{name: _settings_from_dict(sections[name], value, name) for name, value in raw.items()})
+        sections = {f.name: f.default_factory for f in dataclasses.fields(cls) if f.name != "preset"}
+        _reject_unknown(raw, {**sections, "preset": ""}, "pipeline")
+        preset = raw.get("preset", "")
+        if not isinstance(preset, str):
+            raise DataError(f"pipeline.preset must be a preset's name, got {preset!r}")
+        return cls(preset, **{name: _settings_from_dict(sections[name], value, name)
+                              for name, value in raw.items() if name != "preset"})
 
 
 def _settings_from_dict(cls, raw, where: str):

@@ -1,21 +1,35 @@
 """Document filters: length and word count, then the Gopher quality and repetition rules.
 
 Each function returns the name of the first rule a document breaks, or None when it passes, so
-the pipeline reports removals per rule and a test can name the rule it expects. Words are split
-at whitespace, lines at newlines and paragraphs at blank lines, as in Rae et al. 2021 (Gopher,
-appendix A.1.1 and table A1); the thresholds live in pipeline_config.py.
+the pipeline reports removals per rule and a test can name the rule it expects. The rules and
+thresholds are Rae et al. 2021's (Gopher, appendix A.1.1 and table A1; the thresholds live in
+pipeline_config.py). Where the paper leaves a definition open, these follow datatrove (the
+implementation behind FineWeb, Penedo et al. 2024), which issue 20 holds our decisions to agree with:
+
+- words are spaCy-style tokens (words.py), punctuation marks included; word counts and mean word
+  length leave out the tokens that are only punctuation, while the symbol, alphabetic and stop-word
+  ratios divide by all tokens, and stop words match case-sensitively;
+- line ratios count every line, blank ones included; paragraphs split at two or more newlines;
+- character fractions are of the whole text; the top n-gram's share is its length times its count
+  even when it occurs once (so a very short document fails it), and repeated n-grams are counted
+  as datatrove's find_all_duplicate does: characters of a repeated n-gram, skipping past it.
 """
 
 import re
-import string
 from collections import Counter
 
 from workbench.core.data.pipeline_config import GopherQuality, GopherRepetition, LengthFilter
+from workbench.core.data.words import words as split_words
 
 BULLETS = ("•", "●", "○", "▪", "◦", "‣", "-", "*", "–")  # a line starting with one of these is a list item
 ELLIPSES = ("...", "…")
-PUNCTUATION = string.punctuation + "“”‘’«»—–…"  # stripped from word ends before measuring or matching words
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+_LINE_BREAKS = re.compile(r"\n+")
+
+
+def _is_word(token: str) -> bool:
+    """A token that is more than punctuation: it holds a letter, a digit or another character."""
+    return any(ch.isalnum() for ch in token)
 
 
 def length_failure(text: str, rules: LengthFilter) -> str | None:
@@ -23,61 +37,63 @@ def length_failure(text: str, rules: LengthFilter) -> str | None:
         return "too_few_chars"
     if rules.max_chars and len(text) > rules.max_chars:
         return "too_many_chars"
-    words = len(text.split())
-    if words < rules.min_words:
-        return "too_few_words"
-    if rules.max_words and words > rules.max_words:
-        return "too_many_words"
+    if rules.min_words or rules.max_words:
+        count = sum(map(_is_word, split_words(text)))
+        if count < rules.min_words:
+            return "too_few_words"
+        if rules.max_words and count > rules.max_words:
+            return "too_many_words"
     return None
 
 
 def quality_failure(text: str, rules: GopherQuality) -> str | None:
-    words = text.split()
-    if not words:
+    tokens = split_words(text)
+    measured = [token for token in tokens if _is_word(token)]
+    if not measured:
         return "mean_word_length"  # no words at all: the mean is undefined and the text is no prose
-    symbols = text.count("#") + sum(text.count(ellipsis) for ellipsis in ELLIPSES)
-    if symbols / len(words) > rules.max_symbol_word_ratio:
-        return "symbol_word_ratio"
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    if sum(line.startswith(BULLETS) for line in lines) / len(lines) > rules.max_bullet_line_fraction:
-        return "bullet_lines"
-    if sum(line.endswith(ELLIPSES) for line in lines) / len(lines) > rules.max_ellipsis_line_fraction:
-        return "ellipsis_lines"
-    bare = [word.strip(PUNCTUATION) for word in words]
-    measured = [word for word in bare if word]
-    mean_length = sum(map(len, measured)) / len(measured) if measured else 0.0
+    mean_length = sum(map(len, measured)) / len(measured)
     if not rules.min_mean_word_length <= mean_length <= rules.max_mean_word_length:
         return "mean_word_length"
-    alphabetic = sum(any(ch.isalpha() for ch in word) for word in words)
-    if alphabetic / len(words) < rules.min_alphabetic_word_fraction:
+    if text.count("#") / len(tokens) > rules.max_symbol_word_ratio:
+        return "symbol_word_ratio"
+    if sum(text.count(ellipsis) for ellipsis in ELLIPSES) / len(tokens) > rules.max_symbol_word_ratio:
+        return "symbol_word_ratio"
+    lines = text.splitlines()
+    if sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines) > rules.max_bullet_line_fraction:
+        return "bullet_lines"
+    if sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines) > rules.max_ellipsis_line_fraction:
+        return "ellipsis_lines"
+    alphabetic = sum(any(ch.isalpha() for ch in token) for token in tokens)
+    if alphabetic / len(tokens) < rules.min_alphabetic_word_fraction:
         return "alphabetic_words"
-    if len({word.lower() for word in bare} & set(rules.stop_words)) < rules.min_stop_words:
+    if len(set(tokens) & set(rules.stop_words)) < rules.min_stop_words:
         return "stop_words"
     return None
 
 
 def repetition_failure(text: str, rules: GopherRepetition) -> str | None:
-    """Repeated lines, paragraphs and n-grams, measured as Gopher does: by count and by characters."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    paragraphs = [p for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    """Repeated paragraphs, lines and n-grams, measured as Gopher does: by count and by characters."""
+    if not text:
+        return "duplicate_lines"
     for unit, pieces, max_count, max_chars in (
-        ("line", lines, rules.max_duplicate_line_fraction, rules.max_duplicate_line_char_fraction),
-        ("paragraph", paragraphs, rules.max_duplicate_paragraph_fraction, rules.max_duplicate_paragraph_char_fraction),
+        ("paragraph", _PARAGRAPH_BREAK.split(text.strip()), rules.max_duplicate_paragraph_fraction,
+         rules.max_duplicate_paragraph_char_fraction),
+        ("line", _LINE_BREAKS.split(text), rules.max_duplicate_line_fraction, rules.max_duplicate_line_char_fraction),
     ):
-        if not pieces:
-            continue
         repeats, repeated_chars = _repeats(pieces)
         if repeats / len(pieces) > max_count:
             return f"duplicate_{unit}s"
-        if repeated_chars / sum(map(len, pieces)) > max_chars:
+        if repeated_chars / len(text) > max_chars:
             return f"duplicate_{unit}_chars"
-    words = text.split()
-    total_chars = sum(map(len, words))
+    tokens = split_words(text)
     for n, limit in rules.max_top_ngram_char_fraction:
-        if _chars_covered(words, _top_ngram_starts(words, n), n) / max(total_chars, 1) > limit:
-            return f"top_{n}gram_chars"
+        grams = Counter(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        if grams:
+            top, count = grams.most_common(1)[0]
+            if len(top) * count / len(text) > limit:
+                return f"top_{n}gram_chars"
     for n, limit in rules.max_duplicate_ngram_char_fraction:
-        if _chars_covered(words, _repeated_ngram_starts(words, n), n) / max(total_chars, 1) > limit:
+        if _repeated_ngram_chars(tokens, n) / len(text) > limit:
             return f"duplicate_{n}gram_chars"
     return None
 
@@ -94,32 +110,17 @@ def _repeats(pieces: list[str]) -> tuple[int, int]:
     return repeats, repeated_chars
 
 
-def _ngrams(words: list[str], n: int):
-    return (tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-
-
-def _top_ngram_starts(words: list[str], n: int) -> list[int]:
-    """Where the most frequent n-gram starts, if it occurs more than once at all."""
-    counts = Counter(_ngrams(words, n))
-    if not counts:
-        return []
-    top, count = counts.most_common(1)[0]
-    return [i for i, gram in enumerate(_ngrams(words, n)) if gram == top] if count > 1 else []
-
-
-def _repeated_ngram_starts(words: list[str], n: int) -> list[int]:
+def _repeated_ngram_chars(tokens: list[str], n: int) -> int:
+    """Characters of n-grams that occurred earlier; after one, the scan moves past it (its words are
+    not counted twice). Tokens are joined without spaces, as datatrove counts them."""
     seen: set[tuple[str, ...]] = set()
-    starts = []
-    for i, gram in enumerate(_ngrams(words, n)):
+    repeated, i = 0, 0
+    while i < len(tokens) - n + 1:
+        gram = tuple(tokens[i:i + n])
         if gram in seen:
-            starts.append(i)
-        seen.add(gram)
-    return starts
-
-
-def _chars_covered(words: list[str], starts: list[int], n: int) -> int:
-    """Characters of the words inside any of the n-grams starting at `starts`, each word counted once."""
-    covered = set()
-    for start in starts:
-        covered.update(range(start, start + n))
-    return sum(len(words[i]) for i in covered)
+            repeated += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return repeated

@@ -1,4 +1,4 @@
-"""Reading a corpus as a stream of documents: text files, folders of them, and JSONL files.
+"""Reading a corpus as a stream of documents: text files, folders of them, JSON lines, Parquet and Arrow.
 
 Nothing is read whole. Folders are walked one directory at a time (hidden entries skipped, names
 sorted so every machine sees the same order); files are read in binary lines of bounded size and
@@ -7,13 +7,17 @@ decoded incrementally, so a bad byte is located exactly and only its document is
 What a document is:
     text file, document_unit "file"       the whole file
     text file, document_unit "paragraph"  each run of non-blank lines
-    JSONL file (*.jsonl)                  one record per line, its `jsonl_text_field` string
+    JSON lines (*.jsonl, .gz, .zst)       one record per line, its `text_field` string
+    Parquet, Arrow (formats.py)           one row per document, its `text_field` column
+A record's `source_field`, when set, names the source it is reported under (mixtures, per-source
+loss); without one a document's source is the corpus it was read from.
 A text longer than max_document_chars is cut at the next line end into several documents. Line
 ends become "\\n", a leading byte-order mark is dropped and each document is stripped of
 surrounding whitespace; a document left empty is no document.
 """
 
 import codecs
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.core.data.formats import (Truncated, arrow_folder_files, columnar_records, file_kind, open_binary,
+                                         read_line, record_fields, suffix)
 from workbench.core.data.pipeline_config import DataError, ReadSettings
 
 LINE_BYTES = 1 << 20  # longest piece of a line read at once; a longer line arrives in pieces
@@ -32,14 +38,16 @@ class CorpusFile:
     path: Path
     size: int  # bytes
     modified_ns: int  # with the size, tells a changed file from an unchanged one without reading it
+    corpus: int = 0  # which of the sources given to scan_corpus it belongs to
 
 
 @dataclass(frozen=True)
 class Document:
     text: str
     file: int  # index of the file in the order read
-    line: int  # 1-based line where the document starts
-    offset: int  # byte offset where the document starts
+    line: int  # 1-based line where the document starts (the row, for Parquet and Arrow)
+    offset: int  # byte offset where the document starts (of the decompressed text; 0 for columns)
+    source: str | None = None  # the record's source_field, where the corpus names one
 
 
 @dataclass
@@ -49,7 +57,8 @@ class ReadStats:
     bytes_read: int = 0
     documents: int = 0
     characters: int = 0
-    problems: dict[str, int] = field(default_factory=dict)  # documents lost: "not_utf8", "bad_jsonl_record"
+    problems: dict[str, int] = field(default_factory=dict)  # documents lost: "not_utf8", "bad_jsonl_record",
+    # "bad_record" (a Parquet/Arrow row without text), "bad_row_group", "truncated_file"
     examples: dict[str, list[dict]] = field(default_factory=dict)  # the first few of each: {"origin", "text"}
 
     def problem(self, kind: str, origin: str, detail: str) -> None:
@@ -64,11 +73,11 @@ def scan_corpus(sources: Iterable[Path], settings: ReadSettings,
     """Every file the corpus consists of, lazily. A named file counts whatever its suffix; a folder
     contributes files with one of `settings.suffixes`. Stops with DataError past `max_files`."""
     count = 0
-    for source in sources:
+    for corpus, source in enumerate(sources):
         if source.is_file():
             stat = source.stat()
             count += 1
-            yield CorpusFile(source, stat.st_size, stat.st_mtime_ns)
+            yield CorpusFile(source, stat.st_size, stat.st_mtime_ns, corpus)
         elif source.is_dir():
             for found in _walk(source, settings):
                 count += 1
@@ -76,7 +85,7 @@ def scan_corpus(sources: Iterable[Path], settings: ReadSettings,
                     raise _too_many_files(source, settings)
                 if on_file and count % 10_000 == 0:
                     on_file(count)
-                yield found
+                yield dataclasses.replace(found, corpus=corpus)
         else:
             raise DataError(f"corpus file not found: {source}")
 
@@ -85,6 +94,11 @@ def _walk(folder: Path, settings: ReadSettings) -> Iterator[CorpusFile]:
     pending = [folder]
     while pending:
         directory = pending.pop()
+        if (arrow_files := arrow_folder_files(Path(directory))) is not None:
+            for path in arrow_files:  # a datasets folder: its own order, not the names'
+                stat = path.stat()
+                yield CorpusFile(path, stat.st_size, stat.st_mtime_ns)
+            continue
         names = []
         with os.scandir(directory) as entries:
             for entry in entries:
@@ -97,7 +111,7 @@ def _walk(folder: Path, settings: ReadSettings) -> Iterator[CorpusFile]:
             path = Path(directory) / name
             if path.is_dir():
                 subfolders.append(path)
-            elif path.suffix.lower() in settings.suffixes and path.is_file():
+            elif suffix(path) in settings.suffixes and path.is_file():
                 stat = path.stat()
                 yield CorpusFile(path, stat.st_size, stat.st_mtime_ns)
         pending.extend(reversed(subfolders))  # depth first, in name order
@@ -127,7 +141,7 @@ def read_documents(files: Iterable[CorpusFile], settings: ReadSettings, stats: R
         if on_file:
             on_file(index, file)
         documents_before, problems_before = stats.documents, sum(stats.problems.values())
-        reader = _jsonl_documents if file.path.suffix.lower() == ".jsonl" else _text_documents
+        reader = _READERS[file_kind(file.path)]
         for document in reader(file.path, index, settings, stats):
             stats.documents += 1
             stats.characters += len(document.text)
@@ -139,14 +153,11 @@ def read_documents(files: Iterable[CorpusFile], settings: ReadSettings, stats: R
 
 
 def _lines(path: Path) -> Iterator[tuple[bytes, int, int]]:
-    """(piece, byte offset, 1-based line) for each line, or each LINE_BYTES piece of a longer one."""
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-    with handle:
+    """(piece, byte offset, 1-based line) for each line, or each LINE_BYTES piece of a longer one.
+    Compressed files are decompressed on the way; one that breaks off raises Truncated."""
+    with open_binary(path) as handle:
         offset, line = 0, 1
-        while piece := handle.readline(LINE_BYTES):
+        while piece := read_line(handle, LINE_BYTES):
             yield piece, offset, line
             offset += len(piece)
             line += piece.endswith(b"\n")
@@ -230,7 +241,16 @@ def _jsonl_documents(path: Path, file_index: int, settings: ReadSettings, stats:
     limit = 4 * settings.max_document_chars  # bytes: a record this long cannot hold an allowed document
     pieces: list[bytes] = []
     size, start, too_long = 0, None, False
-    for piece, offset, line in _lines(path):
+    lines = _lines(path)
+    while True:
+        try:
+            piece, offset, line = next(lines)
+        except StopIteration:
+            break
+        except Truncated as exc:  # a damaged archive: what came before it is kept
+            where = f"{path}:{start[1] if start else line + 1}"
+            stats.problem("truncated_file", where, f"the compressed data breaks off here ({exc}); the rest is lost")
+            return
         start = start or (offset, line)
         if not too_long:
             pieces.append(piece)
@@ -261,12 +281,32 @@ def _record_document(record: bytes, too_long: bool, path: Path, file_index: int,
     except json.JSONDecodeError as exc:
         stats.problem("bad_jsonl_record", where, f"not JSON ({exc.msg})")
         return None
-    field_name = settings.jsonl_text_field
-    if not isinstance(value, dict) or not isinstance(value.get(field_name), str):
-        stats.problem("bad_jsonl_record", where, f"no {field_name!r} string field")
+    fields = record_fields(value, settings.text_field, settings.source_field)
+    if isinstance(fields, str):
+        stats.problem("bad_jsonl_record", where, fields)
         return None
-    text = value[field_name].strip()
-    return Document(text, file_index, start[1], start[0]) if text else None
+    text = fields[0].strip()
+    return Document(text, file_index, start[1], start[0], fields[1]) if text else None
+
+
+def _columnar_documents(path: Path, file_index: int, settings: ReadSettings, stats: ReadStats) -> Iterator[Document]:
+    """Rows of a Parquet or Arrow file; a row without text, or a part that cannot be decoded, is a problem."""
+    for row, text, source, problem, part in columnar_records(path, settings.text_field, settings.source_field):
+        if part:
+            stats.problem("bad_row_group", f"{path} ({part})", problem)
+            continue
+        if problem:
+            stats.problem("bad_record", f"{path}:{row}", problem)
+            continue
+        if len(text) > 4 * settings.max_document_chars:
+            stats.problem("bad_record", f"{path}:{row}", f"longer than {4 * settings.max_document_chars:,} characters")
+            continue
+        if text := text.strip():
+            yield Document(text, file_index, row, 0, source)
+
+
+_READERS = {"text": _text_documents, "jsonl": _jsonl_documents, "parquet": _columnar_documents,
+            "arrow": _columnar_documents}
 
 
 def text_file_paragraphs(path: Path, val_fraction: float, held_out: bool) -> Iterator[str]:

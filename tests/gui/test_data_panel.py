@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from workbench.core.data.pipeline import DataPipeline
-from workbench.gui.data_panel import DataPanel
+from workbench.gui.data_panel import SWITCHED, DataPanel
 from tests.core.data.conftest import prose
 
 
@@ -54,6 +54,9 @@ def test_the_panel_shows_what_the_pipeline_removed(qtbot, panel, corpus, tmp_pat
                              for r, p in zip(expected.reports, panel.reports, strict=True)]
     shown = rows(panel)
     for report in expected.reports:
+        if report.name in SWITCHED:  # C4, RefinedWeb and line dedup are off here, and off steps of theirs unlisted
+            assert report.status == "disabled" and (report.name, None) not in shown
+            continue
         step = shown[(report.name, None)]
         assert step[2] == (f"{report.documents_in:,} → {report.documents_out:,}"
                            if report.documents_in != report.documents_out else f"{report.documents_out:,}")

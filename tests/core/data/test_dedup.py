@@ -14,6 +14,10 @@ def corpus(documents: int = 40, words: int = 120) -> list[str]:
 
 
 def first_copies(finder, texts: list[str]) -> dict[int, int]:
+    if isinstance(finder, NearDuplicates):
+        for index, text in enumerate(texts):
+            finder.add(index, text)
+        return finder.clusters()
     found = {}
     for index, text in enumerate(texts):
         earlier = finder.earlier_copy(index, text)
@@ -44,6 +48,19 @@ def test_half_shared_texts_are_not_near_duplicates():
     assert first_copies(NearDuplicates(NearDedup()), texts + [half_and_half]) == {}
 
 
-def test_shingles_are_word_runs_and_short_texts_are_one_shingle():
-    assert sorted(shingles("A b c D e f", 5)) == [b"a b c d e", b"b c d e f"]
-    assert shingles("Two words", 5) == [b"two words"]
+def test_shingles_are_runs_of_normalised_words_and_short_texts_have_none():
+    assert sorted(shingles("A b, c D e f", 5)) == [b"a b c d e", b"b c d e f"]
+    assert shingles("Café 1,204 times!", 3) == [b"cafe 0 times"]  # accents, numbers and punctuation go
+    assert shingles("Two words", 5) == []  # left to exact deduplication
+
+
+def test_a_chain_of_copies_is_one_cluster_and_the_larger_cluster_keeps_its_survivor():
+    texts = corpus(documents=3)
+    finder = NearDuplicates(NearDedup())
+    for index, text in enumerate([texts[0], texts[1], texts[1], texts[0], texts[2]]):
+        finder.add(index, text)
+    assert finder.clusters() == {2: 1, 3: 0}
+    finder = NearDuplicates(NearDedup())
+    for index, text in enumerate([texts[0], texts[1], texts[1]]):
+        finder.add(index, text)
+    assert finder.clusters() == {2: 1}

@@ -22,7 +22,8 @@ def test_length_and_word_count_bounds():
     rules = LengthFilter(min_chars=20, max_chars=60, min_words=3, max_words=8)
     assert length_failure("too short", rules) == "too_few_chars"
     assert length_failure("x" * 61, rules) == "too_many_chars"
-    assert length_failure("two unbroken-hyphenated-words", rules) == "too_few_words"
+    assert length_failure("two unbrokenlongwordsstucktogether", rules) == "too_few_words"
+    assert length_failure("hyphenated-words split, commas too", rules) is None  # 4 words, "-" and "," aside
     assert length_failure("a b c d e f g h i j k l m n", rules) == "too_many_words"
     assert length_failure("three plain words", dataclasses.replace(rules, min_chars=0)) is None
     assert length_failure(" ".join(["word"] * 49), LengthFilter()) == "too_few_words"  # Gopher's 50-word floor
@@ -118,10 +119,14 @@ def test_top_ngram_share():
 def test_duplicate_ngram_share():
     words = five_letter_words(100, seed=14)
     sentence, filler = words[:10], words[10:]
-    # a 10-word sentence said twice: its second copy is 10 repeated words, against limits from 15% (5-grams)
-    # down to 10% (10-grams)
-    assert repetition_failure(" ".join(filler + sentence + sentence), REPETITION) is None  # 10 of 110 words
-    assert repetition_failure(" ".join(filler[:40] + sentence + sentence), REPETITION) == "duplicate_5gram_chars"
-    # a 7-word phrase repeated in 51 words (13.7%) passes the 5- and 6-gram limits and breaks the 7-gram one
+    # a 10-word sentence said twice: its second copy is 50 repeated characters (words joined without spaces,
+    # as datatrove counts), against limits of the whole text from 15% (5-grams) down to 10% (10-grams)
+    assert repetition_failure(" ".join(filler + sentence + sentence), REPETITION) is None  # 50 of 659
+    assert repetition_failure(" ".join(filler[:30] + sentence + sentence), REPETITION) == "duplicate_5gram_chars"
+    # a 7-word phrase twice in 40 words (239 characters): its first 4-gram, 23 characters twice, is 19% of
+    # the text, past the 16% top-4-gram limit, before any duplicate-n-gram limit is reached
     phrase = sentence[:7]
-    assert repetition_failure(" ".join(filler[:37] + phrase + phrase), REPETITION) == "duplicate_7gram_chars"
+    assert repetition_failure(" ".join(filler[:26] + phrase + phrase), REPETITION) == "top_4gram_chars"
+    # the 5-gram limit alone: 25 + 25 repeated characters of 299 pass at 17%, not at 16.7%
+    assert repetition_failure(" ".join(filler[:30] + sentence + sentence),
+                              dataclasses.replace(REPETITION, max_duplicate_ngram_char_fraction=((5, 0.17),))) is None

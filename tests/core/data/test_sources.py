@@ -60,7 +60,7 @@ def test_jsonl_records_and_their_problems(tmp_path):
     assert stats.problems == {"bad_jsonl_record": 2, "not_utf8": 1}
     assert [e["text"] for e in stats.examples["bad_jsonl_record"]] == [
         "not JSON (Expecting property name enclosed in double quotes)", "no 'text' string field"]
-    documents, _ = read([path], ReadSettings(jsonl_text_field="body"))
+    documents, _ = read([path], ReadSettings(text_field="body"))
     assert [d.text for d in documents] == ["x"]
 
 
