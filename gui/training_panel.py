@@ -243,7 +243,7 @@ class TrainingPanel(QWidget):
         found = estimate(config.steps, tokens_per_step, flops, runs_folder())
         length = f"{config.steps:,} steps of {tokens_per_step:,} tokens"
         self.estimate_label.setText(
-            f"{length}: about {format_duration(found.seconds)} here, at the speed run {found.speed.run} measured"
+            f"{length}: {_about(found.seconds)} here, at the speed run {found.speed.run} measured"
             if found else f"{length}; the first steps measure this machine's speed, then the time left shows")
 
     def is_running(self) -> bool:
@@ -530,3 +530,8 @@ class TrainingPanel(QWidget):
         self.project.train = config
         self._update_estimate()
         self.settings_changed.emit()
+
+
+def _about(seconds: float) -> str:
+    """A tiny run would otherwise read 'about 0 s'."""
+    return "under a second" if seconds < 1 else f"about {format_duration(seconds)}"

@@ -301,6 +301,11 @@ def test_the_next_run_says_how_long_it_will_take_before_it_starts(qtbot, runs_in
     panel.form.editors["steps"].setValue(800)  # 800 × 4,096 tokens at 16,384 tokens/s: 200 s
     assert panel.estimate_label.text() == ("800 steps of 4,096 tokens: about 3 m 20 s here, at the speed run "
                                            "earlier measured")
+    panel.form.editors["steps"].setValue(2)  # 8,192 tokens: half a second, which is not "about 0 s"
+    assert panel.estimate_label.text() == ("2 steps of 4,096 tokens: under a second here, at the speed run "
+                                           "earlier measured")
+
+
 def test_a_run_selected_before_it_is_listed_is_selected_once_it_is(qtbot, trained_run, runs_in_tmp):
     """Train selects the new run before its trainer writes run.json: the list selects it when it appears."""
     panel = make_panel(qtbot)
