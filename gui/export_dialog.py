@@ -60,7 +60,8 @@ class ExportJob(QThread):
 
 
 class ExportDialog(QDialog):
-    def __init__(self, project: Project, parent: QWidget | None = None, folder: Path | None = None):
+    def __init__(self, project: Project, parent: QWidget | None = None, folder: Path | None = None,
+                 run_dir: Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setObjectName("exportDialog")
@@ -79,7 +80,7 @@ class ExportDialog(QDialog):
         names = [f"the folder model{fmt.suffix}" if fmt.is_folder else f"model{fmt.suffix}"
                  for fmt in registered().values()]
         self.stem_edit.setToolTip("File names: " + ", ".join(names))
-        self.run_edit = QLineEdit()
+        self.run_edit = QLineEdit(str(run_dir) if run_dir is not None else "")  # the run the window shows
         self.run_edit.setPlaceholderText("none: the project's own weights")
         self.run_edit.setToolTip("A run folder: export the weights of its latest checkpoint instead.")
         self.progress = QProgressBar()

@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
         self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
-        self._action(file_menu, "&Export…", lambda: ExportDialog(self.project, self).exec())
+        self._action(file_menu, "&Export…", lambda: ExportDialog(self.project, self, run_dir=self._run_to_export()).exec())
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -174,6 +174,14 @@ class MainWindow(QMainWindow):
         return action
 
     # ----- the project -----
+
+    def _run_to_export(self) -> Path | None:
+        """The run the Training panel shows, when it has a checkpoint: File ▸ Export… offers its weights
+        (a trained run is what a person means to ship, not the project's untrained weights)."""
+        run_dir = self.training.run_dir
+        if run_dir is None or not any((run_dir / "checkpoints").glob("step_*")):
+            return None
+        return run_dir
 
     def _attach(self, project: Project) -> None:
         """Show `project`, replacing whatever was shown."""
