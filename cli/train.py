@@ -1,6 +1,5 @@
 """main.py train PROJECT | --resume RUN_DIR: a run folder, from the terminal or under torchrun."""
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -59,16 +58,24 @@ def _train(args) -> int:
 
 
 def settings_from(pairs: list[str]) -> dict:
-    """--set name=value pairs; values are JSON where they parse (numbers, true/false), else text."""
+    """--set name=value pairs, each value read and checked by its setting's declaration (core.settings):
+    the message names the setting and what it accepts, as the training form's does."""
+    from workbench.core.settings import SettingError, value_from_text
+    from workbench.core.training.config import WHERE, ConfigError, all_settings
+
+    known = all_settings()
     settings = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
+        name = name.strip()
         if not sep or not name:
             raise ValueError(f"--set takes name=value, got {pair!r}")
+        if name not in known:
+            raise ConfigError(f"--set: unknown training setting {name!r}; the settings are {', '.join(known)}")
         try:
-            settings[name] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[name] = value
+            settings[name] = value_from_text(known[name], value, WHERE)
+        except SettingError as exc:
+            raise ConfigError(f"--set: {exc}") from None
     return settings
 
 
