@@ -1,5 +1,6 @@
 """main.py train PROJECT | --resume RUN_DIR: a run folder, from the terminal or under torchrun."""
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -62,8 +63,12 @@ def settings_from(pairs: list[str]) -> dict:
     the message names the setting and what it accepts, as the training form's does."""
     from workbench.core.settings import SettingError, value_from_text
     from workbench.core.training.config import WHERE, ConfigError, all_settings
+    from workbench.core.training.objectives import objective_settings
 
     known = all_settings()
+    # Objectives share names with their own choices (seq2seq's task is not classification's): here only
+    # the kind is read; the TrainConfig built from these checks them against the chosen objective.
+    known.update({name: dataclasses.replace(s, choices=None) for name, s in objective_settings().items()})
     settings = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")

@@ -101,6 +101,9 @@ class GopherRepetition:
 class ExactDedup:
     enabled: bool = param(True, help="remove a document whose text equals an earlier one's (compared by hash)")
 
+    def __post_init__(self):
+        _check(self, "exact_dedup")
+
 
 @dataclass(frozen=True)
 class NearDedup:
