@@ -211,6 +211,15 @@ class Seq2Seq(Objective):
         return ""
 
     @classmethod
+    def settle(cls, values: dict, changed: str) -> dict:
+        """Choosing mix starts from every task at weight 1 (a mix needs one); leaving it clears it."""
+        if changed == "task" and values["task"] == MIXTURE and not values["task_mixture"]:
+            return {**values, "task_mixture": ",".join(f"{task}=1" for task in SEQ2SEQ_TASKS)}
+        if changed == "task" and values["task"] != MIXTURE:
+            return {**values, "task_mixture": ""}
+        return values
+
+    @classmethod
     def eval_task_for(cls, settings) -> str:
         return settings.task  # its own synthetic task (a mix has no single one)
 

@@ -166,6 +166,18 @@ class TrainConfig:
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig(**{**self.to_dict(), **changes})
 
+    def edit(self, name: str, value: Any) -> "TrainConfig":
+        """One setting changed as a form changes it: the objective brings its own settings, and the
+        objective settles what follows from the edit (choosing a task mix starts a mixture)."""
+        if name == "objective" and value != self.objective:
+            return self.with_objective(value)
+        data = {**self.to_dict(), name: value}
+        try:
+            data = get_objective(self.objective).settle(data, name)
+        except ValueError:
+            pass  # an unknown objective: building names it
+        return TrainConfig.from_dict(data)
+
     def with_objective(self, objective: str) -> "TrainConfig":
         """Switch objective the way the form does: text settings of the old one are cleared, the new
         one's take their declared defaults (its first task)."""

@@ -226,6 +226,12 @@ class Objective(ABC):
         return cls.eval_task
 
     @classmethod
+    def settle(cls, values: dict, changed: str) -> dict:
+        """Settings that follow from an edit of `changed` in a form (flat values in, flat values out),
+        so no single edit is refused for a partner it needs. Default: none."""
+        return values
+
+    @classmethod
     def check_settings(cls, settings) -> str:
         """Rules between its settings that ranges cannot say; the message, or "" when they hold."""
         return ""
