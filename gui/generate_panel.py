@@ -84,7 +84,8 @@ class GeneratePanel(QWidget):
         self.top_k_box = _spin(DECLARED["top_k"], high=100_000, value=TOP_K_START, low=1)  # k = 0 is plain sampling
         self.top_p_box = _real(DECLARED["top_p"], step=0.05, value=TOP_P_START)
         self.temperature_box = _real(DECLARED["temperature"], step=0.1, high=5.0)
-        self.penalty_box = _real(DECLARED["repetition_penalty"], step=0.05, high=5.0, low=1.0)  # below 1 rewards repeats
+        # A penalty below 1 would reward repeats: the panel offers 1 and up.
+        self.penalty_box = _real(DECLARED["repetition_penalty"], step=0.05, high=5.0, low=1.0)
         self.max_tokens_box = _spin(DECLARED["max_new_tokens"], high=4096)
         self.seed_box = _spin(DECLARED["seed"], low=-1, value=-1)
         self.seed_box.setSpecialValueText("random")

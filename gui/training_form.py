@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 from workbench.core.settings import Setting
 from workbench.core.training.config import ConfigError, TrainConfig, shown_settings
 from workbench.core.training.runs import runs_folder
-from workbench.core.training.schedule import SCHEDULES, learning_rate
+from workbench.core.training.schedule import learning_rate
 from workbench.gui import theme
 from workbench.gui.editor.param_fields import help_text, setting_editor
 

@@ -3,7 +3,8 @@
 import math
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.feedforward import ACTIVATIONS, MLP, GatedMLP
 
 

@@ -10,7 +10,8 @@
 Objectives are registered like blocks (issue #17): a subclass of `Objective` declares its id, the
 graph inputs it needs, its own settings (a `Settings` dataclass of core.settings params, stored flat
 in TrainConfig), the metrics it reports and how it builds batches (`create`), and `@register` lists it;
-nothing else in the code names it. The built-in ones are in core/training/builtin_objectives.py.
+nothing else in the code names it. The built-in ones are in core/training/builtin_objectives.py; a
+module of new ones is named once in OBJECTIVE_MODULES at the end of this file.
 
 An objective turns a batch index and a split ("train" or "val") into tensors keyed by input kind:
 tokens, decoder_tokens, targets, padding_mask, decoder_padding_mask (the decoder's own padding), and
@@ -26,6 +27,7 @@ first of its usual names the tokenizer has, e.g. [MASK] or <mask>; T5's sentinel
 """
 
 import dataclasses
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
@@ -325,7 +327,10 @@ def _check_graph(cls: type[Objective], kinds: list[str], compiled: CompiledModel
                              "with a classification loss (loss.classification); this graph predicts tokens")
 
 
-# The built-in objectives register themselves; importing them here keeps `from ...objectives import
-# Seq2Seq` working and the registry full wherever this module is imported.
-from workbench.core.training.builtin_objectives import (CausalLM, Classification, Denoising, MaskedLM,  # noqa: E402,F401
-                                                        Seq2Seq, SpanCorruption)
+# Modules under core/training/ whose objectives register themselves when imported: wherever this
+# module is imported the registry is full. A new objective is a new module and its name here.
+OBJECTIVE_MODULES = ("builtin_objectives",)
+for _module in OBJECTIVE_MODULES:
+    importlib.import_module(f"workbench.core.training.{_module}")
+from workbench.core.training.builtin_objectives import (  # noqa: E402,F401  (`from objectives import Seq2Seq`)
+    CausalLM, Classification, Denoising, MaskedLM, Seq2Seq, SpanCorruption)
