@@ -94,9 +94,11 @@ class TrainConfig:
         for name, setting in own.items():
             object.__setattr__(self, name, values.get(name, setting.default))
         chosen = values.get("objective", own["objective"].default)
-        active = {s.name for s in _declared(chosen)}
-        # A text setting of another objective (a task) is empty until its objective is chosen.
-        stored = {name: values.get(name, setting.default if name in active or setting.kind is not str else "")
+        active = {s.name: s for s in _declared(chosen)}
+        # The chosen objective's defaults are its own (classification's task is genre, seq2seq's copy);
+        # a text setting of another objective (a task) is empty until its objective is chosen.
+        stored = {name: values.get(name, active[name].default if name in active
+                                   else "" if setting.kind is str else setting.default)
                   for name, setting in extra.items()}
         object.__setattr__(self, "objective_values", tuple(sorted(stored.items())))
         self._check()

@@ -104,6 +104,13 @@ def test_every_range_and_choice_is_enforced_with_the_one_message(declaration, ap
     assert checked or not any(_outside(s) for s in settings_of(declaration))
 
 
+def test_each_objective_starts_from_its_own_defaults():
+    for objective in all_objectives():
+        config = TrainConfig(objective=objective.id)
+        for setting in settings_of(objective.Settings):
+            assert getattr(config, setting.name) == setting.default, (objective.id, setting.name)
+
+
 def test_json_round_trips():
     for objective in all_objectives():
         config = TrainConfig().with_objective(objective.id)
