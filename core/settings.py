@@ -142,14 +142,21 @@ def parse_settings(cls, raw: Mapping[str, Any], where: str, *, what: str = "sett
     """JSON-like values for `cls` checked one by one (aliases renamed): the keyword arguments for
     `cls(**...)`. Unknown names raise a SettingError listing the known ones."""
     settings = {s.name: s for s in settings_of(cls)}
-    renamed = {alias: s.name for s in settings.values() for alias in s.aliases}
+    aliases = {alias: s.name for s in settings.values() for alias in s.aliases}
     values = {}
     for key, value in raw.items():
-        name = renamed.get(key, key)
+        name = aliases.get(key, key)
         if name not in settings:
             raise SettingError(f"{where.rstrip(': ')} has no {what} {key!r} (it has: {', '.join(settings) or 'none'})")
         values[name] = check_value(where, settings[name], value)
     return values
+
+
+def renamed(settings, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` with each older name (a setting's `aliases`) replaced by the setting's name, so files
+    written before a rename load unchanged."""
+    names = {alias: s.name for s in settings for alias in s.aliases}
+    return {names.get(key, key): value for key, value in raw.items()}
 
 
 def check_instance(instance, where: str) -> None:

@@ -24,7 +24,7 @@ from workbench.core.blocks.peft import CATEGORY as PEFT_CATEGORY  # importing it
 from workbench.core.nn.attention import CrossAttention, SelfAttention
 from workbench.core.nn.efficient_attention import ProjectedAttention
 from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
-from workbench.core.settings import SettingError, check_instance, param
+from workbench.core.settings import SettingError, check_instance, param, renamed, settings_of
 
 _TARGET = re.compile(r"^\w+(\.\w+)*$", re.ASCII)  # a linear's qualified name: "fc", "pooler.0"
 MAX_RANK = 1024
@@ -80,6 +80,7 @@ class Tuning:
     def from_dict(cls, raw) -> "Tuning":
         if not isinstance(raw, dict):
             raise TuningError(f"'tuning' must be an object, got {raw!r}")
+        raw = renamed(settings_of(cls), raw)  # older names of a setting still load
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - set(fields))
         if unknown:

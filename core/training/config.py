@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.core.settings import Setting, SettingError, check_value, param, settings_of
+from workbench.core.settings import Setting, SettingError, check_value, param, renamed, settings_of
 from workbench.core.training.distributed import STRATEGIES
 from workbench.core.training.objectives import (get_objective, objective_ids, objective_settings, settings_for,
                                                 users_of)
@@ -152,6 +152,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Settings from JSON: every value checked by its declaration, so a wrong type says so by name."""
         known = all_settings()
+        data = renamed(known.values(), data)  # older names of a setting still load
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"unknown training setting {unknown[0]!r}")

@@ -15,7 +15,8 @@ from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.generation_settings import GenerationConfig
 from workbench.core.graph import GroupSettings
 from workbench.core.kv_cache import GenerationError
-from workbench.core.settings import Setting, SettingError, check_value, settings_of, value_from_text
+from workbench.core.settings import (Setting, SettingError, check_value, param, parse_settings, settings_of,
+                                     value_from_text)
 from workbench.core.training.config import ConfigError, TrainConfig, all_settings
 from workbench.core.training.objectives import all_objectives
 from workbench.core.tuning import Tuning, TuningError
@@ -145,6 +146,18 @@ def test_generate_options_are_the_declaration():
         if setting.name not in OWN and not (setting.kind is bool and setting.default):
             assert defaults[setting.name] == setting.default, setting.name
     assert vars(parser.parse_args(["--max-new-tokens", "7", "--early-stopping"]))["max_new_tokens"] == 7
+
+
+def test_an_older_name_still_loads():
+    @dataclasses.dataclass(frozen=True)
+    class Renamed:
+        warmup_steps: int = param(10, min=0, aliases=("warmup",), help="steps of linear warmup")
+
+    assert parse_settings(Renamed, {"warmup": 5}, "demo: ") == {"warmup_steps": 5}
+    with pytest.raises(SettingError, match="demo has no setting 'warm' \\(it has: warmup_steps\\)"):
+        parse_settings(Renamed, {"warm": 5}, "demo: ")
+    with pytest.raises(SettingError, match="demo: warmup_steps must be at least 0, got -1"):
+        parse_settings(Renamed, {"warmup": -1}, "demo: ")
 
 
 def test_text_values_read_like_json():
