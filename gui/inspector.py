@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel
 from workbench.core.graph import GROUP_SETTINGS, Graph, GraphError, Group, Node
 from workbench.core.project import Project
 from workbench.core.settings import settings_of
+from workbench.core.training.config import shown_settings
 from workbench.core.tuning import Tuning, TuningError, is_peft_block
 from workbench.gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
 from workbench.gui.editor.param_fields import block_field_editor, field_editor, help_text, setting_editor
@@ -66,8 +67,8 @@ class Inspector(QScrollArea):
             ])
             self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params)
         self._section("Training")
-        self._rows([(field.name.replace("_", " "), format_value(getattr(project.train, field.name)), "")
-                    for field in dataclasses.fields(project.train)])
+        self._rows([(setting.name.replace("_", " "), format_value(getattr(project.train, setting.name)), setting.help)
+                    for setting in shown_settings(project.train)])  # its objective's own settings included
         self._section("Data")
         self._rows([
             ("corpus", project.data.corpus.name, str(project.data.corpus)),
