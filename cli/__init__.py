@@ -23,7 +23,7 @@ class Command:
 
 
 # The order is the order of `main.py --help`.
-MODULES = ("open", "train", "info", "import_hf", "export", "sweep", "tokenizer", "data",
+MODULES = ("open", "train", "info", "memory", "import_hf", "export", "sweep", "tokenizer", "data",
            "generate", "evaluate", "runs")
 
 

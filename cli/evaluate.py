@@ -10,7 +10,8 @@ TASK_NAMES = "perplexity, next_line, genre, copy, reverse, sort or add"  # core.
 
 
 def _eval_arguments(parser) -> None:
-    parser.add_argument("source", metavar="PROJECT_OR_RUN", help="run folder (latest checkpoint) or project with weights")
+    parser.add_argument("source", metavar="PROJECT_OR_RUN",
+                        help="run folder (latest checkpoint) or project with weights")
     parser.add_argument("--task", required=True, help=f"one of {TASK_NAMES}")
     parser.add_argument("--limit", type=int, help="score at most N examples (perplexity: N tokens)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch decides)")

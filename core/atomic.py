@@ -41,6 +41,7 @@ def replace_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     mode = _kept_mode(path)
     temp = _new_temp(path)
+    mode = temp.stat().st_mode & 0o7777 if mode is None else mode  # a writer may recreate it 0o600
     try:
         write(temp)
         _fsync_file(temp)
@@ -88,6 +89,15 @@ def remove_stale_temps(path: str | Path, older_than: float = STALE_TEMP_S) -> li
                 temp.unlink()
                 removed.append(temp)
     return removed
+
+
+def give_default_mode(path: str | Path) -> Path:
+    """Give a file some library wrote the mode any new file gets (0o666 less the umask): safetensors'
+    save_file creates files 0o600, which other users of a shared run folder then cannot read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return Path(path)
 
 
 def _kept_mode(path: Path) -> int | None:

@@ -14,6 +14,7 @@ default to None, so `compiled.module(tokens)` works for any decoder-only model. 
 port left unconnected receives None.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from torch import nn
 
 from workbench.core.blocks import ModelContext, ParamError
 from workbench.core.blocks.io import InputBlock
-from workbench.core.graph import Graph, Group
+from workbench.core.graph import Edge, Graph, Group
 from workbench.core.nn.attention import CrossAttention, SelfAttention
 from workbench.core.nn.init import encoder_decoder_init, gpt2_init, is_encoder_decoder
 from workbench.core.shapes import ShapeError, TensorType
@@ -60,28 +61,45 @@ def model_context(graph: Graph) -> ModelContext:
     if len(found) != 1:
         raise ShapeError(f"a model needs exactly one Token input node, found {len(found)}")
     params = found[0].typed_params()
-    embeddings = [node for _, node in graph.walk() if node.type_id == "embed.token"]
+    embeddings = [node for node in _every_node(graph) if node.type_id == "embed.token"]
     width = embeddings[0].typed_params().width if len(embeddings) == 1 else 0
     return ModelContext(vocab_size=params.vocab_size, context_length=params.context_length, embedding_width=width)
 
 
-def infer_shapes(graph: Graph) -> ShapeReport:
+def _every_node(graph: Graph):
+    """Every node, groups entered, in no particular order (cheaper than walking in topological order)."""
+    for node in graph.nodes.values():
+        yield node
+        if isinstance(node, Group):
+            yield from _every_node(node.graph)
+
+
+def infer_shapes(graph: Graph, memo: dict | None = None) -> ShapeReport:
+    """`memo`, kept by the caller between calls, remembers each block's answer for its type, params,
+    input types and model context, so after an edit only the nodes whose inputs or params changed
+    run their block's `infer` again (core/analysis.py, issue #17)."""
     try:
         ctx = model_context(graph)
     except ShapeError as exc:
         return ShapeReport(ctx=None, problems=[("", str(exc))])
     report = ShapeReport(ctx=ctx)
-    _infer_scope(graph, "", {}, report)
+    _infer_scope(graph, "", {}, report, memo)
     return report
 
 
-def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], report: ShapeReport) -> dict:
+def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], report: ShapeReport,
+                 memo: dict | None = None) -> dict:
     """Infer one scope; `arriving` holds the types at the enclosing group's input ports. Returns the
     types reaching this scope's group outputs."""
     leaving: dict[str, TensorType] = {}
+    feeding: dict[str, list[Edge]] = {}  # node id -> edges into it, so each lookup is not a scan of all edges
+    fed: set[tuple[str, str]] = set()  # (node id, output port) wired to something
+    for edge in graph.edges:
+        feeding.setdefault(edge.dst, []).append(edge)
+        fed.add((edge.src, edge.src_port))
     for node_id in graph.topological_order():
         node, path = graph.nodes[node_id], prefix + node_id
-        inputs = _input_types(graph, node, prefix, report)
+        inputs = _input_types(feeding.get(node_id, []), node, prefix, report)
         if inputs is None:
             continue  # an upstream node already failed; one report per root cause
         if node.type_id == "group.input":
@@ -93,9 +111,9 @@ def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], rep
             if prefix and isinstance(getattr(node, "block", None), InputBlock):
                 raise ShapeError(f"{node.label()} belongs outside groups: it is an argument of the whole model")
             if isinstance(node, Group):
-                outputs = _infer_group(node, path, inputs, report)
+                outputs = _infer_group(node, path, inputs, report, memo)
             else:
-                outputs = node.block.infer(node.typed_params(), inputs, report.ctx)
+                outputs = _infer_block(node, inputs, report.ctx, memo)
                 if node.type_id == "group.output":
                     leaving[node.get_param("name")] = inputs["in"]
         except (ShapeError, ParamError) as exc:
@@ -103,8 +121,7 @@ def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], rep
             continue
         for port, tensor_type in (outputs or {}).items():
             report.types[(path, port)] = tensor_type
-        unfed = [p.name for p in node.output_ports() if p.must_feed and not any(
-            e.src_port == p.name for e in graph.edges_from(node.id))]
+        unfed = [p.name for p in node.output_ports() if p.must_feed and (node.id, p.name) not in fed]
         if unfed:
             report.problems.append((path, f"{node.label()}: output {', '.join(map(repr, unfed))} is not connected, so "
                                           "it does nothing: wire it to the positions port of every attention block "
@@ -112,10 +129,38 @@ def _infer_scope(graph: Graph, prefix: str, arriving: dict[str, TensorType], rep
     return leaving
 
 
-def _input_types(graph: Graph, node, prefix: str, report: ShapeReport) -> dict | None:
+def _infer_block(node, inputs: dict, ctx, memo: dict | None) -> dict:
+    """The block's output types, from `memo` when the same block, params, inputs and context were
+    asked before; a refusal is remembered too and raised again."""
+    if memo is None:
+        return node.block.infer(node.typed_params(), inputs, ctx)
+    key = (node.type_id, params_key(node.params), tuple(inputs.items()), ctx)
+    if key not in memo:
+        try:
+            memo[key] = node.block.infer(node.typed_params(), inputs, ctx)
+        except (ShapeError, ParamError) as exc:
+            memo[key] = exc
+    answer = memo[key]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+def params_key(params: dict):
+    """A node's params as a hashable key: their sorted items with each value's type (True is not 1
+    here), or JSON when a value is a list."""
+    key = tuple(sorted((name, type(value), value) for name, value in params.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return json.dumps(params, sort_keys=True)
+    return key
+
+
+def _input_types(feeding: list, node, prefix: str, report: ShapeReport) -> dict | None:
     inputs, missing = {}, []
     for port in node.input_ports():
-        edge = next((e for e in graph.edges_into(node.id) if e.dst_port == port.name), None)
+        edge = next((e for e in feeding if e.dst_port == port.name), None)
         if edge is None:
             if not port.optional:
                 missing.append(port.name)
@@ -131,8 +176,8 @@ def _input_types(graph: Graph, node, prefix: str, report: ShapeReport) -> dict |
     return inputs
 
 
-def _infer_group(group: Group, path: str, inputs: dict, report: ShapeReport) -> dict:
-    leaving = _infer_scope(group.graph, path + "/", inputs, report)
+def _infer_group(group: Group, path: str, inputs: dict, report: ShapeReport, memo: dict | None = None) -> dict:
+    leaving = _infer_scope(group.graph, path + "/", inputs, report, memo)
     if group.repeat > 1:
         # Repeat k + 1 receives repeat k's output wherever an output and an input share a name.
         for name, out_type in leaving.items():

@@ -35,6 +35,7 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
+from workbench.core.atomic import write_atomic
 from workbench.core.compiler import CompiledModel
 from workbench.core.confidence import bootstrap_interval, mean_interval, wilson_interval
 from workbench.core.data.tasks import SEQ2SEQ_TASKS, TASKS as TASK_FILES
@@ -178,8 +179,7 @@ def save_result(run_dir: Path, result: EvalResult) -> Path:
     folder = Path(run_dir) / EVAL_FOLDER
     folder.mkdir(exist_ok=True)
     path = folder / f"{result.task}.json"
-    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")  # a killed eval leaves the old one
 
 
 # ----- metrics, on plain tensors and strings -----

@@ -139,6 +139,7 @@ class Graph:
         self.edges: list[Edge] = []
         self.parent = parent
         self.history: History = parent.history if parent else History()
+        self._order: list[str] | None = None  # topological order, kept until a node or edge is added or removed
 
     # ----- queries -----
 
@@ -149,7 +150,11 @@ class Graph:
         return g
 
     def topological_order(self) -> list[str]:
-        return list(nx.topological_sort(self.nx()))
+        """Remembered between structural edits: every analysis after a parameter edit asks again, and
+        sorting a 1,000-node graph costs milliseconds (issue #17)."""
+        if self._order is None:
+            self._order = list(nx.topological_sort(self.nx()))
+        return list(self._order)
 
     def edges_into(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.dst == node_id]
@@ -315,6 +320,7 @@ class Graph:
     # ----- primitives: only commands call these; each emits its signal -----
 
     def _insert_node(self, node: Node | Group, index: int | None = None) -> None:
+        self._order = None
         self.nodes[node.id] = node
         if index is not None:  # restore the document order an undo expects
             order = list(self.nodes.items())
@@ -324,16 +330,19 @@ class Graph:
         self._changed()
 
     def _delete_node(self, node_id: str) -> None:
+        self._order = None
         del self.nodes[node_id]
         self.node_removed.emit(node_id)
         self._changed()
 
     def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
+        self._order = None
         self.edges.insert(len(self.edges) if index is None else index, edge)
         self.edge_added.emit(edge)
         self._changed()
 
     def _delete_edge(self, edge: Edge) -> None:
+        self._order = None
         self.edges.remove(edge)
         self.edge_removed.emit(edge)
         self._changed()

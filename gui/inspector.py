@@ -22,6 +22,7 @@ from workbench.core.tuning import Tuning, TuningError, is_peft_block
 from workbench.gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
 from workbench.gui.editor.param_fields import block_field_editor, field_editor, help_text, setting_editor
 from workbench.gui.formatting import format_count, format_value
+from workbench.gui.memory_view import training_plan
 from workbench.gui.model_facts import ModelFacts
 
 WEIGHT_BYTES = 4  # fp32
@@ -45,11 +46,17 @@ class Inspector(QScrollArea):
         self._graph: Graph | None = None  # the scope holding it, which its edits go through
         self._node: Node | Group | None = None
         self._pending_focus = ""
+        self._shown_key = None  # what the page was built from; the same again leaves it as it is (#17)
 
     # ----- the two things it shows -----
 
     def show_model(self, project: Project, facts: ModelFacts) -> None:
+        key = ("model", id(project), project.name, str(project.path), repr(project.train), repr(project.data),
+               project.tokenizer.kind, project.tokenizer.vocab_size, _facts_key(facts, ""))
+        if key == self._shown_key:
+            return  # nothing on the page changed (an edit elsewhere): keep it, and the field being typed in
         self._start_page("", None, None)
+        self._shown_key = key
         self._heading(project.name, "Model")
         self._paragraph(str(project.path) if project.path else "not saved yet", "muted")
         self._problems(facts.problems)
@@ -65,7 +72,8 @@ class Inspector(QScrollArea):
                 ("vocabulary", f"{summary.vocab_size:,}", "Distinct token ids."),
                 ("context", f"{summary.context_length:,} tokens", "Longest sequence the model reads."),
             ])
-            self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params)
+            self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params,
+                              training_plan(project))
         self._section("Training")
         self._rows([(setting.name.replace("_", " "), format_value(getattr(project.train, setting.name)), setting.help)
                     for setting in shown_settings(project.train)])  # its objective's own settings included
@@ -77,7 +85,12 @@ class Inspector(QScrollArea):
         ])
 
     def show_node(self, path: str, node: Node | Group, facts: ModelFacts, graph: Graph) -> None:
+        looks = (node.title, node.repeat) if isinstance(node, Group) else repr(node.params)
+        key = ("node", path, id(node), id(graph), looks, node.tuning, _facts_key(facts, path))
+        if key == self._shown_key:
+            return
         self._start_page(path, node, graph)
+        self._shown_key = key
         if isinstance(node, Group):
             self._show_group(path, node, facts)
         else:
@@ -209,12 +222,18 @@ class Inspector(QScrollArea):
         self._tuning_refusal.hide()
         self._add_wide(self._tuning_refusal)
 
-    def _memory_rows(self, params: int, kv_bytes_per_token: int, trainable: int | None = None) -> None:
-        """Frozen weights need no gradient and no optimizer moments: only `trainable` ones do."""
+    def _memory_rows(self, params: int, kv_bytes_per_token: int, trainable: int | None = None, plan=None) -> None:
+        """Frozen weights need no gradient and no optimizer moments: only `trainable` ones do. The whole
+        model's figure is the memory planner's (issue #23 item 5), with precision, checkpointing and batch."""
         trainable = params if trainable is None else trainable
         training = params * WEIGHT_BYTES + trainable * (TRAINING_BYTES - WEIGHT_BYTES)
+        help_text = _TRAINING_HELP
+        if plan is not None:
+            training = plan.training
+            help_text = ("Per process at these training settings: " + ", ".join(
+                f"{name} {format_count(getattr(plan, name), 'B')}" for name in plan.COMPONENTS) + ".")
         rows = [("weights", format_count(params * WEIGHT_BYTES, "B"), "Parameters in fp32 (4 bytes each)."),
-                ("training state", format_count(training, "B"), _TRAINING_HELP)]
+                ("training state", format_count(training, "B"), help_text)]
         if kv_bytes_per_token:
             rows.append(("KV cache / token", format_count(kv_bytes_per_token, "B"),
                          "What each generated token adds to the key/value cache."))
@@ -268,6 +287,7 @@ class Inspector(QScrollArea):
 
     def _start_page(self, path: str, node: Node | Group | None, graph: Graph | None) -> None:
         refocus = self._focused_field() if path and path == self._path else ""
+        self._shown_key = None
         for editor in self._editors:  # the page is deleted now: no late "editing finished" from it
             editor.blockSignals(True)
         self._path, self._node, self._graph = path, node, graph
@@ -357,6 +377,21 @@ class Inspector(QScrollArea):
 
 
 _TRAINABLE_HELP = "Weights the optimizer updates; frozen ones keep their values (Fine-tune menu, or Frozen here)."
+
+
+def _facts_key(facts: ModelFacts, path: str) -> tuple:
+    """Everything of `facts` a page shows: the model's totals and problems, and the node's (or the
+    group's insides') costs, weights, LoRA targets and output shapes."""
+    summary = facts.summary
+    totals = (facts.all_params, facts.trainable_params, tuple(facts.problems)) + (
+        (summary.flops_per_token, summary.kv_cache_bytes_per_token, summary.vocab_size, summary.context_length)
+        if summary is not None else ())
+    if not path:
+        return totals
+    rows = [facts.row(path)] + facts.rows_inside(path)
+    shapes = tuple((port, str(t)) for (where, port), t in facts.report.types.items() if where == path)
+    return totals + (tuple(vars(r) for r in rows if r is not None).__repr__(), facts.params_of(path),
+                     tuple(facts.lora_targets.get(path, ())), shapes)
 
 
 def _with_frozen(trainable: int, counts: tuple[int, int] | None) -> tuple[int, int]:

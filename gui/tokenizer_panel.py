@@ -36,6 +36,7 @@ class TokenizerPanel(QWidget):
         self.setObjectName("tokenizerPanel")
         self.project: Project | None = None
         self.tokenizer: ProjectTokenizer | None = None  # the one the Segmentation and Merges tabs show
+        self._vocabulary_due: ProjectTokenizer | None = None  # listed once its tab is opened (GPT-2's 50,257 took 4 s)
         self.compared: list[Trained] = []
         self.job: TokenizerJob | None = None
         self._build_controls()
@@ -192,6 +193,7 @@ class TokenizerPanel(QWidget):
         self.tabs.addTab(segmentation, "Segmentation")
         self.tabs.addTab(self.learned_stack, "Merges")
         self.tabs.addTab(compare, "Compare")
+        self.tabs.currentChanged.connect(self._list_vocabulary_if_shown)
 
         # The text to cut can be given more room.
         views = splitter(Qt.Orientation.Vertical, self.text_edit, self.tabs, sizes=[64, 1000], stretch=1)
@@ -343,6 +345,7 @@ class TokenizerPanel(QWidget):
         self.tabs.setTabText(1, "Merges" if replayable else "Vocabulary")
         self.learned_stack.setCurrentIndex(0 if replayable else 1)
         self.merges_list.clear()
+        self._vocabulary_due = None
         if replayable:
             self.merges_list.addItems([f"{i + 1:>5}.  {token_label(a)}  +  {token_label(b)}  →  {token_label(a + b)}"
                                        for i, (a, b) in enumerate(merges)])
@@ -361,6 +364,15 @@ class TokenizerPanel(QWidget):
         self._update_buttons()
 
     def _fill_vocabulary(self, tokenizer: ProjectTokenizer) -> None:
+        """List the vocabulary when its tab is open, else when it is opened: opening a project
+        with a 50,257-token vocabulary must not wait for a table nobody is looking at (#17)."""
+        self._vocabulary_due = tokenizer
+        self._list_vocabulary_if_shown()
+
+    def _list_vocabulary_if_shown(self, *_) -> None:
+        if self._vocabulary_due is None or self.tabs.currentIndex() != 1:
+            return
+        tokenizer, self._vocabulary_due = self._vocabulary_due, None
         scores = dict(tokenizer.scores()) if isinstance(tokenizer, TrainedTokenizer) else {}
         vocabulary = tokenizer.vocabulary()
         self.vocabulary_table.setRowCount(len(vocabulary))

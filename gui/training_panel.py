@@ -21,6 +21,7 @@ from workbench.core.training.objectives import ObjectiveError, check_special_tok
 from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder
 from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
+from workbench.gui.memory_view import MemoryView
 from workbench.gui.run_list import RunList
 from workbench.gui.theme import show_status
 from workbench.gui.training_form import TrainingForm
@@ -84,6 +85,8 @@ class TrainingPanel(QWidget):
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
                                     "to run on a cluster or in a terminal.")
         self.copy_button.clicked.connect(self.copy_command)
+        self.memory_view = MemoryView()  # memory per process from the planner (issue #19)
+        self.processes_box.valueChanged.connect(self._update_estimate)
         self.run_label = QLabel()
         self.run_label.setObjectName("runName")
         self.status_label = QLabel()
@@ -167,6 +170,7 @@ class TrainingPanel(QWidget):
         self.tabs.setObjectName("trainingTabs")
         self.tabs.addTab(self.run_list, "Runs")
         self.tabs.addTab(settings, "Settings")
+        self.tabs.addTab(self.memory_view, "Memory")
         controls = QWidget()
         controls.setMinimumWidth(CONTROLS_MIN_WIDTH)
         controls_layout = QVBoxLayout(controls)
@@ -225,6 +229,7 @@ class TrainingPanel(QWidget):
 
     def _update_estimate(self) -> None:
         config, flops = self.project.train, self._training_flops_per_token
+        self.memory_view.show_for(self.project, self.processes_box.value())
         tokens = self.project.graph.nodes_of_type("input.tokens")
         if not flops or not tokens:
             self.estimate_label.setText("")

@@ -27,6 +27,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch._subclasses.fake_tensor import is_fake
 from torch.nn.attention.bias import causal_lower_right
 
 from workbench.kernels.reference import alibi_bias, attention_mask, reference_attention
@@ -151,6 +152,8 @@ def attention(
                  backend=backend)
     if torch.compiler.is_exporting() or torch.jit.is_tracing():
         return _dispatch(q, k, v, **plain)  # an exported graph (ONNX) stays the backend's arithmetic alone
+    if is_fake(q):  # the memory planner's shapes-only forward (issue #19): no values to check, a clean step's path
+        return _dispatch(q, k, v, **plain)
     bad_q, bad_kv = _nonfinite(q, k, v)
     if q.device.type == "cpu" and not torch.compiler.is_compiling() and not (bad_q.any() or bad_kv.any()):
         # On the CPU asking costs nothing, and clean inputs (every training step) skip the masking,

@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
+from workbench.core.atomic import give_default_mode
 from workbench.core.architectures import Architecture
 from workbench.core.compiler import CompiledModel, compile_graph
 from workbench.core.data.tokenizers import CharTokenizer, ProjectTokenizer
@@ -351,6 +352,7 @@ def write_hf(project, compiled: CompiledModel, folder: str | Path, run_dir: Path
     config = hf_config(arch, hf_class, token_ids)
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    give_default_mode(folder / "model.safetensors")
     write_model_card(folder, project, arch, hf_class, sum(p.numel() for p in compiled.root.parameters()), run_dir)
     return hf_class
 

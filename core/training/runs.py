@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model, save_file
 
-from workbench.core.atomic import fsync_folder, is_temp_name, write_atomic
+from workbench.core.atomic import fsync_folder, give_default_mode, is_temp_name, write_atomic
 from workbench.core.training.run_lock import LOCK_NAME, RunLock, RunLockHeld
 
 FORMAT = 1
@@ -302,6 +302,7 @@ class RunFolder:
         shutil.rmtree(temp, ignore_errors=True)  # this process's own, from a write that raised
         temp.mkdir()
         save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(temp / "model.safetensors"))
+        give_default_mode(temp / "model.safetensors")
         torch.save(optimizer_state, temp / "optimizer.pt")
         (temp / "state.json").write_text(json.dumps({**state, "step": step, "good": True}, indent=2))
         for name in ("model.safetensors", "optimizer.pt", "state.json"):

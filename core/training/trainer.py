@@ -94,6 +94,12 @@ def resume_run(run_dir: Path, steps: int | None = None, overrides: dict | None =
         raise RunFolderError(f"{run.path}/run.json: {exc}") from None
     if steps or overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **(overrides or {}), **({"steps": steps} if steps else {})})
+    if overrides:  # --set batch_size=1e9 on resume is refused with the number, as on a new run
+        project.train = config
+        try:
+            project.check_memory()
+        except ProjectError as exc:
+            raise RunFolderError(f"cannot resume {run.path.name} with these settings: {exc}") from None
     run.muted = not join_cluster(_device_type(config)).is_main
     if not run.muted:  # rank 0 writes the folder for all ranks, so it alone holds the lock
         run = RunFolder.open_for_writing(run_dir)

@@ -46,6 +46,9 @@ class EdgeItem(QGraphicsPathItem):
                                 self._cards_across)
         stroker = QPainterPathStroker()
         stroker.setWidth(GRAB_WIDTH)
+        # Before the grab area changes: the bounding rect comes from shape(), and the scene's index
+        # must drop the curve where it was, or a removed curve stays in the index and crashes a paint.
+        self.prepareGeometryChange()
         self._grab_area = stroker.createStroke(path)  # Qt asks for shape() often; work it out once
         self.setPath(path)
         if self.label is not None:

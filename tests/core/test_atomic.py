@@ -94,3 +94,35 @@ def test_graph_save_is_atomic(tmp_path):
     path.chmod(0o640)
     Graph().save(path)
     assert '"nodes"' in path.read_text() and (os.name == "nt" or mode(path) == 0o640)
+
+
+@posix_only
+def test_weights_written_by_safetensors_get_the_usual_mode(tmp_path):
+    """safetensors' save_file creates 0o600 files; a checkpoint or export in a shared folder must be
+    readable like any other file there."""
+    import torch
+    from safetensors.torch import save_file
+
+    umask = os.umask(0o022)
+    try:
+        replace_atomic(tmp_path / "a.safetensors", lambda temp: save_file({"w": torch.zeros(2)}, str(temp)))
+        save_file({"w": torch.zeros(2)}, str(tmp_path / "b.safetensors"))
+        assert mode(tmp_path / "b.safetensors") == 0o600  # the library's own mode, which this fixes
+        atomic.give_default_mode(tmp_path / "b.safetensors")
+    finally:
+        os.umask(umask)
+    assert mode(tmp_path / "a.safetensors") == 0o644 and mode(tmp_path / "b.safetensors") == 0o644
+
+
+@posix_only
+def test_a_checkpoint_is_readable_by_others(tiny_project, tmp_path):
+    from workbench.core.training.trainer import start_run
+
+    tiny_project.train = tiny_project.train.replace(steps=2, checkpoint_every=2, sample_every=0)
+    umask = os.umask(0o022)
+    try:
+        start_run(tiny_project, tmp_path / "run", ["test"]).train()
+    finally:
+        os.umask(umask)
+    weights = next((tmp_path / "run" / "checkpoints").glob("step_*/model.safetensors"))
+    assert mode(weights) == 0o644

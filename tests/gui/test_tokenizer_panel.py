@@ -82,7 +82,9 @@ def test_stepping_through_merges_applies_k_of_them(qtbot, panel):
 
 def test_unigram_shows_its_vocabulary_with_scores(qtbot, panel):
     train(qtbot, panel, "unigram", 200)
-    assert panel.tabs.tabText(1) == "Vocabulary" and panel.vocabulary_table.rowCount() == 200
+    assert panel.tabs.tabText(1) == "Vocabulary"
+    panel.tabs.setCurrentIndex(1)  # listed when its tab is opened
+    assert panel.vocabulary_table.rowCount() == 200
     scores = dict(panel.tokenizer.scores())
     token = panel.tokenizer.vocabulary()[50]
     assert panel.vocabulary_table.item(50, 2).text() == f"{scores[token]:.3f}"

@@ -109,3 +109,13 @@ def test_crash_leftovers_go_when_the_run_is_opened_for_writing(stopped_run):
     RunFolder.open_for_writing(stopped_run).release_lock()
     assert not partial.exists() and not any(path.exists() for path in leftovers)
     assert kept.read_text() == "mine" and [step for step, _ in RunFolder.open(stopped_run).checkpoints()] == [2, 4]
+
+
+def test_resume_with_a_batch_that_cannot_fit_is_refused_before_anything_is_written(stopped_run, capsys):
+    """--set on resume is checked against memory like a new run's settings (it once went straight to
+    allocating)."""
+    assert main(["train", "--resume", str(stopped_run), "--set", "batch_size=1000000000"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot resume run with these settings" in err and "batch_size 1,000,000,000" in err
+    assert not (stopped_run / LOCK_NAME).exists()
+    assert len(RunFolder.open(stopped_run).metrics()) == 4

@@ -1,0 +1,62 @@
+"""What PyTorch really holds during one training step on the CPU, by component: the measurement the
+memory planner (core/training/memory_plan.py) is checked against (issue #19).
+
+Weights, gradients and optimizer state are the bytes of the tensors PyTorch keeps (each storage
+once); activations are what autograd saved for backward during a real forward, counted per
+storage with the same saved-tensor hooks the planner runs on fake tensors, so a difference between
+the two is a difference between fake and real execution (kernel choice, autocast, shapes).
+"""
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from workbench.core.graph import Graph
+from workbench.core.training.memory import recompute_layers
+from workbench.core.training.memory_plan import AUTOCAST, SavedBytes, _forward_arguments
+from workbench.core.training.optim import make_optimizer
+
+
+@dataclass(frozen=True)
+class MeasuredMemory:
+    weights: int  # bytes of every parameter storage
+    gradients: int  # bytes of every .grad after backward
+    optimizer: int  # bytes of every tensor in the optimizer's state after one step
+    activations: int  # bytes autograd kept for backward (checkpointed modules: their inputs)
+
+    @property
+    def training(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+
+def measure_step(graph: Graph, config, batch: int, context: int) -> MeasuredMemory:
+    """Build the model for real, run one training step at (batch, context) and count what is held."""
+    from workbench.core.compiler import compile_graph
+
+    torch.manual_seed(config.seed)
+    compiled = compile_graph(graph)
+    model = compiled.training_module
+    model.train()
+    if config.activation_checkpointing:
+        recompute_layers(model)
+    optimizer = make_optimizer(model, config.optimizer, lr=config.learning_rate, betas=(config.beta1, config.beta2),
+                               weight_decay=config.weight_decay, momentum=config.beta1)
+    arguments = _forward_arguments(compiled, graph, batch, context, config.objective)
+    dtype = AUTOCAST.get(config.precision)
+    autocast = torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
+    with SavedBytes(model, config.activation_checkpointing) as saved, autocast:
+        _, loss = model(*arguments)
+    loss.backward()
+    gradients = _bytes(p.grad for p in model.parameters() if p.grad is not None)
+    optimizer.step()
+    state = [t for per_weight in optimizer.state.values() for t in per_weight.values() if isinstance(t, torch.Tensor)]
+    return MeasuredMemory(_bytes(model.parameters()), gradients, _bytes(state), saved.result.total)
+
+
+def _bytes(tensors) -> int:
+    storages = {}
+    for tensor in tensors:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+    return sum(storages.values())
