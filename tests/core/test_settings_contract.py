@@ -9,7 +9,7 @@ import pytest
 
 from workbench.cli import add_setting_options
 from workbench.cli.generate import OWN
-from workbench.cli.train import settings_from
+from workbench.cli.train import settings_from, settings_table
 from workbench.core.blocks import all_blocks
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.generation_settings import GenerationConfig
@@ -136,6 +136,14 @@ def test_train_set_accepts_every_setting_as_text():
         settings_from(["epochs=3"])
     with pytest.raises(ConfigError, match="--set: training setting batch_size must be at least 1, got 0"):
         settings_from(["batch_size=0"])
+
+
+def test_train_lists_every_setting_with_its_owner():
+    lines = settings_table().splitlines()
+    for name in all_settings():
+        assert any(line.startswith(f"{name} ") for line in lines), name
+    assert any(line.startswith("task ") and "'genre'" in line and "[classification]" in line for line in lines)
+    assert any(line.startswith("steps ") and "at least 1" in line for line in lines)
 
 
 def test_generate_options_are_the_declaration():
