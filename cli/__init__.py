@@ -69,6 +69,30 @@ def one_line(message: str, limit: int = 2000) -> str:
     return message if len(message) <= limit else message[:limit] + f"… ({len(message) - limit:,} more characters)"
 
 
+def add_setting_options(parser: argparse.ArgumentParser, settings, skip: tuple[str, ...] = ()) -> None:
+    """One option per declared setting (core.settings.Setting): --NAME-WITH-DASHES, typed, with the
+    declared default, choices and help, so the terminal offers what the window does. A flag that is
+    off by default becomes a switch; `skip` leaves settings to options of the command's own."""
+    for setting in settings:
+        if setting.name in skip or setting.kind not in (bool, int, float, str):
+            continue
+        flag = "--" + setting.name.replace("_", "-")
+        accepts = setting.describe()
+        text = f"{setting.help} ({accepts}; default {setting.default})".replace("%", "%%")
+        if setting.kind is bool:
+            if setting.default:
+                continue  # a switch can only turn it on; commands name their own --no-X
+            parser.add_argument(flag, action="store_true", help=text)
+        else:
+            parser.add_argument(flag, type=setting.kind, default=setting.default, choices=setting.allowed(),
+                                help=text)
+
+
+def setting_values(args: argparse.Namespace, settings) -> dict:
+    """The values of the options `add_setting_options` added, by setting name."""
+    return {s.name: getattr(args, s.name) for s in settings if hasattr(args, s.name)}
+
+
 def numbers(text: str, what: str) -> list[int]:
     """A comma-separated list of whole numbers from the option --WHAT."""
     try:

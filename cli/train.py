@@ -1,6 +1,6 @@
 """main.py train PROJECT | --resume RUN_DIR: a run folder, from the terminal or under torchrun."""
 
-import json
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -15,7 +15,10 @@ def _arguments(parser) -> None:
                                                      "$WORKBENCH_RUNS_DIR or runs/ beside main.py)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run from its checkpoint")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="override a training setting, e.g. --set precision=bf16 --set grad_accumulation=4")
+                        help="override a training setting, e.g. --set precision=bf16 --set grad_accumulation=4 "
+                             "(--list-settings shows them all)")
+    parser.add_argument("--list-settings", action="store_true",
+                        help="print every training setting with its default, what it accepts and its help, and exit")
 
 
 def _train(args) -> int:
@@ -24,6 +27,9 @@ def _train(args) -> int:
     from workbench.core.training.runs import new_run_folder
     from workbench.core.training.trainer import resume_run, start_run
 
+    if args.list_settings:
+        print(settings_table())
+        return 0
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}")
     overrides = settings_from(args.set or [])
@@ -59,17 +65,53 @@ def _train(args) -> int:
 
 
 def settings_from(pairs: list[str]) -> dict:
-    """--set name=value pairs; values are JSON where they parse (numbers, true/false), else text."""
+    """--set name=value pairs, each value read and checked by its setting's declaration (core.settings):
+    the message names the setting and what it accepts, as the training form's does."""
+    from workbench.core.settings import SettingError, value_from_text
+    from workbench.core.training.config import WHERE, ConfigError, all_settings
+    from workbench.core.training.objectives import objective_settings
+
+    known = all_settings()
+    # Objectives share names with their own choices (seq2seq's task is not classification's): here only
+    # the kind is read; the TrainConfig built from these checks them against the chosen objective.
+    known.update({name: dataclasses.replace(s, choices=None) for name, s in objective_settings().items()})
     settings = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
+        name = name.strip()
         if not sep or not name:
             raise ValueError(f"--set takes name=value, got {pair!r}")
+        if name not in known:
+            raise ConfigError(f"--set: unknown training setting {name!r}; the settings are {', '.join(known)}")
         try:
-            settings[name] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[name] = value
+            settings[name] = value_from_text(known[name], value, WHERE)
+        except SettingError as exc:
+            raise ConfigError(f"--set: {exc}") from None
     return settings
+
+
+def settings_table() -> str:
+    """One line per training setting, from its declaration: name, default, what it accepts, help.
+    An objective's own settings follow, each under the objectives that declare it that way."""
+    from workbench.core.settings import settings_of
+    from workbench.core.training.config import TrainConfig
+    from workbench.core.training.objectives import all_objectives
+
+    rows = [(setting, []) for setting in settings_of(TrainConfig)]
+    for objective in all_objectives():
+        for setting in settings_of(objective.Settings):
+            same = next((owners for known, owners in rows if known == setting), None)
+            if same is None:
+                rows.append((setting, [objective.id]))
+            else:
+                same.append(objective.id)  # equal declarations share a line
+
+    def line(setting, owners) -> str:
+        default = repr(setting.default) if setting.kind is str else str(setting.default)
+        owner = f"[{', '.join(owners)}] " if owners else ""
+        return f"{setting.name:<26} {default:<11} {setting.describe():<34} {owner}{setting.help}"
+
+    return "\n".join(line(setting, owners) for setting, owners in rows)
 
 
 class _Progress:

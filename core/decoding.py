@@ -34,55 +34,9 @@ from workbench.core.inspect import AttentionMap, checkpoint_model
 from workbench.core.kv_cache import ContiguousKVCache, GenerationError, KVCache, NextTokenModel, reads_a_source
 from workbench.core.paged_cache import PagedKVCache, PagedMemory
 from workbench.core.project import Project
+from workbench.core.generation_settings import STRATEGIES, GenerationConfig  # noqa: F401 (re-exported)
 from workbench.core.training.guard import nonfinite_count
 from workbench.core.training.objectives import SpecialTokens
-
-STRATEGIES = ("greedy", "beam", "sample")
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    strategy: str = "greedy"  # greedy, beam or sample
-    max_new_tokens: int = 32  # tokens after the prompt; fewer when a stop token comes or the context fills
-    temperature: float = 1.0  # sample: logits / T; below 1 sharpens the distribution, above 1 flattens it
-    top_k: int = 0  # sample: draw from the k likeliest tokens only; 0 keeps all
-    top_p: float = 1.0  # sample: from the fewest likeliest tokens whose probability reaches p (Holtzman et al. 2020)
-    repetition_penalty: float = 1.0  # logits of tokens already present ÷ this (× when negative), Keskar et al. 2019
-    num_beams: int = 4  # beam: hypotheses kept at every step
-    length_penalty: float = 1.0  # beam: a finished hypothesis scores sum of log-probs / length ** this
-    early_stopping: bool = False  # beam: stop as soon as num_beams hypotheses have finished
-    num_return: int = 1  # beam: the n best finished hypotheses to return
-    stop_tokens: tuple[int, ...] = ()  # a sequence ends with the first of these it generates
-    seed: int | None = None  # sample: the same seed draws the same tokens
-    use_cache: bool = True  # keep keys and values between steps (core.kv_cache)
-    candidates: int = 5  # step records list this many likeliest tokens
-    record_attention: bool = False  # step records also hold that step's attention weights (needs the cache)
-
-    def check(self, vocab_size: int) -> None:
-        if self.strategy not in STRATEGIES:
-            raise GenerationError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.max_new_tokens < 1:
-            raise GenerationError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if not 0 < self.top_p <= 1:
-            raise GenerationError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0 or self.candidates < 1:
-            raise GenerationError("top_k cannot be negative and candidates must be at least 1")
-        if self.temperature <= 0 or self.repetition_penalty <= 0:
-            raise GenerationError("temperature and repetition_penalty must be above 0 (greedy is the limit of "
-                                  "a temperature falling to 0)")
-        if not 1 <= self.num_beams <= vocab_size:
-            raise GenerationError(f"num_beams must be between 1 and the vocabulary size {vocab_size}, "
-                                  f"got {self.num_beams}")
-        if not 1 <= self.num_return <= self.num_beams:
-            raise GenerationError(f"num_return must be between 1 and num_beams ({self.num_beams}), "
-                                  f"got {self.num_return}")
-        outside = [t for t in self.stop_tokens if not 0 <= t < vocab_size]
-        if outside:
-            raise GenerationError(f"stop token {outside[0]} is outside the vocabulary (0 … {vocab_size - 1})")
-        if self.record_attention and (self.strategy == "beam" or not self.use_cache):
-            raise GenerationError("attention records follow one sequence through the cache: use greedy or "
-                                  "sample with the cache on")
-
 
 def decoding_tokens(compiled: CompiledModel, tokenizer: ProjectTokenizer) -> tuple[int | None, tuple[int, ...]]:
     """The decoder's first token (an encoder-decoder's BOS, else 0; None for a decoder-only model) and the

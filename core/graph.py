@@ -20,6 +20,7 @@ from psygnal import Signal
 from workbench.core.atomic import write_atomic
 from workbench.core.blocks import ParamError, Port, get_block
 from workbench.core.commands import AddNode, Connect, Disconnect, History, MoveNode, RemoveNode, SetParam, SetTuning
+from workbench.core.settings import SettingError, check_value, param, settings_of
 from workbench.core.tuning import Tuning, TuningError, check_tuning_for
 
 FORMAT = 1  # bump when the JSON layout changes, and teach `_migrate` the step
@@ -81,6 +82,19 @@ class Node:
         if self.type_id == "group.input":
             return (Port("out", self.get_param("kind")),)
         return self.block.outputs
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """A group's own settings, declared once (core.settings): the inspector's rows and the checks
+    below read them."""
+
+    title: str = param("Group", label="Title", help="name shown on the card")
+    repeat: int = param(1, min=1, max=512, label="Repeat", help="how many copies run one after another, each with "
+                        "its own weights")
+
+
+GROUP_SETTINGS = {s.name: s for s in settings_of(GroupSettings)}
 
 
 @dataclass
@@ -217,10 +231,12 @@ class Graph:
     def set_param(self, node_id: str, name: str, value) -> None:
         node = self._require(node_id)
         if isinstance(node, Group):
-            if name not in ("title", "repeat"):
+            if name not in GROUP_SETTINGS:
                 raise GraphError(f"a group has a title and a repeat count, not {name!r}")
-            if name == "repeat":
-                self._check_repeat(value)
+            try:
+                check_value("a group's ", GROUP_SETTINGS[name], value)
+            except SettingError as exc:
+                raise GraphError(str(exc)) from None
         else:
             try:
                 node.block.parse_params({**node.params, name: value})
@@ -384,8 +400,10 @@ class Graph:
 
     @staticmethod
     def _check_repeat(repeat) -> None:
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 512:
-            raise GraphError(f"a group repeats 1 to 512 times, got {repeat!r}")
+        try:
+            check_value("a group's ", GROUP_SETTINGS["repeat"], repeat)
+        except SettingError as exc:
+            raise GraphError(str(exc)) from None
 
     def _check_io_rename(self, node: Node, name: str) -> None:
         group = next(g for g in self.parent.nodes.values() if isinstance(g, Group) and g.graph is self)

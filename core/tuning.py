@@ -24,6 +24,7 @@ from workbench.core.blocks.peft import CATEGORY as PEFT_CATEGORY  # importing it
 from workbench.core.nn.attention import CrossAttention, SelfAttention
 from workbench.core.nn.efficient_attention import ProjectedAttention
 from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
+from workbench.core.settings import SettingError, check_instance, param, renamed, settings_of
 
 _TARGET = re.compile(r"^\w+(\.\w+)*$", re.ASCII)  # a linear's qualified name: "fc", "pooler.0"
 MAX_RANK = 1024
@@ -38,15 +39,29 @@ class TuningError(ValueError):
 
 @dataclass(frozen=True)
 class Tuning:
-    frozen: bool = False  # the node's own weights keep their values while training
-    lora_rank: int = 0  # R of LoRA's update B·A on each target; 0 means no LoRA
-    lora_alpha: float = 16.0  # the update is scaled by alpha / R, so changing R needs no new learning rate
-    lora_dropout: float = 0.0  # dropout on the LoRA branch's input while training
-    lora_targets: tuple[str, ...] = ("q", "v")  # projections that get LoRA: q, k, v, proj of attention, or a linear's name
-    prefix_length: int = 0  # P learned key/value vectors in front of a self-attention's keys; 0 means none
+    """Declared with core.settings: the inspector's Fine-tuning rows are generated from these fields."""
+
+    frozen: bool = param(False, label="Frozen", help="keep this node's weights as they are while training (a "
+                         "group: every block inside)")
+    lora_rank: int = param(0, min=0, max=MAX_RANK, label="LoRA rank", help="LoRA: R of the low-rank update B·A "
+                           "added to each target projection; 0 means none (Hu et al. 2021). Its weights train even "
+                           "when the block is frozen")
+    lora_alpha: float = param(16.0, above=0, max=10_000, label="LoRA alpha", help="the update is scaled by alpha / "
+                              "R, so changing R needs no new learning rate")
+    lora_dropout: float = param(0.0, min=0, max=0.9, label="LoRA dropout", help="dropout on the LoRA branch's "
+                                "input while training")
+    lora_targets: tuple[str, ...] = param(("q", "v"), label="LoRA targets", help="projections that get LoRA, "
+                                          "separated by commas: q, k, v, proj of attention, or a linear's name")
+    prefix_length: int = param(0, min=0, max=MAX_PREFIX, label="Prefix length", help="prefix tuning: P learned "
+                               "keys and values every query of a self-attention sees; 0 means none (Li & Liang "
+                               "2021)")
 
     def __post_init__(self):
-        _check(self)
+        try:
+            check_instance(self, "")
+        except SettingError as exc:
+            raise TuningError(str(exc)) from None
+        _check_targets(self.lora_targets)
 
     @property
     def has_lora(self) -> bool:
@@ -65,33 +80,17 @@ class Tuning:
     def from_dict(cls, raw) -> "Tuning":
         if not isinstance(raw, dict):
             raise TuningError(f"'tuning' must be an object, got {raw!r}")
+        raw = renamed(settings_of(cls), raw)  # older names of a setting still load
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - set(fields))
         if unknown:
             raise TuningError(f"tuning has no setting {unknown[0]!r} (it has: {', '.join(fields)})")
-        values = dict(raw)
-        if isinstance(values.get("lora_targets"), list):
-            values["lora_targets"] = tuple(values["lora_targets"])
-        if isinstance(values.get("lora_alpha"), int) and not isinstance(values["lora_alpha"], bool):
-            values["lora_alpha"] = float(values["lora_alpha"])
-        return cls(**values)
+        return cls(**raw)  # __post_init__ checks (and widens) every value against its declaration
 
 
-def _check(t: Tuning) -> None:
-    if not isinstance(t.frozen, bool):
-        raise TuningError(f"frozen must be true or false, got {t.frozen!r}")
-    for name, top in (("lora_rank", MAX_RANK), ("prefix_length", MAX_PREFIX)):
-        value = getattr(t, name)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
-            raise TuningError(f"{name} must be a whole number from 0 to {top}, got {value!r}")
-    if isinstance(t.lora_alpha, bool) or not isinstance(t.lora_alpha, float) or not 0 < t.lora_alpha <= 10_000:
-        raise TuningError(f"lora_alpha must be a number above 0 and at most 10000, got {t.lora_alpha!r}")
-    if isinstance(t.lora_dropout, bool) or not isinstance(t.lora_dropout, (int, float)) \
-            or not 0 <= t.lora_dropout <= 0.9:
-        raise TuningError(f"lora_dropout must be a number from 0 to 0.9, got {t.lora_dropout!r}")
-    targets = t.lora_targets
-    if not isinstance(targets, tuple) or not targets or not all(isinstance(n, str) and _TARGET.match(n)
-                                                                   for n in targets):
+def _check_targets(targets: tuple) -> None:
+    """What a range cannot say: the target names are projection names, each once."""
+    if not targets or not all(isinstance(n, str) and _TARGET.match(n) for n in targets):
         raise TuningError(f"lora_targets must be a non-empty list of projection names like 'q', got {targets!r}")
     if len(set(targets)) != len(targets):
         raise TuningError(f"lora_targets names a projection twice: {list(targets)}")

@@ -15,9 +15,12 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBo
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from workbench.core.decoding import GenerationConfig, GenerationResult, StepRecord
+from workbench.core.generation_settings import TOP_K_START, TOP_P_START
+from workbench.core.settings import Setting, settings_of
 from workbench.core.project import Project
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui.beam_tree import BeamTreeView
+from workbench.gui.editor.param_fields import help_text
 from workbench.gui.figure_export import install_figure_menu
 from workbench.gui.figure_maps import beam_figure
 from workbench.gui.fork_view import ForkedOutput
@@ -26,6 +29,7 @@ from workbench.gui.theme import PANEL
 from workbench.gui.token_view import OutputColumn, ProbabilityLegend
 
 STRATEGIES = {"greedy": "Greedy", "beam": "Beam search", "top_k": "Top-k sampling", "top_p": "Top-p sampling"}
+DECLARED = {s.name: s for s in settings_of(GenerationConfig)}
 CONTROLS_WIDTH = 300  # two settings per row; the output takes the rest of the dock
 
 
@@ -79,20 +83,20 @@ class GeneratePanel(QWidget):
         for key, name in STRATEGIES.items():
             self.strategy_box.addItem(name, key)
         self.strategy_box.currentIndexChanged.connect(self._update_controls)
-        self.beams_box = _spin(1, 16, 4, "Beams kept at every step.")
-        self.top_k_box = _spin(1, 100_000, 10, "Top-k: draw from the k likeliest tokens only.")
-        self.top_p_box = _real(0.01, 1.0, 0.9, 0.05, "Top-p: draw from the fewest likeliest tokens whose "
-                                                     "probability adds up to p (the nucleus).")
-        self.temperature_box = _real(0.05, 5.0, 1.0, 0.1, "Sampling: below 1 sharper, above 1 flatter.")
-        self.penalty_box = _real(1.0, 5.0, 1.0, 0.05, "Repetition penalty: logits of tokens already present "
-                                                      "are divided by this.")
-        self.max_tokens_box = _spin(1, 4096, 200, "Tokens generated after the prompt.")
-        self.seed_box = _spin(-1, 2**31 - 1, -1, "Sampling: the same seed draws the same tokens.")
+        # Defaults, ranges and tooltips come from GenerationConfig's declaration (core.generation_settings),
+        # as the `generate` command's options do; the caps here only keep a spin box usable.
+        self.beams_box = _spin(DECLARED["num_beams"], high=16)
+        self.top_k_box = _spin(DECLARED["top_k"], high=100_000, value=TOP_K_START, low=1)  # k = 0 is plain sampling
+        self.top_p_box = _real(DECLARED["top_p"], step=0.05, value=TOP_P_START)
+        self.temperature_box = _real(DECLARED["temperature"], step=0.1, high=5.0)
+        # A penalty below 1 would reward repeats: the panel offers 1 and up.
+        self.penalty_box = _real(DECLARED["repetition_penalty"], step=0.05, high=5.0, low=1.0)
+        self.max_tokens_box = _spin(DECLARED["max_new_tokens"], high=4096)
+        self.seed_box = _spin(DECLARED["seed"], low=-1, value=-1)
         self.seed_box.setSpecialValueText("random")
         self.cache_box = QCheckBox("KV cache")
-        self.cache_box.setChecked(True)
-        self.cache_box.setToolTip("Keep each layer's keys and values between steps instead of re-reading "
-                                  "every token: the same tokens, faster.")
+        self.cache_box.setChecked(DECLARED["use_cache"].default)
+        self.cache_box.setToolTip(help_text(DECLARED["use_cache"]))
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("primaryButton")
         self.generate_button.clicked.connect(lambda: self.start(compare=False))
@@ -439,20 +443,25 @@ def _caption(text: str, buddy: QWidget) -> QLabel:
     return caption
 
 
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+def _spin(setting: Setting, *, high: int = 2**31 - 1, low: int | None = None, value: int | None = None) -> QSpinBox:
+    """A spin box for a declared whole-number setting: its minimum, its default, its help."""
     box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setToolTip(tip)
+    box.setRange(low if low is not None else int(setting.min if setting.min is not None else 0),
+                 int(min(high, setting.max if setting.max is not None else high)))
+    box.setValue(value if value is not None else setting.default)
+    box.setToolTip(help_text(setting))
     box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     return box
 
 
-def _real(low: float, high: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
+def _real(setting: Setting, *, step: float, high: float | None = None, low: float | None = None,
+          value: float | None = None) -> QDoubleSpinBox:
+    """A spin box for a declared number: two decimals, so an exclusive bound of 0 starts at 0.01."""
     box = QDoubleSpinBox()
-    box.setRange(low, high)
+    floor = setting.min if setting.min is not None else (setting.above + 0.01 if setting.above is not None else 0.0)
+    box.setRange(low if low is not None else floor, setting.max if setting.max is not None else high)
     box.setDecimals(2)
     box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
+    box.setValue(value if value is not None else setting.default)
+    box.setToolTip(help_text(setting))
     return box

@@ -14,11 +14,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QLabel, QLineEdit, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from workbench.core.graph import Graph, GraphError, Group, Node
+from workbench.core.graph import GROUP_SETTINGS, Graph, GraphError, Group, Node
 from workbench.core.project import Project
-from workbench.core.tuning import TuningError, is_peft_block
+from workbench.core.settings import settings_of
+from workbench.core.training.config import shown_settings
+from workbench.core.tuning import Tuning, TuningError, is_peft_block
 from workbench.gui.attention_pattern import SHOWN_LENGTH, AttentionPatternView
-from workbench.gui.editor.param_fields import block_field_editor, field_editor
+from workbench.gui.editor.param_fields import block_field_editor, field_editor, help_text, setting_editor
 from workbench.gui.formatting import format_count, format_value
 from workbench.gui.memory_view import training_plan
 from workbench.gui.model_facts import ModelFacts
@@ -73,8 +75,8 @@ class Inspector(QScrollArea):
             self._memory_rows(facts.all_params, summary.kv_cache_bytes_per_token, facts.trainable_params,
                               training_plan(project))
         self._section("Training")
-        self._rows([(field.name.replace("_", " "), format_value(getattr(project.train, field.name)), "")
-                    for field in dataclasses.fields(project.train)])
+        self._rows([(setting.name.replace("_", " "), format_value(getattr(project.train, setting.name)), setting.help)
+                    for setting in shown_settings(project.train)])  # its objective's own settings included
         self._section("Data")
         self._rows([
             ("corpus", project.data.corpus.name, str(project.data.corpus)),
@@ -147,12 +149,8 @@ class Inspector(QScrollArea):
                         "weights. Double-click it on the canvas to see inside.")
         self._problems([("", message) for message in facts.problems_inside(path)])
         self._section("Parameters")
-        title = field_editor("title", str, group.title, self._commit)
-        title.setToolTip("Name shown on the card.")
-        repeat = field_editor("repeat", int, group.repeat, self._commit, minimum=1, maximum=512)
-        repeat.setToolTip("How many copies run one after another (1 to 512).")
-        self._field_row("title", title)
-        self._field_row("repeat", repeat)
+        for setting in GROUP_SETTINGS.values():  # declared in core/graph.py
+            self._field_row(setting.name, setting_editor(setting, group.get_param(setting.name), self._commit))
         self._refusal_row()
         self._fine_tuning(path, group, facts)
         rows = facts.rows_inside(path)
@@ -204,31 +202,20 @@ class Inspector(QScrollArea):
         if is_peft_block(node):
             self._paragraph("A fine-tuning block: it trains even when the blocks around it are frozen.", "muted")
             return
-        frozen = field_editor("frozen", bool, tuning.frozen, self._commit_tuning)
-        frozen.setToolTip("Keep this node's weights as they are while training"
-                          + (": every block inside the group." if is_group else "."))
-        self._field_row("frozen", frozen)
-        if targets:
-            rank = field_editor("lora_rank", int, tuning.lora_rank, self._commit_tuning, minimum=0, maximum=1024)
-            rank.setToolTip("LoRA: R of the low-rank update B·A added to each target projection; 0 means none "
-                            "(Hu et al. 2021). Its weights train even when the block is frozen.")
-            self._field_row("LoRA rank", rank)
-        if targets and tuning.has_lora:
-            alpha = field_editor("lora_alpha", float, tuning.lora_alpha, self._commit_tuning)
-            alpha.setToolTip("The update is scaled by alpha / rank.")
-            dropout = field_editor("lora_dropout", float, tuning.lora_dropout, self._commit_tuning)
-            dropout.setToolTip("Dropout on the LoRA branch's input while training (0 to 0.9).")
-            chosen = field_editor("lora_targets", str, ", ".join(tuning.lora_targets), self._commit_tuning)
-            chosen.setToolTip(f"Projections that get LoRA, separated by commas. This block has: {', '.join(targets)}.")
-            self._field_row("LoRA alpha", alpha)
-            self._field_row("LoRA dropout", dropout)
-            self._field_row("LoRA targets", chosen)
-        if prefix:
-            length = field_editor("prefix_length", int, tuning.prefix_length, self._commit_tuning, minimum=0,
-                                  maximum=1024)
-            length.setToolTip("Prefix tuning: P learned keys and values every query of this layer sees; 0 means "
-                              "none (Li & Liang 2021).")
-            self._field_row("prefix length", length)
+        # Rows generated from Tuning's declaration (core/tuning.py), each only where it applies.
+        applies = {"frozen": True, "lora_rank": bool(targets), "lora_alpha": bool(targets) and tuning.has_lora,
+                   "lora_dropout": bool(targets) and tuning.has_lora, "lora_targets": bool(targets) and tuning.has_lora,
+                   "prefix_length": prefix}
+        for setting in settings_of(Tuning):
+            if not applies[setting.name]:
+                continue
+            value = getattr(tuning, setting.name)
+            if setting.name == "lora_targets":  # typed as "q, v"
+                editor = field_editor(setting.name, str, ", ".join(value), self._commit_tuning)
+                editor.setToolTip(f"{help_text(setting)}\nThis block has: {', '.join(targets)}.")
+            else:
+                editor = setting_editor(setting, value, self._commit_tuning)
+            self._field_row(setting.title(), editor)
         self._tuning_refusal = QLabel()
         self._tuning_refusal.setObjectName("inspector_problem")
         self._tuning_refusal.setWordWrap(True)

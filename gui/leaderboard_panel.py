@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QInp
 from workbench.core.eval_tasks import TASKS
 from workbench.core.leaderboard import Entry, Leaderboard, evaluable_runs, evaluated_tasks, format_metric, leaderboard
 from workbench.core.project import Project
+from workbench.core.training.objectives import get_objective, settings_for
 from workbench.core.training.runs import runs_folder
 from workbench.gui.splitters import splitter
 from workbench.gui.theme import set_style_state
@@ -31,8 +32,6 @@ REFRESH_MS = 4000
 TASK_CHARS = 28  # of a task's name and description the box shows before eliding
 DIFFERENCES_WIDTH = 300  # the side column of the selected run's differences from the best
 PROGRESS = re.compile(r"progress (\d+)/(\d+)")
-# The task a project's training objective prepares a model for, offered first.
-OBJECTIVE_TASKS = {"causal_lm": "next_line", "classification": "genre"}
 
 
 class LeaderboardPanel(QWidget):
@@ -155,8 +154,9 @@ class LeaderboardPanel(QWidget):
     def set_project(self, project: Project) -> None:
         """Offer the task the project's objective trains for: next-line for a causal LM, genre for a
         classifier, its own synthetic task for a seq2seq model."""
-        objective = project.train.objective
-        task = project.train.task if objective == "seq2seq" else OBJECTIVE_TASKS.get(objective)
+        train = project.train
+        objective = get_objective(train.objective)
+        task = objective.eval_task_for(settings_for(objective, train))
         if task in TASKS and not self.busy:
             self.task_box.setCurrentIndex(self.task_box.findData(task))
 

@@ -1,16 +1,14 @@
-"""Training settings as a form: the common ones first, with a preview of the learning rate over the
-run, then every other TrainConfig field under "Advanced".
+"""Training settings as a form generated from their declaration (core.settings): the common ones
+first, the chosen objective's own settings right after it, with a preview of the learning rate over
+the run, then the settings declared `advanced` under "Advanced".
 
-The Advanced fields are generated from the dataclass, so a setting added to core/training/config.py
-appears here without a change to this file; its tooltip is the comment beside it in that file. Each
-edit builds a new TrainConfig; one core refuses leaves the settings as they were and shows core's
-message under the form.
+A setting added to TrainConfig or to an objective's Settings appears here without a change to this
+file: its editor follows its kind, choices and range, its tooltip is its help, and it is shown only
+while its visible_when holds. Each edit builds a new TrainConfig; one core refuses leaves the
+settings as they were and shows core's message under the form.
 """
 
-import dataclasses
-import inspect
 import json
-import re
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,37 +16,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
-from workbench.core.data.tasks import CLASSIFICATION_TASKS, SEQ2SEQ_TASKS
-from workbench.core.training import config as config_module
-from workbench.core.training.config import ConfigError, TrainConfig
-from workbench.core.training.distributed import STRATEGIES
-from workbench.core.training.objectives import OBJECTIVES
-from workbench.core.training.optim import OPTIMIZERS
+from workbench.core.settings import Setting
+from workbench.core.training.config import ConfigError, TrainConfig, shown_settings
 from workbench.core.training.runs import runs_folder
-from workbench.core.training.schedule import SCHEDULES, learning_rate
+from workbench.core.training.schedule import learning_rate
 from workbench.gui import theme
-from workbench.gui.editor.param_fields import field_editor
+from workbench.gui.editor.param_fields import help_text, setting_editor
 
-CHOICES = {
-    "objective": OBJECTIVES,
-    "optimizer": OPTIMIZERS,
-    "schedule": SCHEDULES,
-    "precision": ("fp32", "bf16", "fp16"),
-    "distributed": STRATEGIES,
-    "on_nonfinite": ("stop", "skip"),
-    "device": ("auto", "cpu", "cuda"),
-}
-TASKS = {"seq2seq": SEQ2SEQ_TASKS, "classification": CLASSIFICATION_TASKS}
-BASIC = ("objective", "task", "optimizer", "schedule", "batch_size", "steps", "learning_rate", "min_learning_rate",
-         "warmup_steps", "precision", "activation_checkpointing", "grad_accumulation", "device")
 COMBO_CHARS = 8  # characters a choice box is sized for; longer choices are cut until it is widened
 PREVIEW_POINTS = 400  # the schedule is smooth: this many samples draw it exactly at any run length
-
-
-def field_comments() -> dict[str, str]:
-    """Each TrainConfig field's comment in config.py, the settings' only documentation."""
-    source = inspect.getsource(config_module.TrainConfig)
-    return dict(re.findall(r"^\s+(\w+): [^=\n]+=[^#\n]*#\s*(.+)$", source, re.MULTILINE))
 
 
 def schedule_curve(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +44,6 @@ class TrainingForm(QWidget):
         self.setObjectName("trainingForm")
         self.config = config or TrainConfig()
         self.editors: dict[str, QWidget] = {}
-        self._comments = field_comments()
         self.error_label = QLabel()
         self.error_label.setObjectName("formError")
         self.error_label.setWordWrap(True)
@@ -107,19 +82,16 @@ class TrainingForm(QWidget):
 
     def commit(self, name: str, value) -> bool:
         """Set one field as if typed; False (and the message shown) when core refuses it."""
-        changes = {name: value}
-        if name == "objective" and value != self.config.objective:
-            # The task list belongs to the objective: move to its first task (or none) with it.
-            changes["task"] = TASKS.get(value, ("",))[0]
         try:
-            config = TrainConfig.from_dict({**self.config.to_dict(), **changes})
+            config = self.config.edit(name, value)  # the objective's settings come with it (its first task)
         except (ConfigError, TypeError) as exc:
             self._show_error(str(exc), name)
             return False
         if config == self.config:
             self._show_error("")
             return True  # a field left without a change: nothing to tell anyone
-        rebuild = name == "objective"
+        # The objective brings its own settings; a choice can show or hide others (visible_when).
+        rebuild = [s.name for s in shown_settings(config)] != [s.name for s in shown_settings(self.config)]
         self.config = config
         self._show_error("")
         if rebuild:
@@ -132,17 +104,17 @@ class TrainingForm(QWidget):
     # ----- building the fields -----
 
     def _build(self) -> None:
-        """(Re)create every field from the dataclass; the task list depends on the objective."""
+        """(Re)create every field from the declaration; which ones depends on the objective."""
         fields = QWidget()
         fields.setObjectName("trainingFormFields")
         layout = QVBoxLayout(fields)
         layout.setContentsMargins(2, 2, 14, 2)
         layout.setSpacing(6)
         self.editors = {}
-        names = [f.name for f in dataclasses.fields(TrainConfig)]
-        layout.addLayout(self._section([n for n in BASIC if n in names]))
+        shown = shown_settings(self.config)
+        layout.addLayout(self._section([s for s in shown if not s.advanced]))
         layout.addWidget(_caption("Advanced", "formSection"))
-        layout.addLayout(self._section([n for n in names if n not in BASIC]))
+        layout.addLayout(self._section([s for s in shown if s.advanced]))
         layout.addStretch(1)
         previous = self._scroll.takeWidget()
         if previous is not None:
@@ -150,55 +122,40 @@ class TrainingForm(QWidget):
         self._scroll.setWidget(fields)
         self._update_preview()
 
-    def _section(self, names: list[str]) -> QFormLayout:
+    def _section(self, settings: list[Setting]) -> QFormLayout:
         form = QFormLayout()
         form.setHorizontalSpacing(10)
         form.setVerticalSpacing(5)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow column puts the label above
-        for name in names:
-            editor = self._editor(name)
-            editor.setToolTip(self._comments.get(name, ""))
+        for setting in settings:
+            name = setting.name
+            editor = self._editor(setting)
+            editor.setToolTip(help_text(setting))
             if isinstance(editor, QComboBox):  # its longest choice would otherwise set the form's width
                 editor.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
                 editor.setMinimumContentsLength(COMBO_CHARS)
             self.editors[name] = editor
-            label = QLabel(name.replace("_", " ").capitalize())
+            label = QLabel(setting.title())
             label.setToolTip(editor.toolTip())
             form.addRow(label, editor)
             if name == "schedule":
                 form.addRow(self.preview)  # right under the schedule, whose shape it shows
         return form
 
-    def _editor(self, name: str) -> QWidget:
+    def _editor(self, setting: Setting) -> QWidget:
+        name = setting.name
         value = getattr(self.config, name)
-        kind = type(value)
-        if name == "task":
-            return self._task_editor()
-        if kind in (bool, int, float) or (kind is str and name in CHOICES):
-            return field_editor(name, kind, value, self.commit, choices=CHOICES.get(name))
-        if kind is str and name.endswith("_from"):
+        if setting.kind in (bool, int, float) or setting.allowed() is not None:
+            return setting_editor(setting, value, self.commit)
+        if setting.kind is str and name.endswith("_from"):
             return self._path_editor(name, value)
-        if kind is str:
-            return field_editor(name, kind, value, self.commit)
-        # Lists and mappings (a task mixture, say) are typed as JSON, the way run.json holds them.
+        if setting.kind is str:
+            return setting_editor(setting, value, self.commit)
+        # Lists and mappings are typed as JSON, the way run.json holds them.
         editor = QLineEdit(json.dumps(value))
         editor.setObjectName(f"param_{name}")
         editor.editingFinished.connect(lambda: self.commit(name, _json_or_text(editor.text())))
-        return editor
-
-    def _task_editor(self) -> QComboBox:
-        editor = QComboBox()
-        editor.setObjectName("param_task")
-        tasks = TASKS.get(self.config.objective)
-        if tasks is None:
-            editor.addItem("none for this objective", "")
-            editor.setEnabled(False)
-            return editor
-        for task in tasks:
-            editor.addItem(task, task)
-        editor.setCurrentIndex(max(0, editor.findData(self.config.task)))
-        editor.activated.connect(lambda index: self.commit("task", editor.itemData(index)))
         return editor
 
     def _path_editor(self, name: str, value: str) -> QWidget:

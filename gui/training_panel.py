@@ -17,7 +17,7 @@ from workbench.core.compiler import infer_shapes
 from workbench.core.project import Project, ProjectError
 from workbench.core.training.compare import config_differences
 from workbench.core.training.estimate import estimate
-from workbench.core.training.objectives import ObjectiveError, check_special_tokens
+from workbench.core.training.objectives import ObjectiveError, check_special_tokens, get_objective
 from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder
 from workbench.gui.expert_load import ExpertLoadBars
 from workbench.gui.formatting import format_count, format_duration
@@ -306,7 +306,7 @@ class TrainingPanel(QWidget):
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
         objective = self._followed_objective()
-        if objective != "causal_lm":  # only the causal LM writes samples (core.training.objectives)
+        if not _writes_text(objective):  # only objectives that generate text write samples
             self.sample_box.setPlaceholderText(CLASSIFIER_HINT if objective == "classification"
                                                else NO_TEXT_HINT.format(objective=objective.replace("_", " ")))
         self.run_label.setText(self.run_dir.name)
@@ -535,3 +535,11 @@ class TrainingPanel(QWidget):
 def _about(seconds: float) -> str:
     """A tiny run would otherwise read 'about 0 s'."""
     return "under a second" if seconds < 1 else f"about {format_duration(seconds)}"
+
+
+def _writes_text(objective: str) -> bool:
+    """Whether runs of `objective` write text samples (an objective no longer registered: no)."""
+    try:
+        return get_objective(objective).generates_text
+    except ObjectiveError:
+        return False

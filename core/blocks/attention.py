@@ -8,7 +8,8 @@ port from a position block. Padding arrives on the optional `mask` port.
 
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.attention import CrossAttention, SelfAttention
 from workbench.core.shapes import ShapeError, TensorType, check_divisible, is_rotary
 from workbench.kernels.attention import BACKENDS

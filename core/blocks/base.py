@@ -7,13 +7,13 @@ module from `core/nn/` that does the work; the module knows nothing of graphs.
 """
 
 import dataclasses
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
 
+from workbench.core.settings import SettingError, param, parse_settings  # noqa: F401 (re-exported)
 from workbench.core.shapes import TensorType
 
 
@@ -35,14 +35,9 @@ class ModelContext:
     embedding_width: int = 0  # D of the model's one token embedding (0 if it has none); tied copies read it
 
 
-class ParamError(ValueError):
-    """A parameter value a block cannot accept; the message names the parameter."""
-
-
-def param(default: Any, *, help: str, min: float | None = None, max: float | None = None,
-          choices: tuple | None = None) -> Any:
-    """A Params field with the metadata the inspector and validation read."""
-    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max, "choices": choices})
+# The declaration mechanism lives in core/settings.py (shared with training, generation, tuning...);
+# blocks keep importing these names from here.
+ParamError = SettingError  # a parameter value a block cannot accept; the message names the parameter
 
 
 @dataclass(frozen=True)
@@ -111,45 +106,10 @@ class Block(ABC):
 
     def parse_params(self, raw: dict) -> Any:
         """Validate JSON-like values into a Params instance, naming the offending field."""
-        fields = {f.name: f for f in dataclasses.fields(self.Params)}
-        unknown = sorted(set(raw) - set(fields))
-        if unknown:
-            raise ParamError(f"{self.title} has no parameter {unknown[0]!r} (it has: {', '.join(fields) or 'none'})")
-        values = {}
-        for name, f in fields.items():
-            if name not in raw:
-                continue
-            values[name] = _check_value(self.title, f, raw[name])
-        return self.Params(**values)
+        return self.Params(**parse_settings(self.Params, raw, f"{self.title}: ", what="parameter"))
 
     def default_params(self) -> dict:
         return dataclasses.asdict(self.Params())
-
-
-def _check_value(title: str, f: dataclasses.Field, value: Any) -> Any:
-    kind = type(f.default)
-    meta = f.metadata
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ParamError(f"{title}: {f.name} must be true or false, got {value!r}")
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamError(f"{title}: {f.name} must be a whole number, got {value!r}")
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamError(f"{title}: {f.name} must be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):  # NaN passes every min/max comparison (issue #24)
-            raise ParamError(f"{title}: {f.name} must be a finite number, got {value!r}")
-    elif kind is str and not isinstance(value, str):
-        raise ParamError(f"{title}: {f.name} must be text, got {value!r}")
-    if meta.get("choices") is not None and value not in meta["choices"]:
-        raise ParamError(f"{title}: {f.name} must be one of {', '.join(map(str, meta['choices']))}, got {value!r}")
-    if meta.get("min") is not None and value < meta["min"]:
-        raise ParamError(f"{title}: {f.name} must be at least {meta['min']}, got {value!r}")
-    if meta.get("max") is not None and value > meta["max"]:
-        raise ParamError(f"{title}: {f.name} must be at most {meta['max']}, got {value!r}")
-    return value
 
 
 _REGISTRY: dict[str, Block] = {}

@@ -8,7 +8,8 @@ complexity is what a kernel that skips hidden blocks achieves.
 from dataclasses import dataclass
 from functools import partial
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.efficient_attention import (KernelAttention, LinformerAttention, PatternAttention,
                                          block_sparse_pattern, dilated_pattern, random_pattern)
 from workbench.core.nn.attention import SelfAttention

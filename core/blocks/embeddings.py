@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.embeddings import SegmentEmbedding, TokenEmbedding
 from workbench.core.shapes import ShapeError, hidden
 

@@ -3,8 +3,9 @@
 import math
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
 from workbench.core.nn.feedforward import ACTIVATIONS, MLP, FusedGatedMLP, GatedMLP
+from workbench.core.settings import param
 
 
 class _FeedForward(Block):

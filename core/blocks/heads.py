@@ -3,7 +3,8 @@ tokens and over classes."""
 
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.feedforward import ACTIVATIONS
 from workbench.core.nn.heads import ClassificationHead, CrossEntropyLoss, LMHead, MLMHead
 from workbench.core.shapes import ShapeError, class_logits, logits, scalar_loss

@@ -11,7 +11,8 @@ from typing import ClassVar
 
 from torch import nn
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.shapes import KINDS, ShapeError, padding_mask, segments, tokens
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.norms import FeatureBatchNorm, RMSNorm
 
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.heads import Add
 from workbench.core.shapes import hidden, same_shape
 

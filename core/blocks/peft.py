@@ -8,7 +8,8 @@ A soft prompt makes the sequence P positions longer: its output reads B×(T+P)×
 
 from dataclasses import dataclass
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.feedforward import ACTIVATIONS
 from workbench.core.nn.peft import BottleneckAdapter, DropPrompt, SoftPrompt
 from workbench.core.shapes import ShapeError, TensorType

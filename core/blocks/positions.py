@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from workbench.core.blocks.base import Block, Port, param, register
+from workbench.core.blocks.base import Block, Port, register
+from workbench.core.settings import param
 from workbench.core.nn.embeddings import LearnedPositions, SinusoidalPositions
 from workbench.core.nn.positions import AlibiPositions, RotaryPositions, T5RelativeBias
 from workbench.core.shapes import ShapeError, no_positions, rotary_positions, score_bias_positions

@@ -1,137 +1,164 @@
-"""Training settings: one frozen dataclass, saved in the project and in every run."""
+"""Training settings: one frozen dataclass, saved in the project and in every run.
+
+Every field is declared with core.settings `param` (help, range, choices, units, advanced): the
+training form, `train --set` and validation read that declaration. The objective's own settings
+(mask_probability, task, ...) are declared by the objective (core/training/objectives.py) and kept
+flat beside these in JSON, as run.json and project files have always held them; `config.task` reads
+them like fields.
+"""
 
 import dataclasses
-import math
 from dataclasses import dataclass
+from typing import Any
 
-from workbench.core.data.tasks import CLASSIFICATION_TASKS, MIXTURE, SEQ2SEQ_TASKS, TaskError, parse_mixture
+from workbench.core.settings import Setting, SettingError, check_value, param, renamed, settings_of
 from workbench.core.training.distributed import STRATEGIES
-from workbench.core.training.objectives import OBJECTIVES
+from workbench.core.training.objectives import (get_objective, objective_ids, objective_settings, settings_for,
+                                                users_of)
 from workbench.core.training.optim import OPTIMIZERS
 from workbench.core.training.schedule import SCHEDULES
+
+WHERE = "training setting "  # how messages name one of these settings
 
 
 class ConfigError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainConfig:
-    objective: str = "causal_lm"  # causal_lm, masked_lm, denoising, span_corruption, seq2seq or classification
-    task: str = ""  # seq2seq: copy, reverse, sort, add or mix (task_mixture); classification: genre; others: ""
-    task_mixture: str = ""  # task mix only: tasks and sampling weights, e.g. copy=1,reverse=1,sort=2 (T5 prefixes)
-    mask_probability: float = 0.15  # masked_lm: share of tokens chosen for prediction (BERT's 15 %)
-    noise_density: float = 0.15  # denoising, span_corruption: share of tokens hidden in spans (BART used 0.3)
-    mean_span_length: float = 3.0  # denoising: the Poisson λ of span lengths; span_corruption: their mean
-    steps: int = 2000  # optimizer steps in the run
-    batch_size: int = 32  # sequences per step; each is the graph's context length long
-    optimizer: str = "adamw"  # adamw, adam, sgd (momentum = beta1) or lion
-    schedule: str = "cosine"  # cosine, constant, inverse_sqrt or wsd (warmup-stable-decay)
-    learning_rate: float = 2e-3  # peak learning rate, reached after warmup
-    min_learning_rate: float = 2e-4  # cosine decays to this at the last step
-    warmup_steps: int = 100  # linear warmup from 0 (avoids early Adam instability)
-    weight_decay: float = 0.1  # AdamW decay on matrices (linear and embedding weights), never norms or biases
-    beta1: float = 0.9
-    beta2: float = 0.99  # a little lower than 0.999 because batches are small (nanoGPT's choice)
-    decay_fraction: float = 0.2  # wsd only: the share of steps spent decaying at the end
-    grad_clip: float = 1.0  # clip the global gradient norm to this; 0 turns clipping off
-    grad_accumulation: int = 1  # cut each batch into k micro-batches: same gradient, 1/k of the activation memory
-    precision: str = "fp32"  # fp32, bf16 (autocast, also on CPU) or fp16 (autocast + gradient scaling)
-    activation_checkpointing: bool = False  # recompute each repeated layer in backward instead of storing it
-    offload_optimizer: bool = False  # keep optimizer state and master weights in CPU memory (ZeRO-Offload)
-    compile: bool = False  # torch.compile the model (slow first steps, faster later ones)
-    distributed: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (FSDP2, parameters sharded ZeRO-3 style)
-    on_nonfinite: str = "stop"  # NaN/inf loss or gradient, or a spike: stop (last good checkpoint kept) or skip step
+    objective: str = param("causal_lm", choices=objective_ids, help="what the model learns to predict, as the "
+                           "batches it is shown (core/training/objectives.py)")
+    steps: int = param(2000, min=1, units="steps", help="optimizer steps in the run")
+    batch_size: int = param(32, min=1, help="sequences per step; each is the graph's context length long")
+    optimizer: str = param("adamw", choices=OPTIMIZERS, help="adamw, adam, sgd (momentum = beta1) or lion")
+    schedule: str = param("cosine", choices=SCHEDULES, help="cosine, constant, inverse_sqrt or wsd "
+                          "(warmup-stable-decay)")
+    learning_rate: float = param(2e-3, above=0, below=10, help="peak learning rate, reached after warmup")
+    min_learning_rate: float = param(2e-4, min=0, below=10, help="cosine decays to this at the last step")
+    warmup_steps: int = param(100, min=0, units="steps", help="linear warmup from 0 (avoids early Adam "
+                              "instability)")
+    weight_decay: float = param(0.1, min=0, advanced=True, help="AdamW decay on matrices (linear and embedding "
+                                "weights), never norms or biases")
+    beta1: float = param(0.9, min=0, below=1, advanced=True, help="Adam's first-moment decay (SGD's momentum)")
+    beta2: float = param(0.99, min=0, below=1, advanced=True, help="a little lower than 0.999 because batches "
+                         "are small (nanoGPT's choice)")
+    decay_fraction: float = param(0.2, above=0, max=1, advanced=True, visible_when={"schedule": ("wsd",)},
+                                  help="wsd only: the share of steps spent decaying at the end")
+    grad_clip: float = param(1.0, min=0, advanced=True, help="clip the global gradient norm to this; 0 turns "
+                             "clipping off")
+    grad_accumulation: int = param(1, min=1, help="cut each batch into k micro-batches: same gradient, 1/k of "
+                                   "the activation memory")
+    precision: str = param("fp32", choices=("fp32", "bf16", "fp16"), help="fp32, bf16 (autocast, also on CPU) or "
+                           "fp16 (autocast + gradient scaling)")
+    activation_checkpointing: bool = param(False, help="recompute each repeated layer in backward instead of "
+                                           "storing it")
+    offload_optimizer: bool = param(False, advanced=True, help="keep optimizer state and master weights in CPU "
+                                    "memory (ZeRO-Offload)")
+    compile: bool = param(False, advanced=True, help="torch.compile the model (slow first steps, faster later "
+                          "ones)")
+    distributed: str = param("ddp", choices=STRATEGIES, advanced=True, help="under torchrun: ddp (replicas) or "
+                             "fsdp (FSDP2, parameters sharded ZeRO-3 style)")
+    on_nonfinite: str = param("stop", choices=("stop", "skip"), advanced=True, help="NaN/inf loss or gradient, "
+                              "or a spike: stop (last good checkpoint kept) or skip the step")
     # Default 3 leaves healthy runs alone and stops lr 9.9 at step 4 of 4.17, 4.91, 10.2, 15.8 (core/training/guard.py).
-    spike_factor: float = 3.0  # a loss over factor × the median of the last 16 (and 1 nat over it) is a spike; 0: off
-    max_skipped_steps: int = 5  # skip mode: a run that skips more steps than this ends "diverged"
-    seed: int = 1337  # initial weights and the order of batches
-    # Start from earlier weights (pre-train, then fine-tune): a run folder (its latest checkpoint), a
-    # checkpoint folder or a .safetensors file. Tensors whose name and shape match load, the others keep
-    # their initialisation, and log.txt lists both. A resumed run ignores it: its checkpoint wins.
-    init_from: str = ""
-    log_every: int = 10  # steps between lines in metrics.jsonl
-    tensorboard: bool = False  # also write TensorBoard event files into the run folder (needs the tensorboard package)
-    eval_every: int = 100  # steps between validation losses
-    eval_batches: int = 8  # batches averaged for one validation loss
-    sample_every: int = 200  # steps between samples and attention snapshots (also 10, 25, 50, 100, last); 0: off
-    sample_length: int = 200  # tokens per sample
-    checkpoint_every: int = 200  # steps between checkpoints (also written on stop and at the end)
-    device: str = "auto"  # auto, cpu or cuda
-    threads: int = 0  # CPU threads for torch; 0 lets torch decide
+    spike_factor: float = param(3.0, min=0, advanced=True, help="a loss over factor × the median of the last 16 "
+                                "(and 1 nat over it) is a spike; 0: off, else above 1")
+    max_skipped_steps: int = param(5, min=0, advanced=True, visible_when={"on_nonfinite": ("skip",)},
+                                   help="skip mode: a run that skips more steps than this ends \"diverged\"")
+    seed: int = param(1337, advanced=True, help="initial weights and the order of batches")
+    init_from: str = param("", advanced=True, help="start from earlier weights: a run folder (its latest "
+                           "checkpoint), a checkpoint folder or a .safetensors file; tensors whose name and shape "
+                           "match load, log.txt lists the others; a resumed run ignores it")
+    log_every: int = param(10, min=1, advanced=True, units="steps", help="steps between lines in metrics.jsonl")
+    tensorboard: bool = param(False, advanced=True, help="also write TensorBoard event files into the run folder "
+                              "(needs the tensorboard package)")
+    eval_every: int = param(100, min=1, advanced=True, units="steps", help="steps between validation losses")
+    eval_batches: int = param(8, min=1, advanced=True, help="batches averaged for one validation loss")
+    sample_every: int = param(200, min=0, advanced=True, units="steps", help="steps between samples and "
+                              "attention snapshots (also 10, 25, 50, 100, last); 0: off")
+    sample_length: int = param(200, min=1, advanced=True, units="tokens", help="tokens per sample")
+    checkpoint_every: int = param(200, min=1, advanced=True, units="steps", help="steps between checkpoints "
+                                  "(also written on stop and at the end)")
+    device: str = param("auto", choices=("auto", "cpu", "cuda"), help="auto, cpu or cuda")
+    threads: int = param(0, min=0, advanced=True, help="CPU threads for torch; 0 lets torch decide")
+    # The registered objectives' own settings, (name, value) sorted by name; read them as attributes.
+    objective_values: tuple = dataclasses.field(default=(), init=False, repr=False)
 
-    def __post_init__(self):
-        for f in dataclasses.fields(self):  # NaN passes every range check below (issue #24)
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"training setting {f.name} must be a finite number, got {value}")
-        positive = ("steps", "batch_size", "grad_accumulation", "log_every", "eval_every", "eval_batches", "checkpoint_every", "sample_length")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"training setting {name} must be at least 1, got {getattr(self, name)}")
-        if not 0 < self.learning_rate < 10 or not 0 <= self.min_learning_rate <= self.learning_rate:
-            raise ConfigError(
-                f"learning rates must satisfy 0 ≤ min ({self.min_learning_rate}) ≤ peak ({self.learning_rate}) < 10"
-            )
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        tasks = {"seq2seq": SEQ2SEQ_TASKS, "classification": CLASSIFICATION_TASKS}.get(self.objective)
-        if tasks is None and self.task:
-            raise ConfigError(f"task is for the seq2seq and classification objectives; {self.objective} takes "
-                              f"none, got {self.task!r}")
-        mixes = self.objective == "seq2seq" and self.task == MIXTURE
-        if tasks is not None and self.task not in tasks and not mixes:
-            raise ConfigError(f"task must be one of {', '.join(tasks)} for the {self.objective} objective"
-                              f"{f' (or {MIXTURE}, with task_mixture)' if self.objective == 'seq2seq' else ''}, "
-                              f"got {self.task!r}")
-        if mixes:
-            try:
-                parse_mixture(self.task_mixture)
-            except TaskError as exc:
-                raise ConfigError(str(exc)) from None
-        elif self.task_mixture:
-            raise ConfigError(f"task_mixture is read only when task is {MIXTURE}; clear it or set task={MIXTURE}")
-        for name in ("mask_probability", "noise_density"):
-            if not 0 < getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        if self.mean_span_length < 1:
-            raise ConfigError(f"mean_span_length must be at least 1, got {self.mean_span_length}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not 0 < self.decay_fraction <= 1:
-            raise ConfigError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
-        if self.distributed not in STRATEGIES:
-            raise ConfigError(f"distributed must be one of {', '.join(STRATEGIES)}, got {self.distributed!r}")
-        if self.on_nonfinite not in ("stop", "skip"):
-            raise ConfigError(f"on_nonfinite must be stop or skip, got {self.on_nonfinite!r}")
-        if self.spike_factor < 0 or 0 < self.spike_factor <= 1:
-            raise ConfigError(f"spike_factor must be 0 (off) or above 1, got {self.spike_factor}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay cannot be negative, got {self.weight_decay}")
-        if min(self.warmup_steps, self.sample_every, self.threads, self.max_skipped_steps) < 0 or self.grad_clip < 0:
-            raise ConfigError("warmup_steps, sample_every, threads, max_skipped_steps and grad_clip cannot be negative")
+    def __init__(self, **values: Any):
+        own = {s.name: s for s in settings_of(TrainConfig)}
+        extra = objective_settings()
+        unknown = sorted(set(values) - set(own) - set(extra))
+        if unknown:
+            raise ConfigError(f"unknown training setting {unknown[0]!r}")
+        for name, setting in own.items():
+            object.__setattr__(self, name, values.get(name, setting.default))
+        chosen = values.get("objective", own["objective"].default)
+        active = {s.name: s for s in _declared(chosen)}
+        # The chosen objective's defaults are its own (classification's task is genre, seq2seq's copy);
+        # a text setting of another objective (a task) is empty until its objective is chosen.
+        stored = {name: values.get(name, active[name].default if name in active
+                                   else "" if setting.kind is str else setting.default)
+                  for name, setting in extra.items()}
+        object.__setattr__(self, "objective_values", tuple(sorted(stored.items())))
+        self._check()
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "objective_values":  # unpickling asks before the field exists
+            for key, value in self.__dict__.get("objective_values", ()):
+                if key == name:
+                    return value
+        raise AttributeError(f"TrainConfig has no setting {name!r}")
+
+    def _check(self) -> None:
+        try:
+            for setting in settings_of(TrainConfig):
+                object.__setattr__(self, setting.name, check_value(WHERE, setting, getattr(self, setting.name)))
+            objective = get_objective(self.objective)
+            values = dict(self.objective_values)
+            active = {s.name: s for s in settings_of(objective.Settings)}
+            for name, setting in objective_settings().items():
+                value = values[name]
+                if name in active:
+                    values[name] = check_value(WHERE, active[name], value)
+                elif setting.kind is str:
+                    if value:  # another objective's text (a task): meaningless here, so refused
+                        users = users_of(name)
+                        raise ConfigError(f"{name} is for the {' and '.join(users)} "
+                                          f"objective{'s' * (len(users) > 1)}; {self.objective} takes none, "
+                                          f"got {value!r}")
+                elif value != setting.default:
+                    values[name] = check_value(WHERE, setting, value)
+            object.__setattr__(self, "objective_values", tuple(sorted(values.items())))
+            message = objective.check_settings(settings_for(objective, self))
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
+        if message:
+            raise ConfigError(message)
+        if self.min_learning_rate > self.learning_rate:
+            raise ConfigError(f"learning rates must satisfy 0 ≤ min ({self.min_learning_rate}) ≤ peak "
+                              f"({self.learning_rate}) < 10")
+        if 0 < self.spike_factor <= 1:
+            raise ConfigError(f"training setting spike_factor must be 0 (off) or above 1, got {self.spike_factor}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        general = [(s.name, getattr(self, s.name)) for s in settings_of(TrainConfig)]
+        stored = dict(self.objective_values)
+        # The objective's settings right after it, as files have always listed them.
+        return dict([general[0], *((name, stored[name]) for name in objective_settings() if name in stored),
+                     *general[1:]])
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        """Settings from JSON: every value checked by its declaration, so a wrong type says so by name."""
+        known = all_settings()
+        data = renamed(known.values(), data)  # older names of a setting still load
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"unknown training setting {unknown[0]!r}")
         values = {}
         for name, value in data.items():
-            expected = type(known[name].default)
+            expected = known[name].kind
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -140,4 +167,50 @@ class TrainConfig:
         return cls(**values)
 
     def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
+        return TrainConfig(**{**self.to_dict(), **changes})
+
+    def edit(self, name: str, value: Any) -> "TrainConfig":
+        """One setting changed as a form changes it: the objective brings its own settings, and the
+        objective settles what follows from the edit (choosing a task mix starts a mixture)."""
+        if name == "objective" and value != self.objective:
+            return self.with_objective(value)
+        data = {**self.to_dict(), name: value}
+        try:
+            data = get_objective(self.objective).settle(data, name)
+        except ValueError:
+            pass  # an unknown objective: building names it
+        return TrainConfig.from_dict(data)
+
+    def with_objective(self, objective: str) -> "TrainConfig":
+        """Switch objective the way the form does: text settings of the old one are cleared, the new
+        one's take their declared defaults (its first task)."""
+        data = self.to_dict()
+        for name, setting in objective_settings().items():
+            if setting.kind is str:
+                data[name] = ""
+        for setting in _declared(objective):
+            if setting.kind is str:
+                data[setting.name] = setting.default
+        return TrainConfig(**{**data, "objective": objective})
+
+
+def _declared(objective: str) -> list[Setting]:
+    try:
+        return settings_of(get_objective(objective).Settings)
+    except ValueError:
+        return []  # an unknown objective: _check names it
+
+
+def all_settings() -> dict[str, Setting]:
+    """Every training setting a TrainConfig holds, its general ones first, then the objectives'."""
+    return {**{s.name: s for s in settings_of(TrainConfig)}, **objective_settings()}
+
+
+def shown_settings(config: TrainConfig) -> list[Setting]:
+    """The settings a form shows for `config`: the general ones and its objective's own, right after
+    the objective, each when its visible_when holds."""
+    general = settings_of(TrainConfig)
+    own = [s for s in _declared(config.objective)]
+    ordered = general[:1] + own + general[1:]
+    values = config.to_dict()
+    return [s for s in ordered if s.shown(values)]

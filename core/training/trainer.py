@@ -34,7 +34,7 @@ from workbench.core.training.guard import SpikeDetector, nonfinite_count
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from workbench.core.training.memory import peak_memory_mb, recompute_layers
-from workbench.core.training.objectives import Classification, ObjectiveError, input_kinds, make_objective, model_arguments
+from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from workbench.core.training.optim import make_optimizer
 from workbench.core.training.schedule import learning_rate
 from workbench.core.training.transfer import TransferError, transfer_weights
@@ -358,7 +358,7 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float | None]:
-        """The validation loss and, for classification, the accuracy."""
+        """The validation loss and, for an objective that reports val_accuracy, the accuracy."""
         self.model.eval()
         losses, right, seen = [], 0, 0
         for index in range(self.config.eval_batches):
@@ -366,7 +366,7 @@ class Trainer:
             with self._autocast():
                 logits, loss = self.model(*arguments)
             losses.append(loss.item())
-            if isinstance(self.objective, Classification):
+            if "val_accuracy" in self.objective.metrics:  # the objective reports it (classification)
                 right += (logits.argmax(-1) == arguments[self._kinds.index("targets")]).sum().item()
                 seen += logits.shape[0]
         accuracy = mean_across(right / seen, self.cluster) if seen else None

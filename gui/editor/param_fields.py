@@ -1,4 +1,4 @@
-"""Inspector fields generated from a block's parameter declarations (core.blocks.param).
+"""Inspector fields generated from a block's parameter declarations (core.settings.param).
 
 A whole number gets a spin box within its min and max, a flag a check box, a parameter with
 choices a drop-down, a number or a name a text field; the tooltip carries the help text and the
@@ -11,22 +11,22 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
+from workbench.core.settings import Setting, setting_of
 from workbench.gui.formatting import format_value
 
 INT_LIMIT = 2**31 - 1  # QSpinBox's range
 
 
-def help_text(field: dataclasses.Field) -> str:
-    meta = field.metadata
+def help_text(field: dataclasses.Field | Setting) -> str:
+    """The declaration's help, then what it accepts (and its units): one tooltip for every form."""
+    setting = field if isinstance(field, Setting) else setting_of(field)
     limits = []
-    if meta.get("choices"):
-        limits.append("one of " + ", ".join(map(str, meta["choices"])))
-    if meta.get("min") is not None:
-        limits.append(f"at least {format_value(meta['min'])}")
-    if meta.get("max") is not None:
-        limits.append(f"at most {format_value(meta['max'])}")
-    text = meta.get("help", "")
-    return f"{text}\n({'; '.join(limits)})" if limits else text
+    if setting.allowed() is not None or any(v is not None for v in (setting.min, setting.max, setting.above,
+                                                                     setting.below)):
+        limits.append(setting.describe())
+    if setting.units:
+        limits.append(setting.units)
+    return f"{setting.help}\n({'; '.join(limits)})" if limits else setting.help
 
 
 def field_editor(name: str, kind: type, value, commit: Callable[[str, object], None], *,
@@ -57,12 +57,37 @@ def field_editor(name: str, kind: type, value, commit: Callable[[str, object], N
     return editor
 
 
-def block_field_editor(field: dataclasses.Field, value, commit: Callable[[str, object], None]) -> QWidget:
-    meta = field.metadata
-    editor = field_editor(field.name, type(field.default), value, commit, choices=meta.get("choices"),
-                          minimum=meta.get("min"), maximum=meta.get("max"))
-    editor.setToolTip(help_text(field))
+def setting_editor(setting: Setting, value, commit: Callable[[str, object], None]) -> QWidget:
+    """The editor a declared setting gets (core.settings): its choices, its range, its help."""
+    if setting.optional and setting.allowed() is None:  # blank means None (a seed left to chance)
+        editor = QLineEdit("" if value is None else format_value(value))
+        editor.setPlaceholderText("none")
+        editor.setObjectName(f"param_{setting.name}")
+        editor.editingFinished.connect(lambda: commit(setting.name, _optional(setting.kind, editor.text())))
+        editor.setToolTip(help_text(setting))
+        return editor
+    low = setting.min if setting.min is not None else (setting.above + 1 if setting.above is not None else None)
+    high = setting.max if setting.max is not None else (setting.below - 1 if setting.below is not None else None)
+    editor = field_editor(setting.name, setting.kind, value, commit, choices=setting.allowed(),
+                          minimum=low if setting.kind is int else None, maximum=high if setting.kind is int else None)
+    editor.setToolTip(help_text(setting))  # units go here: a suffix would change what a spin box parses
     return editor
+
+
+def block_field_editor(field: dataclasses.Field, value, commit: Callable[[str, object], None]) -> QWidget:
+    return setting_editor(setting_of(field), value, commit)
+
+
+def _optional(kind: type, text: str):
+    """Blank is None; otherwise what `_parsed` makes of it, whole numbers included."""
+    if not text.strip():
+        return None
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return _parsed(kind, text)
 
 
 def _parsed(kind: type, text: str):

@@ -54,7 +54,7 @@ def test_remove_restores_edges_on_undo():
         (lambda g: g.connect("tokens", "tokens", "emb", "tokens"), "already connected"),
         (lambda g: g.connect("emb", "nope", "head", "x"), "has no output 'nope'"),
         (lambda g: g.add_node("attention.nonsense"), "unknown block type"),
-        (lambda g: g.set_param("emb", "width", 0), "width must be at least 1"),
+        (lambda g: g.set_param("emb", "width", 0), "width must be from 1 to 65536, got 0"),
         (lambda g: g.set_param("emb", "width", "wide"), "whole number"),
         (lambda g: g.add_node("norm.layer", node_id="emb"), "already exists"),
         (lambda g: g.add_node("norm.layer", node_id="2bad"), "must be letters"),
@@ -135,7 +135,7 @@ def test_random_edit_sequences_undo_to_the_original():
         ('{"format": 99}', "newer Transformer Workbench"),
         ('{"format": 1, "nodes": [{"id": "a", "type": "attention.bogus@1"}]}', "node 0 \\('a'\\): unknown block type 'attention.bogus'"),
         ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@7"}]}', "newer than this app's version"),
-        ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@1", "params": {"eps": -1}}]}', "'a'\\): LayerNorm: eps must be at least"),
+        ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@1", "params": {"eps": -1}}]}', "'a'\\): LayerNorm: eps must be from 0 to 1, got -1.0"),
         ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@1"}, {"id": "a", "type": "norm.layer@1"}]}', "used twice"),
         ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@1"}], "edges": [{"from": "a.out", "to": "b.x"}]}', "edge 0 .*no node 'b'"),
         ('{"format": 1, "nodes": [{"id": "a", "type": "norm.layer@1"}, {"id": "b", "type": "norm.layer@1"}],'

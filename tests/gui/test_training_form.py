@@ -1,10 +1,9 @@
 """The training settings form: edits change the project's TrainConfig, refusals show core's message."""
 
-import dataclasses
-
 import numpy as np
 
 from workbench.core.project import load_project
+from workbench.core.settings import settings_of
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.schedule import learning_rate
 from workbench.gui.training_form import TrainingForm
@@ -28,34 +27,50 @@ def test_an_invalid_value_is_refused_with_cores_message(qtbot):
     project = load_project()
     panel = TrainingPanel(project)
     qtbot.addWidget(panel)
-    before = project.train.steps
-    panel.form.editors["steps"].setValue(0)
-    assert project.train.steps == before
+    assert panel.form.editors["steps"].minimum() == 1  # the declared range bounds the spin box
+    before = project.train.warmup_steps
+    editor = panel.form.editors["learning_rate"]
+    editor.setText("12")
+    editor.editingFinished.emit()
+    assert project.train.learning_rate == 2e-3
     assert not panel.form.error_label.isHidden()
-    assert panel.form.error_label.text() == "training setting steps must be at least 1, got 0"
-    assert panel.form.editors["steps"].property("invalid")
-    panel.form.editors["steps"].setValue(50)
-    assert project.train.steps == 50 and panel.form.error_label.isHidden()
+    assert panel.form.error_label.text() == "training setting learning_rate must be between 0 and 10, got 12.0"
+    assert editor.property("invalid")
+    panel.form.editors["warmup_steps"].setValue(50)
+    assert project.train.warmup_steps == 50 != before and panel.form.error_label.isHidden()
 
 
-def test_every_setting_has_a_field_and_a_tooltip_from_config_py(qtbot):
-    form = TrainingForm()
+def test_every_shown_setting_has_a_field_and_a_tooltip_from_its_declaration(qtbot):
+    form = TrainingForm(TrainConfig(schedule="wsd", on_nonfinite="skip"))
     qtbot.addWidget(form)
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    # Every general setting (visible_when satisfied) and none of another objective's.
+    names = [s.name for s in settings_of(TrainConfig)]
     assert sorted(form.editors) == sorted(names)
     assert form.editors["warmup_steps"].toolTip().startswith("linear warmup from 0")
+    assert "(at least 0; steps)" in form.editors["warmup_steps"].toolTip()
+
+
+def test_a_setting_shows_only_while_its_visible_when_holds(qtbot):
+    form = TrainingForm()
+    qtbot.addWidget(form)
+    assert "decay_fraction" not in form.editors  # wsd only
+    assert form.commit("schedule", "wsd")
+    assert "decay_fraction" in form.editors
 
 
 def test_objective_brings_its_task_list(qtbot):
     form = TrainingForm()
     qtbot.addWidget(form)
-    assert not form.editors["task"].isEnabled()
+    assert "task" not in form.editors and "mask_probability" not in form.editors  # not causal_lm's settings
     combo = form.editors["objective"]
     combo.setCurrentIndex(combo.findData("seq2seq"))
     combo.activated.emit(combo.currentIndex())
     assert form.config.objective == "seq2seq" and form.config.task == "copy"
     tasks = form.editors["task"]
     assert tasks.isEnabled() and [tasks.itemText(i) for i in range(tasks.count())][:2] == ["copy", "reverse"]
+    combo.setCurrentIndex(combo.findData("causal_lm"))
+    combo.activated.emit(combo.currentIndex())
+    assert form.config.task == "" and "task" not in form.editors
 
 
 def test_learning_rate_preview_follows_the_schedule(qtbot):

@@ -36,7 +36,7 @@ def test_lora_fields_appear_with_a_rank_and_a_bad_target_is_explained(window, qt
     assert "q, k, v, proj" in inspector.field("lora_targets").toolTip()
     inspector.field("lora_alpha").setText("-1")
     inspector.field("lora_alpha").editingFinished.emit()
-    assert "lora_alpha must be a number above 0" in inspector._tuning_refusal.text()
+    assert "lora_alpha must be above 0 and at most 10000" in inspector._tuning_refusal.text()
     assert inspector.field("lora_alpha").text() == "16" and attn.tuning.lora_alpha == 16.0
     qtbot.waitUntil(lambda: "LoRA 4" in canvas.nodes["attn"].tuning_marks(), timeout=3000)
 

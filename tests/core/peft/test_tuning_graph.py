@@ -46,7 +46,7 @@ def test_project_files_written_before_tuning_load_and_save_unchanged(path):
 
 
 @pytest.mark.parametrize("tuning, message", [
-    ({"lora_rank": -1}, "lora_rank must be a whole number from 0 to 1024"),
+    ({"lora_rank": -1}, "lora_rank must be from 0 to 1024, got -1"),
     ({"lora_alpha": "big"}, "lora_alpha must be a number"),
     ({"lora_targets": []}, "lora_targets must be a non-empty list"),
     ({"frozen": "yes"}, "frozen must be true or false"),

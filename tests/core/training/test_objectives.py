@@ -235,8 +235,9 @@ def test_objective_settings_are_checked_by_name():
     with pytest.raises(ConfigError, match="objective must be one of causal_lm, masked_lm, denoising, "
                                           "span_corruption, seq2seq, classification, got 'mlm'"):
         TrainConfig(objective="mlm")
-    with pytest.raises(ConfigError, match="task must be one of copy, reverse, sort, add for the seq2seq objective"):
-        TrainConfig(objective="seq2seq")
+    with pytest.raises(ConfigError, match="training setting task must be one of copy, reverse, sort, add, mix, got ''"):
+        TrainConfig(objective="seq2seq", task="")
+    assert TrainConfig(objective="seq2seq").task == "copy"  # the objective's declared default
     with pytest.raises(ConfigError, match="task is for the seq2seq and classification objectives; masked_lm takes"):
         TrainConfig(objective="masked_lm", task="genre")
     with pytest.raises(ConfigError, match="noise_density must be between 0 and 1, got 1.5"):
