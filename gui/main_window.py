@@ -19,6 +19,7 @@ from workbench.core.graph import Graph, Group, Node
 from workbench.core.project import ASSETS, Project, ProjectError
 from workbench.gui.attention_panel import AttentionPanel
 from workbench.gui.canvas import GraphCanvas
+from workbench.gui.course_panel import CoursePanel
 from workbench.gui.data_panel import DataPanel
 from workbench.gui.editor.files import (Autosaver, autosave_time, forget_recent_files, pending_autosave, recent_files,
                               remember_recent, restore_autosave, untitled_project)
@@ -81,6 +82,12 @@ class MainWindow(QMainWindow):
                              ("Leaderboard", self.leaderboard)):
             self.panel_docks.append(self._dock(title, _scrolling(panel), bottom))
             self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+        # The Course panel (issue #18): labs week by week; opens their projects and runs in this window.
+        self.course = CoursePanel()
+        self.course.open_project.connect(self._open_recent)
+        self.course.open_run.connect(self.show_run)
+        self.panel_docks.append(self._dock("Course", self.course, bottom))
+        self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
         self.training_dock.raise_()
         self._settings_edited = False  # training settings or tokenizer changed since the last save
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)

@@ -94,8 +94,8 @@ def tokenizers(settings: dict, folder: Path, progress: Progress) -> Evidence:
     held_out = [w for text in project.tokenizer_texts(held_out=True) for w in text.split()]
     word_unknown = sum(w not in known for w in held_out) / len(held_out)
     evidence.values["word.unknown_rate"] = word_unknown
-    evidence.rows.append([f"whole words (the {vocab_size:,} commonest)", vocab_size, 1.0 * sum(map(len, held_out))
-                          / len(held_out), f"{100 * word_unknown:.1f}",
+    evidence.rows.append([f"whole words (the {vocab_size:,} commonest)", vocab_size,
+                          round(sum(map(len, held_out)) / len(held_out), 3), f"{100 * word_unknown:.1f}",
                           " ".join(w if w in known else "[UNK]" for w in settings["unseen"])])
     for kind in settings["kinds"]:
         progress(f"training the {kind} tokenizer ({vocab_size:,} tokens)")
@@ -108,7 +108,10 @@ def tokenizers(settings: dict, folder: Path, progress: Progress) -> Evidence:
         shown = "  ".join("·".join(s.text.strip() or s.text for s in p) for p in pieces)
         evidence.rows.append([kind, report.vocab_size, round(report.chars_per_token, 3),
                               f"{100 * report.unknown_rate:.2f}", shown])
-    evidence.notes.append(f"unseen words: {', '.join(settings['unseen'])} (none occurs in the training text)")
+    seen = sorted(set(settings["unseen"]) & set(words))
+    evidence.notes.append(f"unseen words: {', '.join(settings['unseen'])} ("
+                          + (f"but {', '.join(seen)} occur in the training text" if seen else
+                             "none occurs in the training text") + ")")
     return evidence
 
 

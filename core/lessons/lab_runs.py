@@ -56,10 +56,11 @@ def train_runs(spec: dict, folder: Path, progress: Progress) -> Evidence:
     curve = spec.get("curve", "val_loss")
     evidence = Evidence(columns=["run", "differs in", "status", "steps", "last loss", "val loss", "wall s"],
                         axes=("step", CURVES[curve]))
+    differing = _differing_settings(spec["runs"])
     for run in spec["runs"]:
         path, status, seconds = _train(run, folder, evidence.runs, progress)
         evidence.runs[run["name"]] = str(path)
-        _summarize(run, path, status, seconds, curve, evidence)
+        _summarize(run, path, status, seconds, curve, differing, evidence)
     for measure in spec.get("measures", []):
         progress(f"measuring {measure['kind']} on {measure['run']}")
         MEASURES[measure["kind"]](measure, Path(evidence.runs[measure["run"]]), evidence)
@@ -87,7 +88,22 @@ def _train(run: dict, folder: Path, done: dict[str, str], progress: Progress) ->
     return path, status, time.perf_counter() - started
 
 
-def _summarize(run: dict, path: Path, status: str, seconds: float, curve: str, evidence: Evidence) -> None:
+BOOKKEEPING = {"steps", "seed", "log_every", "eval_every", "eval_batches", "sample_every", "checkpoint_every",
+               "warmup_steps", "batch_size", "min_learning_rate"}  # not what a lab's runs are compared on
+
+
+def _differing_settings(runs: list[dict]) -> list[str]:
+    """The settings the table lists per run: those whose values differ between the runs (all but the
+    bookkeeping ones when the lab trains one run)."""
+    settings = [{**run.get("graph", {}), **run.get("train", {})} for run in runs]
+    names = list(dict.fromkeys(name for one in settings for name in one))
+    if len(runs) == 1:
+        return [name for name in names if name not in BOOKKEEPING]
+    return [name for name in names if len({repr(one.get(name)) for one in settings}) > 1]
+
+
+def _summarize(run: dict, path: Path, status: str, seconds: float, curve: str, differing: list[str],
+               evidence: Evidence) -> None:
     from workbench.core.training.runs import RunFolder
 
     name, rows = run["name"], RunFolder.open(path).metrics()
@@ -103,8 +119,9 @@ def _summarize(run: dict, path: Path, status: str, seconds: float, curve: str, e
         values["val_accuracy"] = validated[-1]["val_accuracy"]
     evidence.values.update({f"{name}.{key}": float(value) for key, value in values.items()})
     evidence.curves[name] = [[r["step"], r[curve]] for r in rows if curve in r]
-    differs = ", ".join(f"{k}={v}" for k, v in {**run.get("graph", {}), **run.get("train", {})}.items()
-                        if k not in ("steps", "seed")) + (f", from {run['init_from']}" if run.get("init_from") else "")
+    settings = {**run.get("graph", {}), **run.get("train", {})}
+    parts = [f"{name}={settings[name]}" for name in differing if name in settings]
+    differs = ", ".join(parts + ([f"from {run['init_from']}"] if run.get("init_from") else []))
     evidence.rows.append([name, differs or "—", status, int(values["step"]), _cell(values.get("loss")),
                           _cell(values.get("val_loss")), round(seconds, 1)])
 
