@@ -208,6 +208,7 @@ class CoursePanel(QWidget):
             self.verdict.setText(f"Expected: {self.current_lab().check.get('says', '')} (not run yet)")
             self.verdict.setStyleSheet("")
             self.view.setCurrentIndex(0)
+            self.view.setVisible(True)
             self.table.clear()
             self.table.setRowCount(0)
             self.table.setColumnCount(0)
@@ -232,7 +233,7 @@ class CoursePanel(QWidget):
             self._show_runs(evidence.runs, evidence.axes[1])
         else:
             self.view.setCurrentIndex(0)
-            self.view.currentWidget().setText("The table below is this lab's evidence.")
+        self.view.setVisible(self.view.currentIndex() != 0)  # a table lab gives the table the whole column
         for name, path in evidence.runs.items():
             self.runs_menu.addAction(name, lambda chosen=Path(path): self.open_run.emit(chosen))
         self.runs_button.setEnabled(bool(evidence.runs))
