@@ -60,7 +60,7 @@ def test_a_lab_with_runs_shows_their_curves_and_offers_them(panel, qtbot, runs_i
     tiny = {"tokens.context_length": 16, "tok_emb.width": 32, "layers.repeat": 1, "layers/attn.heads": 2}
     train = {"steps": 2, "batch_size": 2, "warmup_steps": 0, "log_every": 1, "eval_every": 1, "eval_batches": 1,
              "sample_every": 0, "checkpoint_every": 2}
-    lab = json.loads((COURSE / "w10-lion-adamw.json").read_text())
+    lab = json.loads((COURSE / "w10-lr-spike.json").read_text())
     lab["id"], lab["experiment"]["runs"] = "tiny-runs", [
         {"name": name, "project": "presets/gpt-tiny.json", "graph": tiny, "train": {**train, "learning_rate": rate}}
         for name, rate in (("a", 1e-3), ("b", 1e-2))]
