@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.course = CoursePanel()
         self.course.open_project.connect(self._open_recent)
         self.course.open_run.connect(self.show_run)
-        self.panel_docks.append(self._dock("Course", self.course, bottom))
+        self.panel_docks.append(self._dock("Course", _scrolling(self.course), bottom))
         self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
         self.training_dock.raise_()
         self._settings_edited = False  # training settings or tokenizer changed since the last save
