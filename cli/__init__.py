@@ -24,7 +24,7 @@ class Command:
 
 # The order is the order of `main.py --help`.
 MODULES = ("open", "train", "info", "memory", "import_hf", "export", "sweep", "tokenizer", "data",
-           "generate", "evaluate", "runs")
+           "generate", "evaluate", "length", "runs", "lesson")
 
 
 def commands() -> dict[str, Command]:

@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.tokenizers.tokenizer_applied.connect(self._settings_changed)
         self.data.settings_changed.connect(self._settings_changed)
         self.data.train_requested.connect(self.training.start)  # "Train on this data" (#23 item 3)
+        self.course.open_project.connect(self._open_recent)  # a lab's project, opened in the editor
+        self.course.open_run.connect(self.show_run)  # a lab's run, shown in Training, Attention, Generate
         self.setAcceptDrops(True)
         self._attach(project)
         self.resize(1440, 900)

@@ -36,6 +36,7 @@ PANELS = (
     Panel("tokenizer", "Tokenizer", "tokenizer_panel", "TokenizerPanel", "tokenizers"),
     Panel("data", "Data", "data_panel", "DataPanel", "data"),
     Panel("leaderboard", "Leaderboard", "leaderboard_panel", "LeaderboardPanel", "leaderboard", takes_project=True),
+    Panel("course", "Course", "course_panel", "CoursePanel", "course"),
 )
 
 

@@ -14,10 +14,10 @@ def test_every_bottom_panel_fits_the_default_dock(window, qtbot):
         assert isinstance(area, QScrollArea)
         hint = area.widget().minimumSizeHint()
         sizes[dock.windowTitle()] = (hint.width(), hint.height())
-    assert set(sizes) == {"Training", "Attention", "Generate", "Tokenizer", "Data", "Leaderboard"}
+    assert set(sizes) == {"Training", "Attention", "Generate", "Tokenizer", "Data", "Leaderboard", "Course"}
     too_big = {title: size for title, size in sizes.items() if size[0] > MAX_WIDTH or size[1] > MAX_HEIGHT}
     assert not too_big, f"minimum sizes above {MAX_WIDTH} × {MAX_HEIGHT}: {too_big}"
-    for title in ("Generate", "Tokenizer", "Data", "Leaderboard"):  # raised in turn, none scrolls
+    for title in ("Generate", "Tokenizer", "Data", "Leaderboard", "Course"):  # raised in turn, none scrolls
         window.raise_panel(title)
         area = next(dock.widget() for dock in window.panel_docks if dock.windowTitle() == title)
         qtbot.waitUntil(area.isVisible, timeout=2000)

@@ -1,0 +1,13 @@
+"""The course inside the app (issue #18): a lab for each week of the syllabus, as data.
+
+    lab.py          a lab is a JSON file in assets/course/: the week, its text, the projects it
+                    opens, the experiment it runs and the expected result, stated as a check
+    checks.py       the check kinds (less, greater, at_least, between, all) a lab's result is judged by
+    experiments.py  the experiment kinds (training runs that differ in one setting, tokenizers,
+                    attention cost, model facts) that turn a lab into evidence: named numbers, a
+                    table, curves or a heatmap
+    runner.py       runs a lab headless into a folder, evaluates its check, saves result.json
+
+The window's Course panel and `main.py lesson` both go through runner.py, so a lab checked in the
+terminal shows the same numbers and verdict in the window.
+"""

@@ -1,0 +1,383 @@
+"""The Course panel (issue #18): the labs week by week, each with its text, its projects, a Run
+button, and the expected result's verdict beside the evidence it was judged on.
+
+The labs are data (core/lessons/): this panel only shows them. Run starts `main.py lesson run ID
+--json` in a process of its own, exactly what a student would type, so the window never trains in
+its thread and a lab checked in the terminal shows here the same way: the panel reads the lab's
+result.json when the process ends, or when a lab is picked that has finished before.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
+                               QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from workbench.core.lessons.lab import Lab, LessonError, load_course
+from workbench.core.lessons.runner import LabResult, load_result
+from workbench.core.training.runs import RunFolder, RunFolderError
+from workbench.gui import theme
+from workbench.gui.heatmap import AttentionHeatmap
+from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
+
+MAIN = Path(__file__).resolve().parent.parent / "main.py"
+HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
+MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
+PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
+
+
+class CoursePanel(QWidget):
+    open_project = Signal(Path)  # a lab's project file, to open in the editor
+    open_run = Signal(Path)  # a run a lab trained, to show in the Training, Attention and Generate panels
+    finished = Signal(str)  # a lab's id, when its run has ended and its result is shown
+
+    def __init__(self, runs_dir: Path | None = None, labs: list[Lab] | None = None):
+        super().__init__()
+        self.runs_dir = runs_dir  # None: the app's runs folder (core.training.runs.runs_folder)
+        self.process: QProcess | None = None
+        self.running_id = ""
+        self._progress_tail = ""
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["lab", "result"])
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setWordWrap(True)
+        self.tree.currentItemChanged.connect(lambda item, _: self._show(self._lab_of(item)))
+        self.progress = QLabel()
+        self.progress.setObjectName("courseProgress")
+        self.title = QLabel()
+        self.title.setObjectName("courseTitle")
+        self.title.setWordWrap(True)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Open the lab's project in the editor (a menu when it has several)")
+        self.open_button.clicked.connect(self._open_project)
+        self.run_button = QPushButton("Run lab")
+        self.run_button.clicked.connect(self._run_or_stop)
+        self.runs_button = QPushButton("Runs")
+        self.runs_menu = QMenu(self)
+        self.runs_button.setMenu(self.runs_menu)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setObjectName("courseVerdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.loss_plot = LossPlot()
+        self.curve_plot = pg.PlotWidget(background=theme.BASE)
+        self.curve_plot.addLegend(labelTextColor=theme.MUTED_TEXT, offset=(8, 4))
+        self.heatmap = AttentionHeatmap(detailed=True)
+        self.view = QStackedWidget()
+        for widget in (QLabel("Run the lab to see its evidence."), self.loss_plot, self.curve_plot, self.heatmap):
+            self.view.addWidget(widget)
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout()
+        self.labs: list[Lab] = []
+        self.load(labs)
+
+    def _layout(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.progress)
+        column.addWidget(self.tree)
+        middle = QWidget()
+        text = QVBoxLayout(middle)
+        text.setContentsMargins(6, 0, 6, 0)
+        text.addWidget(self.title)
+        reading = QScrollArea()  # the lab's text scrolls; the buttons under it stay whole
+        reading.setWidgetResizable(True)
+        reading.setFrameShape(QFrame.Shape.NoFrame)
+        reading.setWidget(self.text)
+        text.addWidget(reading, 1)
+        buttons = QHBoxLayout()
+        for button in (self.open_button, self.run_button, self.runs_button):
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        text.addLayout(buttons)
+        text.addWidget(self.status)
+        right = QWidget()
+        evidence = QVBoxLayout(right)
+        evidence.setContentsMargins(0, 0, 0, 0)
+        evidence.addWidget(self.verdict)
+        notes = QScrollArea()  # the measured parts and the experiment's notes, under the table
+        notes.setWidgetResizable(True)
+        notes.setFrameShape(QFrame.Shape.NoFrame)
+        notes.setWidget(self.notes)
+        split = QSplitter(Qt.Orientation.Vertical)
+        for pane, stretch in ((self.view, 5), (self.table, 3), (notes, 2)):
+            split.addWidget(pane)
+            split.setStretchFactor(split.count() - 1, stretch)
+        evidence.addWidget(split, 1)
+        panes = QSplitter(Qt.Orientation.Horizontal)
+        for pane, stretch in ((left, 3), (middle, 4), (right, 5)):
+            panes.addWidget(pane)
+            panes.setStretchFactor(panes.count() - 1, stretch)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(panes)
+
+    def set_project(self, _project) -> None:
+        """The course does not follow the open project: each lab names the projects it opens."""
+
+    def closeEvent(self, event) -> None:
+        """A lab still running is stopped with the window; the runs it finished stay on disk."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.waitForFinished(5000)
+        super().closeEvent(event)
+
+    # ----- the course -----
+
+    def load(self, labs: list[Lab] | None = None) -> None:
+        """Fill the list from the course files; a broken lab file is reported, not fatal."""
+        try:
+            self.labs = labs if labs is not None else load_course()
+        except LessonError as exc:
+            self.labs = []
+            self.status.setText(f"The course cannot load: {exc}")
+        self.tree.clear()
+        heading_item = None
+        for lab in self.labs:
+            if heading_item is None or heading_item.text(0) != lab.heading:
+                heading_item = QTreeWidgetItem(self.tree, [lab.heading])
+                heading_item.setFlags(heading_item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+                heading_item.setExpanded(True)
+            item = QTreeWidgetItem(heading_item, [lab.title, ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, lab.id)
+            item.setToolTip(0, f"{lab.id}: {lab.title}")
+        self._refresh_marks()
+        if self.labs:
+            self.select(self.labs[0].id)
+
+    def select(self, lab_id: str) -> bool:
+        for item in self._lab_items():
+            if item.data(0, Qt.ItemDataRole.UserRole) == lab_id:
+                self.tree.setCurrentItem(item)
+                return True
+        return False
+
+    def current_lab(self) -> Lab | None:
+        return self._lab_of(self.tree.currentItem())
+
+    def _lab_items(self) -> list[QTreeWidgetItem]:
+        return [self.tree.topLevelItem(i).child(j) for i in range(self.tree.topLevelItemCount())
+                for j in range(self.tree.topLevelItem(i).childCount())]
+
+    def _lab_of(self, item: QTreeWidgetItem | None) -> Lab | None:
+        lab_id = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        return next((lab for lab in self.labs if lab.id == lab_id), None)
+
+    def _refresh_marks(self) -> None:
+        held = 0
+        for item in self._lab_items():
+            lab = self._lab_of(item)
+            result = load_result(lab, self.runs_dir)
+            mark = NOT_RUN if result is None else HOLDS if result.verdict.passed else FAILS
+            held += result is not None and result.verdict.passed
+            item.setText(1, "…" if lab.id == self.running_id else MARKS[mark])
+            item.setToolTip(1, "running" if lab.id == self.running_id else mark)
+        self.progress.setText(f"{held} of {len(self.labs)} labs show their expected result")
+
+    # ----- one lab -----
+
+    def _show(self, lab: Lab | None) -> None:
+        if lab is None:
+            return
+        self.title.setText(f"<b>{lab.heading}: {lab.title}</b>")
+        self.text.setText("".join(f"<p><b>{label}</b> {value}</p>" for label, value in (
+            ("What it teaches.", lab.teaches), ("What to do.", lab.todo), ("What to look for.", lab.look_for),
+            ("Paper.", f"<i>{lab.paper}</i>"))) + f"<p style='color:{theme.MUTED_TEXT.name()}'>About "
+            f"{lab.minutes:g} min on a 2-core CPU · lab file {lab.path.name} (copy it, change a setting and run "
+            f"<code>main.py lesson run --file COPY</code>)</p>")
+        self.open_button.setEnabled(bool(lab.projects))
+        self._set_running(self.running_id)
+        self.show_result(load_result(lab, self.runs_dir))
+
+    def show_result(self, result: LabResult | None) -> None:
+        """The verdict beside its evidence; an empty view before the lab has run."""
+        self.runs_menu.clear()
+        if result is None:
+            self.verdict.setText(f"Expected: {self.current_lab().check.get('says', '')} (not run yet)")
+            self.verdict.setStyleSheet("")
+            self.view.setCurrentIndex(0)
+            self.view.setVisible(True)
+            self.table.clear()
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.notes.clear()
+            self.runs_button.setEnabled(False)
+            return
+        verdict, evidence = result.verdict, result.evidence
+        self.verdict.setStyleSheet(f"color: {(PASS_COLOUR if verdict.passed else theme.ERROR).name()};")
+        self.verdict.setText(f"<b>{HOLDS if verdict.passed else FAILS}</b> — {verdict.says}<br>"
+                             f"margin {verdict.margin:+.4g} · ran {result.seconds:.0f} s, {result.finished_at}")
+        self.verdict.setToolTip(verdict.measured.replace("; ", "\n"))
+        self._fill_table(evidence.columns, evidence.rows)
+        measured = [f"measured: {part}" for part in verdict.measured.split("; ")]
+        self.notes.setText("<br>".join(_escape(line) for line in measured + evidence.notes))
+        lab = self.current_lab()
+        view = lab.evidence if lab is not None else "table"
+        if view == "heatmap" and evidence.heatmap:
+            self._show_heatmap(evidence.heatmap)
+        elif view == "curves" and evidence.curves and (evidence.log_axes or evidence.axes[0] != "step"):
+            self._show_curves(evidence.curves, evidence.axes, evidence.log_axes)
+        elif view == "curves" and evidence.runs:
+            self._show_runs(evidence.runs, evidence.axes[1])
+        else:
+            self.view.setCurrentIndex(0)
+        self.view.setVisible(self.view.currentIndex() != 0)  # a table lab gives the table the whole column
+        for name, path in evidence.runs.items():
+            self.runs_menu.addAction(name, lambda chosen=Path(path): self.open_run.emit(chosen))
+        self.runs_button.setEnabled(bool(evidence.runs))
+
+    def _fill_table(self, columns: list[str], rows: list[list]) -> None:
+        self.table.clear()
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels(columns)
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, cell in enumerate(row):
+                item = QTableWidgetItem(f"{cell:,}" if isinstance(cell, int) else str(cell))
+                item.setToolTip(str(cell))
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
+
+    def _show_runs(self, runs: dict[str, str], label: str) -> None:
+        """The lab's runs on the Training panel's plot: the first followed, the others overlaid."""
+        series = []
+        for name, path in runs.items():
+            try:
+                rows = RunFolder.open(path).metrics()
+            except RunFolderError:
+                continue  # deleted since: the table still has its numbers
+            one = RunSeries()
+            one.add_rows(rows)
+            series.append((name, one, rows))
+        if not series:
+            self.view.setCurrentIndex(0)
+            return
+        first_name, _, first_rows = series[0]
+        self.loss_plot.set_metric("accuracy" if label == "validation accuracy" else "loss")
+        self.loss_plot.clear_rows(first_name)
+        self.loss_plot.add_rows(first_rows)
+        self.loss_plot.set_overlays([(name, one) for name, one, _ in series[1:]])
+        self.view.setCurrentWidget(self.loss_plot)
+
+    def _show_curves(self, curves: dict[str, list], axes, log_axes: bool) -> None:
+        """Curves that are not training steps: cost against length (log-log), loss against position."""
+        plot = self.curve_plot.getPlotItem()
+        plot.clear()
+        plot.setLogMode(x=log_axes, y=log_axes)
+        plot.setLabel("bottom", axes[0])
+        plot.setLabel("left", axes[1])
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        lengths: set[float] = set()
+        for index, (name, points) in enumerate(curves.items()):
+            xs, ys = np.array([p[0] for p in points], float), np.array([p[1] for p in points], float)
+            colour = RUN_COLOURS[index % len(RUN_COLOURS)]
+            plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o" if len(xs) < 20 else None,
+                      symbolBrush=colour, name=name)
+            lengths.update(xs.tolist())
+        if log_axes:  # label the measured lengths themselves: log mode's own minor ticks overlap
+            plot.getAxis("bottom").setTicks([[(np.log10(x), f"{x:g}") for x in sorted(lengths)]])
+        else:
+            plot.getAxis("bottom").setTicks(None)
+        self.view.setCurrentWidget(self.curve_plot)
+
+    def _show_heatmap(self, heatmap: dict) -> None:
+        self.heatmap.set_weights(np.array(heatmap["matrix"], dtype=np.float32), heatmap["rows"], heatmap["columns"])
+        self.heatmap.setToolTip(heatmap.get("title", ""))
+        self.view.setCurrentWidget(self.heatmap)
+
+    # ----- running -----
+
+    def _open_project(self) -> None:
+        lab = self.current_lab()
+        if lab is None or not lab.projects:
+            return
+        if len(lab.projects) == 1:
+            self.open_project.emit(lab.projects[0])
+            return
+        menu = QMenu(self)
+        for path in lab.projects:
+            menu.addAction(path.name, lambda chosen=path: self.open_project.emit(chosen))
+        menu.exec(self.open_button.mapToGlobal(self.open_button.rect().bottomLeft()))
+
+    def _run_or_stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # the runs it finished stay on disk; the lab has no result until it runs whole
+            return
+        lab = self.current_lab()
+        if lab is not None:
+            self.run(lab.id)
+
+    def run(self, lab_id: str) -> None:
+        """Start `main.py lesson run ID --json` in its own process; progress lines come on stderr."""
+        arguments = [str(MAIN), "lesson", "run", lab_id, "--json"]
+        if self.runs_dir is not None:
+            arguments += ["--runs-dir", str(self.runs_dir)]
+        self.process = QProcess(self)
+        self.process.readyReadStandardError.connect(self._read_progress)
+        self.process.finished.connect(self._process_finished)
+        self._set_running(lab_id)
+        self.process.start(sys.executable, arguments)
+
+    def is_running(self) -> bool:
+        return self.process is not None
+
+    def _read_progress(self) -> None:
+        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines:
+            self._progress_tail = lines[-1]
+            self.status.setText(f"Running {self.running_id}: {self._progress_tail}")
+
+    def _process_finished(self, code: int, _status) -> None:
+        process, lab_id = self.process, self.running_id
+        output = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
+        process.deleteLater()
+        self.process = None
+        self._set_running("")
+        try:
+            result = LabResult.from_dict(json.loads(output))
+            self.status.setText(f"{lab_id} finished in {result.seconds:.0f} s")
+        except (ValueError, KeyError, TypeError):
+            result = None
+            self.status.setText(f"{lab_id} ended without a result (exit {code}): {self._progress_tail}")
+        current = self.current_lab()
+        if current is not None and current.id == lab_id:
+            self.show_result(result or load_result(current, self.runs_dir))
+        self.finished.emit(lab_id)
+
+    def _set_running(self, lab_id: str) -> None:
+        self.running_id = lab_id
+        busy = bool(lab_id)
+        current = self.current_lab()
+        self.run_button.setText("Stop" if busy and current is not None and current.id == lab_id else "Run lab")
+        self.run_button.setEnabled(not busy or (current is not None and current.id == lab_id))
+        if busy:
+            self.status.setText(f"Running {lab_id}…")
+        self._refresh_marks()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

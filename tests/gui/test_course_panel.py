@@ -1,0 +1,88 @@
+"""The Course panel: weeks in order, a lab's text, a finished lab's verdict beside its evidence, and
+a lab run from the Run button in a child process, as a student would."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from workbench.core.lessons.lab import COURSE, find_lab, load_course, load_lab
+from workbench.core.lessons.runner import run_lab
+from workbench.gui.course_panel import HOLDS, NOT_RUN, CoursePanel
+
+LAB_TIMEOUT_MS = 240_000  # a child process importing torch and training on a busy 2-core machine
+
+
+@pytest.fixture
+def panel(qtbot, runs_in_tmp):
+    widget = CoursePanel(runs_dir=runs_in_tmp)
+    qtbot.addWidget(widget)
+    widget.resize(1400, 420)
+    widget.show()
+    return widget
+
+
+def test_weeks_in_order_with_each_labs_text(panel):
+    headings = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+    assert headings == list(dict.fromkeys(lab.heading for lab in load_course()))
+    assert panel.select("w5-tokenizers")
+    lab = panel.current_lab()
+    assert lab.teaches[:40] in panel.text.text() and "Sennrich" in panel.text.text()
+    assert NOT_RUN in panel.verdict.text() or "not run yet" in panel.verdict.text()
+    assert not panel.runs_button.isEnabled()
+
+
+def test_a_finished_lab_shows_its_verdict_beside_its_evidence(panel, runs_in_tmp):
+    run_lab(find_lab("w12-llms-side-by-side"), runs_in_tmp)
+    panel.load()
+    assert panel.select("w12-llms-side-by-side")
+    assert HOLDS in panel.verdict.text() and "margin +" in panel.verdict.text()
+    assert panel.table.rowCount() == 6 and panel.table.item(4, 0).text() == "LLaMA"
+    assert "1 of" in panel.progress.text()
+    item = panel.tree.currentItem()
+    assert item.text(1) == "✓" and item.toolTip(1) == HOLDS
+
+
+def test_run_button_runs_the_lab_in_a_child_process(panel, qtbot, runs_in_tmp):
+    """w8-kv-cache: the verdict and the table appear when the process ends."""
+    assert panel.select("w8-kv-cache")
+    with qtbot.waitSignal(panel.finished, timeout=LAB_TIMEOUT_MS):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        assert panel.run_button.text() == "Stop" and panel.is_running()
+    assert not panel.is_running() and panel.run_button.text() == "Run lab"
+    assert HOLDS in panel.verdict.text(), panel.status.text()
+    assert panel.table.rowCount() == 3 and panel.table.item(2, 3).text() == "1,024"
+    assert (runs_in_tmp / "course" / "w8-kv-cache" / "result.json").is_file()
+
+
+def test_a_lab_with_runs_shows_their_curves_and_offers_them(panel, qtbot, runs_in_tmp, tmp_path):
+    """A runs lab's evidence: the runs' curves on the Training panel's plot, each run in the Runs menu."""
+    tiny = {"tokens.context_length": 16, "tok_emb.width": 32, "layers.repeat": 1, "layers/attn.heads": 2}
+    train = {"steps": 2, "batch_size": 2, "warmup_steps": 0, "log_every": 1, "eval_every": 1, "eval_batches": 1,
+             "sample_every": 0, "checkpoint_every": 2}
+    lab = json.loads((COURSE / "w10-lr-spike.json").read_text())
+    lab["id"], lab["experiment"]["runs"] = "tiny-runs", [
+        {"name": name, "project": "presets/gpt-tiny.json", "graph": tiny, "train": {**train, "learning_rate": rate}}
+        for name, rate in (("a", 1e-3), ("b", 1e-2))]
+    lab["check"] = {"kind": "at_least", "value": "b.finished", "min": 1, "says": "run b trains to the end"}
+    (tmp_path / "tiny.json").write_text(json.dumps(lab))
+    tiny_lab = load_lab(tmp_path / "tiny.json")
+    run_lab(tiny_lab, runs_in_tmp)
+    panel.load([tiny_lab])
+    assert panel.select("tiny-runs") and HOLDS in panel.verdict.text()
+    assert panel.view.currentWidget() is panel.loss_plot
+    assert panel.table.item(1, 1).text() == "learning_rate=0.01"  # only the setting the runs differ in
+    assert [a.text() for a in panel.runs_menu.actions()] == ["a", "b"]
+    with qtbot.waitSignal(panel.open_run) as chosen:
+        panel.runs_menu.actions()[1].trigger()
+    assert chosen.args[0].name == "b"
+
+
+def test_open_project_and_show_run_reach_the_window(window, qtbot):
+    course = window.course
+    assert window.raise_panel("Course")
+    course.select("w8-kv-cache")
+    with qtbot.waitSignal(course.open_project) as opened:
+        qtbot.mouseClick(course.open_button, Qt.MouseButton.LeftButton)
+    assert opened.args[0].name == "llama-tiny.json"
+    assert window.project.path.name == "llama-tiny.json"
