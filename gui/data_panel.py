@@ -181,6 +181,7 @@ class DataPanel(QWidget):
         sources.addWidget(self.sources_edit, 1)
         sources.addWidget(self.browse_button)
         form = QFormLayout()
+        form.setVerticalSpacing(4)  # with a rule per row below, the column must still fit a 380 px dock
         form.addRow("Sources", sources)
         form.addRow("Pipeline", self.preset_box)
         form.addRow("", self.preset_label)
@@ -205,6 +206,7 @@ class DataPanel(QWidget):
         controls.setMaximumWidth(2 * CONTROLS_WIDTH)
         column = QVBoxLayout(controls)
         column.setContentsMargins(0, 0, 10, 0)  # a gap to the splitter's handle
+        column.setSpacing(4)
         column.addLayout(form)
         column.addLayout(rules)
         column.addLayout(run)
@@ -218,7 +220,7 @@ class DataPanel(QWidget):
         examples_layout.addWidget(self.examples_table, 1)
         tables = splitter(Qt.Orientation.Vertical, self.steps_table, examples, sizes=[3000, 2000], stretch=0)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setContentsMargins(12, 4, 12, 4)  # its column of rules needs the height of a 358 px dock
         layout.addWidget(controls_beside(controls, tables, CONTROLS_WIDTH))
 
     # ----- public -----
