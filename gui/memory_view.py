@@ -7,7 +7,7 @@ import json
 
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from workbench.core.project import Project
 from workbench.core.training.memory_plan import Layout, MemoryPlan, PlanError, Planner
@@ -74,21 +74,43 @@ class StackedBar(QWidget):
 
 
 class MemoryView(QWidget):
-    """The busiest process's training memory: a stacked bar, its legend and the layout it assumes."""
+    """The busiest process's training memory: a stacked bar, its legend and the layout it assumes, and
+    what fits on a device of the size the user names (JOURNEYS.md 13, "Will it fit?")."""
 
     def __init__(self):
         super().__init__()
         self.setObjectName("memoryView")
+        self.device_box = QDoubleSpinBox()  # the GPU the user means to rent: 24 GiB is a common consumer card
+        self.device_box.setRange(0.5, 4096)
+        self.device_box.setDecimals(1)
+        self.device_box.setValue(24)
+        self.device_box.setPrefix("GPU ")
+        self.device_box.setSuffix(" GiB")
+        self.device_box.setToolTip("The memory of one GPU: the largest batch and context that fit it are shown below")
+        self.tensor_box = _degree_box("tp", "Tensor parallel degree: processes that split each layer's linear "
+                                      "weights (planned only: training with tensor parallelism is not built yet)")
+        self.pipeline_box = _degree_box("pp", "Pipeline degree: stages that each hold a share of the repeated "
+                                        "layers (planned only: training with pipeline parallelism is not built yet)")
+        for box in (self.device_box, self.tensor_box, self.pipeline_box):
+            box.valueChanged.connect(lambda _value: self._timer.start())
         self.title = QLabel("Memory per process")
+        self.title.setWordWrap(True)  # the layout (dp × tp × pp, ZeRO) wraps in the narrow tab
         self.bar = StackedBar()
         self.legend = QLabel()
         self.legend.setObjectName("memoryLegend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.fits_label = QLabel()  # the largest batch and context that fit device_box
+        self.fits_label.setWordWrap(True)
+        controls = QHBoxLayout()
+        for box in (self.device_box, self.tensor_box, self.pipeline_box):
+            controls.addWidget(box)
+        controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setSpacing(2)
         layout.setContentsMargins(0, 6, 0, 0)
-        for widget in (self.title, self.bar, self.legend):
+        layout.addLayout(controls)
+        for widget in (self.title, self.bar, self.legend, self.fits_label):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.plan: MemoryPlan | None = None
@@ -110,13 +132,21 @@ class MemoryView(QWidget):
             return
         project, processes = self._pending
         try:
-            self.plan = planner_for(project.graph).plan(project.train, Layout.from_config(project.train, processes))
+            planner = planner_for(project.graph)
+            layout = Layout.from_config(project.train, processes, self.tensor_box.value(), self.pipeline_box.value())
+            self.plan = planner.plan(project.train, layout)
+            limit = int(self.device_box.value() * 2**30)
+            batch = planner.largest_batch(project.train, layout, limit)
+            context = planner.largest_context(project.train, layout, limit)
         except (PlanError, ValueError, RuntimeError) as exc:  # a graph that does not build says so itself
             self.plan = None
             self.bar.set_parts([])
             self.legend.setText(f"No memory plan: {exc}")
+            self.fits_label.setText("")
             return
         self._show(self.plan)
+        self.fits_label.setText(_fits_text(self.device_box.value(), project.train.batch_size, batch, context,
+                                           planner.shape.context_length, self.plan.training <= limit))
 
     def _show(self, plan: MemoryPlan) -> None:
         parts = [(name, getattr(plan, name)) for name in plan.COMPONENTS if getattr(plan, name)]
@@ -130,3 +160,24 @@ class MemoryView(QWidget):
         if plan.host:
             items.append(f"CPU (offloaded) {format_count(plan.host, 'B')}")
         self.legend.setText(" &nbsp; ".join(items))
+
+
+def _degree_box(prefix: str, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(1, 64)
+    box.setPrefix(f"{prefix} ")
+    box.setToolTip(tip)
+    return box
+
+
+def _fits_text(gib: float, batch_size: int, largest_batch: int, largest_context: int, full_context: int,
+               fits: bool) -> str:
+    """What a device of `gib` holds, in the words a person deciding what to rent needs."""
+    verdict = (f"Fits in {gib:g} GiB per device" if fits else
+               f"Does not fit in {gib:g} GiB per device at batch {batch_size:,}")
+    if not largest_batch:
+        return f"{verdict}: not even one sequence of the full context per process."
+    context = ("the full context" if largest_context >= full_context else
+               f"a context of at most {largest_context:,} tokens")
+    return (f"{verdict}: batch up to {largest_batch:,} at the full context ({full_context:,} tokens); "
+            f"at batch {batch_size:,}, {context}.")

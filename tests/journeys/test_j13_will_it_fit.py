@@ -1,0 +1,51 @@
+"""Journey 13, will it fit: the default GPT scaled to about a billion parameters (width 2048, 24
+layers, typed into the inspector's fields as a person would), a 24 GiB GPU, bf16 and activation
+checkpointing: the Training panel's Memory tab shows the stacked breakdown and the largest batch that
+fits; FSDP over 8 processes with tensor parallel 2 shrinks the memory per process; the command for the
+cluster is copied. Nothing is allocated: the planner works on fake tensors (core/training/memory_plan.py).
+
+Tensor parallel is planned only: training with it is not built yet (issue #19)."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.journeys.conftest import set_training
+
+
+def test_a_billion_parameter_gpt_on_24_gib_then_fsdp_and_tensor_parallel(qtbot, open_window, shots):
+    window = open_window()
+    graph = window.project.graph
+    embedding = next(n for n in graph.nodes.values() if n.type_id == "embed.token")
+    layers = next(n for n in graph.nodes.values() if getattr(n, "repeat", 0))
+    graph.set_param(embedding.id, "width", 2048)  # what the inspector's width field does on Enter
+    graph.set_param(layers.id, "repeat", 24)
+    qtbot.waitUntil(lambda: window.facts.summary is not None and window.facts.summary.total_params > 1e9,
+                    timeout=20_000)
+    set_training(qtbot, window, precision="bf16", activation_checkpointing=True, batch_size=8)
+
+    training = window.training
+    training.tabs.setCurrentIndex(training.tabs.indexOf(training.memory_view))
+    view = training.memory_view
+    view.device_box.setValue(24)
+    qtbot.waitUntil(lambda: view.plan is not None and "GiB" in view.fits_label.text(), timeout=60_000)
+    single = view.plan
+    assert [name for name, _ in view.bar.parts][:4] == ["weights", "gradients", "optimizer", "activations"]
+    assert single.weights > 4e9  # a billion fp32 weights (bf16 autocast keeps fp32 masters)
+    assert "batch up to" in view.fits_label.text() or "not even one" in view.fits_label.text()
+    shots.save(window, "a billion parameters on 24 GiB")
+
+    set_training(qtbot, window, distributed="fsdp")
+    training.tabs.setCurrentIndex(training.tabs.indexOf(view))
+    training.processes_box.setValue(8)
+    view.tensor_box.setValue(2)
+    qtbot.waitUntil(lambda: view.plan is not single and view.plan is not None and view.plan.layout.tensor == 2,
+                    timeout=60_000)
+    sharded = view.plan
+    assert (sharded.layout.data, sharded.layout.tensor, sharded.layout.zero_stage) == (4, 2, 3)
+    assert sharded.weights < single.weights / 4 and sharded.training < single.training
+    assert "dp 4 × tp 2 × pp 1, ZeRO 3" in view.title.text()
+    shots.save(window, "fsdp over 8 with tensor parallel 2")
+
+    qtbot.mouseClick(training.copy_button, Qt.MouseButton.LeftButton)
+    command = QApplication.clipboard().text()
+    assert command.startswith("torchrun --nproc-per-node 8 main.py train ") and "distributed=fsdp" in command
