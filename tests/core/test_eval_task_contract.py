@@ -13,7 +13,7 @@ from workbench.cli import commands, parser
 from workbench.core.data.tasks import TASKS as TASK_FILES
 from workbench.core.eval_tasks import KIND_METRICS, TASKS
 from workbench.core.evaluate import SCORERS, EvalResult, evaluate
-from workbench.core.training.objectives import OBJECTIVES
+from workbench.core.training.objectives import objective_ids
 
 
 @pytest.mark.parametrize("task", TASKS.values(), ids=lambda task: task.name)
@@ -24,7 +24,7 @@ def test_each_task_is_scored_and_declares_what_its_results_hold(task):
     assert tuple(f.name for f in dataclasses.fields(result_type) if f.name not in base) == task.metrics
     assert task.main_metric in task.metrics
     assert task.default_limit >= 1 and task.description
-    assert task.objectives and set(task.objectives) <= set(OBJECTIVES)
+    assert task.objectives and set(task.objectives) <= set(objective_ids())
     if task.chance is not None:
         assert 0 < task.chance < 1  # every chance level so far is a share of examples
     if task.kind == "multiple_choice":
