@@ -63,6 +63,19 @@ class TensorBoardLog:
         self.writer.add_text("samples", "```\n" + row["text"] + "\n```", row["step"])
         self.writer.flush()
 
+    def attention(self, run_dir: Path, step: int) -> None:
+        """The attention snapshot just written at `step`: one image per layer (attention/LAYER), its heads
+        side by side, on the window's square-root scale (a weight of 0.25 shows half bright), so
+        TensorBoard's slider shows the heads forming as the Attention panel does."""
+        from workbench.core.inspect import read_attention_snapshot  # imports the compiler: only when on
+
+        _, maps = read_attention_snapshot(run_dir, step)
+        for attention_map in maps:
+            heads = attention_map.weights[0].clamp(0, 1).sqrt()  # (H, T, S)
+            tag = f"attention/{attention_map.path}" + (f"/{attention_map.repeat + 1}" if attention_map.repeat else "")
+            self.writer.add_images(tag, heads[:, None], step, dataformats="NCHW")
+        self.writer.flush()
+
 
 class NoLog:
     """The writer when the setting is off, or on a distributed rank other than 0."""
@@ -71,6 +84,9 @@ class NoLog:
         pass
 
     def sample(self, row: dict) -> None:
+        pass
+
+    def attention(self, run_dir: Path, step: int) -> None:
         pass
 
 

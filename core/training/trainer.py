@@ -256,6 +256,7 @@ class Trainer:
                     probe = model_arguments(self.objective.batch(0, "val"),
                                             input_kinds(self.project.graph, self.compiled.input_names))
                     write_attention_snapshot(run.path, self.compiled, probe, self.step)
+                    self.board.attention(run.path, self.step)
                 if self.step % config.checkpoint_every == 0 and not self.checkpoint():
                     return self._diverged(self._refusal)
                 if any_across(self._stop_signalled or run.stop_requested(), self.cluster):

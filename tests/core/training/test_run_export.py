@@ -40,6 +40,18 @@ def test_tensorboard_events_hold_the_losses_of_metrics_jsonl(tiny_project, tmp_p
     assert texts == ["```\n" + sample["text"] + "\n```" for sample in samples]
     assert "| learning_rate | " in events.Tensors("settings/text_summary")[0].tensor_proto.string_val[0].decode()
     assert any(tag.startswith("_hparams_/") for tag in events.summary_metadata)
+    # Each attention snapshot as one image per layer, its heads side by side, at the snapshot's steps.
+    from workbench.core.inspect import attention_steps, read_attention_snapshot
+
+    steps = attention_steps(run_dir)
+    _, maps = read_attention_snapshot(run_dir, steps[-1])
+    image_tags = [tag for tag in events.Tags()["images"] if tag.startswith("attention/")]
+    heads = maps[0].weights.shape[1]
+    assert len(image_tags) == len(maps) and steps
+    assert sorted({event.step for event in events.Images(image_tags[0])}) == steps
+    image = events.Images(image_tags[0])[-1]
+    length = maps[0].weights.shape[-1]
+    assert image.height >= length and image.width >= heads * length  # the probe's (T, S), once per head
 
 
 def test_a_resumed_run_continues_the_curves_without_doubling_back(tiny_project, tmp_path):
