@@ -33,6 +33,11 @@ class MixtureOfExperts(nn.Module):
         self.register_buffer("load", torch.full((experts,), 1.0 / experts), persistent=False)
         self.register_buffer("aux", torch.zeros(()), persistent=False)
 
+    # The memory planner (core/training/memory_plan.py) traces on fake tensors, where routing has no values
+    # and torch.where no shape; it sets this to route evenly instead. The rows over all experts add up to
+    # N·k as any real routing's do, so the activations it counts are a real step's, up to rounding.
+    plan_balanced = False
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, d = x.shape
         tokens = x.reshape(b * t, d)  # (N, D)
@@ -41,7 +46,11 @@ class MixtureOfExperts(nn.Module):
         weights = (weights / weights.sum(dim=-1, keepdim=True)).to(x.dtype)  # the k chosen sum to 1
         out = torch.zeros_like(tokens)
         for e, expert in enumerate(self.experts):
-            rows, slot = torch.where(chosen == e)  # the tokens that chose e, and in which of their k slots
+            if self.plan_balanced:  # fake tensors have no values to route by: every expert gets N·k/E rows
+                rows = torch.arange(-(-tokens.shape[0] * self.top_k // len(self.experts)), device=x.device)
+                slot = torch.zeros_like(rows)
+            else:
+                rows, slot = torch.where(chosen == e)  # the tokens that chose e, and in which of their k slots
             # No `if rows.numel()` guard: an idle expert runs on zero rows, and the forward stays free of
             # data-dependent branches, so torch.export (ONNX) can trace it.
             out.index_add_(0, rows, expert(tokens[rows]) * weights[rows, slot, None])

@@ -215,6 +215,9 @@ def fake_model(graph: Graph, checkpointing: bool):
     mode = FakeTensorMode(allow_non_fake_inputs=True)
     with mode:
         compiled = compile_graph(graph)
+    for module in compiled.root.modules():
+        if hasattr(module, "plan_balanced"):  # a mixture of experts routes evenly (core/nn/moe.py)
+            module.plan_balanced = True
     if checkpointing:
         recompute_layers(compiled.training_module)
     return mode, compiled

@@ -137,10 +137,10 @@ def test_params_survive_json_and_their_limits_are_enforced(block):
     for field in dataclasses.fields(block.Params):
         meta, value = field.metadata, field.default
         if meta.get("min") is not None and not isinstance(value, bool):
-            with pytest.raises(ParamError, match=f"{field.name} must be at least"):
+            with pytest.raises(ParamError, match=f"{field.name} must be (at least|from|between) "):
                 block.parse_params({field.name: type(value)(meta["min"]) - 1})
         if meta.get("max") is not None and not isinstance(value, bool):
-            with pytest.raises(ParamError, match=f"{field.name} must be at most"):
+            with pytest.raises(ParamError, match=f"{field.name} must be (at most|from .* to|between .* and) "):
                 block.parse_params({field.name: type(value)(meta["max"]) + 1})
         if meta.get("choices") is not None:
             assert value in meta["choices"], f"{block.type_id}.{field.name}: its default is not one of its choices"

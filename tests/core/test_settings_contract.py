@@ -59,7 +59,8 @@ def _block(block):
 CASES = [(TrainConfig, _train, ConfigError), (GenerationConfig, _generation, GenerationError),
          (Tuning, _tuning, TuningError), (GroupSettings, _group, ValueError)]
 CASES += [(cls.Settings, _objective_case(cls), ConfigError) for cls in all_objectives()]
-CASES += [(f.default_factory, _section(f.default_factory), DataError) for f in dataclasses.fields(PipelineConfig)]
+CASES += [(f.default_factory, _section(f.default_factory), DataError) for f in dataclasses.fields(PipelineConfig)
+          if f.default_factory is not dataclasses.MISSING]  # its sections; `preset` is a name, not a section
 CASES += [(b.Params, _block(b), SettingError) for b in all_blocks() if settings_of(b.Params)]
 IDS = [getattr(cls, "__qualname__", str(cls)) for cls, _, _ in CASES]
 

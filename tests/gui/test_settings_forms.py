@@ -19,7 +19,7 @@ from workbench.gui.editor.param_fields import setting_editor
 from workbench.gui.training_form import TrainingForm
 
 DECLARATIONS = [TrainConfig, GenerationConfig, Tuning, GroupSettings,
-                *(f.default_factory for f in dataclasses.fields(PipelineConfig)),
+                *(f.default_factory for f in dataclasses.fields(PipelineConfig) if f.default_factory is not dataclasses.MISSING),
                 *(b.Params for b in all_blocks() if settings_of(b.Params))]
 
 

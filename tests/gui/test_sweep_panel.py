@@ -53,7 +53,7 @@ def test_bad_plans_are_refused_before_anything_trains(tiny_project):
         plan_sweep(tiny_project, [32], [128], {"steps": [10]})
     with pytest.raises(ValueError, match="'speed' is not a training setting"):
         plan_sweep(tiny_project, [32], [128], {"speed": [1]})
-    with pytest.raises(ValueError, match=r"sweep setting learning_rate=-1.0: learning rates must satisfy"):
+    with pytest.raises(ValueError, match=r"sweep setting learning_rate=-1.0: training setting learning_rate must be between 0 and"):
         plan_sweep(tiny_project, [32], [128], {"learning_rate": [-1.0]})
     plan = plan_sweep(tiny_project, [16, 32], [128, 256], {"learning_rate": [1e-3, 4e-3]})
     assert [run.name for run in plan][:3] == ["width16-tokens128-learning_rate0.001",
