@@ -246,6 +246,7 @@ class LossPlot(pg.PlotWidget):
             if index == 0 and len(points["raw"][0]):
                 lines.append(Series(f"{prefix}train {label}", *points["raw"], index, "faint"))
             trend = f"{prefix}smoothed" if raw in SMOOTHED else f"{prefix}{label}"
+            trend = f"{prefix}all sources" if self.metric_name == "sources" else trend
             lines.append(Series(name if self.overlays else trend, *points["trend"], index))
             if val and len(points["val"][0]):
                 lines.append(Series(f"{prefix}validation {label}", *points["val"], index, "points"))
