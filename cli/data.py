@@ -3,7 +3,8 @@
     --pipeline NAME     a published pipeline (core/data/presets.py: gopher, c4, refinedweb) instead of
                         the project's own data.pipeline settings
     --corpus PATH       read this file or folder instead of the project's corpus (repeat for several)
-    --weights 0.7,0.3   a mixture: each corpus's share of training tokens, in --corpus order (core/data/mixture.py)
+    --weights 0.7,0.3   a mixture: each corpus's share of training tokens, in --corpus order, or web=0.7,books=0.3
+                        by source name (records' source_field); saved with --save (core/data/mixture.py)
     --decisions FILE    write keep/drop per input document as JSON lines (core/data/decisions.py) and stop
     --save              write the pipeline and corpus chosen here into the project file, so
                         `main.py train PROJECT` trains on the cleaned data
@@ -24,7 +25,8 @@ def _arguments(parser) -> None:
     parser.add_argument("--decisions", type=Path, metavar="FILE.jsonl",
                         help="write keep/drop per input document as JSON lines, then stop")
     parser.add_argument("--weights", metavar="W1,W2,…",
-                        help="a mixture: each corpus's share of training tokens, one number per corpus in order")
+                        help="a mixture: each corpus's share of training tokens, one number per corpus in order, "
+                             "or NAME=W per source")
     parser.add_argument("--save", action="store_true", help="save the pipeline and corpus into the project file")
 
 
