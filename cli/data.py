@@ -3,6 +3,8 @@
     --pipeline NAME     a published pipeline (core/data/presets.py: gopher, c4, refinedweb) instead of
                         the project's own data.pipeline settings
     --corpus PATH       read this file or folder instead of the project's corpus (repeat for several)
+    --weights 0.7,0.3   a mixture: each corpus's share of training tokens, in --corpus order, or web=0.7,books=0.3
+                        by source name (records' source_field); saved with --save (core/data/mixture.py)
     --decisions FILE    write keep/drop per input document as JSON lines (core/data/decisions.py) and stop
     --save              write the pipeline and corpus chosen here into the project file, so
                         `main.py train PROJECT` trains on the cleaned data
@@ -22,6 +24,9 @@ def _arguments(parser) -> None:
     parser.add_argument("--text-field", metavar="NAME", help="the record field holding the text (default: text)")
     parser.add_argument("--decisions", type=Path, metavar="FILE.jsonl",
                         help="write keep/drop per input document as JSON lines, then stop")
+    parser.add_argument("--weights", metavar="W1,W2,…",
+                        help="a mixture: each corpus's share of training tokens, one number per corpus in order, "
+                             "or NAME=W per source")
     parser.add_argument("--save", action="store_true", help="save the pipeline and corpus into the project file")
 
 
@@ -29,6 +34,8 @@ def _data(args) -> int:
     import dataclasses
 
     from workbench.core.compiler import model_context
+    from workbench.core.data.mixture import parse_weights
+    from workbench.core.data.pipeline import source_names
     from workbench.core.data.pipeline_config import PipelineConfig
     from workbench.core.data.presets import preset
     from workbench.core.data.reports import ProgressLine, format_pipeline
@@ -43,7 +50,9 @@ def _data(args) -> int:
     if args.corpus:
         project.data.corpus, project.data.more_corpora = args.corpus[0].resolve(), tuple(
             p.resolve() for p in args.corpus[1:])
-    chosen = args.pipeline or args.text_field or args.corpus
+    if args.weights:
+        project.data.weights = parse_weights(args.weights, source_names(project.data.corpora))
+    chosen = args.pipeline or args.text_field or args.corpus or args.weights
     if chosen or args.decisions:
         project.data.pipeline = config
     if args.decisions:
@@ -60,6 +69,10 @@ def _data(args) -> int:
     finally:
         progress.close()
     print(format_pipeline(result, model_context(project.graph).context_length))
+    if project.data.weights:
+        total = sum(project.data.weights.values())
+        print("mixture: " + ", ".join(f"{name} {weight / total:.0%}" for name, weight in project.data.weights.items())
+              + " of training tokens")
     if project.data.pipeline is None or (chosen and not args.save):
         print(f"note: {args.project} does not hold these settings, so training reads its own; "
               f"add --save to train on this output")

@@ -54,6 +54,9 @@ class DataSettings:
     packing: str = "windows"  # how training blocks are cut from the token stream (core/data/batching.py)
     pipeline: PipelineConfig | None = None  # cleaning and token files; None trains on `corpus` as one text
     cache: Path | None = None  # the pipeline's folder, if not the default NAME.data beside the project file
+    # a mixture (core/data/mixture.py): each source's share of training tokens, by source name (a corpus's
+    # file or folder name, or its records' source_field); empty: blocks drawn from the whole stream
+    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def corpora(self) -> tuple[Path, ...]:
@@ -71,7 +74,12 @@ class DataSettings:
         pipeline = PipelineConfig.from_dict(raw["pipeline"]) if "pipeline" in raw else None
         cache = (base / raw["cache"]).resolve() if isinstance(raw.get("cache"), str) else None
         data = cls((base / raw["corpus"]).resolve(), float(raw.get("val_fraction", 0.1)),
-                   tuple((base / p).resolve() for p in more), raw.get("packing", "windows"), pipeline, cache)
+                   tuple((base / p).resolve() for p in more), raw.get("packing", "windows"), pipeline, cache,
+                   {str(k): float(v) for k, v in raw.get("weights", {}).items()})
+        if data.weights and (pipeline is None or any(w < 0 for w in data.weights.values())
+                             or not sum(data.weights.values()) > 0):
+            raise ProjectError("weights need a data pipeline (add \"pipeline\": {}) and numbers 0 or more, "
+                               f"not all 0; got {data.weights}")
         if not 0 < data.val_fraction < 1:
             raise ProjectError(f"val_fraction must be between 0 and 1, got {data.val_fraction}")
         if data.packing not in PACKINGS:
@@ -88,6 +96,8 @@ class DataSettings:
             data["pipeline"] = self.pipeline.to_dict()
         if self.cache is not None:
             data["cache"] = _relative(self.cache, relative_to)
+        if self.weights:
+            data["weights"] = dict(self.weights)
         return data
 
 
@@ -256,6 +266,16 @@ class Project:
         except DataError as exc:
             raise ProjectError(str(exc)) from None
         return result.train.tokens, result.val.tokens
+
+    def source_streams(self) -> tuple[dict, dict]:
+        """(training, validation) token streams per source (core/data/mixture.py), from the pipeline's cache."""
+        if self.data.pipeline is None:
+            return {}, {}
+        try:
+            result = self.data_pipeline().run(self.tokenizer, self.data.val_fraction)
+        except DataError as exc:
+            raise ProjectError(str(exc)) from None
+        return result.source_streams("train"), result.source_streams("val")
 
     def data_pipeline(self, cache: Path | None = None,
                       on_progress: Callable[[Progress], None] | None = None) -> DataPipeline:

@@ -103,6 +103,10 @@ def _check_data(data: dict, where: str) -> None:
             _expect(data[key], str, f"data.{key}", where, what)
     if "pipeline" in data:
         _expect(data["pipeline"], dict, "data.pipeline", where, "an object of step settings ({} for the defaults)")
+    if "weights" in data:
+        _expect(data["weights"], dict, "data.weights", where, 'an object of source: weight ({"web": 0.7})')
+        for name, weight in data["weights"].items():
+            _expect(weight, (int, float), f"data.weights.{name}", where, "a number, 0 or more")
 
 
 def _expect(value, kinds, key: str, where: str, what: str) -> None:

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
                                QVBoxLayout, QWidget)
 
-from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest
+from workbench.core.data.mixture import format_weights, parse_weights
+from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest, source_names
 from workbench.core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
 from workbench.core.data.presets import CITATIONS, PRESETS, describe, preset
 from workbench.core.data.reports import visible
@@ -109,6 +110,10 @@ class DataPanel(QWidget):
     def _build(self) -> None:
         self.sources_edit = QLineEdit()
         self.sources_edit.setToolTip(f"Folders, text files or JSONL files, separated by '{SEPARATOR.strip()}'.")
+        self.weights_edit = QLineEdit()  # a mixture: each source's share of training tokens (issue #20)
+        self.weights_edit.setPlaceholderText("e.g. 0.7, 0.3; empty: by size")
+        self.weights_edit.setToolTip("A mixture, as Llama and RedPajama sample theirs: one weight per source in "
+                                     "order, or name=weight; each source's share of training tokens follows it.")
         self.browse_button = QToolButton()  # one narrow button beside the sources: the column is narrow
         self.browse_button.setText("…")
         self.browse_button.setToolTip("Choose a folder or files of text to clean.")
@@ -183,6 +188,7 @@ class DataPanel(QWidget):
         form = QFormLayout()
         form.setVerticalSpacing(4)  # with a rule per row below, the column must still fit a 380 px dock
         form.addRow("Sources", sources)
+        form.addRow("Weights", self.weights_edit)
         form.addRow("Pipeline", self.preset_box)
         form.addRow("", self.preset_label)
         form.addRow("Document", self.unit_box)
@@ -237,11 +243,13 @@ class DataPanel(QWidget):
             self._set_status(str(exc), "failed")
         if manifest is not None:
             self._set_sources(manifest.sources)
+            self.weights_edit.setText(format_weights(project.data.weights, source_names(manifest.sources)))
             self._show_config(manifest.config)
             self._show_reports(manifest.steps)
             self._set_status(f"The last run, from {self.cache}. Press Run to run again.", "finished")
             return
         self._set_sources(list(project.data.corpora))
+        self.weights_edit.setText(format_weights(project.data.weights, source_names(project.data.corpora)))
         self._show_config(project.data.pipeline or PipelineConfig())
         self._show_reports([])
         if self.status_label.property("state") != "failed":
@@ -281,7 +289,14 @@ class DataPanel(QWidget):
         if missing:
             self._set_status(f"Cannot train: {missing[0]} does not exist; choose the sources again.", "failed")
             return
+        try:
+            text = self.weights_edit.text().strip()
+            weights = parse_weights(text, source_names(sources)) if text else {}
+        except DataError as exc:
+            self._set_status(f"Cannot train: {exc}", "failed")
+            return
         self.project.data.corpus, self.project.data.more_corpora = sources[0], tuple(sources[1:])
+        self.project.data.weights = weights
         self.project.data.pipeline = self.config()
         self._set_status(f"The project now trains on {len(sources)} source(s) through the "
                          f"{describe(self.project.data.pipeline)} pipeline; save the project to keep this.",

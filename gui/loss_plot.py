@@ -32,7 +32,10 @@ METRICS = {
     "tokens_per_s": ("tokens / s", "tokens_per_s", None, None),
     # classification runs: the share of held-out passages classified right, at each evaluation
     "accuracy": ("validation accuracy (%)", "val_accuracy", None, "percent"),
+    # a mixture's runs: the validation loss of all sources as a line, and a line per source (issue #20)
+    "sources": ("validation loss by source", "val_loss", None, None),
 }
+SOURCE_PREFIX = "val_loss/"  # metrics.jsonl keys of the loss on one source's held-out documents
 ANTIALIAS_POINTS = 5_000  # curves longer than this are drawn without antialiasing (see _set_data)
 SMOOTHED = ("loss", "grad_norm", "tokens_per_s")  # noisy columns that get a trend; lr is smooth already
 # The followed run is blue with gold validation points; overlaid runs take the others in turn.
@@ -73,12 +76,16 @@ class RunSeries:
         self.raw = {name: _Buffer() for name in ("loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "val_accuracy")}
         self.smoothed = {name: _Buffer() for name in SMOOTHED}
         self._ema = dict.fromkeys(SMOOTHED, 0.0)
+        self.sources: dict[str, _Buffer] = {}  # validation loss per source, by source name, in order met
 
     def add_rows(self, rows: list[dict]) -> None:
         for row in rows:
             step = row.get("step")
             if not isinstance(step, (int, float)):
                 continue  # a row without a step cannot be placed on the curve
+            for key, value in row.items():
+                if key.startswith(SOURCE_PREFIX) and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.sources.setdefault(key[len(SOURCE_PREFIX):], _Buffer()).append(step, value)
             for name, buffer in self.raw.items():
                 value = row.get(name)
                 if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -144,6 +151,7 @@ class LossPlot(pg.PlotWidget):
         self.series = RunSeries()
         self.run_name = ""
         self.overlays: list[tuple[str, RunSeries, pg.PlotDataItem, pg.PlotDataItem]] = []
+        self.source_curves: dict[str, pg.PlotDataItem] = {}  # the followed run's, shown under "sources"
         self.set_metric("loss")
         # Beside pyqtgraph's own entries in the plot's right-click menu (gui.figure_export).
         item.getViewBox().menu.addAction("Save figure…").triggered.connect(lambda: ask_to_save(self.figure(), self))
@@ -197,6 +205,28 @@ class LossPlot(pg.PlotWidget):
         points = self.series.points(self.metric_name)
         _set_data(self.raw_curve, *points["raw"])
         self._draw(self.series, self.smooth_curve, self.val_points)
+        self._draw_sources()
+
+    def _draw_sources(self) -> None:
+        """A line with points per source under "sources", each in a colour of its own; hidden otherwise."""
+        shown = self.metric_name == "sources"
+        added = False
+        for index, (name, buffer) in enumerate(self.series.sources.items()):
+            if name not in self.source_curves:
+                colour = RUN_COLOURS[(index + 1) % len(RUN_COLOURS)]
+                self.source_curves[name] = _curve(self.getPlotItem(), pen=pg.mkPen(colour, width=2.0), symbol="o",
+                                                  symbolSize=6, symbolBrush=colour, symbolPen=None)
+                added = True
+            _set_data(self.source_curves[name], buffer.x, buffer.y)
+        for name, curve in list(self.source_curves.items()):
+            if name not in self.series.sources:  # a run without that source is followed now
+                self.getPlotItem().removeItem(curve)
+                del self.source_curves[name]
+                added = True
+            else:
+                curve.setVisible(shown)
+        if added and hasattr(self, "legend"):
+            self._update_legend()
 
     def _draw(self, series: RunSeries, trend: pg.PlotDataItem, val: pg.PlotDataItem) -> None:
         points = series.points(self.metric_name)
@@ -216,9 +246,13 @@ class LossPlot(pg.PlotWidget):
             if index == 0 and len(points["raw"][0]):
                 lines.append(Series(f"{prefix}train {label}", *points["raw"], index, "faint"))
             trend = f"{prefix}smoothed" if raw in SMOOTHED else f"{prefix}{label}"
+            trend = f"{prefix}all sources" if self.metric_name == "sources" else trend
             lines.append(Series(name if self.overlays else trend, *points["trend"], index))
             if val and len(points["val"][0]):
                 lines.append(Series(f"{prefix}validation {label}", *points["val"], index, "points"))
+        if self.metric_name == "sources":
+            lines += [Series(name, buffer.x, buffer.y, index + 1)
+                      for index, (name, buffer) in enumerate(self.series.sources.items())]
         lines = [s for s in lines if len(s.x)]
         if not lines:
             return None
@@ -238,6 +272,11 @@ class LossPlot(pg.PlotWidget):
                 self.legend.addItem(trend, name)
             return
         label, raw, val, _ = METRICS[self.metric_name]
+        if self.metric_name == "sources":
+            self.legend.addItem(self.smooth_curve, "all sources")
+            for name, curve in self.source_curves.items():
+                self.legend.addItem(curve, name)
+            return
         if raw in SMOOTHED:
             self.legend.addItem(self.raw_curve, f"train {label}" if raw == "loss" else label)
             self.legend.addItem(self.smooth_curve, "smoothed")

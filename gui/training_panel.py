@@ -36,7 +36,7 @@ CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns sti
 COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
 DIFFERENCE_LINES = 3  # of the differences between overlaid runs shown before they scroll
 METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
-                  "tokens_per_s": "Tokens/s", "accuracy": "Accuracy"}
+                  "tokens_per_s": "Tokens/s", "accuracy": "Accuracy", "sources": "By source"}
 SAMPLE_HINT = "Text the model writes appears here as it trains."
 CLASSIFIER_HINT = "A classifier writes no text: its Accuracy tab shows how it does on held-out passages."
 NO_TEXT_HINT = ("A {objective} run writes no text samples: its loss curve and the Attention panel show how it "
@@ -121,6 +121,7 @@ class TrainingPanel(QWidget):
             self.metric_button[metric] = button
         self.accuracy_button = self.metric_button["accuracy"]
         self.accuracy_button.setVisible(False)  # shown once the followed run reports a validation accuracy
+        self.metric_button["sources"].setVisible(False)  # shown once it reports a loss per source (a mixture)
         self.differences = QLabel()
         self.differences.setObjectName("runDifferences")
         self.differences.setWordWrap(True)
@@ -303,6 +304,10 @@ class TrainingPanel(QWidget):
         self.expert_load.show_row({})
         self.plot.clear_rows(self.run_dir.name)
         self._show_accuracy(False)
+        self.metric_button["sources"].setVisible(False)
+        if self.metric_button["sources"].isChecked():  # a run without sources: back to the loss
+            self.metric_button["loss"].setChecked(True)
+            self.plot.set_metric("loss")
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
         objective = self._followed_objective()
@@ -347,6 +352,7 @@ class TrainingPanel(QWidget):
         self.plot.add_rows(metrics)
         if any("val_accuracy" in row for row in metrics):
             self._show_accuracy(True)
+        self.metric_button["sources"].setVisible(bool(self.plot.series.sources))
         if metrics:
             self._last_metrics = {**self._last_metrics, **metrics[-1]}
             self.expert_load.show_row(metrics[-1])

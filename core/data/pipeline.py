@@ -47,6 +47,7 @@ from workbench.core.data.document_store import DocumentStore, DocumentStoreWrite
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.paths import PathError, mark_cache, refuse_link
 from workbench.core.data.quality_rules import length_failure, quality_failure, repetition_failure
+from workbench.core.data.mixture import SourceStream, validation_mask
 from workbench.core.data.sources import (EXAMPLES_KEPT, Document, ReadStats, corpus_fingerprint, read_documents,
                                          scan_corpus)
 from workbench.core.data.token_file import TokenFile, TokenFileWriter
@@ -117,6 +118,16 @@ class PipelineResult:
     steps: list[StepReport]
     train: TokenFile
     val: TokenFile
+    source_names: list[str] = dataclasses.field(default_factory=list)  # of the documents' sources, in order met
+    train_sources: np.ndarray | None = None  # per training document, an index into source_names
+    val_sources: np.ndarray | None = None  # per validation document, the same
+
+    def source_streams(self, split: str) -> dict[str, "SourceStream"]:
+        """A token stream per source of the split ("train" or "val"), for mixtures and loss per source."""
+        tokens = self.train if split == "train" else self.val
+        ids = self.train_sources if split == "train" else self.val_sources
+        return {name: SourceStream(tokens.tokens, tokens.bounds, np.flatnonzero(ids == number))
+                for number, name in enumerate(self.source_names) if np.any(ids == number)}
 
 
 class DataPipeline:
@@ -139,7 +150,11 @@ class DataPipeline:
         self._step("tokenize", key, lambda folder: self._tokenize(folder, corpus, tokenizer, val_fraction))
         self.write_manifest()
         folder = self.cache / "tokenize"
-        return PipelineResult(self.cache, list(self.reports), TokenFile(folder / "train"), TokenFile(folder / "val"))
+        # the tokenize step wrote the kept documents in order, every n-th to val: the same split of their sources
+        sources = np.asarray(corpus.store.source_ids[corpus.kept] if len(corpus.kept) else [], dtype=np.int64)
+        held = validation_mask(len(corpus.kept), val_fraction)
+        return PipelineResult(self.cache, list(self.reports), TokenFile(folder / "train"), TokenFile(folder / "val"),
+                              list(corpus.store.source_names), sources[~held], sources[held])
 
     def clean(self) -> CleanCorpus:
         """Read and clean the corpus (the steps before tokenize): what tokenizers train on."""

@@ -38,6 +38,8 @@ import torch
 
 from workbench.core.compiler import CompiledModel
 from workbench.core.data.batching import BlockSampler
+from workbench.core.data.mixture import MixtureSampler
+from workbench.core.data.pipeline_config import DataError
 from workbench.core.graph import Graph
 from workbench.core.settings import Setting, settings_of
 
@@ -188,9 +190,22 @@ class Setup:
     def samplers(self) -> dict[str, BlockSampler]:
         """Blocks of the corpus per split, each seeded apart so train and val never share a draw."""
         train_tokens, val_tokens = self.project.token_splits()
-        return {split: BlockSampler(tokens, self.context, self.batch_size, self.seed + offset,
-                                    self.project.data.packing)
-                for offset, (split, tokens) in enumerate(zip(SPLITS, (train_tokens, val_tokens), strict=True))}
+        samplers = {split: BlockSampler(tokens, self.context, self.batch_size, self.seed + offset,
+                                        self.project.data.packing)
+                    for offset, (split, tokens) in enumerate(zip(SPLITS, (train_tokens, val_tokens), strict=True))}
+        train_streams, val_streams = self.project.source_streams()
+        if self.project.data.weights:  # a mixture: each source's share of training tokens follows its weight
+            try:
+                samplers["train"] = MixtureSampler(train_streams, self.project.data.weights, self.context,
+                                                   self.batch_size, self.seed)
+            except DataError as exc:
+                raise ObjectiveError(str(exc)) from None
+        if len(val_streams) > 1:  # "val/NAME": the validation documents of one source, for loss per source
+            for name, stream in val_streams.items():
+                if stream.length >= self.context + 2:
+                    samplers[f"val/{name}"] = MixtureSampler({name: stream}, {name: 1.0}, self.context,
+                                                             self.batch_size, self.seed + len(SPLITS))
+        return samplers
 
     def classes(self) -> int | None:
         return _classes(self.compiled)

@@ -242,6 +242,8 @@ class Trainer:
                     if self.step % config.eval_every == 0 or self.step == config.steps:
                         report.val_loss, report.val_accuracy = self.evaluate()
                     row = self._metrics_row(report, self._skipped) | routing
+                    if report.val_loss is not None:
+                        row |= self.evaluate_sources()
                     run.append_metrics(row)
                     self.board.metrics(row)
                     if on_report and self.cluster.is_main:
@@ -372,6 +374,21 @@ class Trainer:
                 seen += logits.shape[0]
         accuracy = mean_across(right / seen, self.cluster) if seen else None
         return mean_across(sum(losses) / len(losses), self.cluster), accuracy
+
+    @torch.no_grad()
+    def evaluate_sources(self) -> dict[str, float]:
+        """"val_loss/NAME" per source of a corpus of several (the objective's "val/NAME" samplers), each
+        on that source's held-out documents only: what a mixture's weights buy each source (issue #20)."""
+        self.model.eval()
+        losses = {}
+        for split in [s for s in getattr(self.objective, "samplers", {}) if s.startswith("val/")]:
+            total = 0.0
+            for index in range(self.config.eval_batches):
+                with self._autocast():
+                    _, loss = self.model(*self._my_arguments(self.objective.batch(index, split)))
+                total += loss.item()
+            losses[f"val_loss/{split[4:]}"] = mean_across(total / self.config.eval_batches, self.cluster)
+        return losses
 
     def sample_text(self) -> str:
         """A fixed-seed sample from the first validation token, so samples compare across steps."""
