@@ -315,7 +315,12 @@ class GeneratePanel(QWidget):
         self.prompt_box.setPlaceholderText("Start of the answer (may be empty)" if encoder_decoder
                                            else "Text to continue")
         self.top_k_box.setMaximum(loaded.compiled.ctx.vocab_size)
-        self._set_status("Ready: type a prompt and press Generate.")
+        ids_only = getattr(loaded.tokenizer, "kind", "") == "ids"  # a Hugging Face import without tokenizer files
+        if ids_only:
+            self.prompt_box.setPlaceholderText("Token ids, e.g. 17 42 5")
+        self._set_status(f"Ready, ids only: {loaded.tokenizer.reason}, so prompts and outputs are token ids "
+                         "(import with --tokenizer DIR for text)." if ids_only
+                         else "Ready: type a prompt and press Generate.")
         self._update_controls()
         self.load_finished.emit(True)
 

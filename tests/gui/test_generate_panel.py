@@ -231,3 +231,25 @@ def test_a_training_run_without_a_checkpoint_waits_for_its_first(qtbot, bare_pan
         bare_panel.checkpoints_changed([4, 8, 12])
     assert loaded.args == [True] and "step 12" in bare_panel.model_label.text()
     training.release_lock()
+
+
+def test_an_ids_only_import_generates_ids_and_says_why(qtbot, bare_panel, trained_run):
+    """#23: a Hugging Face import without tokenizer files shows token ids, never invented characters."""
+    run = RunFolder.open(trained_run)
+    raw = run.info["project"]
+    vocab_size = Project.from_dict(raw).tokenizer.vocab_size
+    project = Project.from_dict({**raw, "tokenizer": {"kind": "ids", "vocab_size": vocab_size,
+                                                      "reason": "gpt2 has no tokenizer.json"}})
+    project.weights = run.latest_checkpoint() / "model.safetensors"
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
+        bare_panel.set_project(project)
+    assert loaded.args == [True]
+    assert "ids only: gpt2 has no tokenizer.json" in bare_panel.status_label.text()
+    bare_panel.prompt_box.setPlainText("to be")
+    qtbot.mouseClick(bare_panel.generate_button, Qt.MouseButton.LeftButton)
+    assert not bare_panel.is_running() and "tokenizer is ids only" in bare_panel.status_label.text()
+    bare_panel.prompt_box.setPlainText("3 4 5")
+    bare_panel.max_tokens_box.setValue(3)
+    _run(qtbot, bare_panel, "greedy")
+    tokens = bare_panel.single.result.tokens
+    assert len(tokens) == 3 and "".join(f"⟨{t}⟩" for t in tokens) in bare_panel.single.view.toPlainText()
