@@ -107,6 +107,25 @@ def test_beam_search_draws_its_whole_tree(qtbot, panel, core_model):
     assert panel.single.view.records == result.steps  # the answer is written out once the search ends
 
 
+def test_a_double_clicked_beam_tree_opens_whole_in_its_own_window(qtbot, panel):
+    """#23: the tree was cramped in the dock (about 580 × 130 pixels); its own window shows all of it."""
+    panel.beams_box.setValue(4)
+    panel.max_tokens_box.setValue(20)
+    _run(qtbot, panel, "beam")
+    tree = panel.beam_tree
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton)
+    window = tree.popped_out
+    assert window is not None and window.isVisible()
+    qtbot.addWidget(window)
+    big = window.findChild(type(tree))
+    assert len(big.nodes) == len(tree.nodes) and big.best_path == tree.best_path
+    shown = big.mapToScene(big.viewport().rect()).boundingRect()
+    rows = {round(item.sceneBoundingRect().center().y()) for item in big.nodes.values()}
+    visible_rows = {y for y in rows if shown.top() <= y <= shown.bottom()}
+    assert len(visible_rows) >= min(len(rows), 8) > 3, (len(visible_rows), len(rows))
+    assert big.transform().m11() >= tree.transform().m11()  # never smaller than in the dock
+
+
 def test_compare_shows_the_four_strategies_side_by_side(qtbot, panel, core_model):
     panel.seed_box.setValue(7)
     _run(qtbot, panel, compare=True)
