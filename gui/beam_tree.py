@@ -12,18 +12,22 @@ from html import escape
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView
+from PySide6.QtWidgets import (QDialog, QGraphicsPathItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView,
+                               QLabel, QVBoxLayout)
 
 from workbench.core.decoding import BeamNode
 from workbench.gui.theme import ACCENT, BASE, LABEL_BORDER, MUTED_TEXT, PANEL, TEXT, mono_font, ui_font
 
-COLUMN = 104  # pixels from one step to the next
-ROW = 40  # pixels between neighbouring leaves
-NODE_WIDTH, NODE_HEIGHT = 76, 32
+# Dense enough that a 4-beam, 20-step search shows its best path and the rows under it at 1440×900
+# (issue #23: the tree was cramped into three rows); the labels still fit their boxes.
+COLUMN = 88  # pixels from one step to the next
+ROW = 36  # pixels between neighbouring leaves
+NODE_WIDTH, NODE_HEIGHT = 68, 30
 LABEL_CHARS = 8  # of token text that fit a box in the mono font
 FINISHED = QColor("#7fd19b")  # as a finished run in assets/style.qss
-PRUNED_OPACITY = 0.3
+PRUNED_OPACITY = 0.4  # faded, yet its token still reads
 MIN_SCALE = 0.75  # below this the labels are too small to read; the view scrolls instead
+WINDOW_SHARE = 0.9  # of the screen the double-clicked tree's own window takes
 WHITESPACE = {"\n": "↵", " ": "␣", "\t": "⇥"}
 
 
@@ -51,6 +55,8 @@ class BeamTreeView(QGraphicsView):
         self.best_path: list[int] = []  # node ids from the prompt to the best finished hypothesis
         self.tree: list[BeamNode] = []  # what is drawn, for saving it as a figure (gui.figure_maps)
         self.token_text: Callable[[int], str] = str
+        self.popped_out: QDialog | None = None  # the tree's own window, once double-clicked
+        self.setToolTip("Double-click to open the tree in its own window; Ctrl + wheel zooms.")
         self.show_message("Beam search draws its tree here.")
 
     def show_message(self, text: str) -> None:
@@ -78,7 +84,8 @@ class BeamTreeView(QGraphicsView):
             self.nodes[node.id] = self._add_node(node, places[node.id], token_text, node.id in self.best_path,
                                                  node.id in kept or node.id == 0)
         self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-16, -16, 16, 16))
-        # As much of the height as stays readable, from the prompt and the best path (top left).
+        # As much of the height as stays readable, from the prompt and the best path (top left); a long
+        # search scrolls sideways rather than shrink its labels below reading size.
         scale = min(1.0, max(MIN_SCALE, self.viewport().height() / self.sceneRect().height()))
         self.resetTransform()
         self.scale(scale, scale)
@@ -120,6 +127,33 @@ class BeamTreeView(QGraphicsView):
         item = self.scene().addPath(path, QPen(ACCENT if best else MUTED_TEXT, 2.5 if best else 1.2))
         item.setOpacity(1.0 if kept else PRUNED_OPACITY)
         item.setZValue(2 if best else 0)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """A double-click opens the tree in a window of its own: in the 1440×900 dock it has about 580×130
+        pixels, a few rows of a 4-beam search (issue #23); its own window shows the whole of it."""
+        if self.tree:
+            self.open_window()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def open_window(self) -> QDialog:
+        dialog = QDialog(self.window())
+        dialog.setObjectName("beamTreeWindow")
+        dialog.setWindowTitle("Beam search tree")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        screen = self.screen().availableGeometry()
+        dialog.resize(int(screen.width() * WINDOW_SHARE), int(screen.height() * WINDOW_SHARE))
+        view = BeamTreeView()
+        hint = QLabel("Hover a box for its probability and the tokens that were likely next; "
+                      "Ctrl + wheel zooms, dragging pans.")
+        hint.setObjectName("panelHint")
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(hint)
+        layout.addWidget(view, 1)
+        dialog.show()  # laid out first, so the tree is scaled to the window's height
+        view.show_tree(self.tree, self.token_text)
+        self.popped_out = dialog  # kept for tests and so that it is not garbage-collected while shown
+        return dialog
 
     def wheelEvent(self, event) -> None:
         """Ctrl + wheel zooms (a long search is wide); the wheel alone scrolls."""

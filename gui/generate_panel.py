@@ -168,7 +168,7 @@ class GeneratePanel(QWidget):
         self.inputs.addWidget(self.prompt_box, 1, 1)
         self.inputs.setColumnStretch(1, 1)
 
-        single = QSplitter(Qt.Orientation.Vertical)
+        single = self.single_split = QSplitter(Qt.Orientation.Vertical)
         single.addWidget(self.forks)
         single.addWidget(self.beam_tree)
         single.setChildrenCollapsible(False)
@@ -315,7 +315,12 @@ class GeneratePanel(QWidget):
         self.prompt_box.setPlaceholderText("Start of the answer (may be empty)" if encoder_decoder
                                            else "Text to continue")
         self.top_k_box.setMaximum(loaded.compiled.ctx.vocab_size)
-        self._set_status("Ready: type a prompt and press Generate.")
+        ids_only = getattr(loaded.tokenizer, "kind", "") == "ids"  # a Hugging Face import without tokenizer files
+        if ids_only:
+            self.prompt_box.setPlaceholderText("Token ids, e.g. 17 42 5")
+        self._set_status(f"Ready, ids only: {loaded.tokenizer.reason}, so prompts and outputs are token ids "
+                         "(import with --tokenizer DIR for text)." if ids_only
+                         else "Ready: type a prompt and press Generate.")
         self._update_controls()
         self.load_finished.emit(True)
 
@@ -359,6 +364,9 @@ class GeneratePanel(QWidget):
         if output is self.single:
             self.forks.root_done(result)
         if output is self.single and result.beam_tree:
+            # The tree needs the height (issue #23: 127 px showed three of a 4-beam search's rows); the
+            # text above it keeps what it needs to show its lines.
+            self.single_split.setSizes([self.forks.minimumSizeHint().height(), self.single_split.height()])
             self.beam_tree.show_tree(result.beam_tree, output.view.tokenizer.token_text)  # the model may reload
 
     def _on_failed(self, column: int, message: str) -> None:

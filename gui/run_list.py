@@ -1,4 +1,5 @@
-"""The run folders under the runs folder: name, status, step, last loss and date, newest first.
+"""The run folders under the runs folder: name, status, step, last loss, date and what changed from the
+run before it of the same project, newest first.
 
 A click picks a run (to follow it, and for the attention and generation panels); a tick adds it
 to the overlay in the plot. A sweep's runs are grouped under one row named after the sweep (one
@@ -13,13 +14,17 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from workbench.core.training.compare import config_differences
 from workbench.core.training.runs import SWEEP_FILE, RunFolder, RunFolderError, run_folders, runs_folder
 
 REFRESH_MS = 3000
-COLUMNS = ("Run", "Status", "Step", "Loss", "Started")
+COLUMNS = ("Run", "Status", "Step", "Loss", "Started", "Changed")
 STATUS_COLOURS = {"finished": "#7fd19b", "stopped": "#e0b25c", "failed": "#ff6b6b", "running": "#6fa8ff",
                   "diverged": "#ff6b6b", "interrupted": "#e0b25c"}
 WIDE_ENOUGH = 380  # pixels at which the Started column fits beside readable run names
+WIDE_FOR_CHANGES = 560  # and the Changed column too; narrower, the run name's tooltip says it
+CHANGED_WIDTH = 200  # pixels of the Changed column; it elides and can be dragged wider
+CHANGES_SHOWN = 3  # differences written in the Changed column; the tooltip has them all
 TAIL_BYTES = 4096  # enough for the last few metrics rows
 SWEEP_ROLE = Qt.ItemDataRole.UserRole + 1  # a sweep row's folder (a run row keeps its folder in UserRole)
 
@@ -64,6 +69,8 @@ class RunList(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Changed"), QHeaderView.ResizeMode.Interactive)  # long: never squeezes names
+        header.resizeSection(COLUMNS.index("Changed"), CHANGED_WIDTH)
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._item_changed)
         layout = QVBoxLayout(self)
@@ -73,6 +80,7 @@ class RunList(QWidget):
         self._wanted: Path | None = None  # a run to select once it is listed (one just started has no run.json yet)
         self._sweeps: dict[Path, QTreeWidgetItem] = {}  # sweep folder -> the row grouping its runs
         self._closed: set[Path] = set()  # sweeps a person collapsed: they stay closed across refreshes
+        self._changes: dict[tuple[Path, Path], list[str]] = {}  # (run, the run before it) -> differences; run.json settings never change
         self.tree.itemCollapsed.connect(lambda item: self._closed.add(item.data(0, SWEEP_ROLE)))
         self.tree.itemExpanded.connect(lambda item: self._closed.discard(item.data(0, SWEEP_ROLE)))
         self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
@@ -117,8 +125,9 @@ class RunList(QWidget):
         self.tree.clear()
         self._items, self._sweeps = {}, {}
         top = runs_folder().resolve()
-        for run in runs:
+        for index, run in enumerate(runs):
             item = self._item(run, run.path in was_checked)
+            self._show_changes(item, run, runs[index + 1:])
             self._items[run.path] = item
             if run.path.parent == top:
                 self.tree.addTopLevelItem(item)
@@ -154,6 +163,24 @@ class RunList(QWidget):
             item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return item
 
+    def _show_changes(self, item: QTreeWidgetItem, run: RunFolder, older: list[RunFolder]) -> None:
+        """What this run changed from the run before it of the same project (issue #23: runs from one
+        preset differed only by their time suffix): in the Changed column and the name's tooltip."""
+        name = run.info.get("project", {}).get("name")
+        before = next((o for o in older if o.info.get("project", {}).get("name") == name
+                       and o.path.parent == run.path.parent), None)
+        if before is None:
+            return
+        key = (run.path, before.path)
+        if key not in self._changes:
+            self._changes[key] = config_differences(before.info, run.info)
+        changes = self._changes[key]
+        shown = "; ".join(changes[:CHANGES_SHOWN]) + (" …" if len(changes) > CHANGES_SHOWN else "")
+        item.setText(COLUMNS.index("Changed"), shown or "same settings")
+        listed = "\n".join(f"  {line}" for line in changes) if changes else "  nothing: the same settings"
+        item.setToolTip(0, f"{item.toolTip(0)}\nchanged from {before.path.name}:\n{listed}")
+        item.setToolTip(COLUMNS.index("Changed"), item.toolTip(0))
+
     def _sweep_row(self, folder: Path) -> QTreeWidgetItem:
         row = QTreeWidgetItem([folder.name])
         row.setData(0, SWEEP_ROLE, folder)
@@ -184,6 +211,7 @@ class RunList(QWidget):
         it), so the run names keep their room."""
         super().resizeEvent(event)
         self.tree.setColumnHidden(COLUMNS.index("Started"), self.width() < WIDE_ENOUGH)
+        self.tree.setColumnHidden(COLUMNS.index("Changed"), self.width() < WIDE_FOR_CHANGES)
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0:

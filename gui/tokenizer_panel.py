@@ -359,7 +359,8 @@ class TokenizerPanel(QWidget):
 
     def _update_shown_label(self) -> None:
         if self.tokenizer is not None:
-            self.shown_label.setText(f"Shown: {KIND_NAMES[self.tokenizer.kind]}, {self.tokenizer.vocab_size:,} "
+            kind = KIND_NAMES.get(self.tokenizer.kind, "ids only")  # a Hugging Face import without tokenizer files
+            self.shown_label.setText(f"Shown: {kind}, {self.tokenizer.vocab_size:,} "
                                      f"tokens ({self._shown_origin})")
         self._update_buttons()
 

@@ -13,8 +13,9 @@ import json
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from workbench.core.settings import Setting
 from workbench.core.training.config import ConfigError, TrainConfig, shown_settings
@@ -24,6 +25,8 @@ from workbench.gui import theme
 from workbench.gui.editor.param_fields import help_text, setting_editor
 
 COMBO_CHARS = 8  # characters a choice box is sized for; longer choices are cut until it is widened
+COLUMNS = 2  # fields side by side: the Settings tab shows a dozen at 1440×900 instead of three (issue #23)
+SPIN_MIN_WIDTH = 60  # a number box narrower than this cuts its digits
 PREVIEW_POINTS = 400  # the schedule is smooth: this many samples draw it exactly at any run length
 
 
@@ -109,7 +112,7 @@ class TrainingForm(QWidget):
         fields.setObjectName("trainingFormFields")
         layout = QVBoxLayout(fields)
         layout.setContentsMargins(2, 2, 14, 2)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
         self.editors = {}
         shown = shown_settings(self.config)
         layout.addLayout(self._section([s for s in shown if not s.advanced]))
@@ -122,12 +125,16 @@ class TrainingForm(QWidget):
         self._scroll.setWidget(fields)
         self._update_preview()
 
-    def _section(self, settings: list[Setting]) -> QFormLayout:
-        form = QFormLayout()
-        form.setHorizontalSpacing(10)
-        form.setVerticalSpacing(5)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow column puts the label above
+    def _section(self, settings: list[Setting]) -> QGridLayout:
+        """Two fields side by side, each its label over its editor (issue #23: one field beside its label
+        per row showed three settings at a time in the 1440×900 dock). Wide editors (paths, JSON, the
+        schedule preview) take a whole row."""
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(1)
+        for column in range(COLUMNS):
+            grid.setColumnStretch(column, 1)
+        row = column = 0
         for setting in settings:
             name = setting.name
             editor = self._editor(setting)
@@ -135,13 +142,24 @@ class TrainingForm(QWidget):
             if isinstance(editor, QComboBox):  # its longest choice would otherwise set the form's width
                 editor.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
                 editor.setMinimumContentsLength(COMBO_CHARS)
+            if isinstance(editor, QAbstractSpinBox):  # a wide range would otherwise set the column's width
+                editor.setMinimumWidth(SPIN_MIN_WIDTH)
+                editor.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             self.editors[name] = editor
-            label = QLabel(setting.title())
+            label = ElidedLabel(setting.title())
             label.setToolTip(editor.toolTip())
-            form.addRow(label, editor)
-            if name == "schedule":
-                form.addRow(self.preview)  # right under the schedule, whose shape it shows
-        return form
+            wide = isinstance(editor, QLineEdit) and setting.kind in (list, dict) or name.endswith("_from")
+            if wide or name == "schedule":
+                row, column = (row + 2, 0) if column else (row, 0)
+            span = COLUMNS if wide else 1
+            grid.addWidget(label, row, column, 1, span)
+            grid.addWidget(editor, row + 1, column, 1, span)
+            row, column = (row, column + span) if column + span < COLUMNS else (row + 2, 0)
+            if name == "schedule":  # right under the schedule, whose shape it shows
+                row, column = (row + 2, 0) if column else (row, 0)
+                grid.addWidget(self.preview, row, 0, 1, COLUMNS)
+                row += 1
+        return grid
 
     def _editor(self, setting: Setting) -> QWidget:
         name = setting.name
@@ -196,6 +214,20 @@ class TrainingForm(QWidget):
         self.error_label.setVisible(bool(message))
         for field, editor in self.editors.items():
             theme.set_style_state(editor, "invalid", field == name and bool(message))
+
+
+class ElidedLabel(QLabel):
+    """A field's title that never widens its column: cut with … when narrow, whole in its tooltip."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setObjectName("fieldTitle")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
 
 
 def _caption(text: str, name: str = "panelCaption") -> QLabel:

@@ -233,4 +233,8 @@ def tokenizer_from_dict(spec: dict) -> ProjectTokenizer:
             raise TokenizerError(f"the spec says vocab_size {spec['vocab_size']} but its JSON holds "
                                  f"{tokenizer.vocab_size} tokens")
         return tokenizer
-    raise TokenizerError(f"unknown tokenizer kind {kind!r} (known: {', '.join(KINDS)})")
+    if kind == "ids":  # a Hugging Face import without tokenizer files (issue #23)
+        from workbench.core.data.ids_tokenizer import IdsTokenizer
+
+        return IdsTokenizer(spec.get("vocab_size"), str(spec.get("reason", "no tokenizer was saved")))
+    raise TokenizerError(f"unknown tokenizer kind {kind!r} (known: {', '.join(KINDS)}, ids)")

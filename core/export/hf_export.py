@@ -350,7 +350,10 @@ def special_tokens(tokenizer: ProjectTokenizer) -> dict[str, str]:
 
 
 def write_tokenizer(folder: Path, tokenizer: ProjectTokenizer, context_length: int) -> dict[str, int]:
-    """tokenizer.json, tokenizer_config.json and special_tokens_map.json; returns config.json's token ids."""
+    """tokenizer.json, tokenizer_config.json and special_tokens_map.json; returns config.json's token ids.
+    An ids-only tokenizer (a Hugging Face import without tokenizer files) has no text to write: nothing."""
+    if tokenizer.kind == "ids":
+        return {}
     text = tokenizer_json(tokenizer)
     (folder / "tokenizer.json").write_text(text, encoding="utf-8")
     roles = special_tokens(tokenizer)

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_model
 
 from workbench.core.architectures import Architecture, build_graph
 from workbench.core.compiler import CompileError, compile_graph
+from workbench.core.data.ids_tokenizer import IdsTokenizer
 from workbench.core.data.tokenizers import CharTokenizer, TokenizerError, TrainedTokenizer
 from workbench.core.export import hf_zoo
 from workbench.core.export.hf_families import DEFAULT_CLASS, FAMILIES, Config, HFImportError, matches_any
@@ -121,8 +122,10 @@ def _rename(family, arch: Architecture, tensors: dict, ours: dict) -> dict[str, 
     return weights
 
 
-def import_hf_project(folder: str | Path, out: str | Path, corpus: str | Path | None = None) -> Project:
-    """Write OUT (a project) and OUT's stem + .weights.safetensors beside it; returns the saved project."""
+def import_hf_project(folder: str | Path, out: str | Path, corpus: str | Path | None = None,
+                      tokenizer: str | Path | None = None) -> Project:
+    """Write OUT (a project) and OUT's stem + .weights.safetensors beside it; returns the saved project.
+    TOKENIZER: where the model's tokenizer.json is when the model folder has none (see _tokenizer)."""
     folder, out = Path(folder), Path(out).resolve()
     graph, weights, arch = import_hf(folder)
     corpus = Path(corpus).resolve() if corpus else ASSETS / "corpus" / "shakespeare.txt"
@@ -136,7 +139,7 @@ def import_hf_project(folder: str | Path, out: str | Path, corpus: str | Path | 
         "name": arch.name,
         "graph": graph.to_dict(),
         "data": {"corpus": os.path.relpath(corpus, out.parent)},
-        "tokenizer": _tokenizer(folder, arch.vocab_size, corpus).to_dict(),
+        "tokenizer": _tokenizer(folder, arch.vocab_size, Path(tokenizer) if tokenizer else None).to_dict(),
         "train": TrainConfig().to_dict(),
         "weights": weights_path.name,
     }
@@ -148,36 +151,30 @@ def import_hf_project(folder: str | Path, out: str | Path, corpus: str | Path | 
     return project
 
 
-def _tokenizer(folder: Path, vocab_size: int, corpus: Path):
-    """The folder's own tokenizer.json when it has one. Otherwise a character tokenizer: the corpus's
-    characters take the first ids and placeholder characters (Unicode private use) the rest, so the
-    project trains on the corpus, though the imported model's ids no longer mean its original tokens."""
-    saved = folder / "tokenizer.json"
-    if saved.is_file():
-        text = saved.read_text(encoding="utf-8")
-        model = json.loads(text).get("model", {})
-        if model.get("type") == "WordLevel":  # one token per character, as hf_export writes a char tokenizer
-            return _char_tokenizer(saved, json.loads(text))
-        byte_level = "ByteLevel" in json.dumps(json.loads(text).get("pre_tokenizer"))
-        kind = {"BPE": "bytelevel-bpe" if byte_level else "bpe", "WordPiece": "wordpiece",
-                "Unigram": "unigram"}.get(model.get("type"))
-        if kind is None:
-            raise HFImportError(f"{saved}: a {model.get('type')!r} tokenizer is not supported")
-        try:
-            return TrainedTokenizer(kind, text)
-        except TokenizerError as exc:
-            raise HFImportError(f"{saved}: {exc}") from None
+def _tokenizer(folder: Path, vocab_size: int, tokenizer: Path | None):
+    """The model's own tokenizer.json: from TOKENIZER (a folder or the file) when given, else from the
+    model folder. Without one, an ids-only tokenizer that says so (issue #23: a made-up character
+    alphabet showed boxes and pretended the ids were characters)."""
+    candidates = [tokenizer / "tokenizer.json" if tokenizer.is_dir() else tokenizer] if tokenizer else []
+    saved = next((p for p in [*candidates, folder / "tokenizer.json"] if p.is_file()), None)
+    if tokenizer is not None and saved != candidates[0]:
+        raise HFImportError(f"--tokenizer {tokenizer}: no tokenizer.json there (a folder written by the "
+                            "tokenizer's save_pretrained, or the tokenizer.json file itself)")
+    if saved is None:
+        return IdsTokenizer(vocab_size, f"{folder.resolve().name} has no tokenizer.json")
+    text = saved.read_text(encoding="utf-8")
+    model = json.loads(text).get("model", {})
+    if model.get("type") == "WordLevel":  # one token per character, as hf_export writes a char tokenizer
+        return _char_tokenizer(saved, json.loads(text))
+    byte_level = "ByteLevel" in json.dumps(json.loads(text).get("pre_tokenizer"))
+    kind = {"BPE": "bytelevel-bpe" if byte_level else "bpe", "WordPiece": "wordpiece",
+            "Unigram": "unigram"}.get(model.get("type"))
+    if kind is None:
+        raise HFImportError(f"{saved}: a {model.get('type')!r} tokenizer is not supported")
     try:
-        seen = sorted(set(corpus.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise HFImportError(f"corpus {corpus}: {exc}") from None
-    private_use = (chr(c) for r in ((0xE000, 0xF900), (0xF0000, 0xFFFFE), (0x100000, 0x10FFFE)) for c in range(*r))
-    alphabet = (seen + [ch for ch, _ in zip(private_use, range(max(vocab_size - len(seen), 0)))])[:vocab_size]
-    if len(alphabet) < vocab_size:
-        raise HFImportError(f"a vocabulary of {vocab_size} is too large for a placeholder character tokenizer; "
-                            "put the model's tokenizer.json in the folder")
-    unknown = None if len(seen) <= vocab_size else alphabet[-1]
-    return CharTokenizer("".join(alphabet), unknown)
+        return TrainedTokenizer(kind, text)
+    except TokenizerError as exc:
+        raise HFImportError(f"{saved}: {exc}") from None
 
 
 def _char_tokenizer(saved: Path, spec: dict) -> CharTokenizer:

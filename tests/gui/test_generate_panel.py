@@ -107,6 +107,25 @@ def test_beam_search_draws_its_whole_tree(qtbot, panel, core_model):
     assert panel.single.view.records == result.steps  # the answer is written out once the search ends
 
 
+def test_a_double_clicked_beam_tree_opens_whole_in_its_own_window(qtbot, panel):
+    """#23: the tree was cramped in the dock (about 580 × 130 pixels); its own window shows all of it."""
+    panel.beams_box.setValue(4)
+    panel.max_tokens_box.setValue(20)
+    _run(qtbot, panel, "beam")
+    tree = panel.beam_tree
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton)
+    window = tree.popped_out
+    assert window is not None and window.isVisible()
+    qtbot.addWidget(window)
+    big = window.findChild(type(tree))
+    assert len(big.nodes) == len(tree.nodes) and big.best_path == tree.best_path
+    shown = big.mapToScene(big.viewport().rect()).boundingRect()
+    rows = {round(item.sceneBoundingRect().center().y()) for item in big.nodes.values()}
+    visible_rows = {y for y in rows if shown.top() <= y <= shown.bottom()}
+    assert len(visible_rows) >= min(len(rows), 8) > 3, (len(visible_rows), len(rows))
+    assert big.transform().m11() >= tree.transform().m11()  # never smaller than in the dock
+
+
 def test_compare_shows_the_four_strategies_side_by_side(qtbot, panel, core_model):
     panel.seed_box.setValue(7)
     _run(qtbot, panel, compare=True)
@@ -231,3 +250,25 @@ def test_a_training_run_without_a_checkpoint_waits_for_its_first(qtbot, bare_pan
         bare_panel.checkpoints_changed([4, 8, 12])
     assert loaded.args == [True] and "step 12" in bare_panel.model_label.text()
     training.release_lock()
+
+
+def test_an_ids_only_import_generates_ids_and_says_why(qtbot, bare_panel, trained_run):
+    """#23: a Hugging Face import without tokenizer files shows token ids, never invented characters."""
+    run = RunFolder.open(trained_run)
+    raw = run.info["project"]
+    vocab_size = Project.from_dict(raw).tokenizer.vocab_size
+    project = Project.from_dict({**raw, "tokenizer": {"kind": "ids", "vocab_size": vocab_size,
+                                                      "reason": "gpt2 has no tokenizer.json"}})
+    project.weights = run.latest_checkpoint() / "model.safetensors"
+    with qtbot.waitSignal(bare_panel.load_finished, timeout=WAIT_MS) as loaded:
+        bare_panel.set_project(project)
+    assert loaded.args == [True]
+    assert "ids only: gpt2 has no tokenizer.json" in bare_panel.status_label.text()
+    bare_panel.prompt_box.setPlainText("to be")
+    qtbot.mouseClick(bare_panel.generate_button, Qt.MouseButton.LeftButton)
+    assert not bare_panel.is_running() and "tokenizer is ids only" in bare_panel.status_label.text()
+    bare_panel.prompt_box.setPlainText("3 4 5")
+    bare_panel.max_tokens_box.setValue(3)
+    _run(qtbot, bare_panel, "greedy")
+    tokens = bare_panel.single.result.tokens
+    assert len(tokens) == 3 and "".join(f"⟨{t}⟩" for t in tokens) in bare_panel.single.view.toPlainText()

@@ -1,6 +1,8 @@
 """The training settings form: edits change the project's TrainConfig, refusals show core's message."""
 
 import numpy as np
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QLabel
 
 from workbench.core.project import load_project
 from workbench.core.settings import settings_of
@@ -83,3 +85,18 @@ def test_learning_rate_preview_follows_the_schedule(qtbot):
     assert form.commit("schedule", "constant")
     steps, rates = form.lr_curve.getData()
     assert np.allclose(rates[steps >= 100], 2e-3)
+
+
+def test_the_settings_tab_shows_more_than_three_fields_at_1440_by_900(window, qtbot):
+    """#23: one field per row beside its label showed three settings at a time in the default dock."""
+    window.resize(1440, 900)
+    window.raise_panel("Training")
+    window.training.tabs.setCurrentIndex(1)  # Settings
+    form = window.training.form
+    viewport = form._scroll.viewport()
+    qtbot.waitUntil(lambda: viewport.isVisible() and viewport.height() > 50, timeout=2000)
+    shown = [name for name, editor in form.editors.items()
+             if viewport.rect().contains(editor.geometry().translated(editor.parentWidget().mapTo(viewport, QPoint())))]
+    assert len(shown) >= 5, (shown, viewport.size())
+    labels = [label for label in form.findChildren(QLabel, "fieldTitle")]
+    assert labels and all(label.width() <= viewport.width() for label in labels)  # titles never widen the form

@@ -131,8 +131,9 @@ def test_import_hf_writes_a_project_that_info_and_train_load(hf_models, tmp_path
                           check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "llama.weights.safetensors").is_file()
+    assert "has no tokenizer.json, so the project's tokenizer is ids only" in done.stdout  # said, not invented
     project = Project.load(out)
-    project.check()  # the fallback tokenizer fits the vocabulary, so the project can train
+    project.check()  # the ids-only tokenizer fits the vocabulary
     theirs, ours, real = _logits("llama", hf, project.compile())
     torch.testing.assert_close(ours[real], theirs[real], atol=1e-4, rtol=0)
     done = subprocess.run([sys.executable, str(REPO / "main.py"), "info", str(out), "--json"],
@@ -184,3 +185,32 @@ def test_a_tokenizer_in_the_folder_comes_along(hf_models, tmp_path):
     tokenizer.save(str(folder / "tokenizer.json"))
     project = import_hf_project(folder, tmp_path / "project.json")
     assert project.tokenizer.kind == "bpe" and project.tokenizer.encode("to be") == tokenizer.encode("to be").ids
+
+
+def test_without_tokenizer_files_the_project_shows_ids_not_invented_characters(hf_models, tmp_path):
+    """#23: a made-up alphabet of private-use characters showed boxes; now the ids are shown as ids."""
+    folder = _edited_copy(hf_models["gpt2"][1], tmp_path)
+    project = import_hf_project(folder, tmp_path / "project.json")
+    tokenizer = Project.load(tmp_path / "project.json").tokenizer
+    assert tokenizer.kind == "ids" and tokenizer.vocab_size == project.tokenizer.vocab_size
+    assert tokenizer.decode([17, 4]) == "⟨17⟩⟨4⟩" and tokenizer.encode("⟨17⟩⟨4⟩") == tokenizer.encode("17, 4") == [17, 4]
+    with pytest.raises(ValueError, match=r"cannot encode 'to be': this project's tokenizer is ids only \(edited has "
+                                         r"no tokenizer.json\); type token ids .* --tokenizer DIR"):
+        tokenizer.encode("to be")
+
+
+def test_tokenizer_dir_gives_the_model_its_text(hf_models, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    folder = _edited_copy(hf_models["gpt2"][1], tmp_path)
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(["to be or not to be"] * 4, trainers.BpeTrainer(vocab_size=40, special_tokens=["<unk>"]))
+    elsewhere = tmp_path / "tok"
+    elsewhere.mkdir()
+    tokenizer.save(str(elsewhere / "tokenizer.json"))
+    project = import_hf_project(folder, tmp_path / "project.json", tokenizer=elsewhere)
+    assert project.tokenizer.kind == "bpe" and project.tokenizer.encode("to be") == tokenizer.encode("to be").ids
+    with pytest.raises(HFImportError, match=r"--tokenizer .*empty: no tokenizer.json there"):
+        (tmp_path / "empty").mkdir()
+        import_hf_project(folder, tmp_path / "other.json", tokenizer=tmp_path / "empty")
