@@ -18,10 +18,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton,
-                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
+                               QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar,
+                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from workbench.core.data.mixture import format_weights, parse_weights
 from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest, source_names
@@ -204,6 +204,16 @@ class DataPanel(QWidget):
                 value.setStyleSheet("min-width: 0")
                 rules.addWidget(value, row, 1)
         rules.setColumnStretch(1, 1)
+        # The rules scroll inside the column when the dock is short (the window's 358 px at 1440×900 with
+        # the theme): the buttons and the report stay in view whatever rules a preset adds.
+        rules_area = QScrollArea()
+        rules_area.setWidgetResizable(True)
+        rules_area.setFrameShape(QFrame.Shape.NoFrame)
+        rules_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        rules_widget = QWidget()
+        rules_widget.setLayout(rules)
+        rules_area.setWidget(rules_widget)
+        rules_area.setMinimumHeight(80)
         run = QHBoxLayout()
         run.addWidget(self.run_button, 1)
         run.addWidget(self.cancel_button, 1)
@@ -214,7 +224,7 @@ class DataPanel(QWidget):
         column.setContentsMargins(0, 0, 10, 0)  # a gap to the splitter's handle
         column.setSpacing(4)
         column.addLayout(form)
-        column.addLayout(rules)
+        column.addWidget(rules_area, 3)
         column.addLayout(run)
         column.addWidget(self.train_button)
         column.addWidget(self.progress)

@@ -2,9 +2,26 @@
 the palette and the inspector): each is wrapped in a scroll area, so a panel that needs more shows
 scroll bars and a cut-off view instead of its content."""
 
-from PySide6.QtWidgets import QScrollArea
+import pytest
+from PySide6.QtWidgets import QApplication, QScrollArea
+
+from workbench.core.project import load_project
+from workbench.gui.main_window import MainWindow
+from workbench.gui.theme import apply_theme
 
 MAX_WIDTH, MAX_HEIGHT = 860, 380
+
+
+@pytest.fixture
+def window(qtbot):
+    """The window as the app shows it: with its theme, whose padding makes widgets taller than Qt's
+    plain style (without it, the Data panel once passed here yet scrolled in the real window)."""
+    apply_theme(QApplication.instance())
+    main_window = MainWindow(load_project())
+    qtbot.addWidget(main_window, before_close_func=lambda w: w.setWindowModified(False))
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    return main_window
 
 
 def test_every_bottom_panel_fits_the_default_dock(window, qtbot):
