@@ -27,13 +27,11 @@ from workbench.core.budget import BudgetError, ModelBudget, _elements, check_wei
 from workbench.core.compiler import (MODEL_OUTPUT_KINDS, CompileError, ShapeReport, compile_graph, infer_shapes,
                                      params_key)
 from workbench.core.graph import Graph, Group
-from workbench.core.nn.attention import SelfAttention
-from workbench.core.nn.peft import PrefixSelfAttention
 from workbench.core.shapes import ShapeError
-from workbench.core.summary import ModelSummary, NodeSummary, inactive_parameters, kv_cache_bytes_per_token, module_flops, \
-    summarize
+from workbench.core.summary import (ModelSummary, NodeSummary, inactive_parameters, kv_cache_bytes_per_token,
+                                    module_flops, summarize)
 from workbench.core.tuning import (TuningError, added_parameter_names, is_peft_block, lora_targets, parameter_counts,
-                                   wrap_lora)
+                                   tune_module)
 
 CACHE_SIZE = 8192  # built blocks remembered; a meta module holds no storage, so each is a few kB
 
@@ -223,12 +221,7 @@ def _text(tensor_type) -> str:
 def _apply_tuning(module: nn.Module, tuning) -> str:
     """LoRA then a prefix, as core.tuning.apply_tuning does per module; freezing is the caller's."""
     try:
-        if tuning.has_lora:
-            wrap_lora(module, tuning)
-        if tuning.prefix_length:
-            if type(module) is not SelfAttention:
-                raise TuningError("prefix tuning adds keys and values to self-attention blocks only")
-            PrefixSelfAttention.convert(module, tuning.prefix_length)
+        tune_module(module, tuning)
     except TuningError as exc:
         return str(exc)
     return ""

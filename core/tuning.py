@@ -153,15 +153,21 @@ def apply_tuning(graph, root: nn.Module, instances: dict[str, list[str]]) -> lis
                 module.requires_grad_(False)
         try:
             for module in modules:
-                if tuning.has_lora:
-                    wrap_lora(module, tuning)
-                if tuning.prefix_length:
-                    if type(module) is not SelfAttention:
-                        raise TuningError("prefix tuning adds keys and values to self-attention blocks only")
-                    PrefixSelfAttention.convert(module, tuning.prefix_length)
+                tune_module(module, tuning)
         except TuningError as exc:
             problems.append((path, f"{node.label()}: {exc}"))
     return problems
+
+
+def tune_module(module: nn.Module, tuning) -> None:
+    """LoRA, then a prefix, on one built module of a node (freezing is the caller's); TuningError when
+    the node's block cannot take them."""
+    if tuning.has_lora:
+        wrap_lora(module, tuning)
+    if tuning.prefix_length:
+        if type(module) is not SelfAttention:
+            raise TuningError("prefix tuning adds keys and values to self-attention blocks only")
+        PrefixSelfAttention.convert(module, tuning.prefix_length)
 
 
 def wrap_lora(module: nn.Module, tuning: Tuning) -> None:

@@ -214,3 +214,27 @@ def open_from_menu(qtbot, window, monkeypatch, path: Path) -> None:
     file_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&File")
     next(action for action in file_menu.actions() if action.text() == "&Open…").trigger()
     qtbot.waitUntil(lambda: window.project.path == Path(path).resolve(), timeout=5000)
+
+
+def export_from_menu(qtbot, window, monkeypatch, out: Path, formats: list[str]):
+    """File ▸ Export…, type the folder, tick exactly `formats`, press Export and wait; returns the dialog
+    (still open, for its report table)."""
+    from workbench.gui.export_dialog import ExportDialog
+
+    dialogs = []
+    monkeypatch.setattr(ExportDialog, "exec", lambda dialog: dialogs.append(dialog) or dialog.show())
+    file_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&File")
+    next(action for action in file_menu.actions() if action.text() == "&Export…").trigger()
+    dialog = dialogs[0]
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    type_into(qtbot, dialog.folder_edit, str(out), enter=False)  # Enter would press Export
+    for fmt, box in dialog.format_boxes.items():
+        if box.isChecked() != (fmt in formats):
+            box.click()
+    assert dialog.chosen_formats() == formats
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    if dialog.job is not None:  # in QThread.wait, not a nested event loop: see tests/gui/test_export_dialog.finish
+        assert dialog.job.wait(180_000), "the export did not finish"
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10_000)
+    return dialog

@@ -9,11 +9,9 @@ import re
 
 import pytest
 import torch
-from PySide6.QtCore import Qt
 
 from workbench.core.export.hf_import import import_hf_project
-from workbench.gui.export_dialog import ExportDialog
-from tests.journeys.conftest import open_from_menu, type_into
+from tests.journeys.conftest import export_from_menu, open_from_menu
 
 transformers = pytest.importorskip("transformers")
 
@@ -43,23 +41,8 @@ def test_import_a_hugging_face_gpt2_then_export_it(qtbot, open_window, shots, tm
     assert window.inspector.row_texts()["parameters"] == f"{hf_params:,}"
     shots.save(window, "imported gpt2 drawn")
 
-    dialogs = []
-    monkeypatch.setattr(ExportDialog, "exec", lambda dialog: dialogs.append(dialog) or dialog.show())
-    file_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&File")
-    next(action for action in file_menu.actions() if action.text() == "&Export…").trigger()
-    dialog = dialogs[0]
-    qtbot.addWidget(dialog)
-    qtbot.waitExposed(dialog)
     out = tmp_path / "shipped"
-    type_into(qtbot, dialog.folder_edit, str(out), enter=False)  # Enter would press Export
-    for fmt, box in dialog.format_boxes.items():
-        if box.isChecked() != (fmt in ("onnx", "safetensors", "python")):
-            box.click()
-    assert dialog.chosen_formats() == ["onnx", "safetensors", "python"]
-    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    if dialog.job is not None:  # in QThread.wait, not a nested event loop: see tests/gui/test_export_dialog.finish
-        assert dialog.job.wait(180_000), "the export did not finish"
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10_000)
+    dialog = export_from_menu(qtbot, window, monkeypatch, out, ["onnx", "safetensors", "python"])
     rows = [[dialog.table.item(r, c).text() for c in range(dialog.table.columnCount())]
             for r in range(dialog.table.rowCount())]
     assert [row[0] for row in rows] == ["ONNX", "safetensors", "Python"]

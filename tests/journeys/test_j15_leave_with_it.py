@@ -11,13 +11,12 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 import torch
-from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from workbench.core.training.runs import RunFolder
-from workbench.gui.export_dialog import ExportDialog
 from tests.conftest import shrink_project
-from tests.journeys.conftest import (click_tab, open_from_menu, press_train, set_training, type_into,
+from tests.journeys.conftest import (click_tab, export_from_menu, open_from_menu, press_train, set_training,
                                      wait_for_run_end)
 
 transformers = pytest.importorskip("transformers")
@@ -63,23 +62,8 @@ def test_export_a_trained_run_read_it_in_tensorboard_and_save_figures(qtbot, ope
     assert set(scalars) == set(logged) and all(abs(scalars[s] - logged[s]) < 1e-5 for s in logged)
 
     # File ▸ Export… ▸ Hugging Face folder, from the run's latest checkpoint.
-    dialogs = []
-    monkeypatch.setattr(ExportDialog, "exec", lambda dialog: dialogs.append(dialog) or dialog.show())
-    file_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&File")
-    next(action for action in file_menu.actions() if action.text() == "&Export…").trigger()
-    dialog = dialogs[0]
-    qtbot.addWidget(dialog)
-    qtbot.waitExposed(dialog)
     out = tmp_path / "shipped"
-    type_into(qtbot, dialog.folder_edit, str(out), enter=False)  # Enter would press Export
-    for fmt, box in dialog.format_boxes.items():
-        if box.isChecked() != (fmt == "hf"):
-            box.click()
-    assert dialog.chosen_formats() == ["hf"]
-    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    if dialog.job is not None:
-        assert dialog.job.wait(180_000), "the export did not finish"
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10_000)
+    dialog = export_from_menu(qtbot, window, monkeypatch, out, ["hf"])
     assert dialog.status_label.text() == "Every file was written and matches the app.", dialog.status_label.text()
     shots.save(dialog, "hugging face export")
     dialog.close()
