@@ -23,6 +23,9 @@ from workbench.core.lessons.lab import Lab, LessonError, load_course
 from workbench.core.lessons.runner import LabResult, load_result
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui import theme
+from workbench.gui.figure_chart import LineChart, Series, chart_figure
+from workbench.gui.figure_export import install_figure_menu
+from workbench.gui.figure_maps import heatmap_figure
 from workbench.gui.heatmap import AttentionHeatmap
 from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
 
@@ -77,6 +80,10 @@ class CoursePanel(QWidget):
         self.curve_plot = pg.PlotWidget(background=theme.BASE)
         self.curve_plot.addLegend(labelTextColor=theme.MUTED_TEXT, offset=(8, 4))
         self.heatmap = AttentionHeatmap(detailed=True)
+        # Lab evidence saves as a figure for a report, like every plot (issue #22); the loss plot has its own.
+        self.chart: LineChart | None = None  # the curves shown, as a print figure
+        install_figure_menu(self.curve_plot, self.chart_figure)
+        install_figure_menu(self.heatmap, self._heatmap_figure)
         self.view = QStackedWidget()
         for widget in (QLabel("Run the lab to see its evidence."), self.loss_plot, self.curve_plot, self.heatmap):
             self.view.addWidget(widget)
@@ -291,8 +298,10 @@ class CoursePanel(QWidget):
         plot.setLabel("left", axes[1])
         plot.showGrid(x=True, y=True, alpha=0.15)
         lengths: set[float] = set()
+        series = []
         for index, (name, points) in enumerate(curves.items()):
             xs, ys = np.array([p[0] for p in points], float), np.array([p[1] for p in points], float)
+            series.append(Series(name, xs, ys, colour=index, style="points" if len(xs) < 20 else "line"))
             colour = RUN_COLOURS[index % len(RUN_COLOURS)]
             plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o" if len(xs) < 20 else None,
                       symbolBrush=colour, name=name)
@@ -301,7 +310,19 @@ class CoursePanel(QWidget):
             plot.getAxis("bottom").setTicks([[(np.log10(x), f"{x:g}") for x in sorted(lengths)]])
         else:
             plot.getAxis("bottom").setTicks(None)
+        lab = self.current_lab()
+        self.chart = LineChart(lab.title if lab else "lab", axes[0], axes[1], tuple(series), log_axes, log_axes)
         self.view.setCurrentWidget(self.curve_plot)
+
+    def chart_figure(self):
+        """The curves shown, for print; None while none are."""
+        return chart_figure(self.chart) if self.chart else None
+
+    def _heatmap_figure(self):
+        """The heatmap shown, for print; None while none is (heatmap_figure of an empty map)."""
+        lab = self.current_lab()
+        return heatmap_figure(lab.title if lab else "attention", self.heatmap.weights, self.heatmap.queries,
+                              self.heatmap.keys)
 
     def _show_heatmap(self, heatmap: dict) -> None:
         self.heatmap.set_weights(np.array(heatmap["matrix"], dtype=np.float32), heatmap["rows"], heatmap["columns"])

@@ -3,6 +3,7 @@ a lab run from the Run button in a child process, as a student would."""
 
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -86,3 +87,20 @@ def test_open_project_and_show_run_reach_the_window(window, qtbot):
         qtbot.mouseClick(course.open_button, Qt.MouseButton.LeftButton)
     assert opened.args[0].name == "llama-tiny.json"
     assert window.project.path.name == "llama-tiny.json"
+
+
+def test_lab_evidence_saves_as_a_figure_for_a_report(panel, tmp_path):
+    """Cost curves and an attention map from a lab save like every other plot (issue #22): SVG with the
+    curves' names as text, and the data as CSV."""
+    from workbench.gui.figure_export import save_figure, save_figure_data
+
+    assert panel.select("w8-attention-cost")
+    assert panel._heatmap_figure() is None and panel.chart is None  # nothing shown yet: nothing to save
+    panel._show_curves({"full": [[64, 1.0], [128, 4.1], [256, 16.3]], "local": [[64, 1.0], [128, 2.0], [256, 4.1]]},
+                       ("sequence length", "time (ms)"), True)
+    svg = save_figure(panel.chart_figure(), tmp_path / "cost.svg").read_text()
+    assert "full" in svg and "local" in svg and "sequence length" in svg
+    rows = save_figure_data(panel.chart_figure(), tmp_path / "cost.csv").read_text().splitlines()
+    assert len(rows) == 1 + 6 and rows[1].startswith("full,64")
+    panel.heatmap.set_weights(np.eye(3, dtype=np.float32), list("abc"), list("abc"))
+    assert save_figure(panel._heatmap_figure(), tmp_path / "map.svg").stat().st_size > 0
