@@ -144,7 +144,8 @@ def test_import_export_import_is_identical(hf_folders, name, tmp_path):
     assert original.keys() <= again.keys()
     assert all(torch.equal(original[key], again[key]) for key in original)
     second = import_hf_project(tmp_path / "exported", tmp_path / "second.json")
-    assert second.tokenizer.to_dict() == project.tokenizer.to_dict()
+    # An ids-only tokenizer (a folder without tokenizer.json) names its folder in its reason; the rest is equal.
+    assert _without_reason(second.tokenizer.to_dict()) == _without_reason(project.tokenizer.to_dict())
 
 
 def _gpt():
@@ -206,3 +207,7 @@ def test_cli_writes_the_folder_and_prints_its_check(trained_run, tmp_path, capsy
     config = json.loads((tmp_path / "hf/config.json").read_text())
     assert config["architectures"] == ["GPT2LMHeadModel"]
     assert config["eos_token_id"] is None  # no special tokens: not GPT-2's 50256, outside 63 characters
+
+
+def _without_reason(tokenizer: dict) -> dict:
+    return {key: value for key, value in tokenizer.items() if key != "reason"}
