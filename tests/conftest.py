@@ -77,3 +77,18 @@ def trained_run(tmp_path_factory) -> Path:
     run_dir = folder / "run"
     start_run(project, run_dir, ["pytest"]).train()
     return run_dir
+
+
+HANG_S = 600  # no test here takes a minute; one that waits this long is stuck (a thread waiting on a thread)
+
+
+@pytest.fixture(autouse=True)
+def _no_test_hangs_the_suite():
+    """A deadlocked test (seen once in CI, in a journey, main thread parked on a lock) would hold the run
+    until CI's 90-minute limit: after HANG_S every thread's Python stack goes to stderr and the process
+    ends, so the run fails at once with the stacks that say where."""
+    import faulthandler
+
+    faulthandler.dump_traceback_later(HANG_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
