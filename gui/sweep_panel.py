@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLin
 
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.runs import new_run_folder
-from workbench.core.training.sweep import SET_BY_SWEEP, PlannedRun, plan_sweep
+from workbench.core.training.sweep import SET_BY_SWEEP, PlannedRun, plan_sweep, request_sweep_stop
 from workbench.gui.formatting import format_count
 from workbench.gui.scaling_view import ScalingView
 from workbench.gui.theme import show_status
-from workbench.gui.training_job import TrainingProcess
+from workbench.gui.training_job import STOP_GRACE_S, TrainingProcess
 
 POLL_MS = 1000
 CHECK_DELAY_MS = 250  # after the last keystroke, the plan is checked again
@@ -139,6 +139,7 @@ class SweepSection:
         panel.run_list.run_clicked.connect(self._run_clicked)
         self._check_timer = QTimer(panel, singleShot=True, interval=CHECK_DELAY_MS, timeout=self.check)
         self._poll_timer = QTimer(panel, interval=POLL_MS, timeout=self._poll)
+        self._kill_timer = QTimer(panel, singleShot=True, interval=STOP_GRACE_S * 1000, timeout=self._kill_if_running)
         for edit in (self.setup.widths_edit, self.setup.tokens_edit, self.setup.values_edit):
             edit.textChanged.connect(lambda _: self._check_timer.start())
         self.setup.setting_box.currentIndexChanged.connect(lambda _: self._setting_chosen())
@@ -210,6 +211,14 @@ class SweepSection:
         self._update_buttons(ready=True)
 
     def stop(self) -> None:
+        """The run training checkpoints and reads "stopped", no later run starts; killed if it hangs."""
+        if self.is_running():
+            request_sweep_stop(self.folder)
+            self._kill_timer.start()
+            show_status(self.setup.status_label, f"Stopping sweep {self.folder.name} after the current step…",
+                        "running")
+
+    def _kill_if_running(self) -> None:
         if self.is_running():
             self.process.kill()
 
@@ -224,7 +233,11 @@ class SweepSection:
                         "finished.", "running")
             return
         self._poll_timer.stop()
-        if code == 0:
+        self._kill_timer.stop()
+        if code == 0 and self.view.sweep.get("stopped"):
+            show_status(self.setup.status_label, f"Sweep {self.folder.name} stopped: {done} of {planned} runs "
+                        "finished.", "stopped")
+        elif code == 0:
             show_status(self.setup.status_label, f"Sweep {self.folder.name} finished: {done} runs.", "finished")
         else:
             tail = self.process.console_tail(2) or f"exit status {code}"

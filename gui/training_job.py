@@ -50,6 +50,8 @@ def cluster_command(project: Project, processes: int) -> str:
     return shlex.join([*program, "main.py", *train_arguments(str(project_file), str(run_dir), settings)])
 
 
+STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
+
 class TrainingProcess:
     def __init__(self, run_dir: Path, popen: subprocess.Popen, command: list[str]):
         self.run_dir = run_dir

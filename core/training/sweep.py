@@ -3,7 +3,9 @@ of any training setting), then fit the law.
 
 Each point is an ordinary run folder under the sweep folder, so the window can open any of them;
 sweep.json holds the plan, the points as they finish, the fit and, with two or more budgets, a
-compute-optimal suggestion. `plan_sweep` checks everything (widths, budgets, settings, that every
+compute-optimal suggestion. A STOP file in the sweep folder (`request_sweep_stop`, the window's Stop)
+ends the sweep the way one run stops: the run training checkpoints and reads "stopped", no later run
+starts, and sweep.json says "stopped" with the points finished so far. `plan_sweep` checks everything (widths, budgets, settings, that every
 size builds) before the first run trains: a bad width found after two runs had trained cost the user
 their minutes (#23 item 9). The window calls it too, before it starts the sweep's process.
 
@@ -28,6 +30,7 @@ from workbench.core.training.runs import SWEEP_FILE, RunFolder
 from workbench.core.training.scaling import fit_scaling_law
 from workbench.core.training.trainer import start_run
 
+STOP_FILE = "STOP"  # the sweep's own stop request, next to sweep.json (a run's is inside the run's folder)
 HEAD_WIDTH = 32  # widths scale by adding heads of this size, as model families usually do
 SET_BY_SWEEP = ("steps", "eval_every", "sample_every", "checkpoint_every", "warmup_steps")  # from each budget
 
@@ -113,9 +116,15 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
     header = {"plan": [run.name for run in plan], "settings": settings or {}}
     # Marks the folder as a sweep at once: the window lists its runs as they train.
     _write(out, {**header, "points": []})
+    stop = out / STOP_FILE
+    stop.unlink(missing_ok=True)  # a request left by an earlier sweep in this folder must not end this one
     for run in plan:
+        if stop.exists():
+            break
         folder = out / run.name
-        start_run(run.project, folder, ["sweep", str(run.width), str(run.tokens)]).train()
+        trainer = start_run(run.project, folder, ["sweep", str(run.width), str(run.tokens)])
+        if trainer.train(lambda report: stop.exists() and trainer.run.request_stop()) == "stopped":
+            break  # cut off: its loss is not the budget's loss, so it is no point of the fit
         rows = RunFolder.open(folder).metrics()
         point = SweepPoint(run.width, _non_embedding_params(run.project.graph), run.steps * tokens_per_step,
                            run.steps, next(r["val_loss"] for r in reversed(rows) if "val_loss" in r), str(folder),
@@ -125,8 +134,15 @@ def run_sweep(project: Project, out: Path, widths: list[int], token_budgets: lis
         if on_point:
             on_point(point)
     result = {**header, "points": [asdict(p) for p in points], **fit_points([asdict(p) for p in points])}
+    if stop.exists():
+        result["stopped"] = True
     _write(out, result)
     return result
+
+
+def request_sweep_stop(out: Path) -> None:
+    """Ask a sweep running in another process to stop after checkpointing the run it trains."""
+    (Path(out) / STOP_FILE).touch()
 
 
 def best_points(points: list[dict]) -> list[dict]:

@@ -2,8 +2,12 @@
 before anything trains; the fit takes each size's best setting. Starting a sweep from the window and
 watching its scaling law fill in is journey 9 (tests/journeys/test_j09_scaling_laws.py)."""
 
-import pytest
+import json
 
+import pytest
+from PySide6.QtCore import Qt
+
+from workbench.core.training.runs import RunFolder
 from workbench.core.training.sweep import best_points, fit_points, plan_sweep
 from workbench.gui.scaling_view import scaling_chart
 from workbench.gui.sweep_panel import SweepSetup, parse_numbers
@@ -76,3 +80,24 @@ def test_the_fit_takes_each_sizes_best_setting():
     chart = scaling_chart({"plan": [0] * 12, "points": points}, "lr sweep")
     names = [s.name for s in chart.series]
     assert "other settings" in names and chart.notes[0] == "12 of 12 runs finished"
+
+
+def test_stop_ends_the_sweep_with_its_run_stopped_not_running(qtbot, panel, runs_in_tmp):
+    """Stop asks the sweep to stop like one run: the run training checkpoints and reads "stopped" (a killed
+    sweep used to leave it "running"), no later run starts, and the status line says how many finished."""
+    setup = panel.sweeps.setup
+    _type(qtbot, setup.widths_edit, "16, 32")
+    _type(qtbot, setup.tokens_edit, "12800000")  # 100,000 steps each: only Stop ends these
+    qtbot.waitUntil(lambda: setup.plan_label.text().startswith("2 runs of"), timeout=3000)
+    qtbot.mouseClick(setup.start_button, Qt.MouseButton.LeftButton)
+    sweeps = panel.sweeps
+    first = sweeps.folder / "width16-tokens12800000"
+    qtbot.waitUntil(lambda: (first / "metrics.jsonl").exists() and (first / "metrics.jsonl").stat().st_size > 0,
+                    timeout=120_000)
+    qtbot.mouseClick(setup.stop_button, Qt.MouseButton.LeftButton)
+    assert "Stopping sweep" in setup.status_label.text()
+    qtbot.waitUntil(lambda: not sweeps.is_running() and "stopped: 0 of 2 runs" in setup.status_label.text(),
+                    timeout=60_000)
+    assert RunFolder.open(first).status == "stopped"
+    assert not (sweeps.folder / "width32-tokens12800000").exists()
+    assert json.loads((sweeps.folder / "sweep.json").read_text())["stopped"] is True
