@@ -1,4 +1,5 @@
-"""Shared by the window tests: every run folder goes to a temporary directory."""
+"""Shared by the window tests: every run folder goes to a temporary directory, and a test that applies
+the app's theme (run_app, the panel-size test) leaves the plain style behind it."""
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings
@@ -23,6 +24,20 @@ def settings_in_tmp(tmp_path, monkeypatch):
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
     QSettings().clear()
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def plain_style_restored(qapp):
+    """Widget sizes depend on the style: a theme one test applied made a later test's measurements
+    depend on test order (the Settings-tab test saw 4 fields instead of 5 in CI)."""
+    plain = (qapp.style().name(), qapp.palette(), qapp.font(), qapp.styleSheet())
+    yield
+    if qapp.style().name() != plain[0] or qapp.styleSheet() != plain[3]:
+        style, palette, font, sheet = plain
+        qapp.setStyleSheet(sheet)
+        qapp.setStyle(style)
+        qapp.setPalette(palette)
+        qapp.setFont(font)
 
 
 @pytest.fixture

@@ -16,21 +16,12 @@ MAX_WIDTH, MAX_HEIGHT = 860, 380
 def window(qtbot):
     """The window as the app shows it: with its theme, whose padding makes widgets taller than Qt's
     plain style (without it, the Data panel once passed here yet scrolled in the real window)."""
-    app = QApplication.instance()
-    plain = (app.style().name(), app.palette(), app.font(), app.styleSheet())
-    apply_theme(app)
+    apply_theme(QApplication.instance())  # conftest's plain_style_restored puts the plain style back after
     main_window = MainWindow(load_project())
     qtbot.addWidget(main_window, before_close_func=lambda w: w.setWindowModified(False))
     main_window.show()
     qtbot.waitExposed(main_window)
-    yield main_window
-    main_window.setWindowModified(False)
-    main_window.close()
-    style, palette, font, sheet = plain  # later tests measure on the style they always had
-    app.setStyleSheet(sheet)
-    app.setStyle(style)
-    app.setPalette(palette)
-    app.setFont(font)
+    return main_window
 
 
 def test_every_bottom_panel_fits_the_default_dock(window, qtbot):
