@@ -339,6 +339,10 @@ class TokenizerPanel(QWidget):
     def _show_tokenizer(self, tokenizer: ProjectTokenizer, origin: str) -> None:
         self.tokenizer = tokenizer
         self._shown_origin = origin
+        if tokenizer.kind == "ids" and self.text_edit.toPlainText() == SAMPLE_TEXT:
+            # An ids-only tokenizer cannot read the Shakespeare sample (it showed one red span):
+            # show ids it can read, and the reason, instead.
+            self.text_edit.setPlainText(" ".join(tokenizer.token_text(i) for i in range(0, min(tokenizer.vocab_size, 400), 37)))
         self._update_shown_label()
         merges = tokenizer.merges() if isinstance(tokenizer, TrainedTokenizer) else []
         replayable = tokenizer.kind in ("bpe", "bytelevel-bpe") and bool(merges)
@@ -389,7 +393,11 @@ class TokenizerPanel(QWidget):
         if self.tokenizer is not None:
             segments = self.tokenizer.segment(text)
             self.token_view.show_segments(text, segments, self.tokenizer.vocabulary())
-            self.summary_label.setText(segmentation_summary(text, segments))
+            summary = segmentation_summary(text, segments)
+            if self.tokenizer.kind == "ids":  # no text: say why and what works instead
+                summary += (f". This tokenizer is ids only ({self.tokenizer.reason}): type token ids such as "
+                            "'17 42', or import the model again with --tokenizer DIR.")
+            self.summary_label.setText(summary)
             if self.learned_stack.currentIndex() == 0:
                 self._show_merges(self.merge_slider.value())
         for column, trained in zip(self._columns(), self.compared, strict=True):

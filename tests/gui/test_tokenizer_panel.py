@@ -8,6 +8,7 @@ from PySide6.QtGui import QTextCursor
 
 from workbench.core.data.bpe_replay import segment_after_merges
 from workbench.core.data.tokenizer_training import train_tokenizer
+from workbench.core.project import Project
 from workbench.gui.segmentation_view import pieces_of
 from workbench.gui.tokenizer_panel import TokenizerPanel
 from tests.conftest import REPO
@@ -140,3 +141,17 @@ def test_bad_input_gets_a_clear_message(qtbot, panel, tmp_path, tiny_project):
     panel.corpus_edit.setText("")
     train(qtbot, panel, "bpe", 20)
     assert "needs at least" in panel.status_label.text() and panel.tokenizer is tiny_project.tokenizer
+
+
+def test_an_ids_only_project_shows_ids_and_the_reason_not_a_red_span(qtbot, tiny_project):
+    """#23: an import without tokenizer files showed the Shakespeare sample as one red unencodable span."""
+    project = Project.from_dict({**tiny_project.to_dict(), "tokenizer": {"kind": "ids", "vocab_size": 300,
+                                                                         "reason": "gpt2 has no tokenizer.json"}})
+    widget = TokenizerPanel(project)
+    qtbot.addWidget(widget, before_close_func=lambda w: w.shutdown())
+    widget.show()
+    qtbot.waitUntil(lambda: bool(widget.token_view.pieces), timeout=5000)
+    assert not [p for p in widget.token_view.pieces if p.unknown]
+    assert [p.ids for p in widget.token_view.pieces][:3] == [(0,), (37,), (74,)]
+    assert "ids only (gpt2 has no tokenizer.json): type token ids" in widget.summary_label.text()
+    assert "Shown: ids only, 300 tokens" in widget.shown_label.text()
