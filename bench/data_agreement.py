@@ -53,12 +53,12 @@ def theirs(rules: list[str], corpus: Path, work: Path) -> dict:
 
 def ours_in_a_process(rule: str, corpus: Path) -> dict:
     """Our decisions for one rule in a fresh process: its seconds and peak resident memory."""
-    code = ("import json,sys,time,resource;from pathlib import Path;"
+    code = ("import json,sys,time;from pathlib import Path;"
             "from workbench.core.data.decisions import decisions;"
             "from workbench.core.data.sample_corpus import DATATROVE_RULES as R;"
+            f"sys.path.insert(0,{str(ORACLE.parent)!r});from datatrove_oracle import peak_rss_mb;"
             "t=time.perf_counter();n=sum(1 for _ in decisions([Path(sys.argv[2])],R[sys.argv[1]]));"
-            "print(json.dumps({'documents':n,'seconds':time.perf_counter()-t,"
-            "'peak_rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
+            "print(json.dumps({'documents':n,'seconds':time.perf_counter()-t,'peak_rss_mb':peak_rss_mb()}))")
     done = subprocess.run([sys.executable, "-P", "-c", code, rule, str(corpus)], check=True, capture_output=True,
                           text=True, cwd=CHECKOUT)
     return json.loads(done.stdout)
