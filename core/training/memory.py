@@ -28,5 +28,12 @@ def peak_memory_mb(device: torch.device) -> float:
     """Peak accelerator memory allocated by tensors, or on the CPU the process's peak resident size."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:  # Linux: this address space's own high-water mark
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 2**10
+    except (OSError, StopIteration, ValueError):
+        pass
+    # ru_maxrss elsewhere; on Linux it would carry the peak of the process that started this one
+    # across exec (a trainer started by the window reported the window's memory)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10

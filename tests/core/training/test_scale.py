@@ -1,5 +1,8 @@
 """Memory-saving techniques change memory, not results; bad steps are caught."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -74,3 +77,16 @@ def test_a_loss_spike_stops_the_run(tiny_project, tmp_path):
     assert run.info["message"].startswith("the loss spiked to ")
     assert run.info["message"].endswith("at step 22; the last good checkpoint (step 20) is kept")
     assert [step for step, _ in run.checkpoints()] == [10, 20]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the inherited high-water mark is a Linux behaviour")
+def test_a_trainer_started_by_a_big_process_reports_its_own_memory():
+    """A run started from the window logged the window's peak memory as its own: Linux carries ru_maxrss
+    across exec. Here the parent holds 1 GB more than any child needs; the child must not report it."""
+    ballast = bytearray(2**30)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page, so it is resident
+    code = ("import torch;from workbench.core.training.memory import peak_memory_mb;"
+            "print(peak_memory_mb(torch.device('cpu')))")
+    child = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+    assert float(child.stdout) < 900, child.stdout  # torch alone is a few hundred MB
+    del ballast
