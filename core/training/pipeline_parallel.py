@@ -1,0 +1,126 @@
+"""Pipeline parallelism with PyTorch's own engine, `torch.distributed.pipelining` (GPipe,
+Huang et al. 2019): the compiled torch.fx graph is cut before repeated layers L/pp, 2L/pp, …, so
+stage 0 holds the embeddings and the first layers and the last stage the rest, the head and the
+loss. Each stage is an fx GraphModule over the same module objects; whatever a later stage reads
+(the residual stream, the targets) is handed on by every stage in between.
+
+Tied weights (an LM head sharing the embedding matrix) end up on two stages: each holds a copy and
+their gradients are summed between the stages that hold them, so the copies stay equal.
+"""
+
+import torch
+import torch.distributed as dist
+import torch.fx as fx
+from torch import nn
+
+
+def repeated_group(model: nn.Module) -> tuple[str, int] | None:
+    """The one repeated group of layers (its module name, its layer count), or None."""
+    found = [(name, len(m._modules)) for name, m in model.named_modules()
+             if name and m._modules and all(k.isdigit() for k in m._modules)]
+    return found[0] if len(found) == 1 else None
+
+
+def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
+    """`stages` GraphModules run one after another compute what `model` does; the last returns the loss."""
+    group, layers = repeated_group(model)
+    cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
+    nodes = list(model.graph.nodes)
+    stage_of, stage = {}, 0
+    for node in nodes:
+        if node.op == "call_module" and stage < len(cuts) and node.target.startswith(cuts[stage]):
+            stage += 1
+        stage_of[node] = -1 if node.op == "placeholder" else stage
+    output = nodes[-1]
+    loss = output.args[0][1]  # the forward returns (logits, loss)
+
+    def carried_into(s: int) -> list[fx.Node]:
+        """Values made before stage s and read by stage s or later, in graph order."""
+        later = [n for n in nodes if n.op != "output" and stage_of[n] >= s] + ([] if s else [])
+        needed = {arg for n in later for arg in n.all_input_nodes if stage_of[arg] < s}
+        if s == stages:
+            needed = {loss} if stage_of[loss] < s else set()
+        return [n for n in nodes if n in needed]
+
+    modules = []
+    for s in range(stages):
+        graph, env = fx.Graph(), {}
+        for value in (carried_into(s) if s else [n for n in nodes if n.op == "placeholder"]):
+            env[value] = graph.placeholder(value.name)
+        for node in nodes:
+            if stage_of[node] == s and node.op not in ("placeholder", "output"):
+                env[node] = graph.node_copy(node, lambda n: env[n])
+        handed = carried_into(s + 1) if s < stages - 1 else [loss]
+        graph.output(tuple(env[n] for n in handed) if s < stages - 1 else env[loss])
+        graph.lint()
+        modules.append(fx.GraphModule(model, graph))
+    return modules
+
+
+class Pipeline:
+    """This rank's stage of the model and a GPipe schedule over `microbatches` micro-batches."""
+
+    def __init__(self, model: fx.GraphModule, mesh, microbatches: int):
+        from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
+
+        self.stages, self.index = mesh["pp"].size(), mesh["pp"].get_local_rank()
+        self.group = mesh["pp"].get_group()
+        self.module = split_stages(model, self.stages)[self.index]
+        stage = PipelineStage(self.module, self.index, self.stages, torch.device("cpu"), group=self.group)
+        # The last stage already returns the loss (a mean over its micro-batch); GPipe divides the summed
+        # gradients by the number of micro-batches, so they equal the whole batch's.
+        self.schedule = ScheduleGPipe(stage, microbatches, loss_fn=lambda loss, _: loss, scale_grads=True)
+        self.tied = _tied_groups(model, self.module, mesh)
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.stages - 1
+
+    def run(self, arguments: list[torch.Tensor], train: bool) -> float:
+        """Forward (and backward when training) of one batch; the batch's mean loss on every stage."""
+        losses = []
+        rows = next(t for t in arguments if t is not None).shape[0]
+        inputs = arguments if self.first else []
+        target = torch.zeros(rows) if self.last else None
+        (self.schedule.step if train else self.schedule.eval)(*inputs, target=target, losses=losses)
+        mean = torch.stack([loss.detach().float() for loss in losses]).mean() if self.last else torch.zeros(())
+        dist.all_reduce(mean, group=self.group)  # only the last stage's is non-zero
+        return mean.item()
+
+    def sum_tied_gradients(self) -> None:
+        for parameter, group in self.tied:
+            if parameter.grad is not None:
+                dist.all_reduce(parameter.grad, group=group)
+
+    def counts_norm(self, parameter: nn.Parameter) -> bool:
+        """A tied weight's gradient is counted once in the global norm: on the first stage holding it."""
+        return all(parameter is not p for p, _ in self.tied) or self.first
+
+
+def _tied_groups(model: nn.Module, mine: nn.Module, mesh) -> list[tuple[nn.Parameter, object]]:
+    """(this stage's parameter, the process group of the stages sharing it) for each weight held by
+    more than one stage. Every rank creates every group, in the same order, as new_group requires."""
+    names = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    stages = mesh["pp"].size()
+    split = split_stages(model, stages)
+    held = [{id(p) for p in stage.parameters()} for stage in split]
+    grid = mesh.mesh  # ranks by (dp, pp, tp)
+    found = []
+    mine_ids = {id(p) for p in mine.parameters()}
+    for key, _ in sorted(names.items(), key=lambda item: item[1][0]):
+        holders = [s for s in range(stages) if key in held[s]]
+        if len(names[key]) < 2 or len(holders) < 2:
+            continue
+        for d in range(grid.shape[0]):
+            for t in range(grid.shape[2]):
+                ranks = [int(grid[d, s, t]) for s in holders]
+                group = dist.new_group(ranks)
+                if dist.get_rank() in ranks and key in mine_ids:
+                    found.append((next(p for p in mine.parameters() if id(p) == key), group))
+    return found
