@@ -22,7 +22,10 @@ def repeated_group(model: nn.Module) -> tuple[str, int] | None:
 
 
 def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
-    """`stages` GraphModules run one after another compute what `model` does; the last returns the loss."""
+    """`stages` GraphModules run one after another compute what `model` does; the last returns the loss.
+    Stage 0 takes the model's inputs; a later stage takes the values handed on, then any model input it
+    reads itself (the targets) by keyword: the schedule passes keywords to every stage, while a
+    handed-on integer tensor arrives garbled (the receive buffer's dtype is a float's on gloo here)."""
     group, layers = repeated_group(model)
     cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
     nodes = list(model.graph.nodes)
@@ -36,8 +39,8 @@ def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
 
     def carried_into(s: int) -> list[fx.Node]:
         """Values made before stage s and read by stage s or later, in graph order."""
-        later = [n for n in nodes if n.op != "output" and stage_of[n] >= s] + ([] if s else [])
-        needed = {arg for n in later for arg in n.all_input_nodes if stage_of[arg] < s}
+        later = [n for n in nodes if n.op != "output" and stage_of[n] >= s]
+        needed = {arg for n in later for arg in n.all_input_nodes if 0 <= stage_of[arg] < s}
         if s == stages:
             needed = {loss} if stage_of[loss] < s else set()
         return [n for n in nodes if n in needed]
@@ -47,14 +50,31 @@ def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
         graph, env = fx.Graph(), {}
         for value in (carried_into(s) if s else [n for n in nodes if n.op == "placeholder"]):
             env[value] = graph.placeholder(value.name)
+        for value in (keyword_inputs(model, s, stages) if s else []):
+            env[value] = graph.placeholder(value.target)
         for node in nodes:
             if stage_of[node] == s and node.op not in ("placeholder", "output"):
                 env[node] = graph.node_copy(node, lambda n: env[n])
         handed = carried_into(s + 1) if s < stages - 1 else [loss]
-        graph.output(tuple(env[n] for n in handed) if s < stages - 1 else env[loss])
+        # The loss leaves as shape (1,): the schedule concatenates the micro-batches' outputs.
+        graph.output(tuple(env[n] for n in handed) if s < stages - 1 else graph.call_method("reshape", (env[loss], 1)))
         graph.lint()
         modules.append(fx.GraphModule(model, graph))
     return modules
+
+
+def keyword_inputs(model: fx.GraphModule, stage: int, stages: int) -> list[fx.Node]:
+    """The model inputs (placeholders) that stage `stage` > 0 reads itself."""
+    nodes = list(model.graph.nodes)
+    group, layers = repeated_group(model)
+    cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
+    current, mine = 0, []
+    for node in nodes:
+        if node.op == "call_module" and current < len(cuts) and node.target.startswith(cuts[current]):
+            current += 1
+        if current == stage and node.op not in ("placeholder", "output"):
+            mine += [arg for arg in node.all_input_nodes if arg.op == "placeholder" and arg not in mine]
+    return [n for n in nodes if n in mine]
 
 
 class Pipeline:
@@ -66,10 +86,12 @@ class Pipeline:
         self.stages, self.index = mesh["pp"].size(), mesh["pp"].get_local_rank()
         self.group = mesh["pp"].get_group()
         self.module = split_stages(model, self.stages)[self.index]
+        self.inputs = [n.target for n in model.graph.nodes if n.op == "placeholder"]  # the model's, in order
+        self.keywords = {n.target for n in keyword_inputs(model, self.index, self.stages)} if self.index else set()
         stage = PipelineStage(self.module, self.index, self.stages, torch.device("cpu"), group=self.group)
         # The last stage already returns the loss (a mean over its micro-batch); GPipe divides the summed
         # gradients by the number of micro-batches, so they equal the whole batch's.
-        self.schedule = ScheduleGPipe(stage, microbatches, loss_fn=lambda loss, _: loss, scale_grads=True)
+        self.schedule = ScheduleGPipe(stage, microbatches, loss_fn=lambda loss, _: loss.sum(), scale_grads=True)
         self.tied = _tied_groups(model, self.module, mesh)
 
     @property
@@ -85,8 +107,9 @@ class Pipeline:
         losses = []
         rows = next(t for t in arguments if t is not None).shape[0]
         inputs = arguments if self.first else []
+        keywords = {name: value for name, value in zip(self.inputs, arguments, strict=True) if name in self.keywords}
         target = torch.zeros(rows) if self.last else None
-        (self.schedule.step if train else self.schedule.eval)(*inputs, target=target, losses=losses)
+        (self.schedule.step if train else self.schedule.eval)(*inputs, target=target, losses=losses, **keywords)
         mean = torch.stack([loss.detach().float() for loss in losses]).mean() if self.last else torch.zeros(())
         dist.all_reduce(mean, group=self.group)  # only the last stage's is non-zero
         return mean.item()
