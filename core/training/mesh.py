@@ -45,8 +45,8 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
     """The layout a TrainConfig asks for on `world_size` processes; MeshError naming the fix if it cannot be."""
     tp, pp = config.tensor_parallel, config.pipeline_parallel
     if world_size % (tp * pp):
-        raise MeshError(f"WORLD_SIZE {world_size} does not divide by tensor_parallel × pipeline_parallel = {tp} × {pp}:"
-                        f" launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or change the settings")
+        raise MeshError(f"WORLD_SIZE {world_size} does not divide by tensor_parallel × pipeline_parallel = "
+                        f"{tp} × {pp}: launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or change the settings")
     dp = world_size // (tp * pp)
     micro = (config.pipeline_microbatches or pp) if pp > 1 else 1
     layout = MeshLayout(dp, pp, tp, micro)
@@ -178,7 +178,7 @@ def _is_sharded(tensor: torch.Tensor) -> bool:
 
 # ----- checkpoints through torch.distributed.checkpoint, in a layout every mesh can read -----
 
-def _canonical_views(module: nn.Module, tensors: dict[str, torch.Tensor], fused: dict[str, list[int]],
+def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int]],
                      prefix: str) -> dict[str, torch.Tensor]:
     """name -> tensor whose global value is in the usual layout: DTensors (tp shards) stay, a fused
     projection becomes its parts, each a view of the live storage so loading writes in place."""
@@ -204,14 +204,14 @@ def sharded_state(module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[s
     """The model's parameters and the optimizer's per-parameter state, as views for DCP (plain,
     DDP-wrapped or mesh-sharded module alike)."""
     module = getattr(module, "module", module)
-    fused = {name: parts for name, parts in tensor_parallel.fused_layout(module).items()}
+    fused = tensor_parallel.fused_layout(module)
     params = dict(module.named_parameters())
-    state = _canonical_views(module, {n: p.data if not hasattr(p, "to_local") else p for n, p in params.items()},
+    state = _canonical_views({n: p.data if not hasattr(p, "to_local") else p for n, p in params.items()},
                              fused, "model/")
     for name, parameter in params.items():
         for key, value in optimizer.state.get(parameter, {}).items():
             if torch.is_tensor(value) and value.shape == parameter.shape:
-                state |= _canonical_views(module, {name: value}, fused, f"optim/{key}/")
+                state |= _canonical_views({name: value}, fused, f"optim/{key}/")
             elif torch.is_tensor(value):
                 state[f"optim/{key}/{name}"] = value
     return state

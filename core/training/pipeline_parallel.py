@@ -21,60 +21,57 @@ def repeated_group(model: nn.Module) -> tuple[str, int] | None:
     return found[0] if len(found) == 1 else None
 
 
+def stage_of_nodes(model: fx.GraphModule, stages: int) -> dict[fx.Node, int]:
+    """Each node's stage: cut before repeated layers L/pp, 2L/pp, …; the model's inputs are -1."""
+    group, layers = repeated_group(model)
+    cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
+    stage_of, stage = {}, 0
+    for node in model.graph.nodes:
+        if node.op == "call_module" and stage < len(cuts) and node.target.startswith(cuts[stage]):
+            stage += 1
+        stage_of[node] = -1 if node.op == "placeholder" else stage
+    return stage_of
+
+
+def keyword_inputs(model: fx.GraphModule, stage: int, stages: int) -> list[fx.Node]:
+    """The model inputs (placeholders) that stage `stage` > 0 reads itself, in graph order."""
+    stage_of = stage_of_nodes(model, stages)
+    read = {arg for node, s in stage_of.items() if s == stage and node.op != "output"
+            for arg in node.all_input_nodes if arg.op == "placeholder"}
+    return [node for node in model.graph.nodes if node in read]
+
+
 def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
     """`stages` GraphModules run one after another compute what `model` does; the last returns the loss.
     Stage 0 takes the model's inputs; a later stage takes the values handed on, then any model input it
     reads itself (the targets) by keyword: the schedule passes keywords to every stage, while a
-    handed-on integer tensor arrives garbled (the receive buffer's dtype is a float's on gloo here)."""
-    group, layers = repeated_group(model)
-    cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
+    handed-on integer tensor arrived garbled (on gloo, torch 2.13: 'Target 3804812732 is out of bounds')."""
+    stage_of = stage_of_nodes(model, stages)
     nodes = list(model.graph.nodes)
-    stage_of, stage = {}, 0
-    for node in nodes:
-        if node.op == "call_module" and stage < len(cuts) and node.target.startswith(cuts[stage]):
-            stage += 1
-        stage_of[node] = -1 if node.op == "placeholder" else stage
-    output = nodes[-1]
-    loss = output.args[0][1]  # the forward returns (logits, loss)
+    loss = nodes[-1].args[0][1]  # the forward returns (logits, loss)
 
     def carried_into(s: int) -> list[fx.Node]:
-        """Values made before stage s and read by stage s or later, in graph order."""
+        """Values made before stage s (not model inputs) and read by stage s or later, in graph order."""
         later = [n for n in nodes if n.op != "output" and stage_of[n] >= s]
         needed = {arg for n in later for arg in n.all_input_nodes if 0 <= stage_of[arg] < s}
-        if s == stages:
-            needed = {loss} if stage_of[loss] < s else set()
         return [n for n in nodes if n in needed]
 
     modules = []
     for s in range(stages):
         graph, env = fx.Graph(), {}
-        for value in (carried_into(s) if s else [n for n in nodes if n.op == "placeholder"]):
-            env[value] = graph.placeholder(value.name)
-        for value in (keyword_inputs(model, s, stages) if s else []):
-            env[value] = graph.placeholder(value.target)
+        for value in (carried_into(s) + keyword_inputs(model, s, stages) if s else
+                      [n for n in nodes if n.op == "placeholder"]):
+            env[value] = graph.placeholder(value.target if value.op == "placeholder" else value.name)
         for node in nodes:
             if stage_of[node] == s and node.op not in ("placeholder", "output"):
                 env[node] = graph.node_copy(node, lambda n: env[n])
-        handed = carried_into(s + 1) if s < stages - 1 else [loss]
-        # The loss leaves as shape (1,): the schedule concatenates the micro-batches' outputs.
-        graph.output(tuple(env[n] for n in handed) if s < stages - 1 else graph.call_method("reshape", (env[loss], 1)))
+        if s < stages - 1:
+            graph.output(tuple(env[n] for n in carried_into(s + 1)))
+        else:  # the loss leaves as shape (1,): the schedule concatenates the micro-batches' outputs
+            graph.output(graph.call_method("reshape", (env[loss], 1)))
         graph.lint()
         modules.append(fx.GraphModule(model, graph))
     return modules
-
-
-def keyword_inputs(model: fx.GraphModule, stage: int, stages: int) -> list[fx.Node]:
-    """The model inputs (placeholders) that stage `stage` > 0 reads itself."""
-    nodes = list(model.graph.nodes)
-    group, layers = repeated_group(model)
-    cuts = [f"{group}.{s * layers // stages}." for s in range(1, stages)]
-    current, mine = 0, []
-    for node in nodes:
-        if node.op == "call_module" and current < len(cuts) and node.target.startswith(cuts[current]):
-            current += 1
-        if current == stage and node.op not in ("placeholder", "output"):
-            mine += [arg for arg in node.all_input_nodes if arg.op == "placeholder" and arg not in mine]
-    return [n for n in nodes if n in mine]
 
 
 class Pipeline:
@@ -85,14 +82,15 @@ class Pipeline:
 
         self.stages, self.index = mesh["pp"].size(), mesh["pp"].get_local_rank()
         self.group = mesh["pp"].get_group()
-        self.module = split_stages(model, self.stages)[self.index]
+        split = split_stages(model, self.stages)
+        self.module = split[self.index]
         self.inputs = [n.target for n in model.graph.nodes if n.op == "placeholder"]  # the model's, in order
         self.keywords = {n.target for n in keyword_inputs(model, self.index, self.stages)} if self.index else set()
         stage = PipelineStage(self.module, self.index, self.stages, torch.device("cpu"), group=self.group)
         # The last stage already returns the loss (a mean over its micro-batch); GPipe divides the summed
         # gradients by the number of micro-batches, so they equal the whole batch's.
         self.schedule = ScheduleGPipe(stage, microbatches, loss_fn=lambda loss, _: loss.sum(), scale_grads=True)
-        self.tied = _tied_groups(model, self.module, mesh)
+        self.tied = _tied_groups(model, split, self.index, mesh)
 
     @property
     def first(self) -> bool:
@@ -115,23 +113,24 @@ class Pipeline:
         return mean.item()
 
     def sum_tied_gradients(self) -> None:
-        for parameter, group in self.tied:
+        for parameter, group, _ in self.tied:
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad, group=group)
 
     def counts_norm(self, parameter: nn.Parameter) -> bool:
         """A tied weight's gradient is counted once in the global norm: on the first stage holding it."""
-        return all(parameter is not p for p, _ in self.tied) or self.first
+        return all(counted for p, _, counted in self.tied if p is parameter)
 
 
-def _tied_groups(model: nn.Module, mine: nn.Module, mesh) -> list[tuple[nn.Parameter, object]]:
-    """(this stage's parameter, the process group of the stages sharing it) for each weight held by
-    more than one stage. Every rank creates every group, in the same order, as new_group requires."""
+def _tied_groups(model: nn.Module, split: list[nn.Module], index: int,
+                 mesh) -> list[tuple[nn.Parameter, object, bool]]:
+    """(this stage's parameter, the process group of the stages sharing it, whether this is the first
+    of them) for each weight held by more than one stage. Every rank creates every group, in the same
+    order, as new_group requires."""
     names = {}
     for name, parameter in model.named_parameters(remove_duplicate=False):
         names.setdefault(id(parameter), []).append(name)
-    stages = mesh["pp"].size()
-    split = split_stages(model, stages)
+    stages, mine = len(split), split[index]
     held = [{id(p) for p in stage.parameters()} for stage in split]
     grid = mesh.mesh  # ranks by (dp, pp, tp)
     found = []
@@ -145,5 +144,6 @@ def _tied_groups(model: nn.Module, mine: nn.Module, mesh) -> list[tuple[nn.Param
                 ranks = [int(grid[d, s, t]) for s in holders]
                 group = dist.new_group(ranks)
                 if dist.get_rank() in ranks and key in mine_ids:
-                    found.append((next(p for p in mine.parameters() if id(p) == key), group))
+                    parameter = next(p for p in mine.parameters() if id(p) == key)
+                    found.append((parameter, group, index == holders[0]))
     return found

@@ -54,7 +54,7 @@ def _plan(module: nn.Module) -> tuple[dict[str, str], dict[str, list[int]]]:
 
 
 def rank_blocked(t: torch.Tensor, parts: list[int], tp: int) -> torch.Tensor:
-    """Rows [a; b; c] -> [a₀ b₀ c₀ | a₁ b₁ c₁ | …]: rank r's contiguous block holds its share of each part."""
+    """Rows [a; b; c] -> [a₀ b₀ c₀ | a₁ b₁ c₁ | …]: rank r's block holds its share of each part."""
     pieces = [part.chunk(tp) for part in t.split(parts)]
     return torch.cat([piece[r] for r in range(tp) for piece in pieces])
 

@@ -13,7 +13,9 @@ from safetensors.torch import load_file
 
 from tests.conftest import REPO, shrink_project
 from workbench.core.training.config import TrainConfig
+from workbench.core.training import tensor_parallel
 from workbench.core.training.mesh import MeshError, plan_layout
+from workbench.core.training.pipeline_parallel import split_stages
 from workbench.core.training.runs import RunFolder
 
 STEPS = 20
@@ -113,3 +115,31 @@ def test_refusals_name_the_setting_and_the_fix(tiny_project):
 def test_settings_are_declared():
     config = TrainConfig()
     assert (config.tensor_parallel, config.pipeline_parallel, config.pipeline_microbatches) == (1, 1, 0)
+
+
+def test_fused_projection_round_trip():
+    """qkv rows [q; k; v] with grouped kv heads: rank r's block holds its share of each part, and back."""
+    qkv = torch.arange(24.0).reshape(12, 2)  # q 8 rows, k 2, v 2
+    blocked = tensor_parallel.rank_blocked(qkv, [8, 2, 2], 2)
+    assert blocked[:6, 0].tolist() == [0, 2, 4, 6, 16, 20]  # q rows 0-3, k row 0, v row 0
+    assert torch.equal(tensor_parallel.canonical(blocked, [8, 2, 2], 2), qkv)
+
+
+def test_pipeline_stages_compute_the_model(tiny_project):
+    """The stages, run one after another in one process, give the whole model's loss and gradients."""
+    model = tiny_project.compile().training_module
+    tokens = torch.randint(0, 60, (2, 32))
+    targets = torch.randint(0, 60, (2, 32))
+    _, loss = model(tokens, targets)
+    loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    first, second = split_stages(model, 2)
+    handed = first(tokens, targets)
+    staged = second(*handed, targets=targets)
+    assert staged.shape == (1,) and torch.allclose(staged[0], loss)
+    staged.sum().backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(p.grad, expected[name], atol=1e-6), name
+    assert {n for n, _ in first.named_parameters()} >= {"tok_emb.weight", "layers.0.attn.qkv.weight"}
+    assert "layers.0.attn.qkv.weight" not in {n for n, _ in second.named_parameters()}
