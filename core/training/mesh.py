@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch import nn
 
 from workbench.core.training import tensor_parallel
-from workbench.core.training.pipeline_parallel import Pipeline, repeated_group
+from workbench.core.training.pipeline_parallel import Pipeline, non_tensor_values, repeated_group
 
 
 class MeshError(ValueError):
@@ -86,16 +86,18 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
 class MeshModel:
     """The model as this rank holds it on a dp × pp × tp mesh, with the step's collectives."""
 
-    def __init__(self, model: nn.Module, layout: MeshLayout):
+    def __init__(self, model: nn.Module, layout: MeshLayout, example: list):
+        """`example`: one batch's forward arguments (the pipeline learns which values are not tensors)."""
         from torch.distributed.device_mesh import init_device_mesh
 
         self.layout = layout
         self.mesh = init_device_mesh("cpu", (layout.data, layout.pipeline, layout.tensor),
                                      mesh_dim_names=("dp", "pp", "tp"))
         self.dp_rank = self.mesh["dp"].get_local_rank()
+        non_tensor = frozenset(non_tensor_values(model, example) if layout.pipeline > 1 else ())
         if layout.tensor > 1:
             tensor_parallel.parallelize(model, self.mesh["tp"])
-        self.pipeline = Pipeline(model, self.mesh, layout.microbatches) if layout.pipeline > 1 else None
+        self.pipeline = Pipeline(model, self.mesh, layout.microbatches, non_tensor) if layout.pipeline > 1 else None
         self.module = self.pipeline.module if self.pipeline else model
         self.fused = tensor_parallel.fused_parts(model)
 

@@ -33,40 +33,30 @@ def stage_of_nodes(model: fx.GraphModule, stages: int) -> dict[fx.Node, int]:
     return stage_of
 
 
-def keyword_inputs(model: fx.GraphModule, stage: int, stages: int) -> list[fx.Node]:
-    """The model inputs (placeholders) that stage `stage` > 0 reads itself, in graph order."""
-    stage_of = stage_of_nodes(model, stages)
-    read = {arg for node, s in stage_of.items() if s == stage and node.op != "output"
-            for arg in node.all_input_nodes if arg.op == "placeholder"}
-    return [node for node in model.graph.nodes if node in read]
-
-
-def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
+def split_stages(model: fx.GraphModule, stages: int,
+                 non_tensor: frozenset[str] = frozenset()) -> list[fx.GraphModule]:
     """`stages` GraphModules run one after another compute what `model` does; the last returns the loss.
-    Stage 0 takes the model's inputs; a later stage takes the values handed on, then any model input it
-    reads itself (the targets) by keyword: the schedule passes keywords to every stage, while a
-    handed-on integer tensor arrived garbled (on gloo, torch 2.13: 'Target 3804812732 is out of bounds')."""
+    Model inputs always arrive by keyword (stage 0 takes them all, a later stage those it reads itself,
+    such as the targets): the schedule passes keywords to every stage and lets them be None (a left-out
+    padding mask), while positional stage inputs must be tensors, and a handed-on integer tensor arrived
+    garbled (gloo, torch 2.13: 'Target 3804812732 is out of bounds'). Later stages take the values
+    handed on positionally, and recompute the non-tensor ones (`non_tensor`, by node name)."""
     stage_of = stage_of_nodes(model, stages)
     nodes = list(model.graph.nodes)
     loss = nodes[-1].args[0][1]  # the forward returns (logits, loss)
-
-    def carried_into(s: int) -> list[fx.Node]:
-        """Values made before stage s (not model inputs) and read by stage s or later, in graph order."""
-        later = [n for n in nodes if n.op != "output" and stage_of[n] >= s]
-        needed = {arg for n in later for arg in n.all_input_nodes if 0 <= stage_of[arg] < s}
-        return [n for n in nodes if n in needed]
-
+    plans = stage_inputs(model, stages, non_tensor)
     modules = []
-    for s in range(stages):
+    for s, plan in enumerate(plans):
         graph, env = fx.Graph(), {}
-        for value in (carried_into(s) + keyword_inputs(model, s, stages) if s else
-                      [n for n in nodes if n.op == "placeholder"]):
-            env[value] = graph.placeholder(value.target if value.op == "placeholder" else value.name)
+        for value in plan["carried"]:
+            env[value] = graph.placeholder(value.name)
+        for value in plan["keywords"]:
+            env[value] = graph.placeholder(value.target)
         for node in nodes:
-            if stage_of[node] == s and node.op not in ("placeholder", "output"):
+            if (stage_of[node] == s or node in plan["recomputed"]) and node.op not in ("placeholder", "output"):
                 env[node] = graph.node_copy(node, lambda n: env[n])
         if s < stages - 1:
-            graph.output(tuple(env[n] for n in carried_into(s + 1)))
+            graph.output(tuple(env[n] for n in plans[s + 1]["carried"]))
         else:  # the loss leaves as shape (1,): the schedule concatenates the micro-batches' outputs
             graph.output(graph.call_method("reshape", (env[loss], 1)))
         graph.lint()
@@ -74,18 +64,59 @@ def split_stages(model: fx.GraphModule, stages: int) -> list[fx.GraphModule]:
     return modules
 
 
+def stage_inputs(model: fx.GraphModule, stages: int, non_tensor: frozenset[str] = frozenset()) -> list[dict]:
+    """Per stage: 'keywords' (model inputs it reads), 'carried' (values handed on into it, in graph
+    order) and 'recomputed' (non-tensor values of earlier stages it computes again)."""
+    stage_of = stage_of_nodes(model, stages)
+    nodes = list(model.graph.nodes)
+    plans = []
+    for s in range(stages):
+        read = {arg for n in nodes if stage_of[n] == s and n.op != "output" for arg in n.all_input_nodes
+                if stage_of[arg] < s}
+        redo, todo = set(), [n for n in read if n.name in non_tensor]
+        while todo:
+            node = todo.pop()
+            if node not in redo:
+                redo.add(node)
+                todo += [a for a in node.all_input_nodes if stage_of[a] < s and a.name in non_tensor]
+        read = (read | {a for n in redo for a in n.all_input_nodes if stage_of[a] < s}) - redo
+        plans.append({"read": read, "recomputed": [n for n in nodes if n in redo]})
+    for s, plan in enumerate(plans):
+        wanted = set().union(*(later["read"] for later in plans[s:]))
+        plan["carried"] = [n for n in nodes if n in wanted and 0 <= stage_of[n] < s]
+        plan["keywords"] = [n for n in nodes if n.op == "placeholder" and (n in plan["read"] or not s)]
+    return plans
+
+
+def non_tensor_values(model: fx.GraphModule, example: list) -> set[str]:
+    """Names of the graph's values that are not tensors (a positions block's ScorePositions), found by
+    running the graph once on `example`: a pipeline cannot send them, so later stages recompute them."""
+    found = set()
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, node):
+            value = super().run_node(node)
+            if node.op not in ("placeholder", "output") and not torch.is_tensor(value):
+                found.add(node.name)
+            return value
+
+    with torch.no_grad():
+        Recorder(model).run(*example)
+    return found
+
+
 class Pipeline:
     """This rank's stage of the model and a GPipe schedule over `microbatches` micro-batches."""
 
-    def __init__(self, model: fx.GraphModule, mesh, microbatches: int):
+    def __init__(self, model: fx.GraphModule, mesh, microbatches: int, non_tensor: frozenset[str]):
         from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
 
         self.stages, self.index = mesh["pp"].size(), mesh["pp"].get_local_rank()
         self.group = mesh["pp"].get_group()
-        split = split_stages(model, self.stages)
+        split = split_stages(model, self.stages, non_tensor)
         self.module = split[self.index]
         self.inputs = [n.target for n in model.graph.nodes if n.op == "placeholder"]  # the model's, in order
-        self.keywords = {n.target for n in keyword_inputs(model, self.index, self.stages)} if self.index else set()
+        self.keywords = {n.target for n in stage_inputs(model, self.stages, non_tensor)[self.index]["keywords"]}
         stage = PipelineStage(self.module, self.index, self.stages, torch.device("cpu"), group=self.group)
         # The last stage already returns the loss (a mean over its micro-batch); GPipe divides the summed
         # gradients by the number of micro-batches, so they equal the whole batch's.
@@ -104,10 +135,10 @@ class Pipeline:
         """Forward (and backward when training) of one batch; the batch's mean loss on every stage."""
         losses = []
         rows = next(t for t in arguments if t is not None).shape[0]
-        inputs = arguments if self.first else []
+        arguments = list(arguments) + [None] * (len(self.inputs) - len(arguments))  # left-out optional inputs
         keywords = {name: value for name, value in zip(self.inputs, arguments, strict=True) if name in self.keywords}
         target = torch.zeros(rows) if self.last else None
-        (self.schedule.step if train else self.schedule.eval)(*inputs, target=target, losses=losses, **keywords)
+        (self.schedule.step if train else self.schedule.eval)(target=target, losses=losses, **keywords)
         mean = torch.stack([loss.detach().float() for loss in losses]).mean() if self.last else torch.zeros(())
         dist.all_reduce(mean, group=self.group)  # only the last stage's is non-zero
         return mean.item()

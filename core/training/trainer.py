@@ -194,7 +194,9 @@ class Trainer:
         if config.activation_checkpointing:
             recompute_layers(plain)
         if self.layout.active:
-            self.mesh_model = MeshModel(plain, self.layout)
+            example = [t if t is None else t[:1].to(self.device)
+                       for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
+            self.mesh_model = MeshModel(plain, self.layout, example)
             self.model = self.mesh_model.module
         else:
             self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
