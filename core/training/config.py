@@ -59,6 +59,13 @@ class TrainConfig:
                           "ones)")
     distributed: str = param("ddp", choices=STRATEGIES, advanced=True, help="under torchrun: ddp (replicas) or "
                              "fsdp (FSDP2, parameters sharded ZeRO-3 style)")
+    tensor_parallel: int = param(1, min=1, advanced=True, help="under torchrun: processes that split each "
+                                 "attention and MLP layer by heads and hidden units (Megatron-style); heads and "
+                                 "kv_heads must divide by it")
+    pipeline_parallel: int = param(1, min=1, advanced=True, help="under torchrun: processes that each hold a "
+                                   "consecutive share of the repeated layers (pipeline stages, GPipe schedule)")
+    pipeline_microbatches: int = param(0, min=0, advanced=True, help="micro-batches each batch is cut into for "
+                                       "the pipeline; 0 = as many as pipeline stages")
     on_nonfinite: str = param("stop", choices=("stop", "skip"), advanced=True, help="NaN/inf loss or gradient, "
                               "or a spike: stop (last good checkpoint kept) or skip the step")
     # Default 3 leaves healthy runs alone and stops lr 9.9 at step 4 of 4.17, 4.91, 10.2, 15.8 (core/training/guard.py).

@@ -289,10 +289,12 @@ class RunFolder:
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         write_atomic(folder / "state.json", json.dumps({**state, "good": False, "bad_reason": reason}, indent=2))
 
-    def save_checkpoint(self, step: int, weights: dict[str, torch.Tensor], optimizer_state: dict, state: dict) -> Path:
+    def save_checkpoint(self, step: int, weights: dict[str, torch.Tensor], optimizer_state: dict, state: dict,
+                        shards: Path | None = None) -> Path:
         """Write into a temporary folder, flush each file, then rename it into place; state.json marks
         it complete (and good: the trainer writes only finite weights it has not judged diverged).
-        `weights` holds each tensor once (tied weights under their first name)."""
+        `weights` holds each tensor once (tied weights under their first name). `shards`: a folder every
+        rank of a mesh wrote (torch.distributed.checkpoint), moved in as 'distributed'."""
         if self.muted:
             return self.path / "checkpoints" / f"step_{step:06d}"
         folder = self.path / "checkpoints"
@@ -304,6 +306,8 @@ class RunFolder:
         save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(temp / "model.safetensors"))
         give_default_mode(temp / "model.safetensors")
         torch.save(optimizer_state, temp / "optimizer.pt")
+        if shards is not None:
+            os.replace(shards, temp / "distributed")
         (temp / "state.json").write_text(json.dumps({**state, "step": step, "good": True}, indent=2))
         for name in ("model.safetensors", "optimizer.pt", "state.json"):
             with open(temp / name, "rb+") as handle:

@@ -34,6 +34,7 @@ from workbench.core.training.guard import SpikeDetector, nonfinite_count
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from workbench.core.training.memory import peak_memory_mb, recompute_layers
+from workbench.core.training.mesh import MeshError, MeshModel, load_sharded, plan_layout, save_sharded
 from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from workbench.core.training.optim import make_optimizer
 from workbench.core.training.schedule import learning_rate
@@ -128,7 +129,8 @@ class Trainer:
         if self.cluster.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.cluster.local_rank)
             torch.cuda.set_device(self.device)
-        if config.batch_size % (self.cluster.world_size * config.grad_accumulation):
+        if config.tensor_parallel * config.pipeline_parallel == 1 and (
+                config.batch_size % (self.cluster.world_size * config.grad_accumulation)):
             raise TrainingError(f"batch_size {config.batch_size} must divide into {self.cluster.world_size} process(es) "
                                 f"× {config.grad_accumulation} micro-batch(es)")
         torch.manual_seed(config.seed)
@@ -138,6 +140,11 @@ class Trainer:
             raise TrainingError(f"the graph does not compile: {exc}") from None
         if self.compiled.training_module is None:
             raise TrainingError("the graph has no loss node, so there is nothing to train")
+        try:  # tensor and pipeline parallel (core/training/mesh.py); plain data parallel stays DDP/FSDP
+            self.layout = plan_layout(config, self.cluster.world_size, self.compiled.training_module)
+        except MeshError as exc:
+            raise TrainingError(str(exc)) from None
+        self.mesh_model = None
         # With tokens/s in metrics.jsonl, this gives the machine's speed for the next run's estimate.
         self.run.info["training_flops_per_token"] = summarize(project.graph, self.compiled).training_flops_per_token
         if config.init_from and resume_from is None:  # a resumed run's checkpoint holds its weights
@@ -159,6 +166,9 @@ class Trainer:
         except ObjectiveError as exc:
             raise TrainingError(str(exc)) from None
         self._kinds = input_kinds(project.graph, self.compiled.training_input_names)  # what each argument is
+        if self.layout.active and "val_accuracy" in self.objective.metrics:
+            raise TrainingError(f"the {config.objective} objective's accuracy needs whole logits on one process: "
+                                "set tensor_parallel=1 and pipeline_parallel=1")
         self.step = 0
         self.elapsed_before = 0.0  # seconds trained before a resume, so `elapsed` keeps counting
         self._started = time.perf_counter()
@@ -170,11 +180,11 @@ class Trainer:
         self._weights_step = 0
         self._refusal = ""  # why the last checkpoint was not written (its weights were not all finite)
         # Sampling from FSDP-sharded weights would need every rank in lockstep; such runs skip samples.
-        self._samples = (config.sample_every > 0 and self.objective.generates_text
-                         and not (self.cluster.active and config.distributed == "fsdp"))
+        # Under tensor/pipeline parallel no rank holds the whole model, so such runs skip them as well.
+        sharded = self.cluster.active and config.distributed == "fsdp" or self.layout.active
+        self._samples = config.sample_every > 0 and self.objective.generates_text and not sharded
         # Attention heatmaps over steps (core.inspect), on the sample schedule, for every objective.
-        self._snapshots = (config.sample_every > 0 and self.cluster.is_main
-                           and not (self.cluster.active and config.distributed == "fsdp"))
+        self._snapshots = config.sample_every > 0 and self.cluster.is_main and not sharded
         saved = self._restore_weights(resume_from) if resume_from is not None else None
         try:
             self.board = tensorboard_log(run.path, config.to_dict(), self.step,
@@ -183,7 +193,13 @@ class Trainer:
             raise TrainingError(str(exc)) from None
         if config.activation_checkpointing:
             recompute_layers(plain)
-        self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
+        if self.layout.active:
+            example = [t if t is None else t[:1].to(self.device)
+                       for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
+            self.mesh_model = MeshModel(plain, self.layout, example)
+            self.model = self.mesh_model.module
+        else:
+            self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
         if config.compile:
             self.model = torch.compile(self.model)
         self.optimizer = make_optimizer(self.model, config.optimizer, lr=config.learning_rate,
@@ -192,7 +208,12 @@ class Trainer:
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         # fp16's narrow range underflows small gradients; scaling the loss keeps them representable.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
-        if saved is not None:
+        if saved is not None and (resume_from / "distributed").is_dir():  # saved on a mesh: any layout reads it
+            load_sharded(resume_from / "distributed", self.model, self.optimizer)
+        elif saved is not None and self.layout.active:
+            raise TrainingError(f"{resume_from.name} was saved without tensor/pipeline parallel: resume it with "
+                                "tensor_parallel=1 and pipeline_parallel=1")
+        elif saved is not None:
             load_optimizer_state(self.model, self.optimizer, saved["optimizer"], self.cluster, config.distributed)
             if "scaler" in saved:
                 self.scaler.load_state_dict(saved["scaler"])
@@ -270,7 +291,9 @@ class Trainer:
                     return "stopped"
             if not self.checkpoint():
                 return self._diverged(self._refusal)
-            if self.cluster.active:
+            if self.mesh_model:
+                run.info["rank_checksums"] = self.mesh_model.checksums()
+            elif self.cluster.active:
                 run.info["rank_checksums"] = weight_checksums(self.model, self.cluster, config.distributed)
             run.set_status("finished", step=self.step)
             run.log(f"finished {self.step} steps in {time.perf_counter() - started:.1f} s")
@@ -293,6 +316,8 @@ class Trainer:
             group["lr"] = lr
         self.model.train()
         arguments = self._my_arguments(self.objective.batch(index, "train"))
+        if self.mesh_model:
+            return self._mesh_step(arguments, lr)
         total = 0.0
         for micro, inputs in enumerate(_micro_batches(arguments, c.grad_accumulation)):
             with self._no_sync(skip=micro == c.grad_accumulation - 1), self._autocast():
@@ -312,6 +337,23 @@ class Trainer:
             if math.isfinite(grad_norm):
                 self._weights_step = index + 1
         self.optimizer.zero_grad(set_to_none=True)  # a problem step's gradients are dropped, never applied
+        return total, lr, grad_norm, problem
+
+    def _mesh_step(self, arguments: list, lr: float) -> tuple[float, float, float, str]:
+        """`_train_step` on a tensor/pipeline-parallel mesh: the pipeline cuts micro-batches itself."""
+        c = self.config
+        total = 0.0
+        for inputs in _micro_batches(arguments, c.grad_accumulation):
+            with self._autocast():
+                total += self.mesh_model.forward_backward(inputs, 1 / c.grad_accumulation) / c.grad_accumulation
+        grad_norm = self.mesh_model.finish_gradients(c.grad_clip)
+        total = mean_across(total, self.cluster)
+        problem = self._check(total, grad_norm)
+        if not problem:
+            self.optimizer.step()
+            if math.isfinite(grad_norm):
+                self._weights_step = self.step + 1
+        self.optimizer.zero_grad(set_to_none=True)
         return total, lr, grad_norm, problem
 
     def _check(self, loss: float, grad_norm: float) -> str:
@@ -335,8 +377,10 @@ class Trainer:
 
     def _my_arguments(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor | None]:
         """The forward's arguments for this rank's share of a global batch (all of it when training alone)."""
-        return [t if t is None else t.chunk(self.cluster.world_size)[self.cluster.rank].to(self.device)
-                for t in model_arguments(batch, self._kinds)]
+        parts, mine = self.cluster.world_size, self.cluster.rank
+        if self.mesh_model:  # replicas split the batch; tensor and pipeline ranks of one replica share its rows
+            parts, mine = self.layout.data, self.mesh_model.dp_rank
+        return [t if t is None else t.chunk(parts)[mine].to(self.device) for t in model_arguments(batch, self._kinds)]
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -366,6 +410,10 @@ class Trainer:
         losses, right, seen = [], 0, 0
         for index in range(self.config.eval_batches):
             arguments = self._my_arguments(self.objective.batch(index, "val"))
+            if self.mesh_model:
+                with self._autocast():
+                    losses.append(self.mesh_model.evaluate(arguments))
+                continue
             with self._autocast():
                 logits, loss = self.model(*arguments)
             losses.append(loss.item())
@@ -384,9 +432,10 @@ class Trainer:
         for split in [s for s in getattr(self.objective, "samplers", {}) if s.startswith("val/")]:
             total = 0.0
             for index in range(self.config.eval_batches):
+                arguments = self._my_arguments(self.objective.batch(index, split))
                 with self._autocast():
-                    _, loss = self.model(*self._my_arguments(self.objective.batch(index, split)))
-                total += loss.item()
+                    total += (self.mesh_model.evaluate(arguments) if self.mesh_model else
+                              self.model(*arguments)[1].item())
             losses[f"val_loss/{split[4:]}"] = mean_across(total / self.config.eval_batches, self.cluster)
         return losses
 
@@ -402,18 +451,26 @@ class Trainer:
 
     def checkpoint(self) -> bool:
         """Write a checkpoint of the current weights; False, writing nothing, when some are not finite."""
-        weights = full_state_dict(self.model, self.cluster, self.config.distributed)
+        weights = (self.mesh_model.full_state_dict() if self.mesh_model else
+                   full_state_dict(self.model, self.cluster, self.config.distributed))
         weights = {name: tensor for name, tensor in weights.items() if name not in self._aliases}
         bad, total = nonfinite_count(weights.values())
         if any_across(bad > 0, self.cluster):
             self._refusal = f"{bad:,} of {total:,} weights are NaN or infinite at step {self.step}"
             self.run.log(f"checkpoint of step {self.step} not written: {self._refusal}")
             return False
-        saved = {"optimizer": optimizer_state(self.model, self.optimizer, self.cluster, self.config.distributed),
-                 "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict()}
+        shards = None
+        if self.mesh_model:  # every rank writes its shards; rank 0 moves them into the checkpoint
+            shards = self.run.path / "checkpoints" / f".shards_{self.step:06d}"
+            save_sharded(shards, self.model, self.optimizer)
+            torch.distributed.barrier()
+        optimizer = {} if shards else optimizer_state(self.model, self.optimizer, self.cluster, self.config.distributed)
+        saved = {"optimizer": optimizer, "torch_rng": torch.get_rng_state(), "scaler": self.scaler.state_dict()}
         state = {"seed": self.config.seed, "elapsed": time.perf_counter() - self._started,
                  "recent_losses": self._detector.state(), "skipped_steps": self._skipped}
-        self.run.save_checkpoint(self.step, weights, saved, state)
+        self.run.save_checkpoint(self.step, weights, saved, state, shards=shards)
+        if shards:
+            torch.distributed.barrier()  # the shards are in place before any rank reads or rewrites them
         self.run.set_status("running", step=self.step)
         return True
 

@@ -1,0 +1,235 @@
+"""Training on a device mesh: data × pipeline × tensor parallel processes (dp × pp × tp), each
+dimension with PyTorch's own engine (core/training/tensor_parallel.py, pipeline_parallel.py).
+
+Ranks are laid out (dp, pp, tp), tp fastest, so a tensor-parallel group is neighbouring ranks (one
+node's fast links on a cluster). Within a mesh, data parallelism keeps a replica of this rank's
+shard on each dp rank and averages gradients over the dp group with one all-reduce per tensor
+(DDP's arithmetic, without its bucketing), which composes with both other dimensions unchanged.
+
+Checkpoints: rank 0 still writes the full, consolidated model.safetensors (generate, export and
+eval read it); the optimizer state and the model shards go through torch.distributed.checkpoint in
+a canonical layout (fused projections as their q/k/v or gate/up parts), so a checkpoint saved on
+one mesh resumes on another.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from workbench.core.training import tensor_parallel
+from workbench.core.training.pipeline_parallel import Pipeline, non_tensor_values, repeated_group
+
+
+class MeshError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MeshLayout:
+    data: int = 1  # dp: replicas, each taking batch_size / dp rows of every batch
+    pipeline: int = 1  # pp: stages, each holding 1/pp of the repeated layers
+    tensor: int = 1  # tp: processes splitting each attention/MLP layer by heads and hidden units
+    microbatches: int = 1  # micro-batches each stage runs per step (GPipe)
+
+    @property
+    def active(self) -> bool:
+        """Tensor or pipeline parallel: plain data parallel keeps the DDP/FSDP path."""
+        return self.tensor > 1 or self.pipeline > 1
+
+
+def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
+    """The layout a TrainConfig asks for on `world_size` processes; MeshError naming the fix if it cannot be."""
+    tp, pp = config.tensor_parallel, config.pipeline_parallel
+    if world_size % (tp * pp):
+        raise MeshError(f"WORLD_SIZE {world_size} does not divide by tensor_parallel × pipeline_parallel = "
+                        f"{tp} × {pp}: launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or change the settings")
+    dp = world_size // (tp * pp)
+    micro = (config.pipeline_microbatches or pp) if pp > 1 else 1
+    layout = MeshLayout(dp, pp, tp, micro)
+    if not layout.active:
+        return layout
+    for what, size in tensor_parallel.split_sizes(model).items():
+        if size % tp:
+            raise MeshError(f"tensor_parallel {tp} does not divide {what} ({size}): set tensor_parallel to a "
+                            f"divisor of {size}")
+    if pp > 1:
+        group = repeated_group(model)
+        if group is None:
+            raise MeshError(f"pipeline_parallel {pp} needs exactly one repeated group of layers to cut into stages; "
+                            "this graph has none or several: set pipeline_parallel=1")
+        if group[1] % pp:
+            raise MeshError(f"pipeline_parallel {pp} does not divide the {group[1]} repeated layers of {group[0]!r}: "
+                            f"set pipeline_parallel to a divisor of {group[1]}")
+        if config.grad_accumulation > 1:
+            raise MeshError("grad_accumulation must be 1 with pipeline_parallel > 1: the pipeline cuts batches into "
+                            "micro-batches itself (set pipeline_microbatches instead)")
+        if config.precision == "fp16":
+            raise MeshError("precision fp16 needs a loss scaler the pipeline schedule does not apply: use bf16 or fp32 "
+                            "with pipeline_parallel > 1")
+    if config.batch_size % (dp * micro * config.grad_accumulation):
+        raise MeshError(f"batch_size {config.batch_size} does not divide into {dp} data-parallel process(es) × "
+                        f"{micro * config.grad_accumulation} micro-batch(es): set batch_size to a multiple of "
+                        f"{dp * micro * config.grad_accumulation}")
+    if config.distributed != "ddp":
+        raise MeshError(f"distributed={config.distributed} is not combined with tensor or pipeline parallel here: "
+                        "set distributed=ddp (replicas over the data-parallel dimension)")
+    if config.compile or config.offload_optimizer:
+        raise MeshError("compile and offload_optimizer are not combined with tensor or pipeline parallel: "
+                        "turn them off or set tensor_parallel=1 and pipeline_parallel=1")
+    return layout
+
+
+class MeshModel:
+    """The model as this rank holds it on a dp × pp × tp mesh, with the step's collectives."""
+
+    def __init__(self, model: nn.Module, layout: MeshLayout, example: list):
+        """`example`: one batch's forward arguments (the pipeline learns which values are not tensors)."""
+        from torch.distributed.device_mesh import init_device_mesh
+
+        self.layout = layout
+        self.mesh = init_device_mesh("cpu", (layout.data, layout.pipeline, layout.tensor),
+                                     mesh_dim_names=("dp", "pp", "tp"))
+        self.dp_rank = self.mesh["dp"].get_local_rank()
+        non_tensor = frozenset(non_tensor_values(model, example) if layout.pipeline > 1 else ())
+        if layout.tensor > 1:
+            tensor_parallel.parallelize(model, self.mesh["tp"])
+        self.pipeline = Pipeline(model, self.mesh, layout.microbatches, non_tensor) if layout.pipeline > 1 else None
+        self.module = self.pipeline.module if self.pipeline else model
+        self.fused = tensor_parallel.fused_parts(model)
+
+    def forward_backward(self, arguments: list, scale: float, train: bool = True) -> float:
+        """The loss of these arguments (this replica's rows), gradients accumulated when training."""
+        if self.pipeline:
+            return self.pipeline.run(arguments, train)
+        _, loss = self.module(*arguments)
+        if train:
+            (loss * scale).backward()
+        return loss.item()
+
+    def evaluate(self, arguments: list) -> float:
+        if self.pipeline:
+            return self.pipeline.run(arguments, train=False)
+        return self.module(*arguments)[1].item()
+
+    def finish_gradients(self, clip: float) -> float:
+        """Average gradients over replicas, sum tied copies over stages, clip to the global norm; the norm."""
+        parameters = [p for p in self.module.parameters() if p.grad is not None]
+        if self.layout.data > 1:
+            for p in parameters:
+                grad = _local(p.grad)
+                dist.all_reduce(grad, group=self.mesh["dp"].get_group())
+                grad.div_(self.layout.data)
+        if self.pipeline:
+            self.pipeline.sum_tied_gradients()
+        sharded, replicated = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+        for p in parameters:
+            if self.pipeline and not self.pipeline.counts_norm(p):
+                continue
+            square = _local(p.grad).double().pow(2).sum()
+            if _is_sharded(p.grad):
+                sharded += square
+            else:
+                replicated += square
+        if self.layout.tensor > 1:
+            dist.all_reduce(sharded, group=self.mesh["tp"].get_group())
+        total = sharded + replicated
+        if self.pipeline:
+            dist.all_reduce(total, group=self.mesh["pp"].get_group())
+        norm = math.sqrt(total.item())
+        if clip > 0 and math.isfinite(norm):
+            factor = min(1.0, clip / (norm + 1e-6))  # as torch.nn.utils.clip_grad_norm_
+            for p in parameters:
+                _local(p.grad).mul_(factor)
+        return norm
+
+    def full_state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight, gathered and in its usual layout, on every rank (a collective)."""
+        state = {}
+        for name, tensor in self.module.state_dict().items():
+            if hasattr(tensor, "full_tensor"):
+                tensor = tensor.full_tensor()
+            if name in self.fused:
+                tensor = tensor_parallel.canonical(tensor, self.fused[name], self.layout.tensor)
+            state[name] = tensor.detach().clone()
+        if self.pipeline:
+            stages = [None] * self.layout.pipeline
+            dist.all_gather_object(stages, state, group=self.mesh["pp"].get_group())
+            state = {name: tensor for stage in stages for name, tensor in stage.items()}
+        return state
+
+    def checksums(self) -> list[float]:
+        """One fingerprint of the gathered weights per rank: equal numbers mean every rank agrees."""
+        state = self.full_state_dict()
+        mine = float(sum(state[name].double().sum().item() * (i + 1) for i, name in enumerate(sorted(state))))
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, mine)
+        return gathered
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor
+
+
+def _is_sharded(tensor: torch.Tensor) -> bool:
+    return hasattr(tensor, "placements") and any(p.is_shard() for p in tensor.placements)
+
+
+# ----- checkpoints through torch.distributed.checkpoint, in a layout every mesh can read -----
+
+def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int]],
+                     prefix: str) -> dict[str, torch.Tensor]:
+    """name -> tensor whose global value is in the usual layout: DTensors (tp shards) stay, a fused
+    projection becomes its parts, each a view of the live storage so loading writes in place."""
+    from torch.distributed.tensor import DTensor, Shard
+
+    views = {}
+    for name, tensor in tensors.items():
+        parts = fused.get(name)
+        if parts is None:
+            views[prefix + name] = tensor
+        elif isinstance(tensor, DTensor):
+            tp = tensor.device_mesh.size()
+            for i, piece in enumerate(tensor.to_local().split([p // tp for p in parts])):
+                views[f"{prefix}{name}/part{i}"] = DTensor.from_local(piece, tensor.device_mesh, [Shard(0)],
+                                                                     run_check=False)
+        else:
+            for i, piece in enumerate(tensor.split(parts)):
+                views[f"{prefix}{name}/part{i}"] = piece
+    return views
+
+
+def sharded_state(module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The model's parameters and the optimizer's per-parameter state, as views for DCP (plain,
+    DDP-wrapped or mesh-sharded module alike)."""
+    module = getattr(module, "module", module)
+    fused = tensor_parallel.fused_layout(module)
+    params = dict(module.named_parameters())
+    state = _canonical_views({n: p.data if not hasattr(p, "to_local") else p for n, p in params.items()},
+                             fused, "model/")
+    for name, parameter in params.items():
+        for key, value in optimizer.state.get(parameter, {}).items():
+            if torch.is_tensor(value) and value.shape == parameter.shape:
+                state |= _canonical_views({name: value}, fused, f"optim/{key}/")
+            elif torch.is_tensor(value):
+                state[f"optim/{key}/{name}"] = value
+    return state
+
+
+def save_sharded(folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Every rank writes its shards into `folder` (a collective)."""
+    import torch.distributed.checkpoint as dcp
+
+    dcp.save(sharded_state(module, optimizer), checkpoint_id=str(folder))
+
+
+def load_sharded(folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Read a checkpoint saved on any mesh into this rank's shards, in place (a collective)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import _init_optim_state
+
+    _init_optim_state(optimizer)  # the state tensors must exist to be loaded into
+    dcp.load(sharded_state(module, optimizer), checkpoint_id=str(folder))
