@@ -31,9 +31,6 @@ def model_facts(settings: dict, folder: Path, progress) -> "Evidence":
     from workbench.core.training.compare import config_differences
 
     reference = settings.get("reference")
-    evidence = Evidence(columns=["model", "parameters", "active parameters", "FLOPs / token", "KV bytes / token",
-                                 "vocabulary", "tied", "norm", "position", "ffn", "attention", "features",
-                                 *([f"changes vs {reference}"] if reference else [])])
     projects = {}
     for model in settings["models"]:
         name = model["name"]
@@ -44,16 +41,23 @@ def model_facts(settings: dict, folder: Path, progress) -> "Evidence":
 
         raise ExperimentError(f"model_facts: reference {reference!r} is not one of the models "
                               f"({', '.join(projects)}); name one of them")
+    summaries = {name: summarize(p.graph, compile_shapes_only(p.graph)) for name, p in projects.items()}
+    # Active parameters get a column only where some model leaves weights idle (a mixture of experts);
+    # for dense models it would repeat the parameters column.
+    sparse = any(s.active_params != s.total_params for s in summaries.values())
+    evidence = Evidence(columns=["model", "parameters", *(["active parameters"] if sparse else []), "FLOPs / token",
+                                 "KV bytes / token", "vocabulary", "tied", "norm", "position", "ffn", "attention",
+                                 "features", *([f"changes vs {reference}"] if reference else [])])
     for name, project in projects.items():
-        graph = project.graph
-        summary = summarize(graph, compile_shapes_only(graph))
+        graph, summary = project.graph, summaries[name]
         found = block_features(graph)
         evidence.values.update({f"{name}.params": summary.total_params, f"{name}.active_params": summary.active_params,
                                 f"{name}.flops": summary.flops_per_token,
                                 f"{name}.kv_bytes": summary.kv_cache_bytes_per_token})
-        row = [name, f"{summary.total_params:,}", f"{summary.active_params:,}", f"{summary.flops_per_token:,}",
-               f"{summary.kv_cache_bytes_per_token:,}", summary.vocab_size, "yes" if _tied(graph) else "no",
-               found["norm"], found["position"], found["ffn"], found["attention"], " · ".join(distinctive(graph)) or "—"]
+        row = [name, f"{summary.total_params:,}", *([f"{summary.active_params:,}"] if sparse else []),
+               f"{summary.flops_per_token:,}", f"{summary.kv_cache_bytes_per_token:,}", summary.vocab_size,
+               "yes" if _tied(graph) else "no", found["norm"], found["position"], found["ffn"], found["attention"],
+               " · ".join(distinctive(graph)) or "—"]
         if reference:
             lines = architecture_changes(_differences(projects[reference], project, config_differences))
             evidence.values[f"diff.{reference}.{name}"] = len(lines)

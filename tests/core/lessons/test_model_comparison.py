@@ -66,3 +66,10 @@ def test_changes_vs_gpt2_count_rewiring_in_one_line_and_leave_the_tokenizer_out(
                               "layers/mlp activation: gelu_tanh → gelu; rewired 2 connections")
     assert "tokenizer" not in rows["BERT"] and "rewired" in rows["BERT"]
     assert evidence.values["diff.GPT-2.OPT"] == 1  # OPT's tiny preset: ReLU instead of GELU
+
+
+def test_dense_models_get_no_active_parameters_column(tmp_path):
+    """w8-kv-cache compares dense models only: the column would repeat the parameters."""
+    found = run_experiment(find_lab("w8-kv-cache").experiment, tmp_path, lambda line: None)
+    assert "active parameters" not in found.columns and found.columns[:4] == ["model", "parameters", "FLOPs / token",
+                                                                             "KV bytes / token"]
