@@ -144,11 +144,11 @@ class MeshView(QWidget):
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:
-            box = self.box_at(event.position().x(), event.position().y()) if self.mesh else None
+            box = self.box_at(event.pos().x(), event.pos().y()) if self.mesh else None  # a QHelpEvent
             if box is None:
                 QToolTip.hideText()
             else:
-                QToolTip.showText(event.globalPosition().toPoint(), self.box_tooltip(box), self)
+                QToolTip.showText(event.globalPos(), self.box_tooltip(box), self)
             return True
         return super().event(event)
 

@@ -3,6 +3,10 @@ layers, shard and bytes, following the tp/pp boxes and the process count, groupe
 
 import dataclasses
 
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolTip
+
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.memory_plan import Layout
 from workbench.core.training.mesh_layout import describe_mesh
@@ -59,6 +63,10 @@ def test_sixty_four_processes_draw_as_a_handful_of_grouped_boxes(qtbot, tiny_pro
     assert picture.box_lines(first)[0] == "ranks 0, 4, … (16)"
     assert "each column stands for all 16 data-parallel replicas" in picture.caption
     assert "Ranks 0, 4, 8" in picture.box_tooltip(first)
+    picture.show()
+    where = picture.box_rect(first).center().toPoint()
+    QApplication.sendEvent(picture, QHelpEvent(QEvent.Type.ToolTip, where, picture.mapToGlobal(where)))
+    assert QToolTip.text() == picture.box_tooltip(first)  # what a hover shows
     graph.set_param("layers", "repeat", 16)
     wide = describe_mesh(mesh_facts_for(graph), planner_for(graph), config, Layout(1, 8, 16))  # 128 processes
     picture.set_mesh(wide)
