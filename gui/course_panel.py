@@ -33,6 +33,7 @@ MAIN = Path(__file__).resolve().parent.parent / "main.py"
 HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
 MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
 PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
+MAX_COLUMN_WIDTH = 220  # a long cell (a model's changes vs GPT-2) elides here; its tooltip has it whole
 
 
 class CoursePanel(QWidget):
@@ -265,7 +266,14 @@ class CoursePanel(QWidget):
                 item = QTableWidgetItem(f"{cell:,}" if isinstance(cell, int) else str(cell))
                 item.setToolTip(str(cell))
                 self.table.setItem(r, c, item)
+        # The first column names the rows (model, run, tokenizer): shown as the row header, it stays in
+        # view while a wide table (week 12's fourteen models by thirteen facts) scrolls sideways.
+        self.table.setVerticalHeaderLabels([str(row[0]) if row else "" for row in rows])
+        self.table.verticalHeader().setVisible(bool(rows))
+        self.table.setColumnHidden(0, bool(columns))
         self.table.resizeColumnsToContents()
+        for c in range(len(columns)):
+            self.table.setColumnWidth(c, min(self.table.columnWidth(c), MAX_COLUMN_WIDTH))
         self.table.horizontalHeader().setStretchLastSection(True)
 
     def _show_runs(self, runs: dict[str, str], label: str) -> None:

@@ -7,26 +7,38 @@ import json
 
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from workbench.core.project import Project
 from workbench.core.training.memory_plan import Layout, MemoryPlan, PlanError, Planner
+from workbench.core.training.mesh_layout import GraphFacts, Mesh, describe_mesh, graph_facts
 from workbench.gui.formatting import format_count
+from workbench.gui.mesh_view import MeshView
 
 COLORS = {"weights": "#4e79a7", "gradients": "#f28e2b", "optimizer": "#e15759", "activations": "#76b7b2",
           "buffers": "#b07aa1"}
 LABELS = {"weights": "weights", "gradients": "gradients", "optimizer": "optimizer state",
           "activations": "activations", "buffers": "communication"}
 DELAY_MS = 250  # after the last edit: typing 1024 plans once, not four times
-_PLANNER: list = []  # (graph JSON, Planner) of the graph last planned: the view and the inspector share it
+_PLANNER: list = []  # (graph JSON, Planner, GraphFacts or None) of the graph last planned: the view and the
+# inspector share it; the mesh's facts are read the first time the mesh is drawn
 
 
 def planner_for(graph) -> Planner:
     """The planner of this graph, built again only when the graph changed (a meta compile)."""
     text = json.dumps(_without_positions(graph.to_dict()), sort_keys=True)
     if not _PLANNER or _PLANNER[0][0] != text:
-        _PLANNER[:] = [(text, Planner(graph))]
+        _PLANNER[:] = [(text, Planner(graph), None)]
     return _PLANNER[0][1]
+
+
+def mesh_facts_for(graph) -> GraphFacts:
+    """What the mesh picture needs from this graph (layers, heads, outside weights), read once per graph."""
+    planner = planner_for(graph)
+    if _PLANNER[0][2] is None:
+        _PLANNER[0] = (_PLANNER[0][0], planner, graph_facts(graph))
+    return _PLANNER[0][2]
 
 
 def _without_positions(data):
@@ -102,18 +114,39 @@ class MemoryView(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.fits_label = QLabel()  # the largest batch and context that fit device_box
         self.fits_label.setWordWrap(True)
+        self.mesh_view = MeshView(COLORS, LABELS)  # which process holds which layers and shards, and its bytes
+        self.mesh: Mesh | None = None
+        self.cluster_button = QPushButton("Copy for a cluster…")  # the Training panel opens its dialog
+        self.cluster_button.setObjectName("clusterButton")
+        self.cluster_button.setToolTip("The torchrun command for several machines: nodes, GPUs per node, where "
+                                       "they meet, and this tab's tensor and pipeline parallel degrees.")
+        self.cluster_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         controls = QHBoxLayout()
         for box in (self.device_box, self.tensor_box, self.pipeline_box):
             controls.addWidget(box)
         controls.addStretch(1)
+        # Under the boxes everything scrolls: the tab is a few lines tall in the window's default dock, and
+        # the mesh picture keeps its boxes readable rather than squeezing them into the rest.
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setSpacing(2)
+        column.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.title, self.bar, self.legend, self.fits_label, self.mesh_view, self.cluster_button):
+            column.addWidget(widget)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("memoryScroll")
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setSpacing(2)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(controls)
-        for widget in (self.title, self.bar, self.legend, self.fits_label):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        layout.addWidget(scroll, 1)
         self.plan: MemoryPlan | None = None
+        self._degrees: dict[str, int] = {}  # tensor_parallel / pipeline_parallel as the settings last had them
         self._pending: tuple[Project, int] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -123,7 +156,17 @@ class MemoryView(QWidget):
     def show_for(self, project: Project, processes: int) -> None:
         """Plan again shortly for this project's graph and settings on `processes` processes."""
         self._pending = (project, processes)
+        self._follow_degrees(project.train)
         self._timer.start()
+
+    def _follow_degrees(self, config) -> None:
+        """The tp and pp boxes take the training settings' tensor_parallel and pipeline_parallel when those
+        change (where TrainConfig has them); between changes the boxes plan what-ifs of their own."""
+        for name, box in (("tensor_parallel", self.tensor_box), ("pipeline_parallel", self.pipeline_box)):
+            value = getattr(config, name, None)
+            if value is not None and value != self._degrees.get(name):
+                self._degrees[name] = value
+                box.setValue(value)
 
     def refresh(self) -> None:
         """Plan now (the timer calls this; tests may too)."""
@@ -139,12 +182,15 @@ class MemoryView(QWidget):
             batch = planner.largest_batch(project.train, layout, limit)
             context = planner.largest_context(project.train, layout, limit)
         except (PlanError, ValueError, RuntimeError) as exc:  # a graph that does not build says so itself
-            self.plan = None
+            self.plan = self.mesh = None
+            self.mesh_view.set_mesh(None)
             self.bar.set_parts([])
             self.legend.setText(f"No memory plan: {exc}")
             self.fits_label.setText("")
             return
         self._show(self.plan)
+        self.mesh = describe_mesh(mesh_facts_for(project.graph), planner, project.train, layout)
+        self.mesh_view.set_mesh(self.mesh)
         self.fits_label.setText(_fits_text(self.device_box.value(), project.train.batch_size, batch, context,
                                            planner.shape.context_length, self.plan.training <= limit))
 

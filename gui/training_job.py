@@ -36,17 +36,19 @@ def train_arguments(project_file: str, run_dir: str, settings: dict | None = Non
     return arguments
 
 
-def cluster_command(project: Project, processes: int) -> str:
+def cluster_command(project: Project, processes: int, launch: list[str] | None = None,
+                    extra: dict | None = None) -> str:
     """The shell command that trains the saved project file as the form has it now: settings that
-    differ from the file's are passed with --set, so the command is exact without saving first."""
+    differ from the file's are passed with --set, so the command is exact without saving first.
+    `launch` replaces the program (a multi-node torchrun, gui/cluster_command.py), `extra` adds settings."""
     project_file = project.path or Path(f"{project.name}.json")
     try:
         saved = Project.load(project_file).train.to_dict()
     except ProjectError:
         saved = TrainConfig().to_dict()  # never saved: the file will hold the defaults' layout
-    settings = {k: v for k, v in project.train.to_dict().items() if saved.get(k) != v}
+    settings = {**{k: v for k, v in project.train.to_dict().items() if saved.get(k) != v}, **(extra or {})}
     run_dir = Path("runs") / f"{slug(project.name)}-cluster"
-    program = ["torchrun", "--nproc-per-node", str(processes)] if processes > 1 else ["python"]
+    program = launch or (["torchrun", "--nproc-per-node", str(processes)] if processes > 1 else ["python"])
     return shlex.join([*program, "main.py", *train_arguments(str(project_file), str(run_dir), settings)])
 
 

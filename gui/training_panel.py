@@ -18,11 +18,12 @@ from workbench.core.project import Project, ProjectError
 from workbench.core.training.compare import config_differences
 from workbench.core.training.estimate import estimate
 from workbench.core.training.objectives import ObjectiveError, check_special_tokens, get_objective
-from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder
+from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder, slug
+from workbench.gui.cluster_command import ClusterCommandDialog, ClusterSpec
 from workbench.gui.expert_load import ExpertLoadBars
 from workbench.gui.formatting import format_count, format_duration
 from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
-from workbench.gui.memory_view import MemoryView
+from workbench.gui.memory_view import MemoryView, mesh_facts_for
 from workbench.gui.run_list import RunList
 from workbench.gui.sweep_panel import SweepSection
 from workbench.gui.theme import show_status
@@ -86,9 +87,11 @@ class TrainingPanel(QWidget):
                                       "that many; Copy command writes the command for any number.")
         self.copy_button = QPushButton("Copy command")
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
-                                    "to run on a cluster or in a terminal.")
+                                    "to run on a cluster or in a terminal (several machines: Copy for a "
+                                    "cluster… in the Memory tab).")
         self.copy_button.clicked.connect(self.copy_command)
         self.memory_view = MemoryView()  # memory per process from the planner (issue #19)
+        self.memory_view.cluster_button.clicked.connect(self.open_cluster_dialog)  # under its mesh picture
         self.processes_box.valueChanged.connect(self._update_estimate)
         self.run_label = QLabel()
         self.run_label.setObjectName("runName")
@@ -293,6 +296,20 @@ class TrainingPanel(QWidget):
         command = cluster_command(self.project, self.processes_box.value())
         QApplication.clipboard().setText(command)
         self._set_status(f"Copied: {command}")
+
+    def open_cluster_dialog(self) -> ClusterCommandDialog:
+        """The cluster's fields start from this panel's: GPUs per node, and the Memory tab's tp and pp."""
+        view = self.memory_view
+        try:
+            facts = mesh_facts_for(self.project.graph)
+        except (ValueError, RuntimeError):  # a graph that does not build: the command still copies
+            facts = None
+        spec = ClusterSpec(per_node=self.processes_box.value(), run_id=f"{slug(self.project.name)}-1",
+                           tensor=view.tensor_box.value(), pipeline=view.pipeline_box.value())
+        dialog = ClusterCommandDialog(self.project, spec, facts, self)
+        dialog.copy_button.clicked.connect(lambda: self._set_status(f"Copied: {dialog.command_box.toPlainText()}"))
+        dialog.open()
+        return dialog
 
     def follow_run(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
         """Show a run folder from its beginning and keep reading it while its trainer works."""

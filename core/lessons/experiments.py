@@ -11,8 +11,9 @@ curves, a heatmap). Kinds:
                   unknown rate, and how words the training text never had are split
     attention_cost  time and memory of attention variants against sequence length, with the fitted
                   exponent of each (the slope of log cost on log length)
-    model_facts   parameters, FLOPs and KV-cache bytes per token of several graphs, their architectural
-                  features side by side, and the graph difference of two of them
+    model_facts   parameters (total and active), FLOPs and KV-cache bytes per token of several graphs,
+                  their architectural features side by side, and their graph differences
+                  (core/lessons/model_comparison.py)
 """
 
 import math
@@ -197,55 +198,10 @@ def _measure_variant(name: str, variant: dict, lengths: list[int], width: int, h
 
 # ----- model facts (weeks 8 and 12) -----
 
-FEATURES = {  # the architectural features compared, each found from the node types of the graph
-    "norm": ("norm.",), "position": ("position.",), "ffn": ("ffn.",), "attention": ("attention.self",),
-}
-
-
-def _features(graph) -> dict[str, str]:
-    found: dict[str, set] = {name: set() for name in FEATURES}
-    attention = set()
-    for _, node in graph.walk():
-        type_id = getattr(node, "type_id", "")
-        for name, prefixes in FEATURES.items():
-            if type_id.startswith(prefixes):
-                found[name].add(type_id.split(".", 1)[1])
-        if type_id == "attention.self":
-            heads, kv = node.get_param("heads"), node.get_param("kv_heads") or node.get_param("heads")
-            window = node.get_param("window")
-            kind = "MHA" if kv == heads else "MQA" if kv == 1 else f"GQA {heads}/{kv}"
-            attention.add(kind + (f", window {window}" if window else ""))
-    found["attention"] = attention
-    return {name: ", ".join(sorted(values)) or "—" for name, values in found.items()}
-
-
 def model_facts(settings: dict, folder: Path, progress: Progress) -> Evidence:
-    from workbench.core.budget import compile_shapes_only
-    from workbench.core.summary import summarize
-    from workbench.core.training.compare import config_differences
+    from workbench.core.lessons.model_comparison import model_facts as compare_models
 
-    evidence = Evidence(columns=["model", "parameters", "FLOPs / token", "KV bytes / token", "vocabulary",
-                                 "tied", "norm", "position", "ffn", "attention"])
-    projects = {}
-    for model in settings["models"]:
-        name = model["name"]
-        progress(f"reading the {name} graph")
-        project = load_project(model["project"], model.get("graph"), f"model {name}")
-        projects[name] = project
-        summary = summarize(project.graph, compile_shapes_only(project.graph))
-        tied = any(getattr(node, "type_id", "").startswith("head.") and "tie_weights" in node.params
-                   and node.get_param("tie_weights") for _, node in project.graph.walk())
-        features = _features(project.graph)
-        evidence.values.update({f"{name}.params": summary.total_params, f"{name}.flops": summary.flops_per_token,
-                                f"{name}.kv_bytes": summary.kv_cache_bytes_per_token})
-        evidence.rows.append([name, f"{summary.total_params:,}", f"{summary.flops_per_token:,}",
-                              f"{summary.kv_cache_bytes_per_token:,}", summary.vocab_size, "yes" if tied else "no",
-                              features["norm"], features["position"], features["ffn"], features["attention"]])
-    for a, b in settings.get("diffs", []):
-        lines = config_differences({"project": projects[a].to_dict()}, {"project": projects[b].to_dict()})
-        evidence.values[f"diff.{a}.{b}"] = len(lines)
-        evidence.notes.append(f"{a} → {b}: " + ("; ".join(lines) if lines else "the same graph"))
-    return evidence
+    return compare_models(settings, folder, progress)
 
 
 def _runs(settings: dict, folder: Path, progress: Progress) -> Evidence:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from workbench.core.lessons.lab import COURSE, find_lab, load_course, load_lab
 from workbench.core.lessons.runner import run_lab
-from workbench.gui.course_panel import HOLDS, NOT_RUN, CoursePanel
+from workbench.gui.course_panel import HOLDS, MAX_COLUMN_WIDTH, NOT_RUN, CoursePanel
 
 LAB_TIMEOUT_MS = 240_000  # a child process importing torch and training on a busy 2-core machine
 
@@ -38,7 +38,15 @@ def test_a_finished_lab_shows_its_verdict_beside_its_evidence(panel, runs_in_tmp
     panel.load()
     assert panel.select("w12-llms-side-by-side")
     assert HOLDS in panel.verdict.text() and "margin +" in panel.verdict.text()
-    assert panel.table.rowCount() == 6 and panel.table.item(4, 0).text() == "LLaMA"
+    table = panel.table
+    assert table.rowCount() == 14 and table.item(4, 0).text() == "LLaMA"
+    # Fourteen models by thirteen facts: the names stay in view as the row header while the facts scroll.
+    assert table.isColumnHidden(0) and table.verticalHeaderItem(13).text() == "Mixtral"
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert {"active parameters", "features", "changes vs GPT-2"} <= set(headers)
+    assert all(table.columnWidth(c) <= MAX_COLUMN_WIDTH for c in range(table.columnCount() - 1))
+    gemma = table.item(8, headers.index("features"))
+    assert table.verticalHeaderItem(8).text() == "Gemma 2" and "sandwich norm" in gemma.toolTip()
     assert "1 of" in panel.progress.text()
     item = panel.tree.currentItem()
     assert item.text(1) == "✓" and item.toolTip(1) == HOLDS

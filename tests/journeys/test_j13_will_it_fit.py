@@ -1,14 +1,16 @@
 """Journey 13, will it fit: the default GPT scaled to about a billion parameters (width 2048, 24
 layers, typed into the inspector's fields as a person would), a 24 GiB GPU, bf16 and activation
 checkpointing: the Training panel's Memory tab shows the stacked breakdown and the largest batch that
-fits; FSDP over 8 processes with tensor parallel 2 shrinks the memory per process; the command for the
-cluster is copied. Nothing is allocated: the planner works on fake tensors (core/training/memory_plan.py).
+fits; FSDP over 8 processes with tensor parallel 2 shrinks the memory per process, and the mesh picture
+shows which rank holds which heads; the command for the cluster is copied, for one machine of 8 GPUs
+and for two of 4. Nothing is allocated: the planner works on fake tensors (core/training/memory_plan.py).
 
 Tensor parallel is planned only: training with it is not built yet (issue #19)."""
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from workbench.gui.cluster_command import ClusterCommandDialog
 from tests.journeys.conftest import set_training
 
 
@@ -44,8 +46,23 @@ def test_a_billion_parameter_gpt_on_24_gib_then_fsdp_and_tensor_parallel(qtbot, 
     assert (sharded.layout.data, sharded.layout.tensor, sharded.layout.zero_stage) == (4, 2, 3)
     assert sharded.weights < single.weights / 4 and sharded.training < single.training
     assert "dp 4 × tp 2 × pp 1, ZeRO 3" in view.title.text()
+    picture = view.mesh_view  # who holds what, under the bar: each rank's heads and bytes
+    assert view.mesh.layout == sharded.layout and picture.boxes and "dp 4 × tp 2 × pp 1" in picture.caption
+    assert picture.box_lines(picture.boxes[0])[2] == "heads 0–1 · F 0–4095"  # width 2048 → 8192 hidden units
     shots.save(window, "fsdp over 8 with tensor parallel 2")
 
     qtbot.mouseClick(training.copy_button, Qt.MouseButton.LeftButton)
     command = QApplication.clipboard().text()
     assert command.startswith("torchrun --nproc-per-node 8 main.py train ") and "distributed=fsdp" in command
+
+    qtbot.mouseClick(view.cluster_button, Qt.MouseButton.LeftButton)  # the same run on two machines of 4 GPUs
+    dialog = training.findChild(ClusterCommandDialog)
+    dialog.nodes_box.setValue(2)
+    dialog.per_node_box.setValue(4)
+    qtbot.keyClicks(dialog.host_edit, "node0")
+    shots.save(dialog, "copy for a cluster")
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    command = QApplication.clipboard().text()
+    assert command.startswith("torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint node0:29500 ")
+    assert "distributed=fsdp" in command and command.endswith("--set tensor_parallel=2")
+    dialog.close()
