@@ -100,9 +100,9 @@ class MemoryView(QWidget):
         self.device_box.setSuffix(" GiB")
         self.device_box.setToolTip("The memory of one GPU: the largest batch and context that fit it are shown below")
         self.tensor_box = _degree_box("tp", "Tensor parallel degree: processes that split each layer's linear "
-                                      "weights (planned only: training with tensor parallelism is not built yet)")
+                                      "weights by heads and hidden units; follows the tensor_parallel setting, and an edit here is a what-if")
         self.pipeline_box = _degree_box("pp", "Pipeline degree: stages that each hold a share of the repeated "
-                                        "layers (planned only: training with pipeline parallelism is not built yet)")
+                                        "layers; follows the pipeline_parallel setting, and an edit here is a what-if")
         for box in (self.device_box, self.tensor_box, self.pipeline_box):
             box.valueChanged.connect(lambda _value: self._timer.start())
         self.title = QLabel("Memory per process")

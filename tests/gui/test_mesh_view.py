@@ -1,13 +1,10 @@
 """The mesh picture in the Training panel's Memory tab (issue #19): a box per process with its rank,
 layers, shard and bytes, following the tp/pp boxes and the process count, grouped for large meshes."""
 
-import dataclasses
-
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from workbench.core.training.config import TrainConfig
 from workbench.core.training.memory_plan import Layout
 from workbench.core.training.mesh_layout import describe_mesh
 from workbench.gui.formatting import format_count
@@ -88,18 +85,10 @@ def test_a_planning_error_clears_the_picture(qtbot, tiny_project):
 
 
 def test_the_tp_and_pp_boxes_follow_the_training_settings_where_they_have_them(qtbot, tiny_project):
-    """The core's tensor_parallel / pipeline_parallel settings (issue #19) set the boxes when they change;
-    between changes a box edit is the user's what-if and stays. A TrainConfig with the two fields stands
-    in for the core's until both are merged."""
-
-    @dataclasses.dataclass(frozen=True)
-    class Meshed(TrainConfig):
-        tensor_parallel: int = 1
-        pipeline_parallel: int = 1
-
-    base = {field.name: getattr(tiny_project.train, field.name) for field in dataclasses.fields(tiny_project.train)
-            if field.init}
-    tiny_project.train = Meshed(**base, tensor_parallel=2)
+    """The tensor_parallel / pipeline_parallel training settings (issue #19) set the boxes when they
+    change; between changes a box edit is the user's what-if and stays."""
+    base = tiny_project.train
+    tiny_project.train = base.replace(tensor_parallel=2)
     view = MemoryView()
     qtbot.addWidget(view)
     view.show_for(tiny_project, 4)
@@ -109,7 +98,7 @@ def test_the_tp_and_pp_boxes_follow_the_training_settings_where_they_have_them(q
     view.show_for(tiny_project, 4)  # another setting changed, not these two
     view.refresh()
     assert view.pipeline_box.value() == 2 and view.mesh.layout == Layout(1, 2, 2)
-    tiny_project.train = Meshed(**base, tensor_parallel=1, pipeline_parallel=4)
+    tiny_project.train = base.replace(tensor_parallel=1, pipeline_parallel=4)
     view.show_for(tiny_project, 4)
     view.refresh()
     assert (view.tensor_box.value(), view.pipeline_box.value()) == (1, 4) and view.mesh.layout == Layout(1, 1, 4)
