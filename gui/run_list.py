@@ -86,7 +86,7 @@ class RunList(QWidget):
         self.changes_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.changes_label.hide()
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 0, 0, 3)  # the line's descenders (the _ of learning_rate) stay inside the tab
         layout.setSpacing(2)
         layout.addWidget(self.tree)
         layout.addWidget(self.changes_label)
@@ -239,7 +239,8 @@ class RunList(QWidget):
             self.changes_label.hide()
             return
         before, changes = record
-        text = f"Changed from {before}: " + ("; ".join(changes) if changes else "same settings")
+        # The differences first: the run it is compared with is a long name that differs only in its time.
+        text = "Changed: " + ("; ".join(changes) if changes else "same settings") + f" (from {before})"
         metrics = self.changes_label.fontMetrics()
         self.changes_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(self.width() - 4, 40)))
         self.changes_label.setToolTip(item.toolTip(0))
