@@ -6,7 +6,7 @@ Generate panels")."""
 import shutil
 
 from workbench.core.training.runs import RunFolder
-from workbench.gui.run_watcher import LIST_EVERY, RunWatcher
+from workbench.gui.run_watcher import RunWatcher
 
 
 def _copy_run(source, target, *, checkpoints: bool):
@@ -43,7 +43,8 @@ def test_panels_show_a_run_started_from_the_window_once_it_exists(window, qtbot,
     assert "Waiting for run to start" in window.attention.message.text()
     assert "Waiting for run to start" in window.generation.status_label.text()
     _copy_run(trained_run, starting, checkpoints=False)
-    qtbot.waitUntil(lambda: window.attention.run is not None, timeout=5000)
+    # Generous: the window's first memory plan can hold the event loop for seconds on a loaded machine.
+    qtbot.waitUntil(lambda: window.attention.run is not None, timeout=20_000)
     assert "not a run folder" not in window.attention.message.text()
     _copy_run(trained_run, starting, checkpoints=True)  # the first checkpoint lands
     qtbot.waitUntil(lambda: window.generation.model is not None, timeout=30_000)
