@@ -5,9 +5,11 @@ help from these fields, so the window and the terminal start from the same value
 imports no torch, so `main.py --help` can build the options from it at once.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Mapping
 
-from workbench.core.settings import SettingError, check_value, param, settings_of
+from workbench.core.settings import SettingError, check_value, param, parse_settings, settings_of
+from workbench.core.settings_versions import stamped, upgrade
 
 STRATEGIES = ("greedy", "beam", "sample")
 # Where the Generate panel's top-k and top-p strategies start: the declared defaults (0 and 1) switch
@@ -22,6 +24,8 @@ class GenerationConfig:
     """How to generate, declared once (core.settings): the Generate panel's controls and the CLI's
     `generate` options, their defaults and ranges, are read from these fields."""
 
+    version: ClassVar[int] = 1  # of its JSON shape; older files are upgraded by `migrations` (core/settings_versions.py)
+    migrations: ClassVar[dict] = {}  # version N: a function from N's dict to N + 1's
     strategy: str = param("greedy", choices=STRATEGIES, help="greedy, beam or sample")
     max_new_tokens: int = param(100, min=1, units="tokens", help="tokens after the prompt; fewer when a stop "
                                 "token comes or the context fills")
@@ -43,6 +47,16 @@ class GenerationConfig:
     candidates: int = param(5, min=1, help="step records list this many likeliest tokens")
     record_attention: bool = param(False, help="step records also hold that step's attention weights (needs the "
                                    "cache)")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], where: str = "generation settings") -> "GenerationConfig":
+        """Settings saved as JSON (a lab's measure, a file of any earlier version), each value checked."""
+        return cls(**parse_settings(cls, upgrade(cls, raw, where), f"{where}: "))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["stop_tokens"] = list(self.stop_tokens)
+        return stamped(GenerationConfig, data)
 
     def check(self, vocab_size: int) -> None:
         """Every value against its declaration, then the limits that depend on the model."""

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import nn
 
@@ -25,6 +26,7 @@ from workbench.core.nn.attention import CrossAttention, SelfAttention
 from workbench.core.nn.efficient_attention import ProjectedAttention
 from workbench.core.nn.peft import LoRALinear, PrefixSelfAttention
 from workbench.core.settings import SettingError, check_instance, param, renamed, settings_of
+from workbench.core.settings_versions import stamped, upgrade
 
 _TARGET = re.compile(r"^\w+(\.\w+)*$", re.ASCII)  # a linear's qualified name: "fc", "pooler.0"
 MAX_RANK = 1024
@@ -41,6 +43,8 @@ class TuningError(ValueError):
 class Tuning:
     """Declared with core.settings: the inspector's Fine-tuning rows are generated from these fields."""
 
+    version: ClassVar[int] = 1  # of its JSON shape; older files are upgraded by `migrations` (core/settings_versions.py)
+    migrations: ClassVar[dict] = {}  # version N: a function from N's dict to N + 1's
     frozen: bool = param(False, label="Frozen", help="keep this node's weights as they are while training (a "
                          "group: every block inside)")
     lora_rank: int = param(0, min=0, max=MAX_RANK, label="LoRA rank", help="LoRA: R of the low-rank update B·A "
@@ -74,12 +78,13 @@ class Tuning:
                 if getattr(self, f.name) != getattr(default, f.name)}
         if "lora_targets" in data:
             data["lora_targets"] = list(self.lora_targets)
-        return data
+        return stamped(Tuning, data)
 
     @classmethod
     def from_dict(cls, raw) -> "Tuning":
         if not isinstance(raw, dict):
             raise TuningError(f"'tuning' must be an object, got {raw!r}")
+        raw = upgrade(cls, raw, "tuning", TuningError)  # files of older versions still load
         raw = renamed(settings_of(cls), raw)  # older names of a setting still load
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - set(fields))

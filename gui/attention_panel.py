@@ -13,23 +13,24 @@ An encoder-decoder's maps come in three groups, encoder self-, decoder self- and
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QEvent, Qt, QThreadPool
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
-                               QSlider, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from workbench.core.inspect import (GROUPS, AttentionMap, attention_axes, attention_group, attention_steps, probe_inputs,
                           read_attention_snapshot)
 from workbench.core.project import Project, ProjectError
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui.attention_capture import CaptureJob, CheckpointModels
+from workbench.gui.attention_detail import AttentionDetail
 from workbench.gui.attention_pattern import AttentionPatternView
 from workbench.gui.figure_export import Figure, install_figure_menu
 from workbench.gui.figure_maps import grid_figure, heatmap_figure
-from workbench.gui.heatmap import AttentionHeatmap, HeatmapGrid
+from workbench.gui.heatmap import HeatmapGrid
+from workbench.gui.snapshot_player import SnapshotPlayer
+from workbench.gui.worker_threads import drain_pool
 
 PROBE, TEXT = "Training probe", "Your text"
-PLAY_MS = 700  # time each snapshot stays on screen while playing
-SIDE_WIDTH = 170  # the column beside the enlarged map that holds the block's mask
 NO_RUN = "Train the model or pick a run in the Training panel to see how its attention heads read the text."
 
 
@@ -64,13 +65,9 @@ class AttentionPanel(QWidget):
         self.run_label = QLabel()
         self.run_label.setObjectName("runName")
         self.run_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long path is cut
-        self.play_button = QPushButton("Play")
-        self.play_button.setToolTip("Step through the snapshots to watch the attention form.")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 0)
-        self.slider.setToolTip("Training step of the snapshot shown.")
-        self.step_label = QLabel()
-        self.step_label.setMinimumWidth(130)
+        self.probe_row = SnapshotPlayer()  # Play, the slider over the snapshots and the step shown
+        self.slider, self.step_label = self.probe_row.slider, self.probe_row.step_label
+        self.play_button, self._play_timer = self.probe_row.play_button, self.probe_row.timer
         self.checkpoint_box = QComboBox()
         self.checkpoint_box.setToolTip("The checkpoint whose weights read your text.")
         self.text_edit = QLineEdit()
@@ -89,29 +86,18 @@ class AttentionPanel(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.grid = HeatmapGrid()
-        self.detail = AttentionHeatmap(detailed=True)
-        self.detail_title = QLabel()
-        self.detail_title.setWordWrap(True)
-        self.hover_label = QLabel()
-        self.hover_label.setObjectName("panelCaption")
-        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.pattern_title = QLabel()
-        self.pattern_title.setObjectName("panelCaption")
-        self.pattern_title.setWordWrap(True)
-        self.pattern_slot = QVBoxLayout()
-        self.pattern_view: AttentionPatternView | None = None
+        self.detail_view = AttentionDetail()  # one head enlarged, its block's mask beside it
+        self.detail, self.detail_title = self.detail_view.heatmap, self.detail_view.title
+        self.hover_label, self.pattern_title = self.detail_view.hover_label, self.detail_view.pattern_title
 
-        self._play_timer = QTimer(self, interval=PLAY_MS, timeout=self._play_tick)
         self._lay_out()
         self.source_box.currentTextChanged.connect(self._source_changed)
         self.group_box.currentIndexChanged.connect(self._group_changed)
-        self.slider.valueChanged.connect(self._show_snapshot)
-        self.play_button.clicked.connect(self._toggle_play)
+        self.probe_row.moved.connect(self._show_snapshot)
         self.run_button.clicked.connect(self._run_or_cancel)
         self.text_edit.returnPressed.connect(self._run_or_cancel)
         self.decoder_edit.returnPressed.connect(self._run_or_cancel)
         self.grid.chosen.connect(self._choose)
-        self.detail.hovered.connect(self.hover_label.setText)
         install_figure_menu(self.grid, self.grid_figure)
         install_figure_menu(self.detail, self.detail_figure)
         self.show_run(None)
@@ -125,12 +111,6 @@ class AttentionPanel(QWidget):
             top.addWidget(widget)
             top.addSpacing(10)
         top.addWidget(self.run_label, 1)
-        self.probe_row = QWidget()
-        probe = QHBoxLayout(self.probe_row)
-        probe.setContentsMargins(0, 0, 0, 0)
-        probe.addWidget(self.play_button)
-        probe.addWidget(self.slider, 1)
-        probe.addWidget(self.step_label)
         self.text_row = QWidget()
         text = QHBoxLayout(self.text_row)
         text.setContentsMargins(0, 0, 0, 0)
@@ -144,27 +124,9 @@ class AttentionPanel(QWidget):
         self.grid_scroll = QScrollArea()
         self.grid_scroll.setWidget(self.grid)
         self.grid_scroll.setWidgetResizable(True)  # the cells scale to the room; it scrolls below their minimum
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(self.pattern_title)
-        side_layout.addLayout(self.pattern_slot)
-        side_layout.addStretch(1)
-        side.setFixedWidth(SIDE_WIDTH)
-        enlarged = QWidget()
-        enlarged_layout = QVBoxLayout(enlarged)
-        enlarged_layout.setContentsMargins(0, 0, 0, 0)
-        enlarged_layout.addWidget(self.detail_title)
-        enlarged_layout.addWidget(self.detail, 1)
-        enlarged_layout.addWidget(self.hover_label)
-        detail = QWidget()
-        detail_layout = QHBoxLayout(detail)
-        detail_layout.setContentsMargins(0, 0, 0, 0)
-        detail_layout.addWidget(enlarged, 1)
-        detail_layout.addWidget(side)
         self.splitter = QSplitter()
         self.splitter.addWidget(self.grid_scroll)
-        self.splitter.addWidget(detail)
+        self.splitter.addWidget(self.detail_view)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.splitterMoved.connect(self._grid_width_chosen)
@@ -183,6 +145,16 @@ class AttentionPanel(QWidget):
 
     # ----- the panel contract -----
 
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Drop a capture's result still to come and wait (bounded) for it: the pool's destructor, run
+        when the panel is destroyed, would wait for it without a bound (gui/worker_threads.py)."""
+        self._ticket += 1
+        drain_pool(self._pool, "an attention capture")
+
     def set_project(self, project: Project) -> None:
         """The window's project; the panel keeps showing the run picked in the Training panel, whose
         own graph (run.json) the weights and snapshots belong to."""
@@ -191,11 +163,10 @@ class AttentionPanel(QWidget):
             self.show_run(None)  # the message names the project
 
     def show_run(self, run_dir: Path | None) -> None:
-        self._stop_playing()
         self._ticket += 1
         self.run = self.run_project = None
         self._capture_finished()
-        self.slider.setRange(0, 0)  # a new run opens at its newest snapshot and checkpoint
+        self.probe_row.reset()  # a new run opens at its newest snapshot and checkpoint
         self.checkpoint_box.clear()
         self.maps, self.inputs = [], {}
         self.run_label.setText("")
@@ -236,7 +207,7 @@ class AttentionPanel(QWidget):
     # ----- sources -----
 
     def _source_changed(self, source: str) -> None:
-        self._stop_playing()
+        self.probe_row.stop()
         self._ticket += 1  # a capture still running belongs to the source left behind
         self._capture_finished()
         self.probe_row.setVisible(source == PROBE and self.run is not None)
@@ -256,15 +227,8 @@ class AttentionPanel(QWidget):
             steps, self._steps_problem = attention_steps(self.run.path), ""
         except RunFolderError as exc:
             steps, self._steps_problem = [], str(exc)
-        at_end = self.slider.value() == self.slider.maximum()
         self._steps = steps
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(len(steps) - 1, 0))
-        if at_end:
-            self.slider.setValue(self.slider.maximum())  # a slider at the newest snapshot follows training
-        self.slider.blockSignals(False)
-        self.slider.setEnabled(len(steps) > 1)
-        self.play_button.setEnabled(len(steps) > 1)
+        self.probe_row.set_count(len(steps))  # a slider at the newest snapshot follows training
 
     def _fill_checkpoints(self) -> None:
         chosen = self.checkpoint_box.currentData()
@@ -281,7 +245,7 @@ class AttentionPanel(QWidget):
             return
         was_empty = not self._steps
         self._fill_steps()
-        if self.source_box.currentText() == PROBE and (was_empty or self.slider.value() == self.slider.maximum()):
+        if self.source_box.currentText() == PROBE and (was_empty or self.probe_row.at_end()):
             self._show_snapshot()
 
     def checkpoints_changed(self, steps: list[int]) -> None:
@@ -301,7 +265,7 @@ class AttentionPanel(QWidget):
                 f"This run has no attention snapshots yet: the trainer captures the probe text every "
                 f"{self.run_project.train.sample_every} steps. Choose “{TEXT}” to run a checkpoint on your own "
                 "text.")
-        step = self._steps[self.slider.value()]
+        step = self._steps[self.probe_row.index()]
         self.step_label.setText(f"step {step:,} of {self._steps[-1]:,}")
         try:
             _, maps = read_attention_snapshot(self.run.path, step)
@@ -362,25 +326,6 @@ class AttentionPanel(QWidget):
         """True while a capture of your text is running."""
         return self.run_button.text() == "Cancel"
 
-    # ----- playing the snapshots -----
-
-    def _toggle_play(self) -> None:
-        if self._play_timer.isActive():
-            return self._stop_playing()
-        if self.slider.value() == self.slider.maximum():
-            self.slider.setValue(0)
-        self._play_timer.start()
-        self.play_button.setText("Pause")
-
-    def _play_tick(self) -> None:
-        if self.slider.value() >= self.slider.maximum():
-            return self._stop_playing()
-        self.slider.setValue(self.slider.value() + 1)
-
-    def _stop_playing(self) -> None:
-        self._play_timer.stop()
-        self.play_button.setText("Play")
-
     # ----- showing maps -----
 
     def _show_maps(self, maps: list[AttentionMap], inputs: dict[str, list[int]]) -> None:
@@ -420,12 +365,11 @@ class AttentionPanel(QWidget):
         self.selected = (row, head)
         self.grid.select(row, head)
         m = self.rows[row]
-        weights = m.weights[0, head].numpy()  # (T, S)
-        self.detail.set_weights(weights, *self._axis_labels)
-        self.detail_title.setText(f"<b>{GROUPS[self.group_box.currentData()]}</b> · layer {row + 1} · "
-                                  f"head {head + 1} <span style='color:#8d939c'>({m.path}, copy {m.repeat + 1})</span>")
-        self.hover_label.setText("Hover a cell for its query token, key token and weight.")
-        self._show_pattern(m.path, weights.shape[0])
+        title = (f"<b>{GROUPS[self.group_box.currentData()]}</b> · layer {row + 1} · head {head + 1} "
+                 f"<span style='color:#8d939c'>({m.path}, copy {m.repeat + 1})</span>")
+        self.detail_view.show_head(title, m.weights[0, head].numpy(), self._axis_labels, self.run_project.graph,
+                                   m.path)  # weights (T, S)
+        self._fit_pattern()
 
     def grid_figure(self) -> Figure | None:
         """Every head of every layer of the chosen group, for print (gui.figure_maps)."""
@@ -442,36 +386,13 @@ class AttentionPanel(QWidget):
         return heatmap_figure(f"{GROUPS[self.group_box.currentData()]} · layer {row + 1} · head {head + 1}",
                               self.detail.weights, self.detail.queries, self.detail.keys)
 
-    def _show_pattern(self, path: str, length: int) -> None:
-        if self.pattern_view is not None:
-            self.pattern_slot.removeWidget(self.pattern_view)
-            self.pattern_view.hide()
-            self.pattern_view.deleteLater()
-            self.pattern_view = None
-        graph = self.run_project.graph
-        node = graph.scope_of(path).nodes[path.split("/")[-1]]
-        try:
-            pattern = node.block.pattern(node.typed_params(), length)
-        except ValueError:
-            pattern = None
-        self.pattern_title.setToolTip("")
-        if pattern is None:
-            self.pattern_title.setText(f"{node.block.title} ({node.type_id}): every query may read every key "
-                                       "it is given; no fixed mask.")
-            return
-        self.pattern_title.setText(f"Mask of {node.block.title} ({node.type_id}): the keys each query may read.")
-        self.pattern_title.setToolTip(f"Cost: {node.block.complexity}" if node.block.complexity else "")
-        self.pattern_view = AttentionPatternView(pattern)
-        self.pattern_view.setScaledContents(True)  # sized by _fit_pattern to the room the panel has
-        self.pattern_slot.addWidget(self.pattern_view)
-        self._fit_pattern()
-
     def _fit_pattern(self) -> None:
-        """A square as large as the side column allows, so a short dock does not grow to hold it."""
-        if self.pattern_view is not None:
-            room = self.body.height() - self.pattern_title.sizeHint().height() - 12
-            side = max(64, min(SIDE_WIDTH - 8, room))
-            self.pattern_view.setFixedSize(side, side)
+        self.detail_view.fit_pattern(self.body.height())
+
+    @property
+    def pattern_view(self) -> AttentionPatternView | None:
+        """The enlarged head's mask, for blocks that have a fixed one."""
+        return self.detail_view.pattern_view
 
     def _fit_grid_width(self) -> None:
         """The grid's column as wide as its cells are tall at this height, up to half the panel."""

@@ -24,9 +24,11 @@ COLUMN = 88  # pixels from one step to the next
 ROW = 36  # pixels between neighbouring leaves
 NODE_WIDTH, NODE_HEIGHT = 68, 30
 LABEL_CHARS = 8  # of token text that fit a box in the mono font
+TOKEN_FONT_PX, SCORE_FONT_PX = 13, 11  # a box's token and its log-prob, at scale 1
+MIN_FONT_PX = 9  # the smallest text the docked tree may show at 1440×900; below, it scrolls instead of shrinking
+MIN_SCALE = MIN_FONT_PX / SCORE_FONT_PX  # the zoom at which the log-probs are that small (#23: they were 7.5 px)
 FINISHED = QColor("#7fd19b")  # as a finished run in assets/style.qss
 PRUNED_OPACITY = 0.4  # faded, yet its token still reads
-MIN_SCALE = 0.75  # below this the labels are too small to read; the view scrolls instead
 WINDOW_SHARE = 0.9  # of the screen the double-clicked tree's own window takes
 WHITESPACE = {"\n": "↵", " ": "␣", "\t": "⇥"}
 
@@ -84,9 +86,11 @@ class BeamTreeView(QGraphicsView):
             self.nodes[node.id] = self._add_node(node, places[node.id], token_text, node.id in self.best_path,
                                                  node.id in kept or node.id == 0)
         self.setSceneRect(self.scene().itemsBoundingRect().adjusted(-16, -16, 16, 16))
-        # As much of the height as stays readable, from the prompt and the best path (top left); a long
-        # search scrolls sideways rather than shrink its labels below reading size.
-        scale = min(1.0, max(MIN_SCALE, self.viewport().height() / self.sceneRect().height()))
+        # Zoom to fit the whole tree where that keeps every label at MIN_FONT_PX or more; otherwise as much
+        # as stays readable, from the prompt and the best path (top left), and the rest scrolls.
+        fit = min(self.viewport().width() / self.sceneRect().width(), self.viewport().height() / self.sceneRect().height())
+        scale = fit if MIN_SCALE <= fit <= 1.0 else min(1.0, max(MIN_SCALE, self.viewport().height()
+                                                                 / self.sceneRect().height()))
         self.resetTransform()
         self.scale(scale, scale)
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
@@ -108,8 +112,8 @@ class BeamTreeView(QGraphicsView):
             return item
         text = token_label(token_text(node.token))
         shown = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"  # the tooltip has it whole
-        self._add_text(item, shown, at, -7, mono_font(12), TEXT)
-        self._add_text(item, f"{node.log_prob:+.2f}", at, 8, ui_font(10), MUTED_TEXT)
+        self._add_text(item, shown, at, -7, mono_font(TOKEN_FONT_PX), TEXT)
+        self._add_text(item, f"{node.log_prob:+.2f}", at, 8, ui_font(SCORE_FONT_PX), MUTED_TEXT)
         return item
 
     @staticmethod

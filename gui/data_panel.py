@@ -1,10 +1,9 @@
 """The Data panel: run the cleaning pipeline on a folder or files of text and see what each step removed.
 
 The pipeline (core.data.pipeline, as `main.py data` runs it, without the tokenize step) runs on a
-worker thread; Cancel raises from its progress callback, and the step in progress, built in a
-temporary folder, is dropped whole. Each step's row gives documents, lines and bytes before and
-after, with one row under it per rule; selecting a row lists examples of what it removed, and for a
-duplicate the document it repeats. The report is the cache's manifest, so reopening shows the last run.
+worker thread (gui/data_job.py); Cancel drops the step in progress whole. The report beside the
+controls (gui/data_report.py) gives each step's documents, lines and bytes before and after, one row
+per rule under it, and examples of what a selected row removed.
 
 A published pipeline (core/data/presets.py: gopher, c4, refinedweb) is chosen above the rules, which
 stay switchable one by one, each with its paper in its tooltip; "Train on this data" writes the sources
@@ -13,82 +12,27 @@ and rules into the project (data.corpus, data.pipeline) and starts training on t
 
 import dataclasses
 import os
-import re
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame,
-                               QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QProgressBar,
-                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from workbench.core.data.mixture import format_weights, parse_weights
-from workbench.core.data.pipeline import DataPipeline, Progress, StepReport, read_manifest, source_names
+from workbench.core.data.pipeline import StepReport, read_manifest, source_names
 from workbench.core.data.pipeline_config import DOCUMENT_UNITS, DataError, PipelineConfig
 from workbench.core.data.presets import CITATIONS, PRESETS, describe, preset
-from workbench.core.data.reports import visible
 from workbench.core.project import Project
+from workbench.gui.data_job import DataJob, default_cache
+from workbench.gui.data_report import STEP_NAMES, SWITCHED, DataReport
 from workbench.gui.formatting import format_count
-from workbench.gui.splitters import controls_beside, splitter
-from workbench.gui.theme import MUTED_TEXT, show_status
+from workbench.gui.splitters import controls_beside
+from workbench.gui.theme import show_status
+from workbench.gui.worker_threads import retire, stop_thread
 
-STEP_NAMES = {"read": "Read", "length": "Length filter", "c4": "C4 lines and pages",
-              "refinedweb_lines": "RefinedWeb lines", "line_dedup": "Repeated lines", "quality": "Gopher quality",
-              "repetition": "Gopher repetition", "exact_dedup": "Exact duplicates", "near_dedup": "Near duplicates (MinHash)"}
-COLUMNS = ("Step", "Status", "Documents", "Lines", "Bytes", "Removed", "Lines removed")
-SWITCHED = ("c4", "refinedweb_lines", "line_dedup")  # steps with only an on/off box in the panel
-EXAMPLE_COLUMNS = ("Rule", "Document", "Duplicate of", "Text (start)")
 CONTROLS_WIDTH = 290
-PATH_WIDTH = 220  # at most, for the Document and Duplicate of columns of the examples
-STEP_ROWS = 5  # report rows the step table always shows
 SEPARATOR = "; "  # between paths in the sources box
-
-
-class Cancelled(Exception):
-    pass
-
-
-class DataJob(QThread):
-    """Reads and cleans the sources; reports through queued signals."""
-
-    progress = Signal(str, int, int)  # step, done, total (0 while unknown)
-    finished_with = Signal(object)  # list[StepReport], the text of an error, or None when cancelled
-
-    def __init__(self, sources: list[Path], config: PipelineConfig, cache: Path):
-        super().__init__()
-        self.pipeline = DataPipeline(sources, config, cache, self._progress)
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def _progress(self, progress: Progress) -> None:
-        if self.cancelled:
-            raise Cancelled
-        self.progress.emit(progress.step, progress.done, progress.total or 0)
-
-    def run(self) -> None:
-        try:
-            self.pipeline.clean()
-            self.pipeline.write_manifest()
-        except Cancelled:
-            self.finished_with.emit(None)
-        except (DataError, OSError) as exc:
-            self.finished_with.emit(str(exc))
-        except Exception as exc:  # the worker must always report back, or the panel waits forever
-            self.finished_with.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            self.finished_with.emit(list(self.pipeline.reports))
-
-
-def default_cache(project: Project) -> Path:
-    """The project's pipeline folder (NAME.data beside it); for an unsaved project, one in the app's data."""
-    cache = project.data_cache()
-    if cache is not None:
-        return cache
-    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or "project"
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)) / f"{slug}.data"
 
 
 class DataPanel(QWidget):
@@ -100,7 +44,6 @@ class DataPanel(QWidget):
         self.setObjectName("dataPanel")
         self.project: Project | None = None
         self.cache: Path | None = None
-        self.reports: list[StepReport] = []
         self.job: DataJob | None = None
         self._build()
         if project is not None:
@@ -169,17 +112,9 @@ class DataPanel(QWidget):
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.steps_table = _table(COLUMNS)
-        self.steps_table.itemSelectionChanged.connect(self._show_examples)
-        # The report is what the panel is for: at least STEP_ROWS rows of it stay in view, whatever the
-        # examples below take (at 1440×900 they had squeezed it to one row).
-        self.steps_table.setMinimumHeight(self.steps_table.horizontalHeader().sizeHint().height()
-                                          + STEP_ROWS * self.steps_table.verticalHeader().defaultSectionSize() + 4)
-        self.examples_title = QLabel("Select a step or rule to see examples of what it removed.")
-        self.examples_title.setObjectName("panelCaption")
-        self.examples_title.setWordWrap(True)  # a long step / rule name wraps instead of widening the panel
-        self.examples_table = _table(EXAMPLE_COLUMNS)
-        self.examples_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.report = DataReport()  # the step table and the examples of what a step removed
+        self.steps_table, self.examples_table = self.report.steps_table, self.report.examples_table
+        self.examples_title = self.report.examples_title
 
         sources = QHBoxLayout()
         sources.setSpacing(4)
@@ -229,15 +164,9 @@ class DataPanel(QWidget):
         column.addWidget(self.train_button)
         column.addWidget(self.progress)
         column.addWidget(self.status_label, 1)
-        examples = QWidget()
-        examples_layout = QVBoxLayout(examples)
-        examples_layout.setContentsMargins(0, 0, 0, 0)
-        examples_layout.addWidget(self.examples_title)
-        examples_layout.addWidget(self.examples_table, 1)
-        tables = splitter(Qt.Orientation.Vertical, self.steps_table, examples, sizes=[3000, 2000], stretch=0)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 4, 12, 4)  # its column of rules needs the height of a 358 px dock
-        layout.addWidget(controls_beside(controls, tables, CONTROLS_WIDTH))
+        layout.addWidget(controls_beside(controls, self.report, CONTROLS_WIDTH))
 
     # ----- public -----
 
@@ -255,13 +184,13 @@ class DataPanel(QWidget):
             self._set_sources(manifest.sources)
             self.weights_edit.setText(format_weights(project.data.weights, source_names(manifest.sources)))
             self._show_config(manifest.config)
-            self._show_reports(manifest.steps)
+            self.report.show_reports(manifest.steps)
             self._set_status(f"The last run, from {self.cache}. Press Run to run again.", "finished")
             return
         self._set_sources(list(project.data.corpora))
         self.weights_edit.setText(format_weights(project.data.weights, source_names(project.data.corpora)))
         self._show_config(project.data.pipeline or PipelineConfig())
-        self._show_reports([])
+        self.report.show_reports([])
         if self.status_label.property("state") != "failed":
             self._set_status("Choose a folder or files of text, set the rules and press Run.")
 
@@ -338,13 +267,6 @@ class DataPanel(QWidget):
             self.job.cancel()
             self._set_status("cancelling…")
 
-    def resizeEvent(self, event) -> None:
-        """Fit the step table's columns to its new width: every column stays in view."""
-        super().resizeEvent(event)
-        if self.steps_table.rowCount():
-            self.steps_table.resizeColumnsToContents()
-            _fit_columns(self.steps_table)
-
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
@@ -352,8 +274,7 @@ class DataPanel(QWidget):
     def shutdown(self) -> None:
         """Cancel a run in progress and wait for its thread, which must not outlive the panel."""
         if self.job is not None:
-            self.job.cancel()
-            self.job.wait()
+            stop_thread(self.job, "the data pipeline")
             self.job = None
             self._update_buttons()
 
@@ -372,7 +293,7 @@ class DataPanel(QWidget):
     def _on_finished(self, result) -> None:
         if self.job is None:  # shut down while the result was on its way
             return
-        self.job.wait()
+        retire(self.job)
         self.job = None
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -382,80 +303,12 @@ class DataPanel(QWidget):
         elif isinstance(result, str):
             self._set_status(f"The pipeline stopped: {result}", "failed")
         else:
-            self._show_reports(result)
+            self.report.show_reports(result)
             kept = result[-1].documents_out
             self._set_status(f"{kept:,} of {result[0].documents_out:,} documents kept. Cached in {self.cache}.",
                              "finished")
             self.progress.setValue(100)
         self._update_buttons()
-
-    # ----- views -----
-
-    def _show_reports(self, reports: list[StepReport]) -> None:
-        """One row per step, then one per rule that removed something; each row remembers (step, rule)."""
-        self.reports = reports
-        table = self.steps_table
-        table.setRowCount(0)
-        previous: StepReport | None = None
-        for report in reports:
-            if report.status == "disabled" and report.name in SWITCHED:
-                continue  # the line-editing steps are off in most presets: their rows would only crowd the report
-            lines_in = previous.details.get("lines_out") if previous else None
-            bytes_in = previous.details.get("bytes_out") if previous else report.details.get("bytes")
-            self._add_row((STEP_NAMES.get(report.name, report.name), report.status,
-                           _change(report.documents_in, report.documents_out),
-                           _change(lines_in, report.details.get("lines_out")),
-                           _change(bytes_in, report.details.get("bytes_out")),
-                           f"{sum(report.removed.values()):,}" if report.status != "disabled" else "",
-                           _number(sum(report.removed_lines.values())) if report.removed_lines else ""),
-                          (report.name, None), bold=True)
-            for rule, count in report.removed.items():
-                self._add_row((f"    {rule}", "", "", "", "", f"{count:,}", _number(report.removed_lines.get(rule))),
-                              (report.name, rule))
-            previous = report
-        table.resizeColumnsToContents()
-        _fit_columns(table)
-        self.examples_table.setRowCount(0)
-
-    def _add_row(self, cells: tuple, key: tuple[str, str | None], bold: bool = False) -> None:
-        table = self.steps_table
-        row = table.rowCount()
-        table.insertRow(row)
-        for column, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, key)
-            if column >= 2:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if bold and column == 0:
-                font = QFont(item.font())
-                font.setBold(True)
-                item.setFont(font)
-            if not bold:
-                item.setForeground(QColor(MUTED_TEXT) if column == 0 else item.foreground())
-            table.setItem(row, column, item)
-
-    def _show_examples(self) -> None:
-        items = self.steps_table.selectedItems()
-        self.examples_table.setRowCount(0)
-        if not items:
-            return
-        name, rule = items[0].data(Qt.ItemDataRole.UserRole)
-        report = next(r for r in self.reports if r.name == name)
-        shown = [(r, e) for r, examples in report.examples.items() if rule in (None, r) for e in examples]
-        what = STEP_NAMES.get(name, name) + (f" / {rule}" if rule else "")
-        self.examples_title.setText((f"Examples of what {what} removed ({len(shown)} kept in the report)"
-                                     if shown else f"{what} removed nothing.")
-                                    + (f" — {CITATIONS[name]}" if name in CITATIONS else ""))
-        for row, (reason, example) in enumerate(shown):
-            self.examples_table.insertRow(row)
-            cells = (reason, example["origin"], example.get("duplicate_of", ""), visible(example["text"]))
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(example["text"] if column == 3 else text)
-                self.examples_table.setItem(row, column, item)
-        self.examples_table.resizeColumnsToContents()
-        for column in (1, 2):  # long paths give way to the text; the tooltip has them whole
-            self.examples_table.setColumnWidth(column, min(self.examples_table.columnWidth(column), PATH_WIDTH))
 
     def _show_config(self, config: PipelineConfig) -> None:
         self.preset_box.setCurrentText(config.preset if config.preset in PRESETS else "gopher")
@@ -502,42 +355,7 @@ class DataPanel(QWidget):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
-
-def _table(columns: tuple[str, ...]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(columns)
-    table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)  # more rows in a low dock
-    return table
-
-
-def _fit_columns(table: QTableWidget) -> None:
-    """Narrow the widest columns until every column is in view (#23 item 3: at 1440×900 the Docs removed
-    column was cut off); a narrowed cell elides its text and keeps it whole in its tooltip."""
-    scroll_bar = table.verticalScrollBar()  # reserve its room: it appears once the rows outgrow the view
-    available = table.viewport().width() - (0 if scroll_bar.isVisible() else scroll_bar.sizeHint().width())
-    widths = [table.columnWidth(c) for c in range(table.columnCount())]
-    while sum(widths) > available and max(widths) > 40:
-        widest = widths.index(max(widths))
-        widths[widest] -= max(1, min(sum(widths) - available, widths[widest] // 8))
-    for column, width in enumerate(widths):
-        table.setColumnWidth(column, width)
-    for row in range(table.rowCount()):
-        for column in range(table.columnCount()):
-            if (item := table.item(row, column)) is not None:
-                item.setToolTip(item.text())
-
-
-def _number(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
-
-
-def _change(before: int | None, after: int | None) -> str:
-    """'1,204 → 1,180', or one number where nothing changed."""
-    if before is None or before == after:
-        return _number(after)
-    return f"{_number(before)} → {_number(after)}"
+    @property
+    def reports(self) -> list[StepReport]:
+        """The pipeline steps the report shows (the last run's, read from the cache's manifest)."""
+        return self.report.reports

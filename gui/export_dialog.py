@@ -20,6 +20,7 @@ from workbench.core.export.exporter import ExportSource, load_source, run_export
 from workbench.core.export.formats import registered
 from workbench.core.export.report import Check, ExportReport
 from workbench.core.project import ASSETS, Project, ProjectError
+from workbench.gui.worker_threads import retire
 
 ERROR_COLOR = QColor("#ff6b6b")  # the window's colour for problems (assets/style.qss)
 COLUMNS = ("Format", "Check", "Largest |difference| by sequence length", "Result", "File")
@@ -188,7 +189,7 @@ class ExportDialog(QDialog):
         self._set_status(message)
 
     def _finished(self, result) -> None:
-        self.job.wait()
+        retire(self.job)
         self.job = None
         if isinstance(result, ExportReport):
             self.report = result

@@ -16,6 +16,7 @@ from workbench.core.generation_tree import Branch, GenerationTree, branch_from_r
 from workbench.gui.beam_tree import token_label
 from workbench.gui.generation_jobs import LoadedModel
 from workbench.gui.token_view import ENDINGS, OutputColumn
+from workbench.gui.worker_threads import retire, stop_thread
 
 LIST_WIDTH = 240  # pixels for the branch list beside the text
 HINT = "Click a generated token to continue from one of its alternatives; click a branch to show it again."
@@ -183,6 +184,7 @@ class ForkedOutput(QSplitter):
     def _fork_done(self, job: ForkJob) -> None:
         if job is not self.job:  # a new generation replaced the tree meanwhile
             return
+        retire(job)  # dropped from its own `finished` slot: wait first (gui/worker_threads.py)
         self.job, outcome = None, job.outcome
         if isinstance(outcome, str):
             self.column.figures.setText(f"Could not fork: {outcome}")
@@ -219,7 +221,5 @@ class ForkedOutput(QSplitter):
         self.branch_list.show_tree(self.tree, text, self.current)
 
     def shutdown(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait()
-            self.job = None
+        stop_thread(self.job, "a fork's generation")
+        self.job = None

@@ -25,6 +25,7 @@ from workbench.gui.figure_export import install_figure_menu
 from workbench.gui.figure_maps import beam_figure
 from workbench.gui.fork_view import ForkedOutput
 from workbench.gui.generation_jobs import GenerationJob, LoadedModel, ModelLoadJob
+from workbench.gui.worker_threads import retire, stop_thread
 from workbench.gui.theme import PANEL
 from workbench.gui.token_view import OutputColumn, ProbabilityLegend
 
@@ -325,6 +326,7 @@ class GeneratePanel(QWidget):
         self.load_finished.emit(True)
 
     def _forget_load(self, job: ModelLoadJob) -> None:
+        retire(job)  # dropped from its own `finished` slot: wait first (gui/worker_threads.py)
         self._loads.remove(job)
         self._update_controls()
 
@@ -376,6 +378,7 @@ class GeneratePanel(QWidget):
 
     def _on_job_finished(self) -> None:
         stopped = self.job.cancelled
+        retire(self.job)  # dropped from its own `finished` slot: wait first (gui/worker_threads.py)
         self.job = None
         if self._problem:
             self._set_status(self._problem, error=True)
@@ -410,11 +413,9 @@ class GeneratePanel(QWidget):
     def shutdown(self) -> None:
         """A QThread must not be destroyed while it runs: stop the generation and wait for the workers.
         Called when the application quits or this panel closes (a window closing does not close it)."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait()
+        stop_thread(self.job, "a generation")
         for job in list(self._loads):
-            job.wait()
+            stop_thread(job, "loading a model")
         self.forks.shutdown()
 
     def closeEvent(self, event) -> None:

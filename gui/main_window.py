@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.training.run_chosen.connect(self.show_run)
         self.run_watcher = RunWatcher(self)
+        self.training.use_watcher(self.run_watcher)  # one reader of run folders for every panel (#17)
         self.run_watcher.opened.connect(self._run_opened)
         self.run_watcher.waiting.connect(self._run_waiting)
         self.run_watcher.checkpoints.connect(self.attention.checkpoints_changed)

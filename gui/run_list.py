@@ -1,6 +1,10 @@
 """The run folders under the runs folder: name, status, step, last loss, date and what changed from the
 run before it of the same project, newest first.
 
+What a run changed shows in the Changed column where the list is wide, and under the list for the
+selected run where it is not (at 1440×900 the Training panel's default dock leaves the list about
+280 px, too narrow for the column: #23 item 10, "runs from one preset differ only by a time suffix").
+
 A click picks a run (to follow it, and for the attention and generation panels); a tick adds it
 to the overlay in the plot. A sweep's runs are grouped under one row named after the sweep (one
 experiment), which says how many of its planned runs are done; clicking that row picks the sweep.
@@ -12,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QSizePolicy, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from workbench.core.training.compare import config_differences
 from workbench.core.training.runs import SWEEP_FILE, RunFolder, RunFolderError, run_folders, runs_folder
@@ -27,6 +31,7 @@ CHANGED_WIDTH = 200  # pixels of the Changed column; it elides and can be dragge
 CHANGES_SHOWN = 3  # differences written in the Changed column; the tooltip has them all
 TAIL_BYTES = 4096  # enough for the last few metrics rows
 SWEEP_ROLE = Qt.ItemDataRole.UserRole + 1  # a sweep row's folder (a run row keeps its folder in UserRole)
+CHANGES_ROLE = Qt.ItemDataRole.UserRole + 2  # a run row's (run before it, its differences), when it has one
 
 
 def last_loss(run_dir: Path) -> float | None:
@@ -73,9 +78,18 @@ class RunList(QWidget):
         header.resizeSection(COLUMNS.index("Changed"), CHANGED_WIDTH)
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._item_changed)
+        self.tree.currentItemChanged.connect(self._show_current_changes)
+        # The selected run's differences, one elided line (the tooltip lists them all) where the list is
+        # too narrow for the Changed column.
+        self.changes_label = QLabel()
+        self.changes_label.setObjectName("runChanges")
+        self.changes_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.changes_label.hide()
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 0, 0, 3)  # the line's descenders (the _ of learning_rate) stay inside the tab
+        layout.setSpacing(2)
         layout.addWidget(self.tree)
+        layout.addWidget(self.changes_label)
         self._items: dict[Path, QTreeWidgetItem] = {}
         self._wanted: Path | None = None  # a run to select once it is listed (one just started has no run.json yet)
         self._sweeps: dict[Path, QTreeWidgetItem] = {}  # sweep folder -> the row grouping its runs
@@ -144,6 +158,7 @@ class RunList(QWidget):
         if current in self._items:
             self.tree.setCurrentItem(self._items[current])
         self.tree.blockSignals(False)
+        self._show_current_changes()
         if set(self.checked_runs()) != was_checked:
             self.checked_changed.emit(self.checked_runs())  # a ticked run was deleted
 
@@ -177,6 +192,7 @@ class RunList(QWidget):
         changes = self._changes[key]
         shown = "; ".join(changes[:CHANGES_SHOWN]) + (" …" if len(changes) > CHANGES_SHOWN else "")
         item.setText(COLUMNS.index("Changed"), shown or "same settings")
+        item.setData(0, CHANGES_ROLE, (before.path.name, changes))
         listed = "\n".join(f"  {line}" for line in changes) if changes else "  nothing: the same settings"
         item.setToolTip(0, f"{item.toolTip(0)}\nchanged from {before.path.name}:\n{listed}")
         item.setToolTip(COLUMNS.index("Changed"), item.toolTip(0))
@@ -212,6 +228,23 @@ class RunList(QWidget):
         super().resizeEvent(event)
         self.tree.setColumnHidden(COLUMNS.index("Started"), self.width() < WIDE_ENOUGH)
         self.tree.setColumnHidden(COLUMNS.index("Changed"), self.width() < WIDE_FOR_CHANGES)
+        self._show_current_changes()
+
+    def _show_current_changes(self) -> None:
+        """Under a list too narrow for the Changed column: what the selected run changed, elided to the
+        width (the tooltip has every difference)."""
+        item = self.tree.currentItem()
+        record = item.data(0, CHANGES_ROLE) if item is not None else None
+        if record is None or not self.tree.isColumnHidden(COLUMNS.index("Changed")):
+            self.changes_label.hide()
+            return
+        before, changes = record
+        # The differences first: the run it is compared with is a long name that differs only in its time.
+        text = "Changed: " + ("; ".join(changes) if changes else "same settings") + f" (from {before})"
+        metrics = self.changes_label.fontMetrics()
+        self.changes_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(self.width() - 4, 40)))
+        self.changes_label.setToolTip(item.toolTip(0))
+        self.changes_label.show()
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0:

@@ -22,6 +22,7 @@ from workbench.gui.segmentation_view import SegmentationColumn, SegmentationView
 from workbench.gui.splitters import controls_beside, splitter
 from workbench.gui.theme import show_status
 from workbench.gui.tokenizer_job import KIND_NAMES, TokenizerJob, Trained
+from workbench.gui.worker_threads import retire, stop_thread
 
 COMPARED = ("bpe", "wordpiece", "unigram")  # checked by default: the three of the tokenization journey
 SAMPLE_TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
@@ -263,10 +264,8 @@ class TokenizerPanel(QWidget):
 
     def shutdown(self) -> None:
         """Cancel a training in progress and wait for its thread, which must not outlive the panel."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait()
-            self.job = None
+        stop_thread(self.job, "tokenizer training")
+        self.job = None
 
     # ----- training -----
 
@@ -311,7 +310,7 @@ class TokenizerPanel(QWidget):
     def _on_finished(self, result, comparing: bool) -> None:
         if self.job is None:  # shut down while the result was on its way
             return
-        self.job.wait()
+        retire(self.job)
         self.job = None
         self.progress.setRange(0, 100)
         self.progress.setValue(0)

@@ -1,47 +1,38 @@
 """Train / Stop / Resume, the training settings, the runs so far, live curves and the latest sample.
 
-Everything shown comes from the run folders the trainer writes, read every quarter second from
-where the last read stopped, so the window never waits on the trainer and can follow any run.
-Ticking runs in the list overlays their curves and lists how their setups differ.
+Everything shown comes from the run folders the trainer writes, as the run watcher reports them (new
+metrics and samples, run.json each tick), so the window never waits on the trainer and can follow any
+run. In the window the watcher is the window's, shared with every panel (issue #17); a panel made on
+its own makes its own. Ticking runs in the list overlays their curves (gui/run_overlays.py).
 """
 
-import html
 from pathlib import Path
 
 import torch
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy,
+                               QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from workbench.core.compiler import infer_shapes
-from workbench.core.project import Project, ProjectError
-from workbench.core.training.compare import config_differences
-from workbench.core.training.estimate import estimate
-from workbench.core.training.objectives import ObjectiveError, check_special_tokens, get_objective
-from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, read_jsonl, runs_folder, slug
+from workbench.core.project import Project
+from workbench.core.training.runs import RunFolder, RunFolderError, new_run_folder, slug
 from workbench.gui.cluster_command import ClusterCommandDialog, ClusterSpec
 from workbench.gui.expert_load import ExpertLoadBars
-from workbench.gui.formatting import format_count, format_duration
-from workbench.gui.loss_plot import METRICS, LossPlot, RunSeries
+from workbench.gui.loss_plot import LossPlot
 from workbench.gui.memory_view import MemoryView, mesh_facts_for
+from workbench.gui.metric_buttons import MetricButtons
 from workbench.gui.run_list import RunList
+from workbench.gui.run_overlays import RunOverlays
+from workbench.gui.run_progress import SAMPLE_HINT, ending_text, estimate_text, progress_text, sample_hint
+from workbench.gui.run_watcher import RunWatcher
 from workbench.gui.sweep_panel import SweepSection
 from workbench.gui.theme import show_status
+from workbench.gui.training_checks import problem_before_training, problem_with_processes
 from workbench.gui.training_form import TrainingForm
-from workbench.gui.training_job import TrainingProcess, cluster_command
+from workbench.gui.training_job import STOP_GRACE_S, TrainingProcess, cluster_command
 
-POLL_MS = 250
 MAX_PROCESSES = 1024  # per node, for the copied torchrun command
-STOP_GRACE_S = 15  # a trainer asked to stop finishes its step and checkpoints; past this it is killed
 CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns still read at this width
 COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
-DIFFERENCE_LINES = 3  # of the differences between overlaid runs shown before they scroll
-METRIC_BUTTONS = {"loss": "Loss", "perplexity": "Perplexity", "lr": "LR", "grad_norm": "Grad norm",
-                  "tokens_per_s": "Tokens/s", "accuracy": "Accuracy", "sources": "By source"}
-SAMPLE_HINT = "Text the model writes appears here as it trains."
-CLASSIFIER_HINT = "A classifier writes no text: its Accuracy tab shows how it does on held-out passages."
-NO_TEXT_HINT = ("A {objective} run writes no text samples: its loss curve and the Attention panel show how it "
-                "learns; try it on your own text in the Generate panel once a checkpoint lands.")
 
 
 class TrainingPanel(QWidget):
@@ -54,10 +45,9 @@ class TrainingPanel(QWidget):
         self.project = project
         self.run_dir: Path | None = None
         self.process: TrainingProcess | None = None
-        self._offsets = {"metrics.jsonl": 0, "samples.jsonl": 0}
-        self._last_metrics: dict = {}
+        self._last_metrics: dict = {}  # the followed run's metrics rows so far, merged (validation rows are sparse)
         self._killed = False
-        self._overlays: dict[Path, tuple[RunSeries, int]] = {}  # run folder: its series, bytes read
+        self.watcher = RunWatcher(self)  # until the window hands over its own (use_watcher)
         self.expert_load = ExpertLoadBars()  # a mixture of experts' routing, hidden for dense models
 
         self.train_button = QPushButton("Train")
@@ -110,36 +100,12 @@ class TrainingPanel(QWidget):
         self.run_list.run_clicked.connect(self._run_clicked)
         self.run_list.checked_changed.connect(self._show_overlays)
         self.plot = LossPlot()
-        self.metric_buttons = QButtonGroup(self)
-        self.metric_button: dict[str, QPushButton] = {}
-        for metric, text in METRIC_BUTTONS.items():
-            button = QPushButton(text)
-            button.setObjectName("metricButton")
-            button.setCheckable(True)
-            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)  # never cut its text
-            button.setChecked(metric == "loss")
-            button.setToolTip(METRICS[metric][0])
-            button.clicked.connect(lambda _, m=metric: self.plot.set_metric(m))
-            self.metric_buttons.addButton(button)
-            self.metric_button[metric] = button
+        self.metrics = MetricButtons(self.plot, self)
+        self.metric_buttons, self.metric_button = self.metrics.group, self.metrics.button
         self.accuracy_button = self.metric_button["accuracy"]
-        self.accuracy_button.setVisible(False)  # shown once the followed run reports a validation accuracy
-        self.metric_button["sources"].setVisible(False)  # shown once it reports a loss per source (a mixture)
-        self.differences = QLabel()
-        self.differences.setObjectName("runDifferences")
-        self.differences.setWordWrap(True)
-        self.differences.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # Runs can differ in many settings: the list scrolls past a few lines rather than squeezing the plot.
-        self.differences_scroll = QScrollArea()
-        self.differences_scroll.setObjectName("runDifferencesScroll")
-        self.differences_scroll.setWidget(self.differences)
-        self.differences_scroll.setWidgetResizable(True)
-        self.differences_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.differences_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.differences.ensurePolished()  # the style sheet sets its font
-        lines = self.differences.fontMetrics().lineSpacing()
-        self.differences_scroll.setFixedHeight(DIFFERENCE_LINES * lines + 6)
-        self.differences_scroll.hide()
+        self.overlays = RunOverlays(self.plot, self.watcher, self)
+        self.overlays.problem.connect(lambda text: self._set_status(text, "failed"))
+        self.differences, self.differences_scroll = self.overlays.differences, self.overlays.scroll
         self.sample_title = QLabel("Latest sample")
         self.sample_title.setObjectName("panelCaption")
         self.sample_box = QPlainTextEdit()
@@ -147,7 +113,7 @@ class TrainingPanel(QWidget):
         self.sample_box.setReadOnly(True)
         self.sample_box.setPlaceholderText(SAMPLE_HINT)
 
-        self._poll_timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
+        self._connect(self.watcher)
         self._kill_timer = QTimer(self, singleShot=True, interval=STOP_GRACE_S * 1000, timeout=self._kill_if_running)
         self._lay_out()
         self.set_project(project)
@@ -178,36 +144,12 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(self.run_list, "Runs")
         self.tabs.addTab(settings, "Settings")
         self.tabs.addTab(self.memory_view, "Memory")
-        controls = QWidget()
+        controls = _column(buttons, self.estimate_label, self.run_label, self.status_label, self.tabs)
         controls.setMinimumWidth(CONTROLS_MIN_WIDTH)
-        controls_layout = QVBoxLayout(controls)
-        controls_layout.setContentsMargins(0, 0, 0, 0)
-        controls_layout.setSpacing(4)
-        controls_layout.addLayout(buttons)
-        controls_layout.addWidget(self.estimate_label)
-        controls_layout.addWidget(self.run_label)
-        controls_layout.addWidget(self.status_label)
-        controls_layout.addWidget(self.tabs, 1)
-
-        metrics = QHBoxLayout()
-        metrics.setSpacing(0)
-        for button in self.metric_buttons.buttons():
-            metrics.addWidget(button)
-        metrics.addStretch(1)
-        curves = QWidget()
-        curves_layout = QVBoxLayout(curves)
-        curves_layout.setContentsMargins(0, 0, 0, 0)
-        curves_layout.setSpacing(4)
-        curves_layout.addLayout(metrics)
-        curves_layout.addWidget(self.plot, 1)
-        curves_layout.addWidget(self.differences_scroll)
-        curves_layout.addWidget(self.expert_load)
-        sample = QWidget()
-        sample_layout = QVBoxLayout(sample)
-        sample_layout.setContentsMargins(0, 0, 0, 0)
-        sample_layout.setSpacing(4)
-        sample_layout.addWidget(self.sample_title)
-        sample_layout.addWidget(self.sample_box, 1)
+        metrics = self.metrics.row
+        curves = _column(metrics, self.plot, self.differences_scroll, self.expert_load, stretch=self.plot)
+        curves_layout = curves.layout()
+        sample = _column(self.sample_title, self.sample_box)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
         for column in (controls, curves, sample):
@@ -237,18 +179,8 @@ class TrainingPanel(QWidget):
         self._update_estimate()
 
     def _update_estimate(self) -> None:
-        config, flops = self.project.train, self._training_flops_per_token
         self.memory_view.show_for(self.project, self.processes_box.value())
-        tokens = self.project.graph.nodes_with("token_input")
-        if not flops or not tokens:
-            self.estimate_label.setText("")
-            return
-        tokens_per_step = config.batch_size * tokens[0].get_param("context_length")
-        found = estimate(config.steps, tokens_per_step, flops, runs_folder())
-        length = f"{config.steps:,} steps of {tokens_per_step:,} tokens"
-        self.estimate_label.setText(
-            f"{length}: {_about(found.seconds)} here, at the speed run {found.speed.run} measured"
-            if found else f"{length}; the first steps measure this machine's speed, then the time left shows")
+        self.estimate_label.setText(estimate_text(self.project, self._training_flops_per_token))
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.exit_code() is None
@@ -270,12 +202,7 @@ class TrainingPanel(QWidget):
         self.run_chosen.emit(run_dir)
 
     def _problem_with_processes(self) -> str:
-        processes = self.processes_box.value()
-        if processes > 1 and processes > self.local_gpus:
-            return (f"{processes} GPU processes, but this machine has {self.local_gpus} GPU"
-                    f"{'s' * (self.local_gpus != 1)}: set 1 to train here, or use Copy command for a machine "
-                    "with the GPUs")
-        return ""
+        return problem_with_processes(self.processes_box.value(), self.local_gpus)
 
     def resume(self) -> None:
         """Continue the followed run (stopped or failed, with a checkpoint) where it left off."""
@@ -311,26 +238,35 @@ class TrainingPanel(QWidget):
         dialog.open()
         return dialog
 
+    def use_watcher(self, watcher: RunWatcher) -> None:
+        """Read run folders through `watcher` (the window's, shared with its panels) instead of this
+        panel's own; a run being followed is read again from its start through it."""
+        if watcher is self.watcher:
+            return
+        if self.run_dir is not None:
+            self.watcher.untail(self.run_dir)
+        self._disconnect(self.watcher)
+        self.watcher = watcher
+        self._connect(watcher)
+        self.overlays.use_watcher(watcher)
+        if self.run_dir is not None:
+            self.follow_run(self.run_dir, self.process)
+
     def follow_run(self, run_dir: Path, process: TrainingProcess | None = None) -> None:
         """Show a run folder from its beginning and keep reading it while its trainer works."""
+        if self.run_dir is not None and self.run_dir not in self.overlays.series:
+            self.watcher.untail(self.run_dir)
         self.run_dir = Path(run_dir).resolve()
         self.process = process
         self._killed = False
-        self._offsets = dict.fromkeys(self._offsets, 0)
         self._last_metrics = {}
         self.expert_load.show_row({})
         self.plot.clear_rows(self.run_dir.name)
         self._show_accuracy(False)
-        self.metric_button["sources"].setVisible(False)
-        if self.metric_button["sources"].isChecked():  # a run without sources: back to the loss
-            self.metric_button["loss"].setChecked(True)
-            self.plot.set_metric("loss")
+        self.metrics.show_metric("sources", False)
         self.sample_box.clear()
         self.sample_title.setText("Latest sample")
-        objective = self._followed_objective()
-        if not _writes_text(objective):  # only objectives that generate text write samples
-            self.sample_box.setPlaceholderText(CLASSIFIER_HINT if objective == "classification"
-                                               else NO_TEXT_HINT.format(objective=objective.replace("_", " ")))
+        self.sample_box.setPlaceholderText(sample_hint(self._followed_objective()))
         self.run_label.setText(self.run_dir.name)
         self.run_label.setToolTip(str(self.run_dir))
         self._set_status("starting…")
@@ -338,8 +274,7 @@ class TrainingPanel(QWidget):
         self.run_list.select(self.run_dir)
         self._show_overlays(self.run_list.checked_runs())
         self._update_buttons()
-        self._poll_timer.start()
-        self._poll()
+        self.watcher.tail(self.run_dir)  # what the folder holds so far arrives before this returns
 
     def stop(self) -> None:
         if not self.is_running():
@@ -357,27 +292,46 @@ class TrainingPanel(QWidget):
 
     def leave_running(self) -> None:
         """For a window that is closing: stop watching and let the trainer finish on its own."""
-        self._poll_timer.stop()
+        self._stop_reading()
         self._kill_timer.stop()
         self.process = None
 
-    # ----- reading the run folder -----
+    # ----- what the run watcher reads -----
 
-    def _poll(self) -> None:
-        self._read_overlays()
-        metrics = self._read_new("metrics.jsonl")
+    def _connect(self, watcher: RunWatcher) -> None:
+        watcher.metrics.connect(self._metrics_read)
+        watcher.samples.connect(self._samples_read)
+        watcher.status.connect(self._status_read)
+
+    def _disconnect(self, watcher: RunWatcher) -> None:
+        watcher.metrics.disconnect(self._metrics_read)
+        watcher.samples.disconnect(self._samples_read)
+        watcher.status.disconnect(self._status_read)
+
+    def _stop_reading(self) -> None:
+        if self.run_dir is not None:
+            self.watcher.untail(self.run_dir)
+        self.overlays.stop()
+
+    def _metrics_read(self, run_dir: Path, metrics: list[dict]) -> None:
+        if run_dir != self.run_dir:
+            return  # an overlaid run: RunOverlays draws it
         self.plot.add_rows(metrics)
         if any("val_accuracy" in row for row in metrics):
             self._show_accuracy(True)
-        self.metric_button["sources"].setVisible(bool(self.plot.series.sources))
-        if metrics:
-            self._last_metrics = {**self._last_metrics, **metrics[-1]}
-            self.expert_load.show_row(metrics[-1])
-        samples = self._read_new("samples.jsonl")
-        if samples:
+        self.metrics.show_metric("sources", bool(self.plot.series.sources))
+        self._last_metrics = {**self._last_metrics, **metrics[-1]}
+        self.expert_load.show_row(metrics[-1])
+
+    def _samples_read(self, run_dir: Path, samples: list[dict]) -> None:
+        if run_dir == self.run_dir:
             self.sample_title.setText(f"Latest sample · step {samples[-1].get('step', '?'):,}")
             self.sample_box.setPlainText(samples[-1].get("text", ""))
-        run = self._open_run()
+
+    def _status_read(self, run_dir: Path, run: RunFolder | None) -> None:
+        """Each tick: has the trainer (ours, or whoever writes the folder) ended?"""
+        if run_dir != self.run_dir:
+            return
         if self.process is not None:
             exit_code = self.process.exit_code()
             if exit_code is not None:
@@ -387,7 +341,7 @@ class TrainingPanel(QWidget):
             self._finish(run, None)
             return
         if run is not None and not self._kill_timer.isActive():
-            self._set_status(self._progress_text(run))
+            self._set_status(progress_text(run.info, self._last_metrics, self.project.train.steps))
 
     def _followed_objective(self) -> str:
         """The objective of the followed run: the project's for a run started here, else its run.json's."""
@@ -398,15 +352,8 @@ class TrainingPanel(QWidget):
 
     def _show_accuracy(self, shown: bool) -> None:
         """The Accuracy button belongs to classification runs; hiding it while chosen goes back to the loss."""
-        self.accuracy_button.setVisible(shown)
-        self.sample_box.setPlaceholderText(CLASSIFIER_HINT if shown else SAMPLE_HINT)
-        if not shown and self.accuracy_button.isChecked():
-            self.metric_button["loss"].setChecked(True)
-            self.plot.set_metric("loss")
-
-    def _read_new(self, name: str) -> list[dict]:
-        rows, self._offsets[name] = read_jsonl(self.run_dir / name, self._offsets[name])
-        return rows
+        self.metrics.show_metric("accuracy", shown)
+        self.sample_box.setPlaceholderText(sample_hint("classification") if shown else SAMPLE_HINT)
 
     def _open_run(self) -> RunFolder | None:
         try:
@@ -416,11 +363,10 @@ class TrainingPanel(QWidget):
 
     def _finish(self, run: RunFolder | None, exit_code: int | None) -> None:
         console_tail = self.process.console_tail() if self.process is not None else ""
-        self._poll_timer.stop()
         self._kill_timer.stop()
         self.process = None
-        # The last rows may have landed between the previous read and the exit.
-        self.plot.add_rows(self._read_new("metrics.jsonl"))
+        self.watcher.flush(self.run_dir)  # the last rows may have landed between this tick's read and the exit
+        self.watcher.untail(self.run_dir)
         status = run.status if run is not None else "failed"
         message = run.info.get("message", "") if run is not None else ""
         if self._killed:
@@ -432,53 +378,15 @@ class TrainingPanel(QWidget):
                 self.sample_title.setText("Trainer output")
                 self.sample_box.setPlainText(console_tail)
         step = (run.info.get("step") if run is not None else None) or self._last_metrics.get("step")
-        lines = [f"{status} at step {step:,}" if step else status]
-        if "loss" in self._last_metrics:
-            lines.append(f"loss {self._last_metrics['loss']:.3f}")
-        if message and message != lines[0]:  # "stopped at step 39" is the first line already
-            lines.append(message)
-        self._set_status("\n".join(lines), status)
+        self._set_status(ending_text(status, step, self._last_metrics, message), status)
         self._update_estimate()  # the run just measured this machine's speed
         self.run_list.refresh()
         self._update_buttons()
 
-    def _progress_text(self, run: RunFolder) -> str:
-        total = run.info.get("config", {}).get("steps") or self.project.train.steps
-        row = self._last_metrics
-        if not row:
-            return "preparing data and model…"
-        step = row.get("step", 0)
-        lines = [f"step {step:,} / {total:,}"]
-        losses = [f"{name} {row[key]:.3f}" for name, key in (("loss", "loss"), ("val", "val_loss")) if key in row]
-        if losses:
-            lines.append(" · ".join(losses))
-        if row.get("tokens_per_s"):
-            lines.append(f"{format_count(row['tokens_per_s'])} tokens/s")
-        if row.get("memory_mb"):  # the trainer's peak: GPU memory, or the process's resident size on a CPU
-            lines.append(f"peak memory {format_count(row['memory_mb'] * 2**20, 'B')}")
-        if step and row.get("elapsed"):
-            lines.append(f"ETA {format_duration(row['elapsed'] / step * (total - step))}")
-        return "\n".join(lines)
-
     # ----- state shown -----
 
     def _problem_before_training(self) -> str:
-        try:
-            self.project.check()
-            check_special_tokens(self.project.tokenizer, self.project.train.objective)
-        except ObjectiveError as exc:
-            return f"{exc} (the Tokenizer panel trains one with special tokens)"
-        except ProjectError as exc:
-            return str(exc)
-        problems = infer_shapes(self.project.graph).problems
-        if problems:
-            where, message = problems[0]
-            return f"{where}: {message}" if where else message
-        try:
-            self.project.check_memory()  # the trainer would refuse it too, after starting a process
-        except ProjectError as exc:
-            return str(exc)
-        return ""
+        return problem_before_training(self.project)
 
     def _kill_if_running(self) -> None:
         if self.is_running():
@@ -513,41 +421,7 @@ class TrainingPanel(QWidget):
         self.run_chosen.emit(run_dir)
 
     def _show_overlays(self, checked: list[Path]) -> None:
-        """Draw the ticked runs beside the followed one, and list how each differs from the first."""
-        others = [path for path in checked if path != self.run_dir]
-        self._overlays = {path: self._overlays.get(path, (RunSeries(), 0)) for path in others}
-        self._read_overlays()
-        self.plot.set_overlays([(path.name, self._overlays[path][0]) for path in others])
-        infos = []
-        for path in checked:
-            try:
-                infos.append((path.name, RunFolder.open(path).info))
-            except RunFolderError as exc:
-                infos.append((path.name, None))
-                self._set_status(str(exc), "failed")
-        # Oldest first, so each line reads as what the user changed since: "position.learned → position.rope".
-        infos.sort(key=lambda named: str((named[1] or {}).get("created", "")))
-        lines = []
-        if len(infos) > 1 and infos[0][1] is not None:
-            base_name, base = infos[0]
-            for name, info in infos[1:]:
-                if info is not None:
-                    found = config_differences(base, info)
-                    lines.append(f"<b>{name}</b> vs {base_name}: " + (" · ".join(map(html.escape, found)) or "same setup"))
-        self.differences.setText("<br>".join(lines))
-        self.differences_scroll.setVisible(bool(lines))
-
-    def _read_overlays(self) -> None:
-        """New rows of overlaid runs that are still being written."""
-        changed = False
-        for path, (series, offset) in self._overlays.items():
-            rows, end = read_jsonl(path / "metrics.jsonl", offset)
-            if rows:
-                series.add_rows(rows)
-                changed = True
-            self._overlays[path] = (series, end)
-        if changed:
-            self.plot.set_metric(self.plot.metric_name)  # redraws every curve from the grown buffers
+        self.overlays.show_runs(checked, self.run_dir)
 
     def _settings_edited(self, config) -> None:
         self.project.train = config
@@ -555,14 +429,16 @@ class TrainingPanel(QWidget):
         self.settings_changed.emit()
 
 
-def _about(seconds: float) -> str:
-    """A tiny run would otherwise read 'about 0 s'."""
-    return "under a second" if seconds < 1 else f"about {format_duration(seconds)}"
-
-
-def _writes_text(objective: str) -> bool:
-    """Whether runs of `objective` write text samples (an objective no longer registered: no)."""
-    try:
-        return get_objective(objective).generates_text
-    except ObjectiveError:
-        return False
+def _column(*items, stretch=None) -> QWidget:
+    """Widgets and layouts stacked in one splitter column; `stretch` (the last item if None) takes the height."""
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    stretch = items[-1] if stretch is None else stretch
+    for item in items:
+        if isinstance(item, QWidget):
+            layout.addWidget(item, int(item is stretch))
+        else:
+            layout.addLayout(item)
+    return column

@@ -9,8 +9,10 @@ pages; a corpus of poems or dialogue may want them looser.
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from workbench.core.settings import SettingError, check_instance, param
+from workbench.core.settings_versions import stamped, upgrade
 
 DOCUMENT_UNITS = ("file", "paragraph")
 
@@ -191,6 +193,8 @@ class RefinedWebLines:
 
 @dataclass(frozen=True)
 class PipelineConfig:
+    version: ClassVar[int] = 1  # of its JSON shape; older files are upgraded by `migrations` (core/settings_versions.py)
+    migrations: ClassVar[dict] = {}  # version N: a function from N's dict to N + 1's (sections included)
     preset: str = ""  # the published pipeline these settings started from (core/data/presets.py); "": none
     read: ReadSettings = field(default_factory=ReadSettings)
     length: LengthFilter = field(default_factory=LengthFilter)
@@ -203,10 +207,13 @@ class PipelineConfig:
     near_dedup: NearDedup = field(default_factory=NearDedup)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return stamped(PipelineConfig, dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, raw: dict) -> "PipelineConfig":
+        if not isinstance(raw, dict):
+            raise DataError(f"pipeline must be an object, got {raw!r}")
+        raw = upgrade(cls, raw, "pipeline", DataError)  # files of older versions still load
         sections = {f.name: f.default_factory for f in dataclasses.fields(cls) if f.name != "preset"}
         _reject_unknown(raw, {**sections, "preset": ""}, "pipeline")
         preset = raw.get("preset", "")

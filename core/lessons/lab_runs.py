@@ -185,7 +185,8 @@ def diversity(measure: dict, path: Path, evidence: Evidence) -> None:
     _, stops = decoding_tokens(compiled, project.tokenizer)
     prompt, n, name = project.tokenizer.encode(measure["prompt"]), int(measure.get("n", 2)), measure["run"]
     for strategy, options in measure["strategies"].items():
-        config = GenerationConfig(**options, max_new_tokens=int(measure["length"]), stop_tokens=stops)
+        config = GenerationConfig.from_dict({**options, "max_new_tokens": int(measure["length"]),
+                                             "stop_tokens": tuple(stops)}, f"strategy {strategy!r}")
         tokens = generate(compiled, prompt, config).tokens
         distinct, repeated = distinct_n(tokens, n), repetition_rate(tokens)
         evidence.values[f"{name}.{strategy}.distinct_{n}"] = distinct

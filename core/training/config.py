@@ -9,9 +9,10 @@ them like fields.
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from workbench.core.settings import Setting, SettingError, check_value, param, renamed, settings_of
+from workbench.core.settings_versions import VERSION_KEY, stamped, upgrade
 from workbench.core.training.distributed import STRATEGIES
 from workbench.core.training.objectives import (get_objective, objective_ids, objective_settings, settings_for,
                                                 users_of)
@@ -27,6 +28,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, init=False)
 class TrainConfig:
+    version: ClassVar[int] = 1  # of its JSON shape; older files are upgraded by `migrations` (core/settings_versions.py)
+    migrations: ClassVar[dict] = {}  # version N: a function from N's dict to N + 1's
     objective: str = param("causal_lm", choices=objective_ids, help="what the model learns to predict, as the "
                            "batches it is shown (core/training/objectives.py)")
     steps: int = param(2000, min=1, units="steps", help="optimizer steps in the run")
@@ -152,13 +155,14 @@ class TrainConfig:
         general = [(s.name, getattr(self, s.name)) for s in settings_of(TrainConfig)]
         stored = dict(self.objective_values)
         # The objective's settings right after it, as files have always listed them.
-        return dict([general[0], *((name, stored[name]) for name in objective_settings() if name in stored),
-                     *general[1:]])
+        return stamped(TrainConfig, dict([general[0], *((name, stored[name]) for name in objective_settings()
+                                                        if name in stored), *general[1:]]))
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Settings from JSON: every value checked by its declaration, so a wrong type says so by name."""
         known = all_settings()
+        data = upgrade(TrainConfig, data, "training settings", ConfigError)  # files of older versions still load
         data = renamed(known.values(), data)  # older names of a setting still load
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -173,8 +177,12 @@ class TrainConfig:
             values[name] = value
         return cls(**values)
 
+    def _values(self) -> dict:
+        """Every setting by name, as keyword arguments (to_dict without the file's version)."""
+        return {name: value for name, value in self.to_dict().items() if name != VERSION_KEY}
+
     def replace(self, **changes) -> "TrainConfig":
-        return TrainConfig(**{**self.to_dict(), **changes})
+        return TrainConfig(**{**self._values(), **changes})
 
     def edit(self, name: str, value: Any) -> "TrainConfig":
         """One setting changed as a form changes it: the objective brings its own settings, and the
@@ -191,7 +199,7 @@ class TrainConfig:
     def with_objective(self, objective: str) -> "TrainConfig":
         """Switch objective the way the form does: text settings of the old one are cleared, the new
         one's take their declared defaults (its first task)."""
-        data = self.to_dict()
+        data = self._values()
         for name, setting in objective_settings().items():
             if setting.kind is str:
                 data[name] = ""

@@ -11,7 +11,7 @@ from safetensors.torch import save_model
 from workbench.core.decoding import generate, load_generation_model
 from workbench.core.project import Project, load_project
 from workbench.core.training.runs import RunFolder
-from workbench.gui.beam_tree import best_leaf
+from workbench.gui.beam_tree import MIN_FONT_PX, SCORE_FONT_PX, BeamTreeView, best_leaf
 from workbench.gui.formatting import format_count
 from workbench.gui.generate_panel import GeneratePanel
 from tests.conftest import REPO
@@ -272,3 +272,28 @@ def test_an_ids_only_import_generates_ids_and_says_why(qtbot, bare_panel, traine
     _run(qtbot, bare_panel, "greedy")
     tokens = bare_panel.single.result.tokens
     assert len(tokens) == 3 and "".join(f"⟨{t}⟩" for t in tokens) in bare_panel.single.view.toPlainText()
+
+
+def test_the_docked_beam_tree_keeps_its_labels_readable(qtbot, panel):
+    """#23: at 1440×900 the docked tree has about 560 × 120 pixels; it zooms to fit only as far as its
+    smallest labels stay MIN_FONT_PX tall, and scrolls past that, the best path in view at the top left."""
+    panel.beams_box.setValue(4)
+    panel.max_tokens_box.setValue(20)
+    _run(qtbot, panel, "beam")
+    docked = BeamTreeView()
+    qtbot.addWidget(docked)
+    docked.resize(560, 120)
+    docked.show()
+    qtbot.waitExposed(docked)
+    docked.show_tree(panel.single.result.beam_tree, panel.single.view.tokenizer.token_text)
+    assert docked.transform().m11() * SCORE_FONT_PX >= MIN_FONT_PX - 1e-6
+    assert docked.verticalScrollBar().maximum() > 0  # the rest of the rows scroll
+    shown = docked.mapToScene(docked.viewport().rect()).boundingRect()
+    first = [docked.nodes[i].sceneBoundingRect() for i in docked.best_path[:3]]
+    assert all(shown.contains(box) for box in first)
+    small = BeamTreeView()  # a short search fits whole
+    qtbot.addWidget(small)
+    small.resize(900, 400)
+    small.show()
+    small.show_tree(panel.single.result.beam_tree[:3], panel.single.view.tokenizer.token_text)
+    assert small.horizontalScrollBar().maximum() == 0 and small.verticalScrollBar().maximum() == 0

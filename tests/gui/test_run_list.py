@@ -35,3 +35,28 @@ def test_each_run_says_what_it_changed_from_the_run_before(qtbot, trained_run, r
     assert tree.isColumnHidden(changed)
     runs.resize(WIDE_FOR_CHANGES + 100, 300)
     assert not tree.isColumnHidden(changed)
+
+
+def test_a_narrow_list_shows_what_the_selected_run_changed_under_it(qtbot, trained_run, runs_in_tmp):
+    """At 1440×900 the Training panel's list is too narrow for the Changed column: the selected run's
+    differences read under the list, elided, with all of them in the tooltip (#23)."""
+    _copy(trained_run, runs_in_tmp, "gpt-tiny-20261206-090000", "2026-12-06T09:00:00")
+    newer = _copy(trained_run, runs_in_tmp, "gpt-tiny-20261206-091000", "2026-12-06T09:10:00",
+                  learning_rate=0.001, batch_size=8, warmup_steps=3, weight_decay=0.05)
+    runs = RunList()
+    qtbot.addWidget(runs)
+    runs.resize(280, 300)
+    runs.show()
+    assert runs.changes_label.isHidden()  # nothing selected yet
+    runs.select(newer)
+    text = runs.changes_label.text()
+    assert runs.changes_label.isVisible() and text.startswith("Changed: ")
+    assert "changed from gpt-tiny-20261206-090000:" in runs.changes_label.toolTip()
+    assert text.endswith("…") and runs.changes_label.fontMetrics().horizontalAdvance(text) <= runs.width()
+    assert "learning_rate: 0.002 → 0.001" in runs.changes_label.toolTip()
+    assert "weight_decay: 0.1 → 0.05" in runs.changes_label.toolTip()
+    runs.resize(WIDE_FOR_CHANGES + 100, 300)  # the Changed column shows it: no second copy below
+    assert runs.changes_label.isHidden()
+    runs.resize(280, 300)
+    runs.select(runs_in_tmp / "gpt-tiny-20261206-090000")  # the first run changed nothing from anything
+    assert runs.changes_label.isHidden()

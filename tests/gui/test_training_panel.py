@@ -53,7 +53,7 @@ def test_panel_draws_the_curve_of_a_run_folder(qtbot, tmp_path):
     assert hint.width() <= 860 and hint.height() <= 360, hint
 
     run.append_metrics({"step": 60, "loss": 3.4})  # the trainer keeps writing; the panel keeps up
-    qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) == 6)
+    qtbot.waitUntil(lambda: point_count(panel.plot.raw_curve) == 6, timeout=20_000)  # past a first memory plan
     run.set_status("failed", "loss became NaN at step 60", step=60)
     qtbot.waitUntil(lambda: panel.status_label.property("state") == "failed")
     assert "loss became NaN at step 60" in panel.status_label.text()
