@@ -13,7 +13,8 @@ Each run is an ordinary run folder in the lab's folder (the window's run list an
 --resume` read it like any other), trained by the same Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
 NAME.finished (1 when it trained to the end, 0 when the guard stopped it) and NAME.step (the last
-step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune).
+step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune),
+and be fine-tuned by a method, "tuning": {"method": "lora", "rank": 4} (core/lessons/lab_tuning.py).
 """
 
 import shutil
