@@ -242,4 +242,4 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 
 
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
-MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank}  # Part 3 (lab_tuning.py)
+MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank}  # Part 3

@@ -145,12 +145,12 @@ def leaderboard_rank(measure: dict, path: Path, evidence: Evidence) -> None:
 
     board = leaderboard(path.parent, measure.get("task", ""))
     for entry in board.entries:
-        run = Path(entry.run_dir).name
+        name = _run_name(evidence, entry.run_dir) or Path(entry.run_dir).name
         if entry.rank is not None:
-            evidence.values[f"{_run_name(evidence, entry.run_dir)}.rank"] = float(entry.rank)
+            evidence.values[f"{name}.rank"] = float(entry.rank)
         low, high = entry.interval or (float("nan"), float("nan"))
-        evidence.notes.append(f"leaderboard {board.task}: {entry.rank or '—'}. {_run_name(evidence, entry.run_dir) or run}"
-                              f" {board.metric} {format_metric(entry.metrics.get(board.metric))} "
+        score = format_metric(entry.metrics.get(board.metric))
+        evidence.notes.append(f"leaderboard {board.task}: {entry.rank or '—'}. {name} {board.metric} {score} "
                               f"[{format_metric(low)}, {format_metric(high)}]" + (f" ({entry.note})" if entry.note
                                                                                   else ""))
 

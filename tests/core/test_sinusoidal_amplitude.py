@@ -3,7 +3,6 @@ initialised at std 0.02, and the model barely trained); projects saved before ke
 
 import math
 
-import torch
 
 from workbench.core.graph_io import graph_from_dict
 from workbench.core.project import ASSETS, Project
@@ -20,7 +19,7 @@ def sinusoidal_project(saved_type: str | None = None) -> Project:
     return project
 
 
-def table(project: Project) -> torch.Tensor:
+def table(project: Project):
     compiled = project.compile()
     return compiled.root.get_submodule("positions").table
 

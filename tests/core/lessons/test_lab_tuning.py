@@ -10,7 +10,7 @@ from workbench.core.lessons.experiments import ExperimentError
 from workbench.core.lessons.lab import load_lab
 from workbench.core.lessons.lab_tuning import METHODS, apply_method, validate_tuning
 from workbench.core.lessons.runner import run_lab
-from workbench.core.project import ASSETS, Project
+from workbench.core.project import Project
 from workbench.core.tuning import add_adapters, parameter_counts
 
 TINY_BART = {"encoder.repeat": 1, "decoder.repeat": 1, "tok_emb.width": 32, "tokens.context_length": 16}
