@@ -25,7 +25,8 @@ import torch
 
 from workbench.core.diversity import distinct_n, repetition_rate
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
-from workbench.core.lessons.lab_tuning import apply_method, evaluate_run, leaderboard_rank, trainable, validate_tuning
+from workbench.core.lessons.lab_tuning import (apply_method, evaluate_run, leaderboard_rank, task_loss, trainable,
+                                               validate_tuning)
 
 CURVES = {"val_loss": "validation loss", "loss": "training loss", "val_accuracy": "validation accuracy"}
 
@@ -242,4 +243,5 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 
 
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
-MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank}  # Part 3
+MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank,  # Part 3
+             "task_loss": task_loss}

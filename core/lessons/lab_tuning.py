@@ -11,9 +11,11 @@ A run of a `runs` lab may say how it is tuned, with the Fine-tune menu's edits (
     prompt    a soft prompt of `length` vectors before the layer stack (Lester et al. 2021), base frozen
     adapters  a bottleneck adapter of width `bottleneck` after every sub-layer (Houlsby et al. 2019)
 
-and two measures read the finished runs:
+and measures read the finished runs:
 
     trainable  RUN.trainable_share (0 to 1) and RUN.trainable (parameters that trained)
+    task_loss  RUN.TASK.loss: the held-out loss on one seq2seq task, with the task's prefix when the run
+               trained on a mixture (multi-task fine-tuning)
     evaluate   scores the run on an evaluation task (core/evaluate.py) and saves RUN/eval/TASK.json, so
                the Leaderboard panel and `main.py leaderboard` rank it: RUN.TASK (the main metric),
                RUN.TASK.low and RUN.TASK.high (its 95 % interval) and, where the task has one,
@@ -124,6 +126,36 @@ def evaluate_run(measure: dict, path: Path, evidence: Evidence) -> None:
     _annotate(evidence, name, spec.main_metric, f"{score:.3f} [{low:.3f}, {high:.3f}]")
     evidence.notes.append(f"{name}: {task} {spec.main_metric} {score:.3f}, 95 % interval [{low:.3f}, {high:.3f}] on "
                           f"{result.examples:,} examples" + (f"; chance {spec.chance:.3f}" if spec.chance else ""))
+
+
+def task_loss(measure: dict, path: Path, evidence: Evidence) -> None:
+    """Held-out loss of a seq2seq run on one synthetic `task`, asked the way the run was trained: a run
+    trained on a mixture reads the task's prefix ("copy: gbdae"), a single-task run the bare source.
+    RUN.TASK.loss; multi-task fine-tuning shows here whether a run still does what it learned before."""
+    import torch
+
+    from workbench.core.inspect import checkpoint_model
+    from workbench.core.training.config import TrainConfig
+    from workbench.core.training.objectives import input_kinds, make_objective, model_arguments
+    from workbench.core.training.runs import RunFolder
+
+    name, task, batches = measure["run"], measure.get("task", ""), int(measure.get("batches", 4))
+    compiled, project = checkpoint_model(path)
+    config = TrainConfig.from_dict(RunFolder.open(path).info["config"])
+    mixture = config.to_dict().get("task") == "mix"
+    config = config.replace(task="mix", task_mixture=f"{task}=1") if mixture else config.replace(task=task)
+    try:
+        objective = make_objective(project, config, compiled)
+    except ValueError as exc:
+        raise ExperimentError(f"measure task_loss on {name}: {exc}") from None
+    kinds = input_kinds(project.graph, compiled.training_input_names)
+    compiled.training_module.eval()
+    with torch.no_grad():
+        losses = [compiled.training_module(*model_arguments(objective.batch(i, "val"), kinds))[1].item()
+                  for i in range(batches)]
+    loss = sum(losses) / len(losses)
+    evidence.values[f"{name}.{task}.loss"] = loss
+    _annotate(evidence, name, f"{task} loss", f"{loss:.3f}")
 
 
 def _annotate(evidence: Evidence, run: str, column: str, cell: str) -> None:

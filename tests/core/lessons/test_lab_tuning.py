@@ -90,3 +90,22 @@ def test_a_tuned_run_is_evaluated_and_ranked_on_the_leaderboard(tmp_path):
     assert {values["base.rank"], values["lora.rank"]} <= {1.0, 2.0}
     assert any(note.startswith("leaderboard copy: 1. ") for note in result.evidence.notes)
     assert "trains" in result.evidence.columns and "bleu" in result.evidence.columns
+
+
+def test_task_loss_asks_a_mixture_run_with_the_tasks_prefix(tmp_path):
+    """A run trained on copy+reverse is scored on each with its prefix; a single-task run on the bare source."""
+    train = {"objective": "seq2seq", "steps": 2, "batch_size": 4, "warmup_steps": 0, "log_every": 1, "eval_every": 2,
+             "eval_batches": 1, "sample_every": 0, "checkpoint_every": 2}
+    graph = {**TINY_BART, "tokens.context_length": 24}  # "reverse: " and ten letters
+    runs = [{"name": "one", "project": "presets/bart-tiny.json", "graph": graph, "train": {**train, "task": "copy"}},
+            {"name": "mix", "project": "presets/bart-tiny.json", "graph": graph, "init_from": "one",
+             "train": {**train, "task": "mix", "task_mixture": "copy=1,reverse=1"}}]
+    measures = [{"kind": "task_loss", "run": r, "task": t, "batches": 1} for r in ("one", "mix") for t in ("copy", "reverse")]
+    lab = {"id": "tiny-mix", "week": 13, "title": "t", "teaches": "t", "todo": "t", "look_for": "t", "paper": "t",
+           "experiment": {"kind": "runs", "runs": runs, "measures": measures},
+           "check": {"kind": "at_least", "value": "mix.reverse.loss", "min": 0}, "evidence": "table"}
+    (tmp_path / "lab.json").write_text(json.dumps(lab))
+    result = run_lab(load_lab(tmp_path / "lab.json"), tmp_path)
+    values = result.evidence.values
+    assert all(0 < values[f"{r}.{t}.loss"] < 20 for r in ("one", "mix") for t in ("copy", "reverse"))
+    assert {"copy loss", "reverse loss"} <= set(result.evidence.columns)
