@@ -100,7 +100,8 @@ def test_task_loss_asks_a_mixture_run_with_the_tasks_prefix(tmp_path):
     runs = [{"name": "one", "project": "presets/bart-tiny.json", "graph": graph, "train": {**train, "task": "copy"}},
             {"name": "mix", "project": "presets/bart-tiny.json", "graph": graph, "init_from": "one",
              "train": {**train, "task": "mix", "task_mixture": "copy=1,reverse=1"}}]
-    measures = [{"kind": "task_loss", "run": r, "task": t, "batches": 1} for r in ("one", "mix") for t in ("copy", "reverse")]
+    measures = [{"kind": "task_loss", "run": r, "task": t, "batches": 1}
+                for r in ("one", "mix") for t in ("copy", "reverse")]
     lab = {"id": "tiny-mix", "week": 13, "title": "t", "teaches": "t", "todo": "t", "look_for": "t", "paper": "t",
            "experiment": {"kind": "runs", "runs": runs, "measures": measures},
            "check": {"kind": "at_least", "value": "mix.reverse.loss", "min": 0}, "evidence": "table"}
