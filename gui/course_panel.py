@@ -32,6 +32,7 @@ from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
 MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
+MAX_COLUMN_WIDTH = 220  # pixels: the evidence table's numbers stay in view beside a long "differs in" cell
 PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
 
 
@@ -290,6 +291,8 @@ class CoursePanel(QWidget):
                 item.setToolTip(str(cell))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        for column in range(len(columns)):  # a long cell (the settings a run differs in) keeps to its tooltip
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), MAX_COLUMN_WIDTH))
         self.table.horizontalHeader().setStretchLastSection(True)
 
     def _show_runs(self, runs: dict[str, str], label: str) -> None:
