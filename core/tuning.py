@@ -10,7 +10,8 @@ and a base checkpoint loads unchanged. Prompt tuning and bottleneck adapters are
     apply_tuning      freeze, then add LoRA and prefixes (compile_graph calls it)
     merge_lora        fold LoRA into the base weights, for export
     parameter_counts  trainable and total parameters
-    graph edits       freeze all but the head, unfreeze, add or remove LoRA, add prompt tuning (the Fine-tune menu)
+    graph edits       freeze all but the head, unfreeze, add or remove LoRA, add prompt tuning (the Fine-tune menu),
+                      add bottleneck adapters
 """
 
 import copy
@@ -322,3 +323,32 @@ def add_prompt_tuning(graph, length: int = 20, freeze_base: bool = True) -> str:
             graph.disconnect(edge)
             graph.connect(drops[edge.src_port], "out", edge.dst, edge.dst_port)
     return prompt
+
+
+ADAPTED = ("Attention", "Efficient attention", "Feed-forward")  # the sub-layers an adapter follows
+
+
+def add_adapters(graph, bottleneck: int = 16, freeze_base: bool = True) -> int:
+    """A bottleneck adapter after every attention and feed-forward sub-layer, before its residual add
+    (Houlsby et al. 2019, figure 2), and (freeze_base) the rest frozen except the head; returns how
+    many adapters were added. Each starts as the identity, so the model computes what it did."""
+    sites = []
+    for path, node in graph.walk():
+        if node.type_id == "group" or node.block.category not in ADAPTED:
+            continue
+        scope = graph.scope_of(path)
+        sites += [(scope, edge) for edge in scope.edges_from(node.id)
+                  if edge.src_port == "out" and scope.nodes[edge.dst].type_id == "op.add"]
+    if not sites:
+        raise TuningError("the graph has no attention or feed-forward output feeding a residual add to put an "
+                          "adapter after")
+    with graph.history.macro(f"add {len(sites)} bottleneck adapter(s) of width {bottleneck}"):
+        if freeze_base:
+            freeze_all_but_head(graph)
+        for scope, edge in sites:
+            x, y = scope.nodes[edge.src].pos
+            adapter = scope.add_node("peft.adapter", {"bottleneck": bottleneck}, pos=(x + 220, y + 50))
+            scope.disconnect(edge)
+            scope.connect(edge.src, edge.src_port, adapter, "x")
+            scope.connect(adapter, "out", edge.dst, edge.dst_port)
+    return len(sites)

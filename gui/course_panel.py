@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QProcess, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
                                QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
 from workbench.core.lessons.lab import Lab, LessonError, load_course
-from workbench.core.lessons.runner import LabResult, load_result
+from workbench.core.lessons.runner import LabResult, lab_folder, load_result
 from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui import theme
 from workbench.gui.figure_chart import LineChart, Series, chart_figure
@@ -32,8 +32,8 @@ from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
 MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
+MAX_COLUMN_WIDTH = 220  # pixels: a long cell (the settings a run differs in, a model's changes vs GPT-2) elides; its tooltip has it whole
 PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
-MAX_COLUMN_WIDTH = 220  # a long cell (a model's changes vs GPT-2) elides here; its tooltip has it whole
 
 
 class CoursePanel(QWidget):
@@ -46,6 +46,7 @@ class CoursePanel(QWidget):
         self.runs_dir = runs_dir  # None: the app's runs folder (core.training.runs.runs_folder)
         self.process: QProcess | None = None
         self.running_id = ""
+        self.running_copy: Path | None = None  # the student's copy of the lab being run, if it is one
         self._progress_tail = ""
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["lab", "result"])
@@ -68,6 +69,14 @@ class CoursePanel(QWidget):
         self.open_button.clicked.connect(self._open_project)
         self.run_button = QPushButton("Run lab")
         self.run_button.clicked.connect(self._run_or_stop)
+        self.copy_button = QPushButton("Edit a copy")
+        self.copy_button.setToolTip("Copy the lab file into your labs folder and open it in your text editor: change "
+                                    "a setting, the graph or the check, then press Run my copy")
+        self.copy_button.clicked.connect(self._edit_copy)
+        self.run_copy_button = QPushButton("Run my copy")
+        self.run_copy_button.setToolTip("Run your edited copy of the lab: the check says whether your variant "
+                                        "still shows the effect")
+        self.run_copy_button.clicked.connect(self._run_copy)
         self.runs_button = QPushButton("Runs")
         self.runs_menu = QMenu(self)
         self.runs_button.setMenu(self.runs_menu)
@@ -114,12 +123,14 @@ class CoursePanel(QWidget):
         reading.setFrameShape(QFrame.Shape.NoFrame)
         reading.setWidget(self.text)
         text.addWidget(reading, 1)
-        buttons = QHBoxLayout()
-        for button in (self.open_button, self.run_button, self.runs_button):
-            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        text.addLayout(buttons)
+        # Two rows: the lab's own buttons, then the student's copy; one row of five kept the column wide.
+        for row in ((self.open_button, self.run_button, self.runs_button), (self.copy_button, self.run_copy_button)):
+            buttons = QHBoxLayout()
+            for button in row:
+                button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
+                buttons.addWidget(button)
+            buttons.addStretch(1)
+            text.addLayout(buttons)
         text.addWidget(self.status)
         right = QWidget()
         evidence = QVBoxLayout(right)
@@ -138,9 +149,20 @@ class CoursePanel(QWidget):
         for pane, stretch in ((left, 3), (middle, 4), (right, 5)):
             panes.addWidget(pane)
             panes.setStretchFactor(panes.count() - 1, stretch)
+        self.panes = panes
+        self._sized = False  # the panes' first widths are set when the panel is first shown
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(panes)
+
+    def showEvent(self, event) -> None:
+        """Half the width for the evidence at first: the wrapped lab text's size hint would otherwise take it
+        (at 1440×900 the plot of loss against position was left 60 pixels high)."""
+        super().showEvent(event)
+        if not self._sized and self.panes.width() > 0:
+            self._sized = True
+            width = self.panes.width()
+            self.panes.setSizes([width * 2 // 10, width * 3 // 10, width - width * 5 // 10])
 
     def set_project(self, _project) -> None:
         """The course does not follow the open project: each lab names the projects it opens."""
@@ -213,14 +235,15 @@ class CoursePanel(QWidget):
         self.text.setText("".join(f"<p><b>{label}</b> {value}</p>" for label, value in (
             ("What it teaches.", lab.teaches), ("What to do.", lab.todo), ("What to look for.", lab.look_for),
             ("Paper.", f"<i>{lab.paper}</i>"))) + f"<p style='color:{theme.MUTED_TEXT.name()}'>About "
-            f"{lab.minutes:g} min on a 2-core CPU · lab file {lab.path.name} (copy it, change a setting and run "
-            f"<code>main.py lesson run --file COPY</code>)</p>")
+            f"{lab.minutes:g} min on a 2-core CPU · lab file {lab.path.name} (Edit a copy, change a setting and "
+            f"Run my copy, or <code>main.py lesson run --file COPY</code>)</p>")
         self.open_button.setEnabled(bool(lab.projects))
         self._set_running(self.running_id)
         self.show_result(load_result(lab, self.runs_dir))
 
-    def show_result(self, result: LabResult | None) -> None:
-        """The verdict beside its evidence; an empty view before the lab has run."""
+    def show_result(self, result: LabResult | None, copy: Path | None = None) -> None:
+        """The verdict beside its evidence (of the student's copy of the lab when `copy` is its file); an
+        empty view before the lab has run."""
         self.runs_menu.clear()
         if result is None:
             self.verdict.setText(f"Expected: {self.current_lab().check.get('says', '')} (not run yet)")
@@ -235,7 +258,8 @@ class CoursePanel(QWidget):
             return
         verdict, evidence = result.verdict, result.evidence
         self.verdict.setStyleSheet(f"color: {(PASS_COLOUR if verdict.passed else theme.ERROR).name()};")
-        self.verdict.setText(f"<b>{HOLDS if verdict.passed else FAILS}</b> — {verdict.says}<br>"
+        mine = f"<b>Your copy</b> ({_escape(copy.name)}): " if copy is not None else ""
+        self.verdict.setText(f"{mine}<b>{HOLDS if verdict.passed else FAILS}</b> — {verdict.says}<br>"
                              f"margin {verdict.margin:+.4g} · ran {result.seconds:.0f} s, {result.finished_at}")
         self.verdict.setToolTip(verdict.measured.replace("; ", "\n"))
         self._fill_table(evidence.columns, evidence.rows)
@@ -272,8 +296,8 @@ class CoursePanel(QWidget):
         self.table.verticalHeader().setVisible(bool(rows))
         self.table.setColumnHidden(0, bool(columns))
         self.table.resizeColumnsToContents()
-        for c in range(len(columns)):
-            self.table.setColumnWidth(c, min(self.table.columnWidth(c), MAX_COLUMN_WIDTH))
+        for column in range(len(columns)):  # a long cell (the settings a run differs in) keeps to its tooltip
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), MAX_COLUMN_WIDTH))
         self.table.horizontalHeader().setStretchLastSection(True)
 
     def _show_runs(self, runs: dict[str, str], label: str) -> None:
@@ -359,9 +383,42 @@ class CoursePanel(QWidget):
         if lab is not None:
             self.run(lab.id)
 
-    def run(self, lab_id: str) -> None:
-        """Start `main.py lesson run ID --json` in its own process; progress lines come on stderr."""
-        arguments = [str(MAIN), "lesson", "run", lab_id, "--json"]
+    # ----- the student's copy of a lab -----
+
+    def copy_path(self, lab: Lab) -> Path:
+        """Where the student's copy of `lab` lives: course/my-labs/ in the runs folder, never the install."""
+        return lab_folder(lab, self.runs_dir).parent / "my-labs" / lab.path.name
+
+    def make_copy(self, lab: Lab) -> Path:
+        """The copy of the lab file, made the first time (an existing one is the student's: kept). Its id
+        ends in -mine, so its runs and result sit beside the lab's own, not over them."""
+        path = self.copy_path(lab)
+        if not path.exists():
+            raw = json.loads(lab.path.read_text(encoding="utf-8"))
+            raw["id"] = f"{lab.id}-mine"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def _edit_copy(self) -> None:
+        lab = self.current_lab()
+        if lab is None:
+            return
+        path = self.make_copy(lab)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        self.status.setText(f"Your copy: {path} — change it in your editor, save, then press Run my copy")
+        self._set_running(self.running_id)
+
+    def _run_copy(self) -> None:
+        lab = self.current_lab()
+        if lab is not None and self.copy_path(lab).is_file():
+            self.run(lab.id, self.copy_path(lab))
+
+    def run(self, lab_id: str, copy: Path | None = None) -> None:
+        """Start `main.py lesson run ID --json` (or `--file COPY` for the student's copy of the lab) in its
+        own process; progress lines come on stderr."""
+        arguments = [str(MAIN), "lesson", "run", *(["--file", str(copy)] if copy else [lab_id]), "--json"]
+        self.running_copy = copy
         if self.runs_dir is not None:
             arguments += ["--runs-dir", str(self.runs_dir)]
         self.process = QProcess(self)
@@ -381,20 +438,21 @@ class CoursePanel(QWidget):
             self.status.setText(f"Running {self.running_id}: {self._progress_tail}")
 
     def _process_finished(self, code: int, _status) -> None:
-        process, lab_id = self.process, self.running_id
+        process, lab_id, copy = self.process, self.running_id, self.running_copy
         output = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
         process.deleteLater()
         self.process = None
         self._set_running("")
         try:
             result = LabResult.from_dict(json.loads(output))
-            self.status.setText(f"{lab_id} finished in {result.seconds:.0f} s")
+            self.status.setText(f"{'your copy of ' if copy else ''}{lab_id} finished in {result.seconds:.0f} s")
         except (ValueError, KeyError, TypeError):
             result = None
-            self.status.setText(f"{lab_id} ended without a result (exit {code}): {self._progress_tail}")
+            self.status.setText(f"{'your copy of ' if copy else ''}{lab_id} ended without a result (exit {code}): "
+                                f"{self._progress_tail}")
         current = self.current_lab()
-        if current is not None and current.id == lab_id:
-            self.show_result(result or load_result(current, self.runs_dir))
+        if current is not None and current.id == lab_id and (result is not None or copy is None):
+            self.show_result(result or load_result(current, self.runs_dir), copy if result else None)
         self.finished.emit(lab_id)
 
     def _set_running(self, lab_id: str) -> None:
@@ -403,8 +461,10 @@ class CoursePanel(QWidget):
         current = self.current_lab()
         self.run_button.setText("Stop" if busy and current is not None and current.id == lab_id else "Run lab")
         self.run_button.setEnabled(not busy or (current is not None and current.id == lab_id))
+        self.copy_button.setEnabled(current is not None)
+        self.run_copy_button.setEnabled(not busy and current is not None and self.copy_path(current).is_file())
         if busy:
-            self.status.setText(f"Running {lab_id}…")
+            self.status.setText(f"Running {'your copy of ' if self.running_copy else ''}{lab_id}…")
         self._refresh_marks()
 
 

@@ -6,6 +6,9 @@
     experiments.py  the experiment kinds (training runs that differ in one setting, tokenizers,
                     attention cost, model facts) that turn a lab into evidence: named numbers, a
                     table, curves or a heatmap
+    lab_tuning.py   Part 3: runs fine-tuned by a method (full, LoRA, adapters, prefix, prompt, head
+                    only), the share of weights that trained, evaluation with a confidence interval
+                    and the leaderboard's ranks
     runner.py       runs a lab headless into a folder, evaluates its check, saves result.json
 
 The window's Course panel and `main.py lesson` both go through runner.py, so a lab checked in the

@@ -44,12 +44,17 @@ def _value(values: dict[str, float], name, where: str) -> float:
 
 def _less(spec: dict, values: dict, where: str) -> tuple[bool, str, float]:
     a, b, margin = _value(values, spec["a"], where), _value(values, spec["b"], where), float(spec.get("margin", 0))
-    return a < b - margin, f"{spec['a']} {a:.4g} < {spec['b']} {b:.4g} − {margin:g}", (b - margin) - a
+    return a < b - margin, f"{spec['a']} {a:.4g} < {spec['b']} {b:.4g} {_offset(-margin)}", (b - margin) - a
 
 
 def _greater(spec: dict, values: dict, where: str) -> tuple[bool, str, float]:
     a, b, margin = _value(values, spec["a"], where), _value(values, spec["b"], where), float(spec.get("margin", 0))
-    return a > b + margin, f"{spec['a']} {a:.4g} > {spec['b']} {b:.4g} + {margin:g}", a - (b + margin)
+    return a > b + margin, f"{spec['a']} {a:.4g} > {spec['b']} {b:.4g} {_offset(margin)}", a - (b + margin)
+
+
+def _offset(amount: float) -> str:
+    """"+ 0.5" or "− 0.05": a negative margin (within 0.5 of b) reads as what it is."""
+    return f"+ {amount:g}" if amount >= 0 else f"− {-amount:g}"
 
 
 def _ratio_at_least(spec: dict, values: dict, where: str) -> tuple[bool, str, float]:

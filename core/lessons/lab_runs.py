@@ -13,7 +13,8 @@ Each run is an ordinary run folder in the lab's folder (the window's run list an
 --resume` read it like any other), trained by the same Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
 NAME.finished (1 when it trained to the end, 0 when the guard stopped it) and NAME.step (the last
-step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune).
+step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune),
+and be fine-tuned by a method, "tuning": {"method": "lora", "rank": 4} (core/lessons/lab_tuning.py).
 """
 
 import shutil
@@ -24,6 +25,8 @@ import torch
 
 from workbench.core.diversity import distinct_n, repetition_rate
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
+from workbench.core.lessons.lab_tuning import (apply_method, evaluate_run, leaderboard_rank, task_loss, trainable,
+                                               validate_tuning)
 
 CURVES = {"val_loss": "validation loss", "loss": "training loss", "val_accuracy": "validation accuracy"}
 
@@ -38,6 +41,8 @@ def validate_runs(spec: dict, where: str) -> None:
             raise ExperimentError(f"{where}: each run has a 'name' and a 'project' (relative to assets/)")
         if run["name"] in names:
             raise ExperimentError(f"{where}: two runs are named {run['name']!r}")
+        if "tuning" in run:  # Part 3: how the run is fine-tuned (core/lessons/lab_tuning.py)
+            validate_tuning(run["tuning"], f"{where}: run {run['name']!r}")
         if run.get("init_from") and run["init_from"] not in names:
             raise ExperimentError(f"{where}: run {run['name']!r} starts from {run['init_from']!r}, which is not an "
                                   "earlier run of the lab")
@@ -74,6 +79,8 @@ def _train(run: dict, folder: Path, done: dict[str, str], progress: Progress) ->
 
     name = run["name"]
     project = load_project(run["project"], run.get("graph"), f"run {name!r}")
+    if "tuning" in run:
+        apply_method(project.graph, run["tuning"])
     overrides = dict(run.get("train", {}))
     if run.get("init_from"):
         overrides["init_from"] = done[run["init_from"]]
@@ -237,3 +244,5 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 
 
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
+MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank,  # Part 3
+             "task_loss": task_loss}

@@ -64,13 +64,14 @@ class SinusoidalPositions(nn.Module):
 
     cache = None  # as LearnedPositions.cache
 
-    def __init__(self, context_length: int, width: int, base: float = 10000.0):
+    def __init__(self, context_length: int, width: int, base: float = 10000.0, scale: float = 1.0):
         super().__init__()
         position = torch.arange(context_length).unsqueeze(1)  # (T, 1)
         frequency = torch.exp(torch.arange(0, width, 2) * (-math.log(base) / width))  # (D/2,)
         table = torch.zeros(context_length, width)
         table[:, 0::2] = torch.sin(position * frequency)
         table[:, 1::2] = torch.cos(position * frequency[: width // 2])
+        table *= scale  # the block's amplitude: 1 as in the paper, or 1/√D beside unscaled token embeddings
         # Not persistent: the table is a function of the shape, so checkpoints need not carry it.
         self.register_buffer("table", table, persistent=False)
 

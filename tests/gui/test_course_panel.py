@@ -112,3 +112,25 @@ def test_lab_evidence_saves_as_a_figure_for_a_report(panel, tmp_path):
     assert len(rows) == 1 + 6 and rows[1].startswith("full,64")
     panel.heatmap.set_weights(np.eye(3, dtype=np.float32), list("abc"), list("abc"))
     assert save_figure(panel._heatmap_figure(), tmp_path / "map.svg").stat().st_size > 0
+
+
+def test_edit_a_copy_makes_it_once_and_run_my_copy_runs_it(panel, qtbot, runs_in_tmp, monkeypatch):
+    """The student's copy lives in the runs folder (never the install), keeps their edits when asked again,
+    and runs with `--file`: its verdict is marked as the copy's."""
+    opened = []
+    monkeypatch.setattr("workbench.gui.course_panel.QDesktopServices.openUrl", lambda url: opened.append(url))
+    assert panel.select("w8-kv-cache") and not panel.run_copy_button.isEnabled()
+    qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+    copy = runs_in_tmp / "course" / "my-labs" / "w08-kv-cache.json"
+    assert copy.is_file() and opened[0].toLocalFile() == str(copy) and panel.run_copy_button.isEnabled()
+    lab = json.loads(copy.read_text())
+    assert lab["id"] == "w8-kv-cache-mine"
+    lab["experiment"]["models"][2]["graph"]["layers/attn.kv_heads"] = 4  # the student's edit: MQA made MHA
+    copy.write_text(json.dumps(lab))
+    qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+    assert json.loads(copy.read_text()) == lab  # asked again, the copy is opened, not overwritten
+    with qtbot.waitSignal(panel.finished, timeout=LAB_TIMEOUT_MS):
+        qtbot.mouseClick(panel.run_copy_button, Qt.MouseButton.LeftButton)
+    assert "Your copy" in panel.verdict.text() and "does not hold" in panel.verdict.text(), panel.status.text()
+    assert (runs_in_tmp / "course" / "w8-kv-cache-mine" / "result.json").is_file()
+    assert not (runs_in_tmp / "course" / "w8-kv-cache" / "result.json").exists()  # the lab's own result untouched
