@@ -32,7 +32,7 @@ from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
 MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
-MAX_COLUMN_WIDTH = 220  # pixels: a long cell (the settings a run differs in, a model's changes vs GPT-2) elides; its tooltip has it whole
+MAX_COLUMN_WIDTH = 220  # pixels: a long cell (a run's differing settings, a model's changes) elides to its tooltip
 PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
 
 
