@@ -148,14 +148,16 @@ class MemoryView(QWidget):
         self.plan: MemoryPlan | None = None
         self._degrees: dict[str, int] = {}  # tensor_parallel / pipeline_parallel as the settings last had them
         self._pending: tuple[Project, int] | None = None
+        self._pending_since_plan = False  # settings changed since the last plan (planned when next shown)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DELAY_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._refresh_if_shown)
 
     def show_for(self, project: Project, processes: int) -> None:
         """Plan again shortly for this project's graph and settings on `processes` processes."""
         self._pending = (project, processes)
+        self._pending_since_plan = True
         self._follow_degrees(project.train)
         self._timer.start()
 
@@ -168,8 +170,19 @@ class MemoryView(QWidget):
                 self._degrees[name] = value
                 box.setValue(value)
 
+    def _refresh_if_shown(self) -> None:
+        """A hidden tab plans when it is next shown: a settings edit elsewhere costs it nothing."""
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending is not None and self._pending_since_plan:
+            self.refresh()
+
     def refresh(self) -> None:
-        """Plan now (the timer calls this; tests may too)."""
+        """Plan now (the timer calls this when the tab shows; tests may too)."""
+        self._pending_since_plan = False
         self._timer.stop()
         if self._pending is None:
             return

@@ -2,7 +2,7 @@
 follows the Settings form and the process count."""
 
 from workbench.core.project import load_project
-from workbench.gui.memory_view import MemoryView, planner_for
+from workbench.gui.memory_view import DELAY_MS, MemoryView, planner_for
 from workbench.gui.training_panel import TrainingPanel
 from tests.conftest import shrink_project
 
@@ -11,6 +11,8 @@ def test_the_bar_shows_every_component_and_follows_the_settings(qtbot, tiny_proj
     panel = TrainingPanel(tiny_project)
     qtbot.addWidget(panel)
     view = panel.memory_view
+    panel.show()
+    panel.tabs.setCurrentWidget(view)  # a hidden Memory tab plans when it is next shown
     qtbot.waitUntil(lambda: view.plan is not None, timeout=20_000)
     before = view.plan
     assert [name for name, _ in view.bar.parts] == ["weights", "gradients", "optimizer", "activations"]
@@ -43,3 +45,17 @@ def test_moving_a_card_does_not_plan_again_but_an_edit_does(tiny_project):
     assert planner_for(graph) is first
     graph.set_param(tokens.id, "context_length", tokens.get_param("context_length") // 2)
     assert planner_for(graph) is not first
+
+
+def test_a_hidden_memory_tab_plans_only_when_shown(qtbot, tiny_project):
+    """Planning the largest batch traces the model on fake tensors: an edit in another tab must not pay
+    for a view nobody is looking at (it held the GUI thread seconds on a loaded machine)."""
+    panel = TrainingPanel(tiny_project)
+    qtbot.addWidget(panel)
+    panel.show()
+    view = panel.memory_view
+    assert panel.tabs.currentWidget() is not view
+    qtbot.wait(2 * DELAY_MS)
+    assert view.plan is None
+    panel.tabs.setCurrentWidget(view)
+    assert view.plan is not None and view.plan.batch_size == tiny_project.train.batch_size

@@ -18,6 +18,8 @@ def test_each_process_says_what_it_holds_and_follows_the_boxes(qtbot, tiny_proje
     panel = TrainingPanel(tiny_project)
     qtbot.addWidget(panel)
     view = panel.memory_view
+    panel.show()
+    panel.tabs.setCurrentWidget(view)  # a hidden Memory tab plans when it is next shown
     qtbot.waitUntil(lambda: view.mesh is not None, timeout=20_000)
     assert len(view.mesh_view.boxes) == 1
     assert view.mesh_view.box_lines(view.mesh_view.boxes[0])[:3] == ["rank 0", "all layers", "whole linears"]
