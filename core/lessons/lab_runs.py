@@ -24,6 +24,7 @@ import torch
 
 from workbench.core.diversity import distinct_n, repetition_rate
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
+from workbench.core.lessons.sequence_measures import SEQUENCE_MEASURES
 
 CURVES = {"val_loss": "validation loss", "loss": "training loss", "val_accuracy": "validation accuracy"}
 
@@ -236,3 +237,4 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 
 
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
+MEASURES.update(SEQUENCE_MEASURES)  # core/lessons/sequence_measures.py: weeks 2 and 6
