@@ -12,8 +12,9 @@
 Each run is an ordinary run folder in the lab's folder (the window's run list and `main.py train
 --resume` read it like any other), trained by the same Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
-NAME.finished (1 when it trained to the end, 0 when the guard stopped it) and NAME.step (the last
-step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune).
+NAME.finished (1 when it trained to the end, 0 when the guard stopped it), NAME.step (the last
+step trained), and NAME.val_loss@STEP (and NAME.val_accuracy@STEP for a classifier) at every
+validation. A run may start from an earlier run's weights (init_from: pre-train, then fine-tune).
 """
 
 import shutil
@@ -118,6 +119,8 @@ def _summarize(run: dict, path: Path, status: str, seconds: float, curve: str, d
         values["best_val_loss"] = min(r["val_loss"] for r in validated)
     if validated and "val_accuracy" in validated[-1]:
         values["val_accuracy"] = validated[-1]["val_accuracy"]
+    for row in validated:  # the curve at each validation: a check can compare runs early ("learns sooner")
+        values.update({f"{key}@{row['step']}": row[key] for key in ("val_loss", "val_accuracy") if key in row})
     evidence.values.update({f"{name}.{key}": float(value) for key, value in values.items()})
     evidence.curves[name] = [[r["step"], r[curve]] for r in rows if curve in r]
     settings = {**run.get("graph", {}), **run.get("train", {})}
