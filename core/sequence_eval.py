@@ -124,7 +124,10 @@ def prefix_loss(run: str | Path, rows: int = 8, positions: int = 64) -> PrefixLo
     alone = torch.stack([_logits(compiled, kinds, {"tokens": tokens[:, : t + 1]})[:, -1]
                          for t in range(length)], dim=1)  # (B, T, V): position t sees tokens 0..t only
     wanted = targets[:, :length]
-    nll = lambda logits: float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), wanted.reshape(-1)))  # noqa: E731
+
+    def nll(logits: torch.Tensor) -> float:
+        return float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), wanted.reshape(-1)))
+
     return PrefixLoss(wanted.numel(), nll(full), nll(alone))
 
 
