@@ -12,8 +12,9 @@
 Each run is an ordinary run folder in the lab's folder (the window's run list and `main.py train
 --resume` read it like any other), trained by the same Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
-NAME.finished (1 when it trained to the end, 0 when the guard stopped it) and NAME.step (the last
-step trained). A run may start from an earlier run's weights (init_from: pre-train, then fine-tune),
+NAME.finished (1 when it trained to the end, 0 when the guard stopped it), NAME.step (the last
+step trained), and NAME.val_loss@STEP (and NAME.val_accuracy@STEP for a classifier) at every
+validation. A run may start from an earlier run's weights (init_from: pre-train, then fine-tune),
 and be fine-tuned by a method, "tuning": {"method": "lora", "rank": 4} (core/lessons/lab_tuning.py).
 """
 
@@ -27,6 +28,7 @@ from workbench.core.diversity import distinct_n, repetition_rate
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
 from workbench.core.lessons.lab_tuning import (apply_method, evaluate_run, leaderboard_rank, task_loss, trainable,
                                                validate_tuning)
+from workbench.core.lessons.sequence_measures import SEQUENCE_MEASURES
 
 CURVES = {"val_loss": "validation loss", "loss": "training loss", "val_accuracy": "validation accuracy"}
 
@@ -124,6 +126,8 @@ def _summarize(run: dict, path: Path, status: str, seconds: float, curve: str, d
         values["best_val_loss"] = min(r["val_loss"] for r in validated)
     if validated and "val_accuracy" in validated[-1]:
         values["val_accuracy"] = validated[-1]["val_accuracy"]
+    for row in validated:  # the curve at each validation: a check can compare runs early ("learns sooner")
+        values.update({f"{key}@{row['step']}": row[key] for key in ("val_loss", "val_accuracy") if key in row})
     evidence.values.update({f"{name}.{key}": float(value) for key, value in values.items()})
     evidence.curves[name] = [[r["step"], r[curve]] for r in rows if curve in r]
     settings = {**run.get("graph", {}), **run.get("train", {})}
@@ -246,3 +250,4 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
 MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank,  # Part 3
              "task_loss": task_loss}
+MEASURES.update(SEQUENCE_MEASURES)  # core/lessons/sequence_measures.py: weeks 2 and 6
