@@ -94,6 +94,9 @@ def _train(run: dict, folder: Path, done: dict[str, str], progress: Progress) ->
     started = time.perf_counter()
     trainer = start_run(project, path, ["lesson", "run", folder.name])
     status = trainer.train(lambda r: progress(f"{name}: step {r.step}/{r.steps}, loss {r.loss:.3f}"))
+    if status == "stopped":  # Ctrl+C, SIGTERM or a STOP file: the person wants the lab to end, not the next run
+        raise ExperimentError(f"run {name!r} was stopped at step {trainer.step}; the lab ends here (its runs so "
+                              "far stay in their folders; run the lab again to start over)")
     return path, status, time.perf_counter() - started
 
 

@@ -115,3 +115,24 @@ def test_a_changed_lab_that_loses_its_effect_exits_1(tmp_path):
     path.write_text(json.dumps(lab))
     done = cli("lesson", "run", "--file", path, "--check", "--runs-dir", tmp_path)
     assert done.returncode == 1 and "DOES NOT HOLD" in done.stdout and "margin -3" in done.stdout
+
+
+def test_stopping_a_run_ends_the_lab_instead_of_starting_the_next(tmp_path):
+    """Ctrl+C (or SIGTERM, or a STOP file) stops the run training; the lab used to go on to its next run."""
+    from workbench.core.lessons.experiments import ExperimentError
+    from workbench.core.lessons.lab_runs import train_runs
+
+    train = {"steps": 50, "batch_size": 2, "warmup_steps": 0, "log_every": 1, "eval_every": 50, "eval_batches": 1,
+             "sample_every": 0, "checkpoint_every": 50}
+    spec = {"kind": "runs", "runs": [{"name": "first", "project": "presets/gpt-tiny.json", "train": train,
+                                      "graph": {"layers.repeat": 1}},
+                                     {"name": "second", "project": "presets/gpt-tiny.json", "train": train,
+                                      "graph": {"layers.repeat": 1}}]}
+
+    def stop_the_first(line: str) -> None:
+        if line.startswith("first: step 2/"):
+            (tmp_path / "first" / "STOP").touch()
+
+    with pytest.raises(ExperimentError, match=r"run 'first' was stopped at step \d+; the lab ends here"):
+        train_runs(spec, tmp_path, stop_the_first)
+    assert (tmp_path / "first" / "run.json").exists() and not (tmp_path / "second").exists()
