@@ -16,7 +16,6 @@ dirty.heldout_loss and clean.heldout_loss. The pipeline's report gives the share
 training tokens the cleaning removed (clean.removed_share).
 """
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -24,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from workbench.core.data.pipeline import CLEANING_STEPS
+
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
 from workbench.core.lessons.lab import ASSETS
 
-OFF = {"length", "quality", "repetition", "exact_dedup", "near_dedup", "c4", "refinedweb_lines", "line_dedup"}
 
 
 def clean_data(settings: dict, folder: Path, progress: Progress) -> Evidence:
@@ -46,8 +46,8 @@ def clean_data(settings: dict, folder: Path, progress: Progress) -> Evidence:
     evidence = Evidence(columns=["run", "pipeline", "pages kept", "training tokens", "status", "steps",
                                  "val loss (own split)", "held-out loss (clean text)", "wall s"])
     held_out = (corpus / "heldout.txt").read_text(encoding="utf-8")
-    pipelines = {"dirty": {step: {"enabled": False} for step in OFF},
-                 "clean": {**{step: {"enabled": False} for step in OFF}, **settings["clean"]}}
+    pipelines = {"dirty": {step: {"enabled": False} for step in CLEANING_STEPS},
+                 "clean": {**{step: {"enabled": False} for step in CLEANING_STEPS}, **settings["clean"]}}
     for name, pipeline in pipelines.items():
         project = _project(settings, folder, name, corpus / "web.jsonl", pipeline)
         progress(f"{name}: running the data pipeline")
@@ -65,7 +65,8 @@ def clean_data(settings: dict, folder: Path, progress: Progress) -> Evidence:
                                 f"{name}.training_tokens": float(tokens), f"{name}.pages": float(kept),
                                 **{f"{name}.{k}": v for k, v in values.items()}})
         evidence.curves[name] = _curve(path)
-        evidence.rows.append([name, ", ".join(s for s, o in pipeline.items() if o.get("enabled")) or "none",
+        steps = [step for step in CLEANING_STEPS if pipeline.get(step, {}).get("enabled")]  # in pipeline order
+        evidence.rows.append([name, ", ".join(steps) or "none",
                               kept, f"{tokens:,}", status, int(values.get("step", 0)),
                               f"{values.get('val_loss', float('nan')):.3f}", f"{loss:.3f}", round(seconds, 1)])
     evidence.values["clean.removed_share"] = 1 - evidence.values["clean.training_tokens"] / evidence.values[
@@ -73,7 +74,8 @@ def clean_data(settings: dict, folder: Path, progress: Progress) -> Evidence:
     evidence.notes.append(f"the crawl: {made.pages} pages, {made.copies} of them copies of earlier ones, "
                           f"{made.junk_lines:,} boilerplate lines ({100 * made.junk_chars / made.chars:.1f} % of its "
                           f"characters; the copies' play text {100 * made.copy_chars / made.chars:.1f} %); the "
-                          f"cleaning removed {100 * evidence.values['clean.removed_share']:.1f} % of the training tokens")
+                          f"cleaning removed {100 * evidence.values['clean.removed_share']:.1f} % of the training "
+                          "tokens")
     evidence.notes.append("validation loss on each run's own split is not comparable (the dirty split holds "
                           "boilerplate, which is easy to predict); the held-out loss is on the same clean text")
     return evidence

@@ -8,7 +8,7 @@ Evidence, for the check: W{width}.T{tokens}.val_loss per run; smallest.val_loss 
 (the smallest and largest width at the largest budget); falls_with_size, the share of neighbouring
 widths (at each budget) where the wider model ends lower; the fit's alpha, beta, E and rmse
 (L = E + A/N^α + B/D^β, Hoffmann et al. 2022, approach 3); and with two budgets or more
-optimal.params and optimal.tokens, the compute-optimal split of ten times the largest run's compute.
+optimal.params (0 when there is none) and optimal.tokens, the compute-optimal split of ten times the largest run's compute.
 The curves are loss against non-embedding parameters, one per budget, on log-log axes.
 """
 
@@ -70,6 +70,7 @@ def sweep_evidence(result: dict, widths: list[int], budgets: list[int]) -> Evide
                               + (f" + {fit['B']:.3g} / D^{fit['beta']:.2f}" if fit["B"] else "")
                               + f" (rmse {fit['rmse']:.4f} nats)")
     optimal = result.get("compute_optimal")
+    evidence.values["optimal.params"] = 0.0  # stays 0 when the fit gives no split (one budget, or no data term)
     if optimal:
         evidence.values.update({"optimal.params": optimal["params"], "optimal.tokens": optimal["tokens"],
                                 "optimal.tokens_per_param": optimal["tokens"] / optimal["params"]})
