@@ -10,7 +10,8 @@ Per variant (training settings over the project's and `train`):
 - memory, measured: core/training/memory_measure.py runs one real training step and counts the bytes
   PyTorch holds (weights, gradients, optimizer state, what autograd saved for backward) as
   NAME.weights, NAME.gradients, NAME.optimizer, NAME.activations;
-- memory, planned for an accelerator: the planner's device bytes NAME.device and CPU bytes NAME.host
+- memory, planned for an accelerator: the planner's device bytes NAME.device (of which optimizer state
+  NAME.device_optimizer) and CPU bytes NAME.host
   (core/training/memory_plan.py), because on a CPU-only machine offloading moves nothing off a device:
   the optimizer state is in the same RAM either way, and only the plan shows where it would go;
 - speed: NAME.tokens_per_s, from a short real run (the Trainer, as `main.py train` runs it), the
@@ -51,7 +52,8 @@ def training_cost(settings: dict, folder: Path, progress: Progress) -> Evidence:
         speeds = _tokens_per_second(base, config, steps, folder / f"speed-{name}", name, evidence)
         speed = statistics.mean(speeds[1:])
         values = {key: getattr(measured, key) for key in MEMORY}
-        values.update({"device": plan.training, "host": plan.host, "tokens_per_s": speed})
+        values.update({"device": plan.training, "device_optimizer": plan.optimizer, "host": plan.host,
+                       "tokens_per_s": speed})
         evidence.values.update({f"{name}.{key}": float(value) for key, value in values.items()})
         evidence.rows.append([name, ", ".join(f"{k}={v}" for k, v in overrides.items()) or "—",
                               *(_mib(values[key]) for key in (*MEMORY, "device", "host")), f"{speed:,.0f}"])

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from workbench.core.diversity import distinct_n, repetition_rate
-from workbench.core.lessons.curve_measures import val_loss_at
+from workbench.core.lessons.curve_measures import optimizer_bytes, val_loss_at
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
 
 CURVES = {"val_loss": "validation loss", "loss": "training loss", "val_accuracy": "validation accuracy"}
@@ -238,3 +238,4 @@ def _smooth(values: list[float], width: int = 8) -> list[float]:
 
 MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, "loss_by_position": loss_by_position}
 MEASURES["val_loss_at"] = val_loss_at  # core/lessons/curve_measures.py: the loss at a step of the curve
+MEASURES["optimizer_bytes"] = optimizer_bytes  # core/lessons/curve_measures.py: optimizer state in the checkpoint

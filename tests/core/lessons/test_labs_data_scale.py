@@ -10,14 +10,17 @@ import sys
 import pytest
 
 from tests.conftest import REPO
+from workbench.core.compiler import compile_graph
 from workbench.core.data.dirty_corpus import BANNERS, FOOTERS, HEADERS, INLINE, make_dirty_corpus, pages_of
 from workbench.core.data.pipeline import DataPipeline
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
 from workbench.core.lessons.checks import evaluate_check
-from workbench.core.lessons.curve_measures import val_loss_at
+from workbench.core.lessons.curve_measures import optimizer_bytes, val_loss_at
 from workbench.core.lessons.experiments import Evidence, ExperimentError, run_experiment
 from workbench.core.lessons.lab import find_lab
 from workbench.core.lessons.sweep_lab import sweep_evidence
+from workbench.core.project import Project
+from workbench.core.training.runs import RunFolder
 
 SOURCE = REPO / "assets/corpus/shakespeare.txt"
 JUNK = HEADERS + BANNERS + INLINE + FOOTERS
@@ -26,14 +29,14 @@ JUNK = HEADERS + BANNERS + INLINE + FOOTERS
 FABRICATED = {
     "w7-clean-data": ({"clean.heldout_loss": 2.30, "dirty.heldout_loss": 2.45, "clean.removed_share": 0.33},
                       {"clean.heldout_loss": 2.46}),
-    "w10-lion": ({"adamw 1e-2.val_loss": 2.20, "lion 1e-2.val_loss": 2.50, "lion 1e-3.val_loss": 2.22},
-                 {"lion 1e-2.val_loss": 2.21}),
+    "w10-lion": ({"adamw.val_loss": 2.50, "lion.val_loss": 2.52, "adamw.optimizer_bytes": 6.4e6,
+                  "lion.optimizer_bytes": 3.2e6}, {"lion.val_loss": 2.6}),
     "w10-schedules": ({"constant.val_loss": 2.40, "cosine.val_loss": 2.25, "wsd.val_loss": 2.24,
-                       "wsd.val_loss_at_120": 2.42}, {"wsd.val_loss_at_120": 2.245}),
+                       "wsd.val_loss_at_80": 2.42}, {"wsd.val_loss_at_80": 2.245}),
     "w10-scaling-sweep": ({"falls_with_size": 1.0, "smallest.val_loss": 2.6, "largest.val_loss": 2.2, "alpha": 0.4,
                            "rmse": 0.01, "optimal.params": 4e5}, {"falls_with_size": 0.75}),
     "w11-precision-memory": ({"fp32.activations": 7e7, "checkpointing.activations": 1.9e7, "bf16.activations": 4.2e7,
-                              "fp32.device": 8.3e7, "offload.device": 5.8e7, "offload.host": 2.5e7, "fp32.host": 0},
+                              "offload.device_optimizer": 0, "offload.host": 9.8e6, "fp32.host": 0},
                              {"checkpointing.activations": 6e7}),
     "w11-ddp-fsdp": ({"ddp.share": 1.0, "fsdp.share": 0.5001}, {"fsdp.share": 1.0}),
 }
@@ -109,6 +112,15 @@ def test_val_loss_at_reads_the_curve_at_a_step(trained_run):
         val_loss_at({"run": "r", "step": 5}, trained_run, evidence)
 
 
+def test_optimizer_bytes_weighs_the_saved_state(trained_run):
+    """AdamW keeps two fp32 moments per trainable weight (plus a step counter per tensor)."""
+    evidence = Evidence()
+    optimizer_bytes({"run": "r"}, trained_run, evidence)
+    project = Project.from_dict(RunFolder.open(trained_run).info["project"])
+    weights = sum(p.numel() for p in compile_graph(project.graph).training_module.parameters())
+    assert 8 * weights <= evidence.values["r.optimizer_bytes"] <= 8 * weights + 4 * 100
+
+
 def test_sweep_evidence_on_a_fabricated_sweep():
     points = [{"width": w, "params": p, "tokens": t, "steps": t // 100, "val_loss": loss, "run": f"w{w}t{t}"}
               for w, p, t, loss in [(32, 1e4, 1000, 2.9), (64, 4e4, 1000, 2.6), (32, 1e4, 2000, 2.7),
@@ -139,6 +151,7 @@ def test_the_training_cost_experiment_measures_each_variant(tiny_project, tmp_pa
     assert values["checkpointing.activations"] < values["fp32.activations"]
     assert values["offload.activations"] == values["fp32.activations"]  # a variant's settings do not leak on
     assert values["offload.host"] > 0 == values["fp32.host"] and values["offload.device"] < values["fp32.device"]
+    assert values["offload.device_optimizer"] == 0 < values["fp32.device_optimizer"]
     assert all(values[f"{name}.tokens_per_s"] > 0 for name in ("fp32", "checkpointing", "offload"))
     with pytest.raises(ExperimentError, match="'steps' must be at least 4"):
         run_experiment({"kind": "training_cost", "project": str(tiny_project.path), "steps": 2, "variants": {}},
