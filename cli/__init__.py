@@ -24,7 +24,7 @@ class Command:
 
 # The order is the order of `main.py --help`.
 MODULES = ("open", "train", "info", "memory", "import_hf", "export", "sweep", "tokenizer", "data",
-           "generate", "evaluate", "length", "runs", "lesson")
+           "generate", "evaluate", "length", "runs", "lesson", "dirty_corpus")
 
 
 def commands() -> dict[str, Command]:

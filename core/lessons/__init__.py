@@ -10,6 +10,10 @@
                     only), the share of weights that trained, evaluation with a confidence interval
                     and the leaderboard's ranks
     runner.py       runs a lab headless into a folder, evaluates its check, saves result.json
+    clean_data_lab.py, sweep_lab.py, cost_lab.py, distributed_lab.py, curve_measures.py
+                    the experiment kinds (and a measure) of weeks 7, 10 and 11: a dirty crawl against
+                    the cleaned one, a scaling sweep and its law, precision/checkpointing/offload
+                    memory and speed, DDP against FSDP under torchrun
 
 The window's Course panel and `main.py lesson` both go through runner.py, so a lab checked in the
 terminal shows the same numbers and verdict in the window.

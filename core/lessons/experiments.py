@@ -210,12 +210,25 @@ def _runs(settings: dict, folder: Path, progress: Progress) -> Evidence:
     return train_runs(settings, folder, progress)
 
 
+def _lazy(module: str, name: str) -> Callable[[dict, Path, Progress], Evidence]:
+    """An experiment kind whose code lives in its own module of core/lessons/, imported when a lab runs."""
+    def run(settings: dict, folder: Path, progress: Progress) -> Evidence:
+        import importlib
+
+        return getattr(importlib.import_module(f"workbench.core.lessons.{module}"), name)(settings, folder, progress)
+    return run
+
+
 EXPERIMENTS: dict[str, tuple[tuple[str, ...], Callable[[dict, Path, Progress], Evidence]]] = {
     # kind -> (the settings it needs, the function)
     "runs": (("runs",), _runs),
     "tokenizers": (("project", "kinds", "vocab_size", "unseen"), tokenizers),
     "attention_cost": (("lengths", "width", "heads", "variants"), attention_cost),
     "model_facts": (("models",), model_facts),
+    "sweep": (("project", "widths", "token_budgets"), _lazy("sweep_lab", "sweep")),
+    "training_cost": (("project", "variants"), _lazy("cost_lab", "training_cost")),
+    "distributed_memory": (("project", "strategies"), _lazy("distributed_lab", "distributed_memory")),
+    "clean_data": (("project", "clean", "train"), _lazy("clean_data_lab", "clean_data")),
 }
 
 

@@ -35,6 +35,7 @@ from workbench.core.training.distributed import (any_across, full_state_dict, jo
                                        optimizer_state, weight_checksums, wrap_model)
 from workbench.core.training.memory import peak_memory_mb, recompute_layers
 from workbench.core.training.mesh import MeshError, MeshModel, load_sharded, plan_layout, save_sharded
+from workbench.core.training.rank_memory import gather_held, held_bytes
 from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from workbench.core.training.optim import make_optimizer
 from workbench.core.training.schedule import learning_rate
@@ -175,6 +176,7 @@ class Trainer:
         self._stop_signalled = False
         self._detector = SpikeDetector(config.spike_factor)
         self._skipped = 0  # steps skipped so far (skip mode), resumed runs included
+        self._held: dict | None = None  # this rank's measured bytes, under torchrun (rank_memory.py)
         # The step whose update made the current weights (0: as initialised or resumed); a problem at a
         # later step indicts these weights, and so every checkpoint taken since then.
         self._weights_step = 0
@@ -295,6 +297,7 @@ class Trainer:
                 run.info["rank_checksums"] = self.mesh_model.checksums()
             elif self.cluster.active:
                 run.info["rank_checksums"] = weight_checksums(self.model, self.cluster, config.distributed)
+                run.info["rank_memory"] = gather_held(self._held, self.cluster)
             run.set_status("finished", step=self.step)
             run.log(f"finished {self.step} steps in {time.perf_counter() - started:.1f} s")
             return "finished"
@@ -336,6 +339,8 @@ class Trainer:
             self.scaler.update()
             if math.isfinite(grad_norm):
                 self._weights_step = index + 1
+        if self.cluster.active and self._held is None and not problem:  # weights, gradients, state all alive
+            self._held = held_bytes(self.model, self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)  # a problem step's gradients are dropped, never applied
         return total, lr, grad_norm, problem
 

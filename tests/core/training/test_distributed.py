@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from workbench.core.compiler import compile_graph
 from workbench.core.training.runs import RunFolder
 from tests.conftest import REPO
 
@@ -28,6 +29,12 @@ def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
     assert pair.status == "finished"
     checksums = pair.info["rank_checksums"]
     assert len(checksums) == 2 and checksums[0] == checksums[1]
+    held = pair.info["rank_memory"]  # each rank's measured bytes (core/training/rank_memory.py)
+    assert [rank["rank"] for rank in held] == [0, 1] and all(rank["weights"] > 0 for rank in held)
+    lone = 4 * sum(p.numel() for p in compile_graph(tiny_project.graph).training_module.parameters())
+    share = 1.0 if strategy == "ddp" else 0.5  # replicas hold everything; FSDP2 shards (padding aside) halve it
+    assert all(rank["weights"] == pytest.approx(share * lone, rel=0.02) for rank in held)
+    assert all(rank["gradients"] == rank["weights"] and rank["optimizer"] >= 1.9 * rank["weights"] for rank in held)
     ours = [row["loss"] for row in pair.metrics()]
     theirs = [row["loss"] for row in single.metrics()]
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-5)

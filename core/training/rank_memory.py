@@ -1,0 +1,53 @@
+"""What each process of a distributed run really holds: the bytes of its own weights, gradients and
+optimizer state, measured on the tensors themselves (issue #18, week 11).
+
+DDP keeps a full replica on every rank; FSDP2 (ZeRO-3, Rajbhandari et al. 2020) shards weights,
+gradients and optimizer state, so each of N ranks holds about 1/N of each (plus what cannot be split
+evenly: padding of odd-sized tensors, Adam's step counters). The planner (memory_plan.py) predicts
+this; the trainer measures it once per rank on the first healthy step, just before the gradients are
+dropped, when all three are alive, and saves the list in run.json as "rank_memory":
+
+    [{"rank": 0, "weights": 412160, "gradients": 412160, "optimizer": 824448}, {"rank": 1, ...}]
+
+An FSDP2 parameter is a DTensor: its local shard (`to_local()`) is what this rank stores.
+"""
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from workbench.core.training.distributed import Cluster
+
+
+def local(tensor: torch.Tensor) -> torch.Tensor:
+    """The part of `tensor` this rank stores: a DTensor's local shard, a plain tensor itself."""
+    to_local = getattr(tensor, "to_local", None)
+    return to_local() if callable(to_local) else tensor
+
+
+def held_bytes(model: nn.Module, optimizer) -> dict[str, int]:
+    """This rank's bytes of weights, gradients (those present now) and optimizer state, each storage once."""
+    parameters = list(model.parameters())
+    state = getattr(getattr(optimizer, "inner", optimizer), "state", {})  # OffloadedOptimizer wraps its inner one
+    tensors = [t for per_weight in state.values() for t in per_weight.values() if isinstance(t, torch.Tensor)]
+    return {"weights": _bytes(local(p) for p in parameters),
+            "gradients": _bytes(local(p.grad) for p in parameters if p.grad is not None),
+            "optimizer": _bytes(local(t) for t in tensors)}
+
+
+def gather_held(held: dict[str, int] | None, cluster: Cluster) -> list[dict]:
+    """Every rank's held_bytes, in rank order (a collective: every rank must call it)."""
+    mine = {"rank": cluster.rank, **(held or {})}
+    if not cluster.active:
+        return [mine]
+    gathered: list = [None] * cluster.world_size
+    dist.all_gather_object(gathered, mine)
+    return gathered
+
+
+def _bytes(tensors) -> int:
+    storages = {}
+    for tensor in tensors:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+    return sum(storages.values())
