@@ -9,8 +9,8 @@ after the cleaning pipeline, for the same number of tokens, both scored on clean
 The crawl is core/data/dirty_corpus.py's (web.jsonl and heldout.txt in the lab folder). Two projects
 are written beside it, dirty.json and clean.json, the lab project's graph and tokenizer reading
 web.jsonl through the data pipeline: the dirty one with every cleaning step off, the clean one with
-the steps `clean` turns on. Each trains as `main.py train` would, so the Data panel, `main.py data`
-and the run list open them like any project. Both runs then score heldout.txt, which neither saw:
+the steps `clean` turns on. Each trains as `main.py train` would, so the Data panel and `main.py data`
+open them like any project. Both runs then score heldout.txt, which neither saw:
 the mean next-token loss over `windows` evenly spaced windows of the model's context, as
 dirty.heldout_loss and clean.heldout_loss. The pipeline's report gives the share of the crawl's
 training tokens the cleaning removed (clean.removed_share).

@@ -9,8 +9,8 @@
                   {"kind": "diversity", "run": "lm", "prompt": "ROMEO:", "length": 200, "n": 2,
                    "strategies": {"greedy": {"strategy": "greedy"}, "top_p": {"strategy": "sample", "top_p": 0.9}}}]}
 
-Each run is an ordinary run folder in the lab's folder (the window's run list and `main.py train
---resume` read it like any other), trained by the same Trainer as `main.py train`. Every run yields
+Each run is an ordinary run folder in the lab's folder (the Course panel's Runs button opens it in
+the window's panels, and `main.py train --resume` reads it like any other), trained by the same Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
 NAME.finished (1 when it trained to the end, 0 when the guard stopped it), NAME.step (the last
 step trained), and NAME.val_loss@STEP (and NAME.val_accuracy@STEP for a classifier) at every

@@ -1,8 +1,10 @@
 """Run a lab headless: its experiment into a folder, its check on the evidence, result.json beside.
 
-The lab's folder is runs/course/LAB_ID (under $WORKBENCH_RUNS_DIR when set), so the runs a lab
-trains appear in the window's run list like any other, and the Course panel reads result.json to
-show a finished lab's evidence and verdict without running it again.
+The lab's folder is runs/course/LAB_ID (under $WORKBENCH_RUNS_DIR when set). The runs a lab trains
+are ordinary run folders there: the Course panel's Runs button shows them on the Training panel's
+plot and in the other panels (the run list itself lists the runs folder's top level and sweeps), and
+the Course panel reads result.json to show a finished lab's evidence and verdict without running it
+again.
 """
 
 import json
