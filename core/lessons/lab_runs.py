@@ -10,7 +10,8 @@
                    "strategies": {"greedy": {"strategy": "greedy"}, "top_p": {"strategy": "sample", "top_p": 0.9}}}]}
 
 Each run is an ordinary run folder in the lab's folder (the Course panel's Runs button opens it in
-the window's panels, and `main.py train --resume` reads it like any other), trained by the same Trainer as `main.py train`. Every run yields
+the window's panels, and `main.py train --resume` reads it like any other), trained by the same
+Trainer as `main.py train`. Every run yields
 NAME.val_loss (the last validation loss), NAME.best_val_loss, NAME.loss (the last training loss),
 NAME.finished (1 when it trained to the end, 0 when the guard stopped it), NAME.step (the last
 step trained), and NAME.val_loss@STEP (and NAME.val_accuracy@STEP for a classifier) at every
@@ -54,7 +55,8 @@ def validate_runs(spec: dict, where: str) -> None:
         raise ExperimentError(f"{where}: 'curve' must be one of {', '.join(CURVES)}")
     for measure in spec.get("measures", []):
         if measure.get("kind") not in MEASURES:
-            raise ExperimentError(f"{where}: unknown measure {measure.get('kind')!r}; choose one of {', '.join(MEASURES)}")
+            raise ExperimentError(f"{where}: unknown measure {measure.get('kind')!r}; choose one of "
+                                  f"{', '.join(MEASURES)}")
         if measure.get("run") not in names:
             raise ExperimentError(f"{where}: measure {measure['kind']!r} reads run {measure.get('run')!r}, which the "
                                   f"lab does not train (it trains: {', '.join(names)})")
