@@ -16,6 +16,7 @@ from workbench.core.graph import Graph
 from workbench.core.training.memory import recompute_layers
 from workbench.core.training.memory_plan import AUTOCAST, SavedBytes, _forward_arguments
 from workbench.core.training.optim import make_optimizer
+from workbench.core.training.rank_memory import storage_bytes
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,8 @@ def measure_step(graph: Graph, config, batch: int, context: int) -> MeasuredMemo
     with SavedBytes(model, config.activation_checkpointing) as saved, autocast:
         _, loss = model(*arguments)
     loss.backward()
-    gradients = _bytes(p.grad for p in model.parameters() if p.grad is not None)
+    gradients = storage_bytes(p.grad for p in model.parameters() if p.grad is not None)
     optimizer.step()
     state = [t for per_weight in optimizer.state.values() for t in per_weight.values() if isinstance(t, torch.Tensor)]
-    return MeasuredMemory(_bytes(model.parameters()), gradients, _bytes(state), saved.result.total)
+    return MeasuredMemory(storage_bytes(model.parameters()), gradients, storage_bytes(state), saved.result.total)
 
-
-def _bytes(tensors) -> int:
-    storages = {}
-    for tensor in tensors:
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-    return sum(storages.values())

@@ -30,9 +30,9 @@ def held_bytes(model: nn.Module, optimizer) -> dict[str, int]:
     parameters = list(model.parameters())
     state = getattr(getattr(optimizer, "inner", optimizer), "state", {})  # OffloadedOptimizer wraps its inner one
     tensors = [t for per_weight in state.values() for t in per_weight.values() if isinstance(t, torch.Tensor)]
-    return {"weights": _bytes(local(p) for p in parameters),
-            "gradients": _bytes(local(p.grad) for p in parameters if p.grad is not None),
-            "optimizer": _bytes(local(t) for t in tensors)}
+    return {"weights": storage_bytes(local(p) for p in parameters),
+            "gradients": storage_bytes(local(p.grad) for p in parameters if p.grad is not None),
+            "optimizer": storage_bytes(local(t) for t in tensors)}
 
 
 def gather_held(held: dict[str, int] | None, cluster: Cluster) -> list[dict]:
@@ -45,7 +45,8 @@ def gather_held(held: dict[str, int] | None, cluster: Cluster) -> list[dict]:
     return gathered
 
 
-def _bytes(tensors) -> int:
+def storage_bytes(tensors) -> int:
+    """Bytes of the storages under `tensors`, each storage once (views and tied weights share one)."""
     storages = {}
     for tensor in tensors:
         storage = tensor.untyped_storage()
