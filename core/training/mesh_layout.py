@@ -196,7 +196,8 @@ def _shard(rank: int, tp: int, facts: GraphFacts) -> Shard:
     if facts.heads:
         _, heads, kv = facts.heads[0]
         head_span = _slice(rank, tp, heads)
-        # Fewer key/value heads than tp ranks: each rank keeps a copy of the one its query heads read.
+        # Fewer key/value heads than tp ranks (listed as a problem: the trainer splits whole kv heads): the
+        # picture shows each rank with the one its query heads read.
         kv_span = _slice(rank, tp, kv) if kv >= tp else (rank * kv // tp, rank * kv // tp)
     hidden = facts.hidden
     return Shard(rank, head_span, kv_span, _slice(rank, tp, hidden) if hidden else None, heads, kv, hidden)
@@ -211,14 +212,22 @@ def mesh_problems(facts: GraphFacts, layout: Layout) -> list[str]:
     """What keeps this mesh from running the graph, each with the setting to change."""
     found = []
     layers = len(facts.layer_names)
+    # The trainer's own rules (core/training/mesh.py plan_layout): a command this accepts must train.
     if layout.pipeline > layers:
         found.append(f"pipeline_parallel {layout.pipeline} is more than the {layers} repeated layer(s): "
                      f"each stage needs at least one; use at most {layers}")
+    elif layers % layout.pipeline:
+        found.append(f"pipeline_parallel {layout.pipeline} does not divide the {layers} repeated layers: the "
+                     f"stages are equal; use a divisor of {layers}")
     if layout.tensor > 1:
         for path, heads, kv in facts.heads:
             if heads % layout.tensor:
                 found.append(f"tensor_parallel {layout.tensor} does not divide the {heads} heads of {path}; "
                              f"use a divisor of {heads}")
+                break
+            if kv % layout.tensor:
+                found.append(f"tensor_parallel {layout.tensor} does not divide the {kv} key/value heads of {path}; "
+                             f"use a divisor of {kv}")
                 break
         if facts.hidden % layout.tensor:
             found.append(f"tensor_parallel {layout.tensor} does not divide the feed-forward's {facts.hidden} "

@@ -7,7 +7,7 @@ import pytest
 from workbench.core.project import Project
 from workbench.core.summary import summarize
 from workbench.core.training.memory_plan import Layout, Planner
-from workbench.core.training.mesh_layout import _split, describe_mesh, graph_facts
+from workbench.core.training.mesh_layout import _split, describe_mesh, graph_facts, mesh_problems
 from tests.conftest import REPO
 
 PRESETS = REPO / "assets" / "presets"
@@ -71,3 +71,22 @@ def test_a_mesh_that_cannot_split_the_model_says_which_setting_to_change(gpt2):
                                 "least one; use at most 4")
     assert mesh.problems[1] == "tensor_parallel 3 does not divide the 4 heads of layers/attn; use a divisor of 4"
     assert mesh.stages[4].layers is None
+
+
+@pytest.mark.parametrize("preset", ["gpt2-tiny", "llama-tiny"])
+def test_the_picture_refuses_exactly_what_the_trainer_refuses(preset):
+    """The cluster dialog copies a command only when the picture finds no problem: the trainer must then
+    accept the same mesh (it used to draw uneven stages and shared key/value heads the trainer refuses)."""
+    from workbench.core.training.mesh import MeshError, plan_layout
+
+    project = Project.load(PRESETS / f"{preset}.json")
+    model, facts = project.compile().module, graph_facts(project.graph)
+    for tp in (1, 2, 3, 4):
+        for pp in (1, 2, 3, 4, 5):
+            config = project.train.replace(tensor_parallel=tp, pipeline_parallel=pp, batch_size=tp * pp * 8)
+            try:
+                plan_layout(config, tp * pp, model)
+                refused = False
+            except MeshError:
+                refused = True
+            assert bool(mesh_problems(facts, Layout(tensor=tp, pipeline=pp))) == refused, (tp, pp)
