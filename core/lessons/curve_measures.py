@@ -1,36 +1,16 @@
-"""Measures that read a finished run's metrics at a chosen step (the `runs` experiment, lab_runs.py).
+"""What a run kept, weighed from the checkpoint it saved (the `runs` experiment, lab_runs.py).
 
-A run's last validation loss says where it ended; some effects live in the middle of the curve. A
-warmup-stable-decay schedule (Hu et al. 2024) gains most of its advantage while its rate decays, so
-the week-10 schedules lab compares the loss where the decay starts with the loss at the end:
-
-    {"kind": "val_loss_at", "run": "wsd", "step": 80}  ->  wsd.val_loss_at_80
-
-The week-10 Lion lab also weighs what each optimizer keeps, from the checkpoint it saved:
+The week-10 Lion lab compares the optimizer state each optimizer keeps (Adam two moments per weight,
+Lion one):
 
     {"kind": "optimizer_bytes", "run": "lion"}  ->  lion.optimizer_bytes
+
+(The validation loss at a step of the curve needs no measure: every run yields RUN.val_loss@STEP.)
 """
 
 from pathlib import Path
 
 from workbench.core.lessons.experiments import Evidence, ExperimentError
-
-
-def val_loss_at(measure: dict, path: Path, evidence: Evidence) -> None:
-    """RUN.val_loss_at_STEP: the validation loss logged at STEP (an eval_every multiple or the last step)."""
-    from workbench.core.training.runs import RunFolder
-
-    name, step = measure["run"], measure.get("step")
-    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
-        raise ExperimentError(f"measure val_loss_at on {name!r}: 'step' must be a whole number above 0, got {step!r}")
-    rows = [row for row in RunFolder.open(path).metrics() if "val_loss" in row]
-    found = next((row["val_loss"] for row in rows if row["step"] == step), None)
-    if found is None:
-        logged = ", ".join(str(row["step"]) for row in rows) or "none"
-        raise ExperimentError(f"measure val_loss_at: run {name!r} logged no validation loss at step {step} (it did at "
-                              f"{logged}); pick one of those steps or make eval_every divide {step}")
-    evidence.values[f"{name}.val_loss_at_{step}"] = float(found)
-    evidence.notes.append(f"{name}: validation loss {found:.3f} at step {step}")
 
 
 def optimizer_bytes(measure: dict, path: Path, evidence: Evidence) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from workbench.core.diversity import distinct_n, repetition_rate
-from workbench.core.lessons.curve_measures import optimizer_bytes, val_loss_at
+from workbench.core.lessons.curve_measures import optimizer_bytes
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
 from workbench.core.lessons.lab_tuning import (apply_method, evaluate_run, leaderboard_rank, task_loss, trainable,
                                                validate_tuning)
@@ -257,5 +257,4 @@ MEASURES = {"attention_on_target": attention_on_target, "diversity": diversity, 
 MEASURES |= {"trainable": trainable, "evaluate": evaluate_run, "leaderboard": leaderboard_rank,  # Part 3
              "task_loss": task_loss}
 MEASURES.update(SEQUENCE_MEASURES)  # core/lessons/sequence_measures.py: weeks 2 and 6
-MEASURES["val_loss_at"] = val_loss_at  # core/lessons/curve_measures.py: the loss at a step of the curve
 MEASURES["optimizer_bytes"] = optimizer_bytes  # core/lessons/curve_measures.py: optimizer state in the checkpoint

@@ -14,8 +14,8 @@ from workbench.core.compiler import compile_graph
 from workbench.core.data.dirty_corpus import BANNERS, FOOTERS, HEADERS, INLINE, make_dirty_corpus, pages_of
 from workbench.core.data.pipeline import DataPipeline
 from workbench.core.data.pipeline_config import DataError, PipelineConfig
-from workbench.core.lessons.checks import evaluate_check
-from workbench.core.lessons.curve_measures import optimizer_bytes, val_loss_at
+from workbench.core.lessons.checks import CheckError, evaluate_check
+from workbench.core.lessons.curve_measures import optimizer_bytes
 from workbench.core.lessons.experiments import Evidence, ExperimentError, run_experiment
 from workbench.core.lessons.lab import find_lab
 from workbench.core.lessons.sweep_lab import sweep_evidence
@@ -32,7 +32,7 @@ FABRICATED = {
     "w10-lion": ({"adamw.val_loss": 2.50, "lion.val_loss": 2.52, "adamw.optimizer_bytes": 6.4e6,
                   "lion.optimizer_bytes": 3.2e6}, {"lion.val_loss": 2.6}),
     "w10-schedules": ({"constant.val_loss": 2.40, "cosine.val_loss": 2.25, "wsd.val_loss": 2.24,
-                       "wsd.val_loss_at_80": 2.42}, {"wsd.val_loss_at_80": 2.245}),
+                       "wsd.val_loss@80": 2.42}, {"wsd.val_loss@80": 2.245}),
     "w10-scaling-sweep": ({"falls_with_size": 1.0, "smallest.val_loss": 2.6, "largest.val_loss": 2.2, "alpha": 0.4,
                            "rmse": 0.01, "optimal.params": 4e5}, {"falls_with_size": 0.75}),
     "w11-precision-memory": ({"fp32.activations": 7e7, "checkpointing.activations": 1.9e7, "bf16.activations": 4.2e7,
@@ -104,12 +104,14 @@ def test_the_dirty_corpus_command_writes_the_crawl(tmp_path):
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "duplicates must be between 0 and 1" in bad.stderr
 
 
-def test_val_loss_at_reads_the_curve_at_a_step(trained_run):
-    evidence = Evidence()
-    val_loss_at({"run": "r", "step": 8}, trained_run, evidence)
-    assert 0 < evidence.values["r.val_loss_at_8"] < 10
-    with pytest.raises(ExperimentError, match=re.escape("no validation loss at step 5 (it did at 4, 8, 12)")):
-        val_loss_at({"run": "r", "step": 5}, trained_run, evidence)
+def test_the_schedules_check_reads_the_curve_at_a_step_every_run_yields():
+    """wsd.val_loss@80 comes with every run (lab_runs.py); a step the run did not validate at is named."""
+    check = find_lab("w10-schedules").check
+    values = {"constant.val_loss": 2.40, "cosine.val_loss": 2.25, "wsd.val_loss": 2.24, "wsd.val_loss@80": 2.42}
+    assert evaluate_check(check, values).passed
+    del values["wsd.val_loss@80"]
+    with pytest.raises(CheckError, match=re.escape("measured no value 'wsd.val_loss@80'")):
+        evaluate_check(check, values)
 
 
 def test_optimizer_bytes_weighs_the_saved_state(trained_run):
