@@ -56,9 +56,10 @@ def ours_in_a_process(rule: str, corpus: Path) -> dict:
     code = ("import json,sys,time;from pathlib import Path;"
             "from workbench.core.data.decisions import decisions;"
             "from workbench.core.data.sample_corpus import DATATROVE_RULES as R;"
-            f"sys.path.insert(0,{str(ORACLE.parent)!r});from datatrove_oracle import peak_rss_mb;"
+            "from workbench.core.training.memory import peak_memory_mb;import torch;"
             "t=time.perf_counter();n=sum(1 for _ in decisions([Path(sys.argv[2])],R[sys.argv[1]]));"
-            "print(json.dumps({'documents':n,'seconds':time.perf_counter()-t,'peak_rss_mb':peak_rss_mb()}))")
+            "print(json.dumps({'documents':n,'seconds':time.perf_counter()-t,"
+            "'peak_rss_mb':peak_memory_mb(torch.device('cpu'))}))")
     done = subprocess.run([sys.executable, "-P", "-c", code, rule, str(corpus)], check=True, capture_output=True,
                           text=True, cwd=CHECKOUT)
     return json.loads(done.stdout)

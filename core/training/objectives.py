@@ -1,11 +1,5 @@
-"""Training objectives: what the model is asked to predict, as the batches it is shown.
-
-    causal_lm        each next token of a block of text (GPT)
-    masked_lm        the originals of 15 % of tokens, most of them hidden behind [MASK] (BERT)
-    denoising        the whole text from a copy whose spans became single [MASK]s (BART)
-    span_corruption  the spans hidden behind sentinel tokens, each after its sentinel (T5)
-    seq2seq          a synthetic task's target from its source (copy, reverse, sort, add, or a mix)
-    classification   the class of a passage (the play-genre task), for downstream fine-tuning
+"""Training objectives: what the model is asked to predict, as the batches it is shown (the built-in
+six, causal_lm to classification, are listed in core/training/builtin_objectives.py).
 
 Objectives are registered like blocks (issue #17): a subclass of `Objective` declares its id, the
 graph inputs it needs, its own settings (a `Settings` dataclass of core.settings params, stored flat
