@@ -1,5 +1,7 @@
-"""Training tokens/s on a device mesh (issue #19): one process, then dp=2, tp=2, pp=2 and dp=2 × tp=2
-under torchrun with gloo, each a real `main.py train` run of the same small project.
+"""Training tokens/s on a device mesh (issue #19): one process, then dp=2, tp=2, pp=2, dp=2 × tp=2 (DDP and
+FSDP2 over dp), dp=2 × pp=2 (FSDP2) and tp=2 × pp=2 under torchrun with gloo, each a real `main.py train` run
+of the same small project. Beside it, what each rank measured it holds (weights + gradients + optimizer
+state, run.json's rank_memory) against the memory planner's figure for that rank's stage.
 
 On CPU this shows that every mesh trains (and what its collectives cost), not speed: gloo sends
 over TCP on one machine and every process shares the same cores, so more processes are slower here.
@@ -23,7 +25,11 @@ from workbench.core.project import load_project
 
 REPO = Path(__file__).resolve().parent.parent
 MESHES = [("single", 1, []), ("dp2", 2, []), ("tp2", 2, ["tensor_parallel=2"]),
-          ("pp2", 2, ["pipeline_parallel=2"]), ("dp2×tp2", 4, ["tensor_parallel=2"])]
+          ("pp2", 2, ["pipeline_parallel=2"]), ("dp2×tp2", 4, ["tensor_parallel=2"]),
+          ("dp2×tp2 FSDP2", 4, ["tensor_parallel=2", "distributed=fsdp"]),
+          ("dp2×pp2 FSDP2", 4, ["pipeline_parallel=2", "distributed=fsdp"]),
+          ("tp2×pp2", 4, ["tensor_parallel=2", "pipeline_parallel=2"])]
+HELD = ("weights", "gradients", "optimizer")
 
 
 def small_project(folder: Path, width: int, batch: int, steps: int) -> Path:
@@ -53,6 +59,25 @@ def tokens_per_second(project: Path, run: Path, processes: int, settings: list[s
     return statistics.median(row["tokens_per_s"] for row in rows[5:])
 
 
+def planner_error(project_file: Path, run: Path, processes: int, settings: list[str]) -> tuple[int, float]:
+    """The busiest rank's measured bytes, and the largest relative gap between any rank's measured
+    weights, gradients or optimizer state and the planner's figure for its stage."""
+    from workbench.core.training.memory_plan import Layout, Planner
+    from workbench.core.training.mesh_layout import describe_mesh, graph_facts
+
+    project = load_project(project_file)
+    config = project.train.replace(**{k: (v if k == "distributed" else int(v))
+                                      for k, v in (s.split("=") for s in settings)})
+    layout = Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
+    mesh = describe_mesh(graph_facts(project.graph), Planner(project.graph), config, layout)
+    held = json.loads((run / "run.json").read_text()).get("rank_memory") or []
+    worst = 0.0
+    for rank in held:
+        plan = mesh.stages[mesh.coordinates(rank["rank"])[1]].plan
+        worst = max([worst] + [abs(rank[c] - getattr(plan, c)) / getattr(plan, c) for c in HELD])
+    return max((sum(rank[c] for c in HELD) for rank in held), default=0), worst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -62,12 +87,18 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"width {args.width}, 2 layers, context 64, batch {args.batch}, {args.steps} steps, 1 thread per process")
     print("CPU + gloo: shows correctness, not speed\n")
-    print("| mesh | processes | tokens/s |\n|---|---|---|")
+    print("| mesh | processes | tokens/s | held by the busiest rank | planner vs measured, worst rank and component |")
+    print("|---|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as temp:
         project = small_project(Path(temp), args.width, args.batch, args.steps)
         for name, processes, settings in MESHES:
             speed = tokens_per_second(project, Path(temp) / name, processes, settings)
-            print(f"| {name} | {processes} | {speed:,.0f} |", flush=True)
+            if processes > 1:
+                held, error = planner_error(project, Path(temp) / name, processes, settings)
+                memory = f"{held / 2**10:,.1f} KiB | {error:.1%}"
+            else:
+                memory = "— | —"  # a lone process records no rank_memory
+            print(f"| {name} | {processes} | {speed:,.0f} | {memory} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -54,18 +54,28 @@ def wrap_model(model: nn.Module, cluster: Cluster, strategy: str, device: torch.
 
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     from torch.distributed.device_mesh import init_device_mesh
+
+    shard_units(model, init_device_mesh(device.type, (cluster.world_size,)))
+    return model
+
+
+def shard_units(model: nn.Module, mesh) -> None:
+    """FSDP2 over `mesh`: each module of each repeated layer its own unit, so only one module's full
+    weights exist at a time, then the rest as the root unit. The unit must be a module whose forward
+    runs: the compiled graph calls a layer's modules one by one, never the layer container itself."""
+    import warnings
+
     from torch.distributed.fsdp import fully_shard
 
-    mesh = init_device_mesh(device.type, (cluster.world_size,))
-    # Shard each module of each repeated layer on its own, so only one module's full weights exist
-    # at a time, then the rest as the root unit. The unit must be a module whose forward runs: the
-    # compiled graph calls a layer's modules one by one, never the layer container itself.
+    # FSDP2 warns when a unit returns a view, in case the caller modifies it in place (which would skip
+    # the unit's backward hook). The compiled graph is the only caller and has no in-place operation
+    # (tests/core/training/test_distributed.py holds every preset to that), so the warning is noise.
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \(\w+\) returned a view tensor")
     for layer in repeated_layers(model):
         for module in layer.children():
             if any(True for _ in module.parameters()):
                 fully_shard(module, mesh=mesh)
     fully_shard(model, mesh=mesh)
-    return model
 
 
 def repeated_layers(model: nn.Module) -> list[nn.Module]:

@@ -2,9 +2,12 @@
 dimension with PyTorch's own engine (core/training/tensor_parallel.py, pipeline_parallel.py).
 
 Ranks are laid out (dp, pp, tp), tp fastest, so a tensor-parallel group is neighbouring ranks (one
-node's fast links on a cluster). Within a mesh, data parallelism keeps a replica of this rank's
-shard on each dp rank and averages gradients over the dp group with one all-reduce per tensor
-(DDP's arithmetic, without its bucketing), which composes with both other dimensions unchanged.
+node's fast links on a cluster). The data dimension follows the `distributed` setting:
+- ddp: each dp rank keeps a replica of this rank's shard and gradients are averaged over the dp
+  group with one all-reduce per tensor (DDP's arithmetic, without its bucketing);
+- fsdp: FSDP2 (`fully_shard` over the dp sub-mesh) shards each tp shard again over the dp ranks, as
+  torchtitan composes them: weights, gradients and optimizer state are 1/(dp·tp) per process, and
+  the reduce-scatter in backward averages the gradients.
 
 Checkpoints: rank 0 still writes the full, consolidated model.safetensors (generate, export and
 eval read it); the optimizer state and the model shards go through torch.distributed.checkpoint in
@@ -21,6 +24,7 @@ import torch.distributed as dist
 from torch import nn
 
 from workbench.core.training import tensor_parallel
+from workbench.core.training.distributed import shard_units
 from workbench.core.training.pipeline_parallel import Pipeline, non_tensor_values, repeated_group
 
 
@@ -34,6 +38,7 @@ class MeshLayout:
     pipeline: int = 1  # pp: stages, each holding 1/pp of the repeated layers
     tensor: int = 1  # tp: processes splitting each attention/MLP layer by heads and hidden units
     microbatches: int = 1  # micro-batches each stage runs per step (GPipe)
+    sharded: bool = False  # FSDP2 over the dp dimension (distributed=fsdp) rather than replicas
 
     @property
     def active(self) -> bool:
@@ -49,7 +54,7 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
                         f"{tp} × {pp}: launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or change the settings")
     dp = world_size // (tp * pp)
     micro = (config.pipeline_microbatches or pp) if pp > 1 else 1
-    layout = MeshLayout(dp, pp, tp, micro)
+    layout = MeshLayout(dp, pp, tp, micro, sharded=config.distributed == "fsdp" and dp > 1)
     if not layout.active:
         return layout
     for what, size in tensor_parallel.split_sizes(model).items():
@@ -74,9 +79,6 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
         raise MeshError(f"batch_size {config.batch_size} does not divide into {dp} data-parallel process(es) × "
                         f"{micro * config.grad_accumulation} micro-batch(es): set batch_size to a multiple of "
                         f"{dp * micro * config.grad_accumulation}")
-    if config.distributed != "ddp":
-        raise MeshError(f"distributed={config.distributed} is not combined with tensor or pipeline parallel here: "
-                        "set distributed=ddp (replicas over the data-parallel dimension)")
     if config.compile or config.offload_optimizer:
         raise MeshError("compile and offload_optimizer are not combined with tensor or pipeline parallel: "
                         "turn them off or set tensor_parallel=1 and pipeline_parallel=1")
@@ -100,6 +102,8 @@ class MeshModel:
         self.pipeline = Pipeline(model, self.mesh, layout.microbatches, non_tensor) if layout.pipeline > 1 else None
         self.module = self.pipeline.module if self.pipeline else model
         self.fused = tensor_parallel.fused_parts(model)
+        if layout.sharded:
+            shard_units(self.module, self.mesh["dp"])  # after tp: FSDP2 cuts each tp shard again
 
     def forward_backward(self, arguments: list, scale: float, train: bool = True) -> float:
         """The loss of these arguments (this replica's rows), gradients accumulated when training."""
@@ -117,32 +121,34 @@ class MeshModel:
 
     def finish_gradients(self, clip: float) -> float:
         """Average gradients over replicas, sum tied copies over stages, clip to the global norm; the norm."""
-        parameters = [p for p in self.module.parameters() if p.grad is not None]
-        if self.layout.data > 1:
-            for p in parameters:
+        named = [(n, p) for n, p in self.module.named_parameters() if p.grad is not None]
+        if self.layout.data > 1 and not self.layout.sharded:  # FSDP's reduce-scatter already averaged them
+            for _, p in named:
                 grad = _local(p.grad)
                 dist.all_reduce(grad, group=self.mesh["dp"].get_group())
                 grad.div_(self.layout.data)
         if self.pipeline:
             self.pipeline.sum_tied_gradients()
-        sharded, replicated = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
-        for p in parameters:
-            if self.pipeline and not self.pipeline.counts_norm(p):
+        # Squares summed over this rank's pieces, grouped by the mesh dimensions a gradient is split over
+        # (none, tp, dp, or both): each group is then summed over exactly those dimensions' ranks.
+        squares: dict[tuple[str, ...], torch.Tensor] = {}
+        for name, p in named:
+            if self.pipeline and not self.pipeline.counts_norm(name):
                 continue
-            square = _local(p.grad).double().pow(2).sum()
-            if _is_sharded(p.grad):
-                sharded += square
-            else:
-                replicated += square
-        if self.layout.tensor > 1:
-            dist.all_reduce(sharded, group=self.mesh["tp"].get_group())
-        total = sharded + replicated
+            split = _split_dimensions(p.grad)
+            squares[split] = squares.get(split, torch.zeros((), dtype=torch.float64)) + _local(
+                p.grad).double().pow(2).sum()
+        total = torch.zeros((), dtype=torch.float64)
+        for split in sorted(squares):  # the same order on every rank: the all-reduces pair up
+            for dimension in split:
+                dist.all_reduce(squares[split], group=self.mesh[dimension].get_group())
+            total += squares[split]
         if self.pipeline:
             dist.all_reduce(total, group=self.mesh["pp"].get_group())
         norm = math.sqrt(total.item())
         if clip > 0 and math.isfinite(norm):
             factor = min(1.0, clip / (norm + 1e-6))  # as torch.nn.utils.clip_grad_norm_
-            for p in parameters:
+            for _, p in named:
                 _local(p.grad).mul_(factor)
         return norm
 
@@ -174,16 +180,42 @@ def _local(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.to_local() if hasattr(tensor, "to_local") else tensor
 
 
-def _is_sharded(tensor: torch.Tensor) -> bool:
-    return hasattr(tensor, "placements") and any(p.is_shard() for p in tensor.placements)
+def _split_dimensions(tensor: torch.Tensor) -> tuple[str, ...]:
+    """The mesh dimensions a DTensor is split over ('dp' under FSDP, 'tp' for a tp shard); () when whole."""
+    if not hasattr(tensor, "placements"):
+        return ()
+    from torch.distributed.tensor.placement_types import _StridedShard  # FSDP's cut of a tp shard (not a Shard)
+
+    names = tensor.device_mesh.mesh_dim_names
+    return tuple(sorted(names[i] for i, p in enumerate(tensor.placements) if p.is_shard()
+                        or isinstance(p, _StridedShard)))
 
 
 # ----- checkpoints through torch.distributed.checkpoint, in a layout every mesh can read -----
 
-def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int]],
-                     prefix: str) -> dict[str, torch.Tensor]:
-    """name -> tensor whose global value is in the usual layout: DTensors (tp shards) stay, a fused
-    projection becomes its parts, each a view of the live storage so loading writes in place."""
+@dataclass
+class _Gathered:
+    """A fused projection sharded over more than tp (FSDP cuts the rank-blocked rows again, across the
+    parts' boundaries): checkpointed as whole parts, views of `full`, and written back into `shard`."""
+    shard: torch.Tensor  # the DTensor (a parameter or its optimizer state)
+    full: torch.Tensor  # the whole tensor, canonical layout
+    parts: list[int]
+    tp: int
+
+    def write_back(self) -> None:
+        from torch.distributed.tensor import distribute_tensor
+
+        blocked = tensor_parallel.rank_blocked(self.full, self.parts, self.tp)
+        mine = distribute_tensor(blocked, self.shard.device_mesh, self.shard.placements, src_data_rank=None)
+        with torch.no_grad():
+            self.shard.to_local().copy_(mine.to_local())
+
+
+def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int]], prefix: str,
+                     gathered: list[_Gathered]) -> dict[str, torch.Tensor]:
+    """name -> tensor whose global value is in the usual layout: DTensors (shards) stay, a fused
+    projection becomes its parts, each a view of the live storage so loading writes in place (or, when
+    FSDP shards it too, a view of a gathered copy, recorded in `gathered` to write back)."""
     from torch.distributed.tensor import DTensor, Shard
 
     views = {}
@@ -191,6 +223,13 @@ def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int
         parts = fused.get(name)
         if parts is None:
             views[prefix + name] = tensor
+        elif isinstance(tensor, DTensor) and tensor.device_mesh.mesh_dim_names != ("tp",):
+            tp = tensor.device_mesh["tp"].size() if "tp" in (tensor.device_mesh.mesh_dim_names or ()) else 1
+            whole = tensor_parallel.canonical(tensor.full_tensor().detach(), parts, tp)  # a collective
+            record = _Gathered(tensor, whole, parts, tp)
+            gathered.append(record)
+            for i, piece in enumerate(record.full.split(parts)):
+                views[f"{prefix}{name}/part{i}"] = piece
         elif isinstance(tensor, DTensor):
             tp = tensor.device_mesh.size()
             for i, piece in enumerate(tensor.to_local().split([p // tp for p in parts])):
@@ -202,18 +241,20 @@ def _canonical_views(tensors: dict[str, torch.Tensor], fused: dict[str, list[int
     return views
 
 
-def sharded_state(module: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+def sharded_state(module: nn.Module, optimizer: torch.optim.Optimizer,
+                  gathered: list[_Gathered] | None = None) -> dict[str, torch.Tensor]:
     """The model's parameters and the optimizer's per-parameter state, as views for DCP (plain,
     DDP-wrapped or mesh-sharded module alike)."""
+    gathered = [] if gathered is None else gathered
     module = getattr(module, "module", module)
     fused = tensor_parallel.fused_layout(module)
     params = dict(module.named_parameters())
     state = _canonical_views({n: p.data if not hasattr(p, "to_local") else p for n, p in params.items()},
-                             fused, "model/")
+                             fused, "model/", gathered)
     for name, parameter in params.items():
         for key, value in optimizer.state.get(parameter, {}).items():
             if torch.is_tensor(value) and value.shape == parameter.shape:
-                state |= _canonical_views({name: value}, fused, f"optim/{key}/")
+                state |= _canonical_views({name: value}, fused, f"optim/{key}/", gathered)
             elif torch.is_tensor(value):
                 state[f"optim/{key}/{name}"] = value
     return state
@@ -232,4 +273,7 @@ def load_sharded(folder: Path, module: nn.Module, optimizer: torch.optim.Optimiz
     from torch.distributed.checkpoint.state_dict import _init_optim_state
 
     _init_optim_state(optimizer)  # the state tensors must exist to be loaded into
-    dcp.load(sharded_state(module, optimizer), checkpoint_id=str(folder))
+    gathered: list[_Gathered] = []
+    dcp.load(sharded_state(module, optimizer, gathered), checkpoint_id=str(folder))
+    for record in gathered:
+        record.write_back()

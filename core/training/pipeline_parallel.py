@@ -144,20 +144,20 @@ class Pipeline:
         return mean.item()
 
     def sum_tied_gradients(self) -> None:
-        for parameter, group, _ in self.tied:
-            if parameter.grad is not None:
-                dist.all_reduce(parameter.grad, group=group)
+        for name, group, _ in self.tied:  # by name: FSDP replaces the parameter objects after the split
+            grad = self.module.get_parameter(name).grad
+            if grad is not None:
+                dist.all_reduce(grad.to_local() if hasattr(grad, "to_local") else grad, group=group)
 
-    def counts_norm(self, parameter: nn.Parameter) -> bool:
+    def counts_norm(self, name: str) -> bool:
         """A tied weight's gradient is counted once in the global norm: on the first stage holding it."""
-        return all(counted for p, _, counted in self.tied if p is parameter)
+        return all(counted for held, _, counted in self.tied if held == name)
 
 
-def _tied_groups(model: nn.Module, split: list[nn.Module], index: int,
-                 mesh) -> list[tuple[nn.Parameter, object, bool]]:
-    """(this stage's parameter, the process group of the stages sharing it, whether this is the first
-    of them) for each weight held by more than one stage. Every rank creates every group, in the same
-    order, as new_group requires."""
+def _tied_groups(model: nn.Module, split: list[nn.Module], index: int, mesh) -> list[tuple[str, object, bool]]:
+    """(the parameter's name in this stage, the process group of the stages sharing it, whether this is
+    the first of them) for each weight held by more than one stage. Every rank creates every group, in
+    the same order, as new_group requires."""
     names = {}
     for name, parameter in model.named_parameters(remove_duplicate=False):
         names.setdefault(id(parameter), []).append(name)
@@ -175,6 +175,6 @@ def _tied_groups(model: nn.Module, split: list[nn.Module], index: int,
                 ranks = [int(grid[d, s, t]) for s in holders]
                 group = dist.new_group(ranks)
                 if dist.get_rank() in ranks and key in mine_ids:
-                    parameter = next(p for p in mine.parameters() if id(p) == key)
-                    found.append((parameter, group, index == holders[0]))
+                    name = next(n for n, p in mine.named_parameters() if id(p) == key)
+                    found.append((name, group, index == holders[0]))
     return found

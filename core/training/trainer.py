@@ -297,6 +297,7 @@ class Trainer:
                 run.info["rank_checksums"] = self.mesh_model.checksums()
             elif self.cluster.active:
                 run.info["rank_checksums"] = weight_checksums(self.model, self.cluster, config.distributed)
+            if self.cluster.active:
                 run.info["rank_memory"] = gather_held(self._held, self.cluster)
             run.set_status("finished", step=self.step)
             run.log(f"finished {self.step} steps in {time.perf_counter() - started:.1f} s")
@@ -358,6 +359,8 @@ class Trainer:
             self.optimizer.step()
             if math.isfinite(grad_norm):
                 self._weights_step = self.step + 1
+        if self._held is None and not problem:  # this rank's shard of weights, gradients and state
+            self._held = held_bytes(self.model, self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
         return total, lr, grad_norm, problem
 

@@ -15,8 +15,10 @@ from safetensors.torch import load_file
 from tests.conftest import REPO, shrink_project
 from workbench.core.training.config import TrainConfig
 from workbench.core.training import tensor_parallel
+from workbench.core.training.memory_plan import Layout, Planner
 from workbench.core.training.mesh import MeshError, plan_layout
-from workbench.core.project import Project
+from workbench.core.training.mesh_layout import describe_mesh, graph_facts
+from workbench.core.project import Project, load_project
 from workbench.core.training.pipeline_parallel import non_tensor_values, split_stages
 from workbench.core.training.runs import RunFolder
 
@@ -40,8 +42,6 @@ def final_weights(run: RunFolder) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     """The one-process reference run, shared by every mesh below."""
-    from workbench.core.project import load_project
-
     folder = tmp_path_factory.mktemp("mesh")
     corpus = folder / "corpus.txt"
     corpus.write_text((REPO / "assets/corpus/shakespeare.txt").read_text()[:30_000])
@@ -62,25 +62,53 @@ def assert_same_training(ours: RunFolder, theirs: RunFolder) -> None:
         assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), name
 
 
-@pytest.mark.parametrize("mesh, processes", [("tensor_parallel=2", 2), ("pipeline_parallel=2", 2),
-                                             ("tensor_parallel=2", 4)], ids=["tp2", "pp2", "dp2xtp2"])
-def test_mesh_matches_one_process(single, tmp_path, mesh, processes):
+def assert_planned_memory(run: RunFolder, project_file, settings: dict, processes: int) -> None:
+    """What each rank measured it holds (weights, gradients, optimizer state) is what the planner's mesh
+    picture (core/training/mesh_layout.py) says that rank's stage holds, within 10 %."""
+    project = load_project(project_file)
+    config = project.train.replace(**settings)
+    layout = Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
+    mesh = describe_mesh(graph_facts(project.graph), Planner(project.graph), config, layout)
+    held = run.info["rank_memory"]
+    assert [rank["rank"] for rank in held] == list(range(processes))
+    for rank in held:
+        plan = mesh.stages[mesh.coordinates(rank["rank"])[1]].plan
+        for component in ("weights", "gradients", "optimizer"):
+            assert rank[component] == pytest.approx(getattr(plan, component), rel=0.10), (rank, component)
+
+
+MESHES = {"tp2": ({"tensor_parallel": 2}, 2), "pp2": ({"pipeline_parallel": 2}, 2),
+          "dp2xtp2": ({"tensor_parallel": 2}, 4),  # replicas: DDP's all-reduce over dp
+          "dp2xtp2-fsdp": ({"tensor_parallel": 2, "distributed": "fsdp"}, 4)}  # FSDP2 shards each tp shard
+
+
+@pytest.mark.parametrize("mesh", MESHES)
+def test_mesh_matches_one_process(single, tmp_path, mesh):
     project, reference = single
-    train(project, "--run-dir", tmp_path / "mesh", *SETTINGS, "--set", mesh, processes=processes)
+    settings, processes = MESHES[mesh]
+    train(project, "--run-dir", tmp_path / "mesh", *SETTINGS, *as_options(settings), processes=processes)
     run = RunFolder.open(tmp_path / "mesh")
     assert_same_training(run, reference)
     checksums = run.info["rank_checksums"]
     assert len(checksums) == processes and len(set(checksums)) == 1
     assert (run.latest_checkpoint() / "distributed" / ".metadata").is_file()  # the DCP shards
+    assert_planned_memory(run, project, settings, processes)
 
 
-def test_saved_with_tp2_resumes_with_dp2(single, tmp_path):
+def as_options(settings: dict) -> list[str]:
+    return [part for name, value in settings.items() for part in ("--set", f"{name}={value}")]
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_saved_with_tp2_resumes_with_dp2(single, tmp_path, strategy):
     """The tp=2 run loses its last checkpoint (as if it had died after step 10); two data-parallel
-    replicas resume from step 10's DCP shards and finish the same curve."""
+    processes (replicas, or FSDP2 shards that cut the fused qkv rows differently) resume from step 10's
+    DCP shards and finish the same curve."""
     project, reference = single
     train(project, "--run-dir", tmp_path / "run", *SETTINGS, "--set", "tensor_parallel=2", processes=2)
     shutil.rmtree(tmp_path / "run" / "checkpoints" / f"step_{STEPS:06d}")
-    train("--resume", tmp_path / "run", "--set", "tensor_parallel=1", processes=2)
+    train("--resume", tmp_path / "run", "--set", "tensor_parallel=1", "--set", f"distributed={strategy}",
+          processes=2)
     assert "resumed from step 10" in (tmp_path / "run" / "log.txt").read_text()
     assert_same_training(RunFolder.open(tmp_path / "run"), reference)
 
@@ -111,7 +139,14 @@ def test_refusals_name_the_setting_and_the_fix(tiny_project):
     assert "set batch_size to a multiple of 8" in refusal(tiny_project, 4, pipeline_parallel=2,
                                                         pipeline_microbatches=4, batch_size=4)
     assert "set pipeline_microbatches instead" in refusal(tiny_project, 2, pipeline_parallel=2, grad_accumulation=2)
-    assert "set distributed=ddp" in refusal(tiny_project, 2, tensor_parallel=2, distributed="fsdp")
+
+
+def test_fsdp_shards_the_data_dimension_of_a_mesh(tiny_project):
+    model = tiny_project.compile().training_module
+    config = tiny_project.train.replace(tensor_parallel=2, distributed="fsdp")
+    assert plan_layout(config, 4, model).sharded  # dp 2: FSDP2 over the two replicas
+    assert not plan_layout(config, 2, model).sharded  # dp 1: nothing to shard over
+    assert not plan_layout(config.replace(distributed="ddp"), 4, model).sharded
 
 
 def test_settings_are_declared():
