@@ -40,6 +40,7 @@ from workbench.core.training.objectives import ObjectiveError, input_kinds, make
 from workbench.core.training.optim import make_optimizer
 from workbench.core.training.schedule import learning_rate
 from workbench.core.training.transfer import TransferError, transfer_weights
+from workbench.core.training.whole_copy import WholeCopy
 from workbench.core.tuning import parameter_counts
 
 
@@ -181,12 +182,12 @@ class Trainer:
         # later step indicts these weights, and so every checkpoint taken since then.
         self._weights_step = 0
         self._refusal = ""  # why the last checkpoint was not written (its weights were not all finite)
-        # Sampling from FSDP-sharded weights would need every rank in lockstep; such runs skip samples.
-        # Under tensor/pipeline parallel no rank holds the whole model, so such runs skip them as well.
+        # Under FSDP, tensor or pipeline parallel no rank holds the whole model: rank 0 samples a whole
+        # copy it gathers from every rank's shards on each sample step (whole_copy.py).
         sharded = self.cluster.active and config.distributed == "fsdp" or self.layout.active
-        self._samples = config.sample_every > 0 and self.objective.generates_text and not sharded
-        # Attention heatmaps over steps (core.inspect), on the sample schedule, for every objective.
-        self._snapshots = config.sample_every > 0 and self.cluster.is_main and not sharded
+        self._whole = WholeCopy(project, self._whole_weights, self.cluster.is_main) if sharded else None
+        # Text samples on the sample schedule, and attention heatmaps (core.inspect) for every objective.
+        self._samples = self.objective.generates_text
         saved = self._restore_weights(resume_from) if resume_from is not None else None
         try:
             self.board = tensorboard_log(run.path, config.to_dict(), self.step,
@@ -272,15 +273,17 @@ class Trainer:
                     if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
-                due = sample_due(self.step, config.sample_every, config.steps)
-                if self._samples and due:
-                    text_row = {"step": self.step, "text": self.sample_text()}
+                whole = None
+                if sample_due(self.step, config.sample_every, config.steps):
+                    whole = self._whole.refresh() if self._whole else self.compiled  # None: not rank 0's copy
+                if self._samples and whole is not None:
+                    text_row = {"step": self.step, "text": self.sample_text(whole)}
                     run.append_sample(text_row)
                     self.board.sample(text_row)
-                if self._snapshots and due:
+                if whole is not None and self.cluster.is_main:
                     probe = model_arguments(self.objective.batch(0, "val"),
-                                            input_kinds(self.project.graph, self.compiled.input_names))
-                    write_attention_snapshot(run.path, self.compiled, probe, self.step)
+                                            input_kinds(self.project.graph, whole.input_names))
+                    write_attention_snapshot(run.path, whole, probe, self.step)
                     self.board.attention(run.path, self.step)
                 if self.step % config.checkpoint_every == 0 and not self.checkpoint():
                     return self._diverged(self._refusal)
@@ -447,21 +450,25 @@ class Trainer:
             losses[f"val_loss/{split[4:]}"] = mean_across(total / self.config.eval_batches, self.cluster)
         return losses
 
-    def sample_text(self) -> str:
+    def sample_text(self, compiled) -> str:
         """A fixed-seed sample from the first validation token, so samples compare across steps."""
-        self.compiled.module.eval()
-        prompt = self.objective.prompt().to(self.device)
+        compiled.module.eval()
+        prompt = self.objective.prompt().to(next(compiled.module.parameters()).device)
         generator = torch.Generator().manual_seed(self.config.seed)
         with self._autocast():
-            ids = sample(self.compiled.module, prompt, self.config.sample_length, context_length=self.context,
+            ids = sample(compiled.module, prompt, self.config.sample_length, context_length=self.context,
                          temperature=0.8, generator=generator)
         return self.project.tokenizer.decode(ids[0].tolist())
 
+    def _whole_weights(self) -> dict[str, torch.Tensor]:
+        """Every weight, unsharded (a collective when sharded: every rank must call it)."""
+        if self.mesh_model:
+            return self.mesh_model.full_state_dict()
+        return full_state_dict(self.model, self.cluster, self.config.distributed)
+
     def checkpoint(self) -> bool:
         """Write a checkpoint of the current weights; False, writing nothing, when some are not finite."""
-        weights = (self.mesh_model.full_state_dict() if self.mesh_model else
-                   full_state_dict(self.model, self.cluster, self.config.distributed))
-        weights = {name: tensor for name, tensor in weights.items() if name not in self._aliases}
+        weights = {name: tensor for name, tensor in self._whole_weights().items() if name not in self._aliases}
         bad, total = nonfinite_count(weights.values())
         if any_across(bad > 0, self.cluster):
             self._refusal = f"{bad:,} of {total:,} weights are NaN or infinite at step {self.step}"

@@ -22,7 +22,7 @@ def train(*args, processes: int = 1):
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
-    settings = ["--set", "sample_every=0", "--set", "eval_every=100", "--set", "threads=1"]
+    settings = ["--set", "sample_every=3", "--set", "eval_every=100", "--set", "threads=1"]
     train(tiny_project.path, "--run-dir", tmp_path / "single", *settings)
     train(tiny_project.path, "--run-dir", tmp_path / "pair", "--set", f"distributed={strategy}", *settings, processes=2)
     single, pair = RunFolder.open(tmp_path / "single"), RunFolder.open(tmp_path / "pair")
@@ -38,6 +38,8 @@ def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
     ours = [row["loss"] for row in pair.metrics()]
     theirs = [row["loss"] for row in single.metrics()]
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-5)
+    # FSDP's rank 0 samples a whole copy gathered from the shards (core/training/whole_copy.py)
+    assert [row["text"] for row in pair.samples()] == [row["text"] for row in single.samples()] != []
     assert "on 2 processes" in (pair.path / "log.txt").read_text()
     assert json.loads((pair.path / "run.json").read_text())["step"] == 6
 
