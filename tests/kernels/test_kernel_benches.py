@@ -158,3 +158,12 @@ def test_gpu_check_without_a_gpu_says_so(monkeypatch, capsys):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # main() sets it to 0 for its children; restored after
     assert gpu_check.main([]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the report without a GPU")
+def test_memory_phase_reports_a_failed_child():
+    """Phase 5 runs bench/memory_plan.py on the GPU in a child process; without one the child fails and
+    the phase says so, with the child's error, instead of ending gpu_check."""
+    report = gpu_check.memory_check(timeout=120)
+    assert "FAILED (exit 1)" in report and "CUDA" in report
+    assert "| preset | mode | weights |" in report  # the child got as far as the table's header
