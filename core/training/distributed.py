@@ -36,7 +36,9 @@ def join_cluster(device_type: str) -> Cluster:
     if world_size == 1:
         return Cluster()
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        # On GPUs, NCCL for CUDA tensors and gloo for the CPU scalars (mean loss, stop flag, checksums)
+        # that every rank agrees on between steps: NCCL alone refuses CPU tensors.
+        dist.init_process_group(backend="cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo")
     return Cluster(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 

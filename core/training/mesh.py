@@ -88,18 +88,20 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
 class MeshModel:
     """The model as this rank holds it on a dp × pp × tp mesh, with the step's collectives."""
 
-    def __init__(self, model: nn.Module, layout: MeshLayout, example: list):
-        """`example`: one batch's forward arguments (the pipeline learns which values are not tensors)."""
+    def __init__(self, model: nn.Module, layout: MeshLayout, example: list, device: torch.device):
+        """`example`: one batch's forward arguments (the pipeline learns which values are not tensors);
+        `device`: where `model` is (cpu, or this rank's cuda device)."""
         from torch.distributed.device_mesh import init_device_mesh
 
-        self.layout = layout
-        self.mesh = init_device_mesh("cpu", (layout.data, layout.pipeline, layout.tensor),
+        self.layout, self.device = layout, device
+        self.mesh = init_device_mesh(device.type, (layout.data, layout.pipeline, layout.tensor),
                                      mesh_dim_names=("dp", "pp", "tp"))
         self.dp_rank = self.mesh["dp"].get_local_rank()
         non_tensor = frozenset(non_tensor_values(model, example) if layout.pipeline > 1 else ())
         if layout.tensor > 1:
             tensor_parallel.parallelize(model, self.mesh["tp"])
-        self.pipeline = Pipeline(model, self.mesh, layout.microbatches, non_tensor) if layout.pipeline > 1 else None
+        self.pipeline = (Pipeline(model, self.mesh, layout.microbatches, non_tensor, device) if layout.pipeline > 1
+                         else None)
         self.module = self.pipeline.module if self.pipeline else model
         self.fused = tensor_parallel.fused_parts(model)
         if layout.sharded:
@@ -136,9 +138,8 @@ class MeshModel:
             if self.pipeline and not self.pipeline.counts_norm(name):
                 continue
             split = _split_dimensions(p.grad)
-            squares[split] = squares.get(split, torch.zeros((), dtype=torch.float64)) + _local(
-                p.grad).double().pow(2).sum()
-        total = torch.zeros((), dtype=torch.float64)
+            squares[split] = squares.get(split, self._zero()) + _local(p.grad).double().pow(2).sum()
+        total = self._zero()
         for split in sorted(squares):  # the same order on every rank: the all-reduces pair up
             for dimension in split:
                 dist.all_reduce(squares[split], group=self.mesh[dimension].get_group())
@@ -152,15 +153,18 @@ class MeshModel:
                 _local(p.grad).mul_(factor)
         return norm
 
+    def _zero(self) -> torch.Tensor:
+        return torch.zeros((), dtype=torch.float64, device=self.device)
+
     def full_state_dict(self) -> dict[str, torch.Tensor]:
-        """Every weight, gathered and in its usual layout, on every rank (a collective)."""
+        """Every weight, gathered and in its usual layout, in CPU memory on every rank (a collective)."""
         state = {}
         for name, tensor in self.module.state_dict().items():
             if hasattr(tensor, "full_tensor"):
                 tensor = tensor.full_tensor()
             if name in self.fused:
                 tensor = tensor_parallel.canonical(tensor, self.fused[name], self.layout.tensor)
-            state[name] = tensor.detach().clone()
+            state[name] = tensor.detach().to("cpu", copy=True)
         if self.pipeline:
             stages = [None] * self.layout.pipeline
             dist.all_gather_object(stages, state, group=self.mesh["pp"].get_group())

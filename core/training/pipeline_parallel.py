@@ -108,16 +108,17 @@ def non_tensor_values(model: fx.GraphModule, example: list) -> set[str]:
 class Pipeline:
     """This rank's stage of the model and a GPipe schedule over `microbatches` micro-batches."""
 
-    def __init__(self, model: fx.GraphModule, mesh, microbatches: int, non_tensor: frozenset[str]):
+    def __init__(self, model: fx.GraphModule, mesh, microbatches: int, non_tensor: frozenset[str],
+                 device: torch.device = torch.device("cpu")):
         from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
 
-        self.stages, self.index = mesh["pp"].size(), mesh["pp"].get_local_rank()
+        self.stages, self.index, self.device = mesh["pp"].size(), mesh["pp"].get_local_rank(), device
         self.group = mesh["pp"].get_group()
         split = split_stages(model, self.stages, non_tensor)
         self.module = split[self.index]
         self.inputs = [n.target for n in model.graph.nodes if n.op == "placeholder"]  # the model's, in order
         self.keywords = {n.target for n in stage_inputs(model, self.stages, non_tensor)[self.index]["keywords"]}
-        stage = PipelineStage(self.module, self.index, self.stages, torch.device("cpu"), group=self.group)
+        stage = PipelineStage(self.module, self.index, self.stages, device, group=self.group)
         # The last stage already returns the loss (a mean over its micro-batch); GPipe divides the summed
         # gradients by the number of micro-batches, so they equal the whole batch's.
         self.schedule = ScheduleGPipe(stage, microbatches, loss_fn=lambda loss, _: loss.sum(), scale_grads=True)
@@ -137,9 +138,10 @@ class Pipeline:
         rows = next(t for t in arguments if t is not None).shape[0]
         arguments = list(arguments) + [None] * (len(self.inputs) - len(arguments))  # left-out optional inputs
         keywords = {name: value for name, value in zip(self.inputs, arguments, strict=True) if name in self.keywords}
-        target = torch.zeros(rows) if self.last else None
+        target = torch.zeros(rows, device=self.device) if self.last else None
         (self.schedule.step if train else self.schedule.eval)(target=target, losses=losses, **keywords)
-        mean = torch.stack([loss.detach().float() for loss in losses]).mean() if self.last else torch.zeros(())
+        mean = (torch.stack([loss.detach().float() for loss in losses]).mean() if self.last
+                else torch.zeros((), device=self.device))
         dist.all_reduce(mean, group=self.group)  # only the last stage's is non-zero
         return mean.item()
 

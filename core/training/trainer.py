@@ -199,7 +199,7 @@ class Trainer:
         if self.layout.active:
             example = [t if t is None else t[:1].to(self.device)
                        for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
-            self.mesh_model = MeshModel(plain, self.layout, example)
+            self.mesh_model = MeshModel(plain, self.layout, example, self.device)
             self.model = self.mesh_model.module
         else:
             self.model = wrap_model(plain, self.cluster, config.distributed, self.device)
