@@ -1,15 +1,21 @@
-"""The `distributed_memory` experiment (week 11): the same training run on N processes under
-`torchrun` (gloo on the CPU), once per strategy (DDP replicas, FSDP2 shards), and the bytes each
-process really held, read from the run's run.json (core/training/rank_memory.py measures them).
+"""The `distributed_memory` experiment (week 11): the same training run on several processes under
+`torchrun` (gloo on the CPU), once per layout, and the bytes each process really held, read from the
+run's run.json (core/training/rank_memory.py measures them).
 
     {"kind": "distributed_memory", "project": "presets/gpt-tiny.json", "processes": 2,
      "strategies": ["ddp", "fsdp"], "train": {"steps": 4, "batch_size": 8}}
 
-Evidence: STRATEGY.weights, .gradients, .optimizer (the largest rank's bytes of each), .states
-(the three together) and .share (states over single.states: 1 for replicas, about 1/N sharded),
-plus single.states: one process's bytes of the three, from a plain run of the
-same settings measured the same way, the baseline both strategies are compared with. The planner's
-figure for each layout (core/training/memory_plan.py) sits beside the measured one in the table.
+`strategies` is shorthand for data-parallel layouts; `layouts` names any mesh (core/training/mesh.py):
+
+    "layouts": [{"name": "tp2", "processes": 2, "train": {"tensor_parallel": 2}},
+                {"name": "dp2xtp2", "processes": 4, "train": {"tensor_parallel": 2, "distributed": "fsdp"}}]
+
+Evidence: NAME.weights, .gradients, .optimizer (the busiest rank's bytes of each), .states (the three
+together), .share (states over single.states: 1 for replicas, about 1/N sharded) and .loss_gap (the
+largest difference from the lone process's loss at any logged step: the same training, spread out),
+plus single.states: one process's bytes of the three, from a plain run of the same settings measured
+the same way, the baseline every layout is compared with. The planner's figure for the busiest rank of
+each layout (core/training/mesh_layout.py, as the Memory tab draws it) sits beside the measured one.
 
 The command is the one a student would type (`torchrun --nproc-per-node 2 main.py train PROJECT
 --set distributed=fsdp`), run as `python -m torch.distributed.run`: the same launcher, found with
@@ -32,17 +38,35 @@ PARTS = ("weights", "gradients", "optimizer")
 TIMEOUT_S = 600  # one launch; a hung process group must not hold the lab forever
 
 
+def layouts_of(settings: dict) -> list[dict]:
+    """Each layout to train: {"name", "processes", "train"}, from `layouts` or the `strategies` shorthand."""
+    if "layouts" in settings:
+        layouts = settings["layouts"]
+    elif "strategies" in settings:
+        processes = int(settings.get("processes", 2))
+        layouts = [{"name": s, "processes": processes, "train": {"distributed": s}} for s in settings["strategies"]]
+    else:
+        raise ExperimentError("distributed_memory experiment: give 'strategies' (ddp, fsdp) or 'layouts'")
+    for i, layout in enumerate(layouts):
+        if not isinstance(layout, dict) or not {"name", "processes"} <= layout.keys():
+            raise ExperimentError(f"distributed_memory experiment: layout {i + 1} needs a 'name' and 'processes'")
+        if int(layout["processes"]) < 2:
+            raise ExperimentError(f"distributed_memory experiment: layout {layout['name']!r}: 'processes' must be "
+                                  "at least 2")
+    return [{"train": {}, **layout} for layout in layouts]
+
+
 def distributed_memory(settings: dict, folder: Path, progress: Progress) -> Evidence:
     from workbench.core.training.config import TrainConfig
-    from workbench.core.training.memory_plan import Layout, Planner
+    from workbench.core.training.memory_plan import Planner
 
     project = load_project(settings["project"], None, "distributed_memory experiment")
-    processes = int(settings.get("processes", 2))
-    if processes < 2:
-        raise ExperimentError("distributed_memory experiment: 'processes' must be at least 2")
+    layouts = layouts_of(settings)
     train = {"sample_every": 0, "threads": 1, **settings.get("train", {})}
     try:
         config = TrainConfig.from_dict({**project.train.to_dict(), **train})
+        for layout in layouts:
+            TrainConfig.from_dict({**config.to_dict(), **layout["train"]})
     except ValueError as exc:
         raise ExperimentError(f"distributed_memory experiment: {exc}") from None
     evidence = Evidence(columns=["layout", "rank", "weights", "gradients", "optimizer", "together", "planned",
@@ -50,23 +74,26 @@ def distributed_memory(settings: dict, folder: Path, progress: Progress) -> Evid
     planner = Planner(project.graph)
     single = _launch(settings["project"], train, "single", 1, folder, progress)
     evidence.values["single.states"] = float(sum(single[0][part] for part in PARTS))
-    _rows(evidence, "1 process", single, _planned(planner, config, Layout()), single.seconds)
-    for strategy in settings["strategies"]:
-        ranks = _launch(settings["project"], {**train, "distributed": strategy}, strategy, processes, folder, progress)
-        layout = Layout(data=processes, zero_stage=3 if strategy == "fsdp" else 0)
+    _rows(evidence, "1 process", single, _planned(project, planner, config, 1), single.seconds)
+    for layout in layouts:
+        name, processes = layout["name"], int(layout["processes"])
+        ranks = _launch(settings["project"], {**train, **layout["train"]}, name, processes, folder, progress)
         for part in PARTS:
-            evidence.values[f"{strategy}.{part}"] = float(max(rank[part] for rank in ranks))
-        evidence.values[f"{strategy}.states"] = float(max(sum(rank[p] for p in PARTS) for rank in ranks))
-        evidence.values[f"{strategy}.share"] = evidence.values[f"{strategy}.states"] / evidence.values["single.states"]
-        _rows(evidence, f"{strategy}, {processes} processes", ranks, _planned(planner, config, layout), ranks.seconds)
+            evidence.values[f"{name}.{part}"] = float(max(rank[part] for rank in ranks))
+        evidence.values[f"{name}.states"] = float(max(sum(rank[p] for p in PARTS) for rank in ranks))
+        evidence.values[f"{name}.share"] = evidence.values[f"{name}.states"] / evidence.values["single.states"]
+        evidence.values[f"{name}.loss_gap"] = max(abs(a - b) for a, b in zip(ranks.losses, single.losses, strict=True))
+        planned = _planned(project, planner, config.replace(**layout["train"]), processes)
+        _rows(evidence, f"{name}, {processes} processes", ranks, planned, ranks.seconds)
     evidence.notes.append(f"bytes each process holds after its first optimizer step (batch {config.batch_size}, "
                           f"{config.optimizer}); `planned` is the memory planner's weights + gradients + optimizer "
-                          "for the same layout")
+                          "for the busiest process of the same layout")
     return evidence
 
 
 class _Ranks(list):
     seconds: float = 0.0
+    losses: list[float] = []  # the run's logged training losses, in step order
 
 
 def _launch(project: str, train: dict, name: str, processes: int, folder: Path, progress: Progress) -> _Ranks:
@@ -96,6 +123,7 @@ def _launch(project: str, train: dict, name: str, processes: int, folder: Path, 
     if len(ranks) != processes or not all(part in rank for rank in ranks for part in PARTS):
         raise ExperimentError(f"distributed_memory: {path}/run.json holds no measured bytes for {processes} ranks")
     ranks.seconds = time.perf_counter() - started
+    ranks.losses = [json.loads(line)["loss"] for line in (path / "metrics.jsonl").read_text().splitlines()]
     return ranks
 
 
@@ -113,9 +141,14 @@ def _single_step_bytes(path: Path) -> dict:
     return {"rank": 0, "weights": measured.weights, "gradients": measured.gradients, "optimizer": measured.optimizer}
 
 
-def _planned(planner, config, layout) -> int:
-    plan = planner.plan(config, layout)
-    return plan.weights + plan.gradients + plan.optimizer
+def _planned(project, planner, config, processes: int) -> int:
+    """The planner's weights + gradients + optimizer state for the busiest process of `config` on `processes`."""
+    from workbench.core.training.memory_plan import Layout
+    from workbench.core.training.mesh_layout import describe_mesh, graph_facts
+
+    layout = Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
+    mesh = describe_mesh(graph_facts(project.graph), planner, config, layout)
+    return max(stage.plan.weights + stage.plan.gradients + stage.plan.optimizer for stage in mesh.stages)
 
 
 def _rows(evidence: Evidence, layout: str, ranks: list[dict], planned: int, seconds: float) -> None:

@@ -227,7 +227,7 @@ EXPERIMENTS: dict[str, tuple[tuple[str, ...], Callable[[dict, Path, Progress], E
     "model_facts": (("models",), model_facts),
     "sweep": (("project", "widths", "token_budgets"), _lazy("sweep_lab", "sweep")),
     "training_cost": (("project", "variants"), _lazy("cost_lab", "training_cost")),
-    "distributed_memory": (("project", "strategies"), _lazy("distributed_lab", "distributed_memory")),
+    "distributed_memory": (("project",), _lazy("distributed_lab", "distributed_memory")),  # + strategies or layouts
     "clean_data": (("project", "clean", "train"), _lazy("clean_data_lab", "clean_data")),
 }
 

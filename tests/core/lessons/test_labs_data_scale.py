@@ -39,6 +39,8 @@ FABRICATED = {
                               "offload.device_optimizer": 0, "offload.host": 9.8e6, "fp32.host": 0},
                              {"checkpointing.activations": 6e7}),
     "w11-ddp-fsdp": ({"ddp.share": 1.0, "fsdp.share": 0.5001}, {"fsdp.share": 1.0}),
+    "w11-3d-parallel": ({"tp2.loss_gap": 0.0, "pp2.loss_gap": 1e-6, "dp2xtp2.loss_gap": 1e-6, "tp2.share": 0.517,
+                         "pp2.share": 0.515, "dp2xtp2.share": 0.259}, {"dp2xtp2.loss_gap": 0.01}),
 }
 
 
@@ -172,3 +174,19 @@ def test_the_clean_data_experiment_on_a_tiny_crawl(tiny_project, tmp_path):
     assert 0.2 < values["clean.removed_share"] < 0.6
     assert all(0 < values[f"{name}.heldout_loss"] < 10 for name in ("dirty", "clean"))
     assert (tmp_path / "clean.json").is_file() and (tmp_path / "dirty.json").is_file()
+
+
+def test_distributed_layouts_read_from_the_lab_file():
+    """`strategies` is shorthand for data-parallel layouts; `layouts` names any mesh, each with its processes."""
+    from workbench.core.lessons.distributed_lab import layouts_of
+
+    assert layouts_of({"strategies": ["ddp", "fsdp"], "processes": 2}) == [
+        {"name": "ddp", "processes": 2, "train": {"distributed": "ddp"}},
+        {"name": "fsdp", "processes": 2, "train": {"distributed": "fsdp"}}]
+    mesh = find_lab("w11-3d-parallel").experiment
+    assert [(layout["name"], layout["processes"]) for layout in layouts_of(mesh)] == [
+        ("tp2", 2), ("pp2", 2), ("dp2xtp2", 4)]
+    with pytest.raises(ExperimentError, match="give 'strategies' \\(ddp, fsdp\\) or 'layouts'"):
+        layouts_of({})
+    with pytest.raises(ExperimentError, match="layout 'tp1': 'processes' must be at least 2"):
+        layouts_of({"layouts": [{"name": "tp1", "processes": 1}]})
