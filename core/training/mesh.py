@@ -89,8 +89,9 @@ class MeshModel:
     """The model as this rank holds it on a dp × pp × tp mesh, with the step's collectives."""
 
     def __init__(self, model: nn.Module, layout: MeshLayout, example: list, device: torch.device):
-        """`example`: one batch's forward arguments (the pipeline learns which values are not tensors);
-        `device`: where `model` is (cpu, or this rank's cuda device)."""
+        """`model`: the whole model, in host memory; `example`: one batch's forward arguments there (the
+        pipeline learns which values are not tensors); `device`: this rank's (cpu, or its cuda device), which
+        receives only this rank's stage and shards: tp's distribute_tensor moves each shard, `.to` the rest."""
         from torch.distributed.device_mesh import init_device_mesh
 
         self.layout, self.device = layout, device
@@ -102,7 +103,7 @@ class MeshModel:
             tensor_parallel.parallelize(model, self.mesh["tp"])
         self.pipeline = (Pipeline(model, self.mesh, layout.microbatches, non_tensor, device) if layout.pipeline > 1
                          else None)
-        self.module = self.pipeline.module if self.pipeline else model
+        self.module = (self.pipeline.module if self.pipeline else model).to(device)
         self.fused = tensor_parallel.fused_parts(model)
         if layout.sharded:
             shard_units(self.module, self.mesh["dp"])  # after tp: FSDP2 cuts each tp shard again

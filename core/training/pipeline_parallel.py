@@ -115,7 +115,7 @@ class Pipeline:
         self.stages, self.index, self.device = mesh["pp"].size(), mesh["pp"].get_local_rank(), device
         self.group = mesh["pp"].get_group()
         split = split_stages(model, self.stages, non_tensor)
-        self.module = split[self.index]
+        self.module = split[self.index].to(device)  # only this stage's weights reach the device
         self.inputs = [n.target for n in model.graph.nodes if n.op == "placeholder"]  # the model's, in order
         self.keywords = {n.target for n in stage_inputs(model, self.stages, non_tensor)[self.index]["keywords"]}
         stage = PipelineStage(self.module, self.index, self.stages, device, group=self.group)

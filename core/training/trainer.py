@@ -156,7 +156,9 @@ class Trainer:
                 raise TrainingError(str(exc)) from None
             for line in transferred.lines():
                 self.run.log(line)
-        plain = self.compiled.training_module.to(self.device)
+        # On a mesh the model stays in host memory until MeshModel has cut it: each GPU then receives only
+        # its own shard and stage, never the whole model.
+        plain = self.compiled.training_module if self.layout.active else self.compiled.training_module.to(self.device)
         trainable, total = parameter_counts(plain)
         if not trainable:
             raise TrainingError("every weight is frozen, so there is nothing to train: unfreeze a block or add LoRA")
@@ -197,8 +199,7 @@ class Trainer:
         if config.activation_checkpointing:
             recompute_layers(plain)
         if self.layout.active:
-            example = [t if t is None else t[:1].to(self.device)
-                       for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
+            example = [t if t is None else t[:1] for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
             self.mesh_model = MeshModel(plain, self.layout, example, self.device)
             self.model = self.mesh_model.module
         else:
