@@ -71,6 +71,9 @@ class MainWindow(QMainWindow):
             self.panel_docks.append(self._dock(panel.title, _scrolling(self.panels[panel.name]), bottom))
             if len(self.panel_docks) > 1:
                 self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+            if panel.height:
+                dock = self.panel_docks[-1]
+                dock.visibilityChanged.connect(lambda shown, d=dock, share=panel.height: self._grow_once(d, share, shown))
         self.training_dock = self.panel_docks[0]
         self.training_dock.raise_()
         self._settings_edited = False  # training settings or tokenizer changed since the last save
@@ -103,6 +106,15 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.problems_dock], [560, 150], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [400], Qt.Orientation.Vertical)
+
+    def _grow_once(self, dock: QDockWidget, share: float, shown: bool) -> None:
+        """The first time `dock` is shown, make the bottom panels `share` of the window tall (never shorter)."""
+        if not shown or dock.property("grown"):
+            return
+        dock.setProperty("grown", True)
+        wanted = round(self.height() * share)
+        if dock.height() < wanted and not dock.isFloating():
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

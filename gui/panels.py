@@ -23,6 +23,10 @@ class Panel:
     class_name: str  # its QWidget class
     attribute: str  # the MainWindow attribute that holds it (window.generation), for the window's own wiring
     takes_project: bool = False  # the constructor takes the open Project (else set_project follows at once)
+    # Share of the window's height the bottom panels grow to the first time this one is shown, for a panel
+    # that is cramped in the default 400 px; 0 keeps whatever height they have. Once only: after that the
+    # height the user drags to stays.
+    height: float = 0.0
 
     def create(self, project):
         cls = getattr(importlib.import_module(f"workbench.gui.{self.module}"), self.class_name)
@@ -36,7 +40,7 @@ PANELS = (
     Panel("tokenizer", "Tokenizer", "tokenizer_panel", "TokenizerPanel", "tokenizers"),
     Panel("data", "Data", "data_panel", "DataPanel", "data"),
     Panel("leaderboard", "Leaderboard", "leaderboard_panel", "LeaderboardPanel", "leaderboard", takes_project=True),
-    Panel("course", "Course", "course_panel", "CoursePanel", "course"),
+    Panel("course", "Course", "course_panel", "CoursePanel", "course", height=0.62),
 )
 
 

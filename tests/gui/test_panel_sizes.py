@@ -3,6 +3,7 @@ the palette and the inspector): each is wrapped in a scroll area, so a panel tha
 scroll bars and a cut-off view instead of its content."""
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from workbench.core.project import load_project
@@ -42,3 +43,20 @@ def test_every_bottom_panel_fits_the_default_dock(window, qtbot):
         # The scroll bars follow the layout a moment after the tab is raised.
         qtbot.waitUntil(lambda area=area: not area.horizontalScrollBar().isVisible(), timeout=1000)
         qtbot.waitUntil(lambda area=area: not area.verticalScrollBar().isVisible(), timeout=1000)
+
+
+def test_the_course_grows_the_bottom_panels_the_first_time_only(window, qtbot):
+    """The Course panel (lab list, lab text, evidence plot and table side by side) declares 62 % of the
+    window's height (gui/panels.py): shown for the first time, the bottom panels grow to it; a height the
+    user then drags to stays when the Course tab comes back."""
+    course = next(dock for dock in window.panel_docks if dock.windowTitle() == "Course")
+    before = course.height() if course.isVisible() else window.training_dock.height()
+    assert before < 0.5 * window.height()  # the default 400 px of 900
+    window.raise_panel("course")
+    qtbot.waitUntil(lambda: course.height() >= 0.55 * window.height(), timeout=2000)
+    window.resizeDocks([course], [300], Qt.Orientation.Vertical)  # the user drags it back down
+    qtbot.waitUntil(lambda: course.height() < 0.4 * window.height(), timeout=2000)
+    window.raise_panel("training")
+    window.raise_panel("course")
+    qtbot.wait(50)
+    assert course.height() < 0.4 * window.height()
