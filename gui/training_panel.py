@@ -72,8 +72,10 @@ class TrainingPanel(QWidget):
         self.local_gpus = torch.cuda.device_count()
         self.processes_box.setRange(1, MAX_PROCESSES)
         self.processes_box.setValue(max(self.local_gpus, 1))
-        self.processes_box.setToolTip(f"Data-parallel processes, one per GPU (torchrun). This machine has "
-                                      f"{self.local_gpus} GPU{'s' * (self.local_gpus != 1)}: Train runs up to "
+        self.processes_box.setToolTip(f"Processes, one per GPU (torchrun): tensor_parallel × pipeline_parallel per "
+                                      "replica, the rest data parallel (DDP or FSDP2, the distributed setting). "
+                                      f"This machine has {self.local_gpus} GPU{'s' * (self.local_gpus != 1)}: "
+                                      "Train runs up to "
                                       "that many; Copy command writes the command for any number.")
         self.copy_button = QPushButton("Copy command")
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
