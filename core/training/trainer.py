@@ -21,11 +21,8 @@ from pathlib import Path
 import torch
 
 from workbench.core.compiler import CompileError
-from workbench.core.decoding import sample
-from workbench.core.inspect import write_attention_snapshot
 from workbench.core.project import Project, ProjectError
 from workbench.core.summary import summarize
-from workbench.core.training.cadence import sample_due
 from workbench.core.training.config import TrainConfig
 from workbench.core.training.expert_load import expert_metrics
 from workbench.core.training.run_export import TensorBoardError, tensorboard_log
@@ -34,13 +31,13 @@ from workbench.core.training.guard import SpikeDetector, nonfinite_count
 from workbench.core.training.distributed import (any_across, full_state_dict, join_cluster, load_optimizer_state, mean_across,
                                        optimizer_state, weight_checksums, wrap_model)
 from workbench.core.training.memory import peak_memory_mb, recompute_layers
+from workbench.core.training.observer import Observer
 from workbench.core.training.mesh import MeshError, MeshModel, load_sharded, plan_layout, save_sharded
 from workbench.core.training.rank_memory import gather_held, held_bytes
 from workbench.core.training.objectives import ObjectiveError, input_kinds, make_objective, model_arguments
 from workbench.core.training.optim import make_optimizer
 from workbench.core.training.schedule import learning_rate
 from workbench.core.training.transfer import TransferError, transfer_weights
-from workbench.core.training.whole_copy import WholeCopy
 from workbench.core.tuning import parameter_counts
 
 
@@ -164,7 +161,6 @@ class Trainer:
             raise TrainingError("every weight is frozen, so there is nothing to train: unfreeze a block or add LoRA")
         run.log(f"training {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
         self._aliases = _alias_names(plain)
-        self.context = self.compiled.ctx.context_length
         try:
             self.objective = make_objective(project, config, self.compiled)
         except ObjectiveError as exc:
@@ -184,12 +180,11 @@ class Trainer:
         # later step indicts these weights, and so every checkpoint taken since then.
         self._weights_step = 0
         self._refusal = ""  # why the last checkpoint was not written (its weights were not all finite)
-        # Under FSDP, tensor or pipeline parallel no rank holds the whole model: rank 0 samples a whole
-        # copy it gathers from every rank's shards on each sample step (whole_copy.py).
+        # Samples and attention snapshots. Under FSDP, tensor or pipeline parallel no rank holds the whole
+        # model: rank 0 observes a whole copy it gathers from every rank's shards (observer.py).
         sharded = self.cluster.active and config.distributed == "fsdp" or self.layout.active
-        self._whole = WholeCopy(project, self._whole_weights, self.cluster.is_main) if sharded else None
-        # Text samples on the sample schedule, and attention heatmaps (core.inspect) for every objective.
-        self._samples = self.objective.generates_text
+        self.observer = Observer(project, self.compiled, self.objective, config, self.cluster.is_main,
+                                 self._whole_weights if sharded else None)
         saved = self._restore_weights(resume_from) if resume_from is not None else None
         try:
             self.board = tensorboard_log(run.path, config.to_dict(), self.step,
@@ -199,7 +194,8 @@ class Trainer:
         if config.activation_checkpointing:
             recompute_layers(plain)
         if self.layout.active:
-            example = [t if t is None else t[:1] for t in model_arguments(self.objective.batch(0, "train"), self._kinds)]
+            first = model_arguments(self.objective.batch(0, "train"), self._kinds)
+            example = [t if t is None else t[:1] for t in first]
             self.mesh_model = MeshModel(plain, self.layout, example, self.device)
             self.model = self.mesh_model.module
         else:
@@ -274,18 +270,7 @@ class Trainer:
                     if on_report and self.cluster.is_main:
                         on_report(report)
                     window_start, window_tokens = time.perf_counter(), 0
-                whole = None
-                if sample_due(self.step, config.sample_every, config.steps):
-                    whole = self._whole.refresh() if self._whole else self.compiled  # None: not rank 0's copy
-                if self._samples and whole is not None:
-                    text_row = {"step": self.step, "text": self.sample_text(whole)}
-                    run.append_sample(text_row)
-                    self.board.sample(text_row)
-                if whole is not None and self.cluster.is_main:
-                    probe = model_arguments(self.objective.batch(0, "val"),
-                                            input_kinds(self.project.graph, whole.input_names))
-                    write_attention_snapshot(run.path, whole, probe, self.step)
-                    self.board.attention(run.path, self.step)
+                self.observer.observe(self.step, run, self.board, self._autocast)
                 if self.step % config.checkpoint_every == 0 and not self.checkpoint():
                     return self._diverged(self._refusal)
                 if any_across(self._stop_signalled or run.stop_requested(), self.cluster):
@@ -450,16 +435,6 @@ class Trainer:
                               self.model(*arguments)[1].item())
             losses[f"val_loss/{split[4:]}"] = mean_across(total / self.config.eval_batches, self.cluster)
         return losses
-
-    def sample_text(self, compiled) -> str:
-        """A fixed-seed sample from the first validation token, so samples compare across steps."""
-        compiled.module.eval()
-        prompt = self.objective.prompt().to(next(compiled.module.parameters()).device)
-        generator = torch.Generator().manual_seed(self.config.seed)
-        with self._autocast():
-            ids = sample(compiled.module, prompt, self.config.sample_length, context_length=self.context,
-                         temperature=0.8, generator=generator)
-        return self.project.tokenizer.decode(ids[0].tolist())
 
     def _whole_weights(self) -> dict[str, torch.Tensor]:
         """Every weight, unsharded (a collective when sharded: every rank must call it)."""

@@ -60,7 +60,7 @@ def assert_same_training(ours: RunFolder, theirs: RunFolder) -> None:
     assert mine.keys() == reference.keys()
     for name, tensor in reference.items():
         assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), name
-    # No rank holds the whole model: rank 0 samples and probes a copy gathered from the shards (whole_copy.py)
+    # No rank holds the whole model: rank 0 samples and probes a copy gathered from the shards (core/training/observer.py)
     assert [row["text"] for row in ours.samples()] == [row["text"] for row in theirs.samples()]
     assert (ours.path / "attention" / "index.json").read_text() == (theirs.path / "attention" / "index.json").read_text()
 

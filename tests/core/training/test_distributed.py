@@ -38,7 +38,7 @@ def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
     ours = [row["loss"] for row in pair.metrics()]
     theirs = [row["loss"] for row in single.metrics()]
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-5)
-    # FSDP's rank 0 samples a whole copy gathered from the shards (core/training/whole_copy.py)
+    # FSDP's rank 0 samples a whole copy gathered from the shards (core/training/observer.py)
     assert [row["text"] for row in pair.samples()] == [row["text"] for row in single.samples()] != []
     assert "on 2 processes" in (pair.path / "log.txt").read_text()
     assert json.loads((pair.path / "run.json").read_text())["step"] == 6
