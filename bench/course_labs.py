@@ -5,12 +5,14 @@ time, the measured effect and its margin, and whether the expected result held.
 
 Each lab runs exactly as `main.py lesson run ID` does (core/lessons/runner.py), into DIR/course/ID
 (a temporary folder unless --runs-dir is given). The one-minute load average is printed
-beside each row: wall times on a shared machine are upper bounds.
+beside each row: wall times on a shared machine are upper bounds; the CPU seconds (this process and
+the processes a lab starts, such as torchrun's workers) depend much less on what else runs.
 """
 
 import argparse
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -38,18 +40,27 @@ def main() -> int:
     started = time.perf_counter()
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f} at the start.\n")
-    print("| week | lab | wall s | load | measured | margin | expected result |")
-    print("|---|---|---:|---:|---|---:|---|", flush=True)
+    print("| week | lab | wall s | CPU s | load | measured | margin | expected result |")
+    print("|---|---|---:|---:|---:|---|---:|---|", flush=True)
     failed = 0
     for lab in labs:  # a row as each lab ends: a long bench cut short still leaves its table
         print(f"running {lab.id} …", file=sys.stderr, flush=True)
+        cpu = cpu_seconds()
         result = run_lab(lab, runs_dir, lambda line: None)
+        cpu = cpu_seconds() - cpu
         verdict = result.verdict
         failed += not verdict.passed
-        print(f"| {lab.heading} | `{lab.id}` | {result.seconds:.1f} | {os.getloadavg()[0]:.1f} | {verdict.measured} | "
+        print(f"| {lab.heading} | `{lab.id}` | {result.seconds:.1f} | {cpu:.0f} | {os.getloadavg()[0]:.1f} | "
+              f"{verdict.measured} | "
               f"{verdict.margin:+.3g} | {'holds' if verdict.passed else '**does not hold**'} |", flush=True)
     print(f"\n{time.perf_counter() - started:.0f} s in all.")
     return 1 if failed else 0
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished children (torchrun and its workers)."""
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
 if __name__ == "__main__":
