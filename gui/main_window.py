@@ -71,9 +71,11 @@ class MainWindow(QMainWindow):
             self.panel_docks.append(self._dock(panel.title, _scrolling(self.panels[panel.name]), bottom))
             if len(self.panel_docks) > 1:
                 self.tabifyDockWidget(self.panel_docks[-2], self.panel_docks[-1])
+            dock = self.panel_docks[-1]
             if panel.height:
-                dock = self.panel_docks[-1]
                 dock.visibilityChanged.connect(lambda shown, d=dock, share=panel.height: self._grow_once(d, share, shown))
+            if hasattr(self.panels[panel.name], "wants_room"):
+                self.panels[panel.name].wants_room.connect(lambda share, d=dock: self._grow_once(d, share, True))
         self.training_dock = self.panel_docks[0]
         self.training_dock.raise_()
         self._settings_edited = False  # training settings or tokenizer changed since the last save

@@ -25,7 +25,8 @@ class Panel:
     takes_project: bool = False  # the constructor takes the open Project (else set_project follows at once)
     # Share of the window's height the bottom panels grow to the first time this one is shown, for a panel
     # that is cramped in the default 400 px; 0 keeps whatever height they have. Once only: after that the
-    # height the user drags to stays.
+    # height the user drags to stays. A panel with one roomy view among small ones (the Training panel's
+    # Memory tab) emits `wants_room(share)` when that view is shown instead; the window grows them once.
     height: float = 0.0
 
     def create(self, project):

@@ -35,9 +35,13 @@ CONTROLS_MIN_WIDTH = 250  # Train / Stop / Resume and the run list's columns sti
 COLUMN_WIDTHS = [290, 400, 200]  # controls, curves and sample in the window's default dock; more room widens the last two
 
 
+MEMORY_ROOM = 0.62  # of the window's height, the first time the Memory tab is shown
+
+
 class TrainingPanel(QWidget):
     run_chosen = Signal(object)  # the run folder Path picked in the list, or of a run just started
     settings_changed = Signal()  # the project's training settings were edited: it has unsaved changes
+    wants_room = Signal(float)  # share of the window's height the Memory tab reads well at (gui/panels.py)
 
     def __init__(self, project: Project):
         super().__init__()
@@ -146,6 +150,9 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(self.run_list, "Runs")
         self.tabs.addTab(settings, "Settings")
         self.tabs.addTab(self.memory_view, "Memory")
+        # The stacked bar, its legend and the mesh picture under them need more than the default 400 px.
+        self.tabs.currentChanged.connect(
+            lambda index: self.tabs.widget(index) is self.memory_view and self.wants_room.emit(MEMORY_ROOM))
         controls = _column(buttons, self.estimate_label, self.run_label, self.status_label, self.tabs)
         controls.setMinimumWidth(CONTROLS_MIN_WIDTH)
         metrics = self.metrics.row

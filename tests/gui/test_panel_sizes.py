@@ -60,3 +60,19 @@ def test_the_course_grows_the_bottom_panels_the_first_time_only(window, qtbot):
     window.raise_panel("course")
     qtbot.wait(50)
     assert course.height() < 0.4 * window.height()
+
+
+def test_the_memory_tab_asks_for_room_once(window, qtbot):
+    """The Training panel's Memory tab (stacked bar, legend, fits, mesh picture) asks for 62 % of the
+    window's height when first shown (`wants_room`); the Runs tab shown again leaves the height be."""
+    training = window.training
+    window.raise_panel("training")
+    assert window.training_dock.height() < 0.5 * window.height()
+    training.tabs.setCurrentIndex(training.tabs.indexOf(training.memory_view))
+    qtbot.waitUntil(lambda: window.training_dock.height() >= 0.55 * window.height(), timeout=2000)
+    window.resizeDocks([window.training_dock], [300], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: window.training_dock.height() < 0.4 * window.height(), timeout=2000)
+    training.tabs.setCurrentIndex(0)
+    training.tabs.setCurrentIndex(training.tabs.indexOf(training.memory_view))
+    qtbot.wait(50)
+    assert window.training_dock.height() < 0.4 * window.height()
