@@ -14,11 +14,12 @@ def _arguments(parser) -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="processes in all (torchrun's --nnodes × --nproc-per-node); data parallel takes "
                              "what --tensor-parallel × --pipeline-parallel leave")
-    parser.add_argument("--tensor-parallel", type=int, default=1, metavar="TP",
-                        help="processes splitting each repeated layer's linear weights (planning only)")
-    parser.add_argument("--pipeline-parallel", type=int, default=1, metavar="PP",
+    parser.add_argument("--tensor-parallel", type=int, metavar="TP",
+                        help="processes splitting each repeated layer's linear weights (default: the "
+                             "tensor_parallel setting)")
+    parser.add_argument("--pipeline-parallel", type=int, metavar="PP",
                         help="stages splitting the repeated layers; grad_accumulation micro-batches flow "
-                             "through them, GPipe order (planning only)")
+                             "through them, GPipe order (default: the pipeline_parallel setting)")
     parser.add_argument("--zero", type=int, choices=(0, 1, 2, 3),
                         help="ZeRO stage to plan for (default: 3 with distributed=fsdp, else 0)")
     parser.add_argument("--context", type=int, help="sequence length (default: the graph's context)")
@@ -43,7 +44,9 @@ def _memory(args) -> int:
         raise ValueError(f"--gpu-gib must be a positive number of GiB, got {args.gpu_gib}")
     project = Project.load(args.project)
     config = TrainConfig.from_dict({**project.train.to_dict(), **settings_from(args.set or [])})
-    layout = Layout.from_config(config, args.processes, args.tensor_parallel, args.pipeline_parallel)
+    tensor = config.tensor_parallel if args.tensor_parallel is None else args.tensor_parallel
+    pipeline = config.pipeline_parallel if args.pipeline_parallel is None else args.pipeline_parallel
+    layout = Layout.from_config(config, args.processes, tensor, pipeline)
     if args.zero is not None:
         layout = dataclasses.replace(layout, zero_stage=args.zero)
     planner = Planner(project.graph)

@@ -36,3 +36,16 @@ def test_memory_refuses_a_layout_that_does_not_divide(capsys):
     assert main(["memory", gpt, "--processes", "3", "--tensor-parallel", "2"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "multiple of 2 processes" in error
+
+
+def test_memory_reads_the_mesh_from_the_training_settings(capsys):
+    """tensor_parallel and pipeline_parallel in the settings (as `main.py train` reads them) set the layout;
+    the flags override them."""
+    gpt = str(Path(REPO) / "assets" / "presets" / "gpt-tiny.json")
+    assert main(["memory", gpt, "--processes", "8", "--set", "tensor_parallel=2", "--set", "distributed=fsdp",
+                 "--context", "16", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layout"] | {"processes": 8} == {
+        "data": 4, "tensor": 2, "pipeline": 1, "zero_stage": 3, "offload": False, "processes": 8}
+    assert main(["memory", gpt, "--processes", "8", "--set", "tensor_parallel=2", "--tensor-parallel", "4",
+                 "--context", "16", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layout"]["tensor"] == 4
