@@ -11,28 +11,19 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QProcess, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QScrollArea, QSizePolicy,
-                               QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QSplitter, QTableWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.lessons.lab import Lab, LessonError, load_course
 from workbench.core.lessons.runner import LabResult, lab_folder, load_result
-from workbench.core.training.runs import RunFolder, RunFolderError
 from workbench.gui import theme
-from workbench.gui.figure_chart import LineChart, Series, chart_figure
-from workbench.gui.figure_export import install_figure_menu
-from workbench.gui.figure_maps import heatmap_figure
-from workbench.gui.heatmap import AttentionHeatmap
-from workbench.gui.loss_plot import RUN_COLOURS, LossPlot, RunSeries
+from workbench.gui.course_evidence import EvidenceView, fill_table
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 HOLDS, FAILS, NOT_RUN = "✓ holds", "✗ does not hold", "not run yet"
 MARKS = {HOLDS: "✓", FAILS: "✗", NOT_RUN: "·"}  # the list's narrow result column; the tooltip says it whole
-MAX_COLUMN_WIDTH = 220  # pixels: a long cell (a run's differing settings, a model's changes) elides to its tooltip
 PASS_COLOUR = QColor("#8fd18b")  # a verdict that holds; one that does not is theme.ERROR
 
 
@@ -86,17 +77,7 @@ class CoursePanel(QWidget):
         self.verdict.setObjectName("courseVerdict")
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.loss_plot = LossPlot()
-        self.curve_plot = pg.PlotWidget(background=theme.BASE)
-        self.curve_plot.addLegend(labelTextColor=theme.MUTED_TEXT, offset=(8, 4))
-        self.heatmap = AttentionHeatmap(detailed=True)
-        # Lab evidence saves as a figure for a report, like every plot (issue #22); the loss plot has its own.
-        self.chart: LineChart | None = None  # the curves shown, as a print figure
-        install_figure_menu(self.curve_plot, self.chart_figure)
-        install_figure_menu(self.heatmap, self._heatmap_figure)
-        self.view = QStackedWidget()
-        for widget in (QLabel("Run the lab to see its evidence."), self.loss_plot, self.curve_plot, self.heatmap):
-            self.view.addWidget(widget)
+        self.view = EvidenceView()  # the runs' curves, other curves or a heatmap, as the lab file says
         self.table = QTableWidget()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -248,7 +229,7 @@ class CoursePanel(QWidget):
         if result is None:
             self.verdict.setText(f"Expected: {self.current_lab().check.get('says', '')} (not run yet)")
             self.verdict.setStyleSheet("")
-            self.view.setCurrentIndex(0)
+            self.view.clear()
             self.view.setVisible(True)
             self.table.clear()
             self.table.setRowCount(0)
@@ -262,104 +243,16 @@ class CoursePanel(QWidget):
         self.verdict.setText(f"{mine}<b>{HOLDS if verdict.passed else FAILS}</b> — {verdict.says}<br>"
                              f"margin {verdict.margin:+.4g} · ran {result.seconds:.0f} s, {result.finished_at}")
         self.verdict.setToolTip(verdict.measured.replace("; ", "\n"))
-        self._fill_table(evidence.columns, evidence.rows)
+        fill_table(self.table, evidence.columns, evidence.rows)
         measured = [f"measured: {part}" for part in verdict.measured.split("; ")]
         self.notes.setText("<br>".join(_escape(line) for line in measured + evidence.notes))
         lab = self.current_lab()
-        view = lab.evidence if lab is not None else "table"
-        if view == "heatmap" and evidence.heatmap:
-            self._show_heatmap(evidence.heatmap)
-        elif view == "curves" and evidence.curves and (evidence.log_axes or evidence.axes[0] != "step"):
-            self._show_curves(evidence.curves, evidence.axes, evidence.log_axes)
-        elif view == "curves" and evidence.runs:
-            self._show_runs(evidence.runs, evidence.axes[1])
-        else:
-            self.view.setCurrentIndex(0)
-        self.view.setVisible(self.view.currentIndex() != 0)  # a table lab gives the table the whole column
+        drawn = self.view.show_evidence(evidence, lab.evidence if lab is not None else "table",
+                                        lab.title if lab is not None else "lab")
+        self.view.setVisible(drawn)  # a table lab gives the table the whole column
         for name, path in evidence.runs.items():
             self.runs_menu.addAction(name, lambda chosen=Path(path): self.open_run.emit(chosen))
         self.runs_button.setEnabled(bool(evidence.runs))
-
-    def _fill_table(self, columns: list[str], rows: list[list]) -> None:
-        self.table.clear()
-        self.table.setColumnCount(len(columns))
-        self.table.setHorizontalHeaderLabels(columns)
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, cell in enumerate(row):
-                item = QTableWidgetItem(f"{cell:,}" if isinstance(cell, int) else str(cell))
-                item.setToolTip(str(cell))
-                self.table.setItem(r, c, item)
-        # The first column names the rows (model, run, tokenizer): shown as the row header, it stays in
-        # view while a wide table (week 12's fourteen models by thirteen facts) scrolls sideways.
-        self.table.setVerticalHeaderLabels([str(row[0]) if row else "" for row in rows])
-        self.table.verticalHeader().setVisible(bool(rows))
-        self.table.setColumnHidden(0, bool(columns))
-        self.table.resizeColumnsToContents()
-        for column in range(len(columns)):  # a long cell (the settings a run differs in) keeps to its tooltip
-            self.table.setColumnWidth(column, min(self.table.columnWidth(column), MAX_COLUMN_WIDTH))
-        self.table.horizontalHeader().setStretchLastSection(True)
-
-    def _show_runs(self, runs: dict[str, str], label: str) -> None:
-        """The lab's runs on the Training panel's plot: the first followed, the others overlaid."""
-        series = []
-        for name, path in runs.items():
-            try:
-                rows = RunFolder.open(path).metrics()
-            except RunFolderError:
-                continue  # deleted since: the table still has its numbers
-            one = RunSeries()
-            one.add_rows(rows)
-            series.append((name, one, rows))
-        if not series:
-            self.view.setCurrentIndex(0)
-            return
-        first_name, _, first_rows = series[0]
-        self.loss_plot.set_metric("accuracy" if label == "validation accuracy" else "loss")
-        self.loss_plot.clear_rows(first_name)
-        self.loss_plot.add_rows(first_rows)
-        self.loss_plot.set_overlays([(name, one) for name, one, _ in series[1:]])
-        self.view.setCurrentWidget(self.loss_plot)
-
-    def _show_curves(self, curves: dict[str, list], axes, log_axes: bool) -> None:
-        """Curves that are not training steps: cost against length (log-log), loss against position."""
-        plot = self.curve_plot.getPlotItem()
-        plot.clear()
-        plot.setLogMode(x=log_axes, y=log_axes)
-        plot.setLabel("bottom", axes[0])
-        plot.setLabel("left", axes[1])
-        plot.showGrid(x=True, y=True, alpha=0.15)
-        lengths: set[float] = set()
-        series = []
-        for index, (name, points) in enumerate(curves.items()):
-            xs, ys = np.array([p[0] for p in points], float), np.array([p[1] for p in points], float)
-            series.append(Series(name, xs, ys, colour=index, style="points" if len(xs) < 20 else "line"))
-            colour = RUN_COLOURS[index % len(RUN_COLOURS)]
-            plot.plot(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o" if len(xs) < 20 else None,
-                      symbolBrush=colour, name=name)
-            lengths.update(xs.tolist())
-        if log_axes:  # label the measured lengths themselves: log mode's own minor ticks overlap
-            plot.getAxis("bottom").setTicks([[(np.log10(x), f"{x:g}") for x in sorted(lengths)]])
-        else:
-            plot.getAxis("bottom").setTicks(None)
-        lab = self.current_lab()
-        self.chart = LineChart(lab.title if lab else "lab", axes[0], axes[1], tuple(series), log_axes, log_axes)
-        self.view.setCurrentWidget(self.curve_plot)
-
-    def chart_figure(self):
-        """The curves shown, for print; None while none are."""
-        return chart_figure(self.chart) if self.chart else None
-
-    def _heatmap_figure(self):
-        """The heatmap shown, for print; None while none is (heatmap_figure of an empty map)."""
-        lab = self.current_lab()
-        return heatmap_figure(lab.title if lab else "attention", self.heatmap.weights, self.heatmap.queries,
-                              self.heatmap.keys)
-
-    def _show_heatmap(self, heatmap: dict) -> None:
-        self.heatmap.set_weights(np.array(heatmap["matrix"], dtype=np.float32), heatmap["rows"], heatmap["columns"])
-        self.heatmap.setToolTip(heatmap.get("title", ""))
-        self.view.setCurrentWidget(self.heatmap)
 
     # ----- running -----
 

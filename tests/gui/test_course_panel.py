@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 
 from workbench.core.lessons.lab import COURSE, find_lab, load_course, load_lab
 from workbench.core.lessons.runner import run_lab
-from workbench.gui.course_panel import HOLDS, MAX_COLUMN_WIDTH, NOT_RUN, CoursePanel
+from workbench.gui.course_evidence import MAX_COLUMN_WIDTH
+from workbench.gui.course_panel import HOLDS, NOT_RUN, CoursePanel
 
 LAB_TIMEOUT_MS = 240_000  # a child process importing torch and training on a busy 2-core machine
 
@@ -79,7 +80,7 @@ def test_a_lab_with_runs_shows_their_curves_and_offers_them(panel, qtbot, runs_i
     run_lab(tiny_lab, runs_in_tmp)
     panel.load([tiny_lab])
     assert panel.select("tiny-runs") and HOLDS in panel.verdict.text()
-    assert panel.view.currentWidget() is panel.loss_plot
+    assert panel.view.currentWidget() is panel.view.loss_plot
     assert panel.table.item(1, 1).text() == "learning_rate=0.01"  # only the setting the runs differ in
     assert [a.text() for a in panel.runs_menu.actions()] == ["a", "b"]
     with qtbot.waitSignal(panel.open_run) as chosen:
@@ -103,15 +104,15 @@ def test_lab_evidence_saves_as_a_figure_for_a_report(panel, tmp_path):
     from workbench.gui.figure_export import save_figure, save_figure_data
 
     assert panel.select("w8-attention-cost")
-    assert panel._heatmap_figure() is None and panel.chart is None  # nothing shown yet: nothing to save
-    panel._show_curves({"full": [[64, 1.0], [128, 4.1], [256, 16.3]], "local": [[64, 1.0], [128, 2.0], [256, 4.1]]},
-                       ("sequence length", "time (ms)"), True)
-    svg = save_figure(panel.chart_figure(), tmp_path / "cost.svg").read_text()
+    assert panel.view.heatmap_figure() is None and panel.view.chart is None  # nothing shown yet: nothing to save
+    panel.view.show_curves({"full": [[64, 1.0], [128, 4.1], [256, 16.3]],
+                            "local": [[64, 1.0], [128, 2.0], [256, 4.1]]}, ("sequence length", "time (ms)"), True)
+    svg = save_figure(panel.view.chart_figure(), tmp_path / "cost.svg").read_text()
     assert "full" in svg and "local" in svg and "sequence length" in svg
-    rows = save_figure_data(panel.chart_figure(), tmp_path / "cost.csv").read_text().splitlines()
+    rows = save_figure_data(panel.view.chart_figure(), tmp_path / "cost.csv").read_text().splitlines()
     assert len(rows) == 1 + 6 and rows[1].startswith("full,64")
-    panel.heatmap.set_weights(np.eye(3, dtype=np.float32), list("abc"), list("abc"))
-    assert save_figure(panel._heatmap_figure(), tmp_path / "map.svg").stat().st_size > 0
+    panel.view.heatmap.set_weights(np.eye(3, dtype=np.float32), list("abc"), list("abc"))
+    assert save_figure(panel.view.heatmap_figure(), tmp_path / "map.svg").stat().st_size > 0
 
 
 def test_edit_a_copy_makes_it_once_and_run_my_copy_runs_it(panel, qtbot, runs_in_tmp, monkeypatch):

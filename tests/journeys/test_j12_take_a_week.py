@@ -79,8 +79,8 @@ def test_take_week_9_run_an_edited_copy_and_change_rope_base(qtbot, open_window,
     runs = runs_in_tmp / "course" / f"{LAB}-mine"
     for name in ("sinusoidal", "rope", "alibi", "nope"):
         assert (runs / name / "metrics.jsonl").is_file(), f"run {name} did not train"
-    assert panel.view.currentWidget() is panel.curve_plot and panel.view.isVisible()
-    plot = panel.curve_plot.getPlotItem()
+    assert panel.view.currentWidget() is panel.view.curve_plot and panel.view.isVisible()
+    plot = panel.view.curve_plot.getPlotItem()
     assert plot.getAxis("bottom").labelText == "position"
     curves = plot.listDataItems()
     assert [c.name() for c in curves] == ["sinusoidal", "rope", "alibi", "nope"]
