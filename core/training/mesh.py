@@ -72,13 +72,13 @@ def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
         if config.grad_accumulation > 1:
             raise MeshError("grad_accumulation must be 1 with pipeline_parallel > 1: the pipeline cuts batches into "
                             "micro-batches itself (set pipeline_microbatches instead)")
-        if config.precision == "fp16":
-            raise MeshError("precision fp16 needs a loss scaler the pipeline schedule does not apply: use bf16 or fp32 "
-                            "with pipeline_parallel > 1")
     if config.batch_size % (dp * micro * config.grad_accumulation):
         raise MeshError(f"batch_size {config.batch_size} does not divide into {dp} data-parallel process(es) × "
                         f"{micro * config.grad_accumulation} micro-batch(es): set batch_size to a multiple of "
                         f"{dp * micro * config.grad_accumulation}")
+    if config.precision == "fp16":  # GradScaler's unscale and inf check do not reach sharded gradients here
+        raise MeshError("precision fp16 needs a loss scaler the mesh's step does not apply: use bf16 (same range as "
+                        "fp32, no scaler) or fp32 with tensor_parallel or pipeline_parallel > 1")
     if config.compile or config.offload_optimizer:
         raise MeshError("compile and offload_optimizer are not combined with tensor or pipeline parallel: "
                         "turn them off or set tensor_parallel=1 and pipeline_parallel=1")

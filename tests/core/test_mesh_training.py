@@ -142,6 +142,8 @@ def test_refusals_name_the_setting_and_the_fix(tiny_project):
     assert "set batch_size to a multiple of 8" in refusal(tiny_project, 4, pipeline_parallel=2,
                                                         pipeline_microbatches=4, batch_size=4)
     assert "set pipeline_microbatches instead" in refusal(tiny_project, 2, pipeline_parallel=2, grad_accumulation=2)
+    assert "precision fp16 needs a loss scaler the mesh's step does not apply: use bf16" in refusal(
+        tiny_project, 2, tensor_parallel=2, precision="fp16")
 
 
 def test_fsdp_shards_the_data_dimension_of_a_mesh(tiny_project):
