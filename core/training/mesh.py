@@ -45,13 +45,21 @@ class MeshLayout:
         """Tensor or pipeline parallel: plain data parallel keeps the DDP/FSDP path."""
         return self.tensor > 1 or self.pipeline > 1
 
+    def describe(self) -> str:
+        """'dp 2 × pp 1 × tp 2, FSDP2 over dp' (and the pipeline's micro-batches), for the run's log."""
+        data = "FSDP2 shards over dp" if self.sharded else "replicas over dp" if self.data > 1 else ""
+        micro = f"{self.microbatches} micro-batches per batch" if self.pipeline > 1 else ""
+        return ", ".join(part for part in (f"dp {self.data} × pp {self.pipeline} × tp {self.tensor}", data, micro)
+                         if part)
+
 
 def plan_layout(config, world_size: int, model: nn.Module) -> MeshLayout:
     """The layout a TrainConfig asks for on `world_size` processes; MeshError naming the fix if it cannot be."""
     tp, pp = config.tensor_parallel, config.pipeline_parallel
     if world_size % (tp * pp):
         raise MeshError(f"WORLD_SIZE {world_size} does not divide by tensor_parallel × pipeline_parallel = "
-                        f"{tp} × {pp}: launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or change the settings")
+                        f"{tp} × {pp}: launch a multiple of {tp * pp} processes (torchrun --nproc-per-node) or "
+                        "change the settings")
     dp = world_size // (tp * pp)
     micro = (config.pipeline_microbatches or pp) if pp > 1 else 1
     layout = MeshLayout(dp, pp, tp, micro, sharded=config.distributed == "fsdp" and dp > 1)

@@ -143,6 +143,8 @@ class Trainer:
             self.layout = plan_layout(config, self.cluster.world_size, self.compiled.training_module)
         except MeshError as exc:
             raise TrainingError(str(exc)) from None
+        if self.layout.active:
+            run.log(f"mesh: {self.layout.describe()}")
         self.mesh_model = None
         # With tokens/s in metrics.jsonl, this gives the machine's speed for the next run's estimate.
         self.run.info["training_flops_per_token"] = summarize(project.graph, self.compiled).training_flops_per_token

@@ -60,9 +60,10 @@ def assert_same_training(ours: RunFolder, theirs: RunFolder) -> None:
     assert mine.keys() == reference.keys()
     for name, tensor in reference.items():
         assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), name
-    # No rank holds the whole model: rank 0 samples and probes a copy gathered from the shards (core/training/observer.py)
+    # No rank holds the whole model: rank 0 samples and probes a copy gathered from the shards (observer.py)
     assert [row["text"] for row in ours.samples()] == [row["text"] for row in theirs.samples()]
-    assert (ours.path / "attention" / "index.json").read_text() == (theirs.path / "attention" / "index.json").read_text()
+    index = "attention/index.json"
+    assert (ours.path / index).read_text() == (theirs.path / index).read_text()
 
 
 def assert_planned_memory(run: RunFolder, project_file, settings: dict, processes: int) -> None:
@@ -96,6 +97,7 @@ def test_mesh_matches_one_process(single, tmp_path, mesh):
     assert len(checksums) == processes and len(set(checksums)) == 1
     assert (run.latest_checkpoint() / "distributed" / ".metadata").is_file()  # the DCP shards
     assert_planned_memory(run, project, settings, processes)
+    assert "mesh: dp " in (run.path / "log.txt").read_text()
 
 
 def as_options(settings: dict) -> list[str]:
@@ -129,6 +131,10 @@ def test_layout_of_a_mesh(tiny_project):
     config = tiny_project.train.replace(tensor_parallel=2, pipeline_parallel=2, batch_size=8)
     layout = plan_layout(config, 8, tiny_project.compile().training_module)
     assert (layout.data, layout.pipeline, layout.tensor, layout.microbatches) == (2, 2, 2, 2)
+    assert layout.describe() == "dp 2 × pp 2 × tp 2, replicas over dp, 2 micro-batches per batch"
+    model = tiny_project.compile().training_module
+    sharded = plan_layout(config.replace(distributed="fsdp", pipeline_parallel=1), 4, model)
+    assert sharded.describe() == "dp 2 × pp 1 × tp 2, FSDP2 shards over dp"
     assert not plan_layout(tiny_project.train, 4, tiny_project.compile().training_module).active
 
 
