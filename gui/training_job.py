@@ -24,8 +24,9 @@ CONSOLE_FILE = "console.txt"  # the trainer's stdout and stderr, for errors rais
 def launcher(processes: int) -> list[str]:
     """Arguments after the Python interpreter that run main.py once per process: `-m
     torch.distributed.run` is torchrun itself, found without relying on PATH; main.py train reads
-    the WORLD_SIZE it sets and joins the process group."""
-    return ["-m", "torch.distributed.run", "--nproc-per-node", str(processes)] if processes > 1 else []
+    the WORLD_SIZE it sets and joins the process group. --standalone: this machine alone, on a free
+    port (two runs at once would otherwise both ask for port 29500)."""
+    return ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)] if processes > 1 else []
 
 
 def train_arguments(project_file: str, run_dir: str, settings: dict | None = None) -> list[str]:

@@ -26,7 +26,7 @@ from workbench.gui.run_progress import SAMPLE_HINT, ending_text, estimate_text, 
 from workbench.gui.run_watcher import RunWatcher
 from workbench.gui.sweep_panel import SweepSection
 from workbench.gui.theme import show_status
-from workbench.gui.training_checks import problem_before_training, problem_with_processes
+from workbench.gui.training_checks import CPU_PROCESSES, problem_before_training, problem_with_processes
 from workbench.gui.training_form import TrainingForm
 from workbench.gui.training_job import STOP_GRACE_S, TrainingProcess, cluster_command
 
@@ -72,15 +72,16 @@ class TrainingPanel(QWidget):
         # writes the torchrun command for a machine that has them (a laptop prepares a cluster's run).
         self.processes_box = QSpinBox()
         self.processes_box.setObjectName("processCount")
-        self.processes_box.setSuffix(" GPU processes")
         self.local_gpus = torch.cuda.device_count()
+        self.processes_box.setSuffix(" GPU processes" if self.local_gpus else " processes")
         self.processes_box.setRange(1, MAX_PROCESSES)
         self.processes_box.setValue(max(self.local_gpus, 1))
-        self.processes_box.setToolTip(f"Processes, one per GPU (torchrun): tensor_parallel × pipeline_parallel per "
+        here = (f"This machine has {self.local_gpus} GPU{'s' * (self.local_gpus != 1)}: Train runs up to that many"
+                if self.local_gpus else f"This machine has no GPU: Train runs up to {CPU_PROCESSES} CPU processes, "
+                "to see how a run spreads (not for speed)")
+        self.processes_box.setToolTip("Processes, one per GPU (torchrun): tensor_parallel × pipeline_parallel per "
                                       "replica, the rest data parallel (DDP or FSDP2, the distributed setting). "
-                                      f"This machine has {self.local_gpus} GPU{'s' * (self.local_gpus != 1)}: "
-                                      "Train runs up to "
-                                      "that many; Copy command writes the command for any number.")
+                                      f"{here}; Copy command writes the command for any number.")
         self.copy_button = QPushButton("Copy command")
         self.copy_button.setToolTip("Copy the command that trains this project with these settings, "
                                     "to run on a cluster or in a terminal (several machines: Copy for a "
@@ -211,7 +212,7 @@ class TrainingPanel(QWidget):
         self.run_chosen.emit(run_dir)
 
     def _problem_with_processes(self) -> str:
-        return problem_with_processes(self.processes_box.value(), self.local_gpus)
+        return problem_with_processes(self.processes_box.value(), self.local_gpus, self.project.train)
 
     def resume(self) -> None:
         """Continue the followed run (stopped or failed, with a checkpoint) where it left off."""

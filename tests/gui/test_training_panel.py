@@ -166,14 +166,30 @@ def test_copy_command_names_the_edited_settings(qtbot, tiny_project):
 
 def test_more_processes_than_local_gpus_copy_a_cluster_command_but_do_not_train_here(qtbot, tiny_project):
     panel = make_panel(qtbot, tiny_project)
-    panel.local_gpus = 0  # as on this laptop
+    panel.local_gpus = 4  # as on a workstation with four GPUs
     panel.processes_box.setValue(8)
     panel.copy_button.click()
     assert QApplication.clipboard().text().startswith("torchrun --nproc-per-node 8 main.py train ")
     panel.start()
     assert panel.process is None
-    assert panel.status_label.text() == ("Cannot train: 8 GPU processes, but this machine has 0 GPUs: set 1 to "
-                                         "train here, or use Copy command for a machine with the GPUs")
+    assert panel.status_label.text() == ("Cannot train: 8 GPU processes, but this machine has 4 GPUs: set at most "
+                                         "4 to train here, or use Copy command for a machine with the GPUs")
+    panel.local_gpus = 0  # as on this laptop: a few CPU processes train, to see how a run spreads
+    panel.processes_box.setValue(16)
+    panel.start()
+    assert panel.process is None and "Train starts at most 8 CPU processes" in panel.status_label.text()
+
+
+def test_a_mesh_that_does_not_divide_the_processes_is_refused_before_launch(qtbot, tiny_project):
+    panel = make_panel(qtbot, tiny_project)
+    panel.local_gpus = 0
+    assert panel.form.commit("tensor_parallel", 2)
+    panel.processes_box.setValue(3)
+    panel.start()
+    assert panel.process is None
+    assert panel.status_label.text() == ("Cannot train: 3 process(es) do not divide into tensor parallel 2 × pipeline "
+                                         "parallel 1; use a multiple of 2 processes (tensor_parallel and "
+                                         "pipeline_parallel are training settings)")
 
 
 def test_100k_point_curves_downsample_and_clip_to_view(qtbot):

@@ -1,6 +1,8 @@
 """Journey 8, scale: switch on bf16, activation checkpointing and gradient accumulation in the training
 form, see the inspector follow, train (bf16 autocast runs on a CPU too) and view the run like any other,
-then copy the command that trains the same run on a cluster with torchrun.
+then copy the command that trains the same run on a cluster with torchrun. And launch a run on several
+processes from the training panel (on a machine without GPUs, CPU processes with gloo): tensor parallel
+over two processes trains and shows its curves and samples like any run.
 
 The model is the scaled-down default GPT (tests/conftest.py shrink_project)."""
 
@@ -66,3 +68,21 @@ def _bytes(shown: str) -> float:
     """'146 MB' -> 1.46e8 (gui/formatting.py's format_count with the unit B)."""
     number, unit = shown.split()
     return float(number) * {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[unit]
+
+
+def test_two_processes_with_tensor_parallel_train_from_the_panel(qtbot, open_window, shots, tmp_path):
+    window = small_window(open_window, tmp_path)
+    set_training(qtbot, window, tensor_parallel=2, steps=8, sample_every=4)
+    training = window.training
+    training.tabs.setCurrentIndex(1)  # the processes box sits on the Settings tab
+    training.processes_box.setValue(2)
+    shots.save(window, "two processes, tensor parallel 2")
+    press_train(qtbot, window)
+    assert wait_for_run_end(qtbot, window) == "finished", training.status_label.text()
+    run = RunFolder.open(training.run_dir)
+    log = (run.path / "log.txt").read_text()
+    assert "on 2 processes" in log and "mesh: dp 1 × pp 1 × tp 2" in log
+    assert len(run.info["rank_checksums"]) == 2 and len(set(run.info["rank_checksums"])) == 1
+    assert len(curve_points(training.plot.raw_curve)) == 8
+    qtbot.waitUntil(lambda: training.sample_box.toPlainText().strip() != "", timeout=10_000)  # rank 0's copy samples
+    shots.save(window, "tensor parallel run finished")
