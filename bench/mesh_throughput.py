@@ -29,7 +29,6 @@ MESHES = [("single", 1, []), ("dp2", 2, []), ("tp2", 2, ["tensor_parallel=2"]),
           ("dp2×tp2 FSDP2", 4, ["tensor_parallel=2", "distributed=fsdp"]),
           ("dp2×pp2 FSDP2", 4, ["pipeline_parallel=2", "distributed=fsdp"]),
           ("tp2×pp2", 4, ["tensor_parallel=2", "pipeline_parallel=2"])]
-HELD = ("weights", "gradients", "optimizer")
 
 
 def small_project(folder: Path, width: int, batch: int, steps: int) -> Path:
@@ -59,23 +58,13 @@ def tokens_per_second(project: Path, run: Path, processes: int, settings: list[s
     return statistics.median(row["tokens_per_s"] for row in rows[5:])
 
 
-def planner_error(project_file: Path, run: Path, processes: int, settings: list[str]) -> tuple[int, float]:
+def planner_error(run: Path) -> tuple[int, float]:
     """The busiest rank's measured bytes, and the largest relative gap between any rank's measured
     weights, gradients or optimizer state and the planner's figure for its stage."""
-    from workbench.core.training.memory_plan import Layout, Planner
-    from workbench.core.training.mesh_layout import describe_mesh, graph_facts
+    from workbench.core.training.rank_memory import held_against_plan
 
-    project = load_project(project_file)
-    config = project.train.replace(**{k: (v if k == "distributed" else int(v))
-                                      for k, v in (s.split("=") for s in settings)})
-    layout = Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
-    mesh = describe_mesh(graph_facts(project.graph), Planner(project.graph), config, layout)
-    held = json.loads((run / "run.json").read_text()).get("rank_memory") or []
-    worst = 0.0
-    for rank in held:
-        plan = mesh.stages[mesh.coordinates(rank["rank"])[1]].plan
-        worst = max([worst] + [abs(rank[c] - getattr(plan, c)) / getattr(plan, c) for c in HELD])
-    return max((sum(rank[c] for c in HELD) for rank in held), default=0), worst
+    checked = held_against_plan(json.loads((run / "run.json").read_text()))
+    return checked.measured, checked.worst
 
 
 def main() -> None:
@@ -94,7 +83,7 @@ def main() -> None:
         for name, processes, settings in MESHES:
             speed = tokens_per_second(project, Path(temp) / name, processes, settings)
             if processes > 1:
-                held, error = planner_error(project, Path(temp) / name, processes, settings)
+                held, error = planner_error(Path(temp) / name)
                 memory = f"{held / 2**10:,.1f} KiB | {error:.1%}"
             else:
                 memory = "— | —"  # a lone process records no rank_memory

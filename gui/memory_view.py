@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton,
 from workbench.core.project import Project
 from workbench.core.training.memory_plan import Layout, MemoryPlan, PlanError, Planner
 from workbench.core.training.mesh_layout import GraphFacts, Mesh, describe_mesh, graph_facts
+from workbench.core.training.rank_memory import held_against_plan
 from workbench.gui.formatting import format_count
 from workbench.gui.mesh_view import MeshView
 
@@ -114,6 +115,13 @@ class MemoryView(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.fits_label = QLabel()  # the largest batch and context that fit device_box
         self.fits_label.setWordWrap(True)
+        # The followed run's own processes, measured (run.json's rank_memory) against the planner: the check
+        # the planner is held to, on the run the student just trained.
+        self.measured_label = QLabel()
+        self.measured_label.setObjectName("memoryMeasured")
+        self.measured_label.setWordWrap(True)
+        self.measured_label.hide()
+        self._run_info: dict | None = None  # the followed run's run.json, while its check is still to show
         self.mesh_view = MeshView(COLORS, LABELS)  # which process holds which layers and shards, and its bytes
         self.mesh: Mesh | None = None
         self.cluster_button = QPushButton("Copy for a cluster…")  # the Training panel opens its dialog
@@ -131,7 +139,8 @@ class MemoryView(QWidget):
         column = QVBoxLayout(content)
         column.setSpacing(2)
         column.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.title, self.bar, self.legend, self.fits_label, self.mesh_view, self.cluster_button):
+        for widget in (self.title, self.bar, self.legend, self.fits_label, self.measured_label, self.mesh_view,
+                       self.cluster_button):
             column.addWidget(widget)
         column.addStretch(1)
         scroll = QScrollArea()
@@ -179,9 +188,37 @@ class MemoryView(QWidget):
         super().showEvent(event)
         if self._pending is not None and self._pending_since_plan:
             self.refresh()
+        elif self._run_info is not None:
+            self._show_measured()
+
+    def show_run(self, info: dict | None) -> None:
+        """The run the Training panel follows (its run.json, None: none, or not ended): when it ran on several
+        processes, what they measured beside the planner's figure, worked out when this tab is next shown."""
+        self._run_info = info if info and info.get("rank_memory") else None
+        self.measured_label.hide()
+        if self._run_info is not None and self.isVisible():
+            self._show_measured()
+
+    def _show_measured(self) -> None:
+        info, self._run_info = self._run_info, None
+        try:
+            checked = held_against_plan(info)
+        except (ValueError, KeyError, RuntimeError) as exc:  # a run.json this version cannot plan
+            self.measured_label.setText(f"Its processes' measured bytes cannot be planned here: {exc}")
+        else:
+            if checked is None:
+                return
+            self.measured_label.setText(
+                f"This run's {checked.processes} processes, measured after its first step, held at most "
+                f"{format_count(checked.measured, 'B')} each of weights, gradients and optimizer state; the "
+                f"planner says {format_count(checked.planned, 'B')} for its graph and settings (every process "
+                f"and part within {checked.worst:.1%}).")
+        self.measured_label.show()
 
     def refresh(self) -> None:
         """Plan now (the timer calls this when the tab shows; tests may too)."""
+        if self._run_info is not None:
+            self._show_measured()
         self._pending_since_plan = False
         self._timer.stop()
         if self._pending is None:

@@ -275,6 +275,7 @@ class TrainingPanel(QWidget):
         self._show_accuracy(False)
         self.metrics.show_metric("sources", False)
         self.sample_box.clear()
+        self.memory_view.show_run(None)
         self.sample_title.setText("Latest sample")
         self.sample_box.setPlaceholderText(sample_hint(self._followed_objective()))
         self.run_label.setText(self.run_dir.name)
@@ -389,6 +390,7 @@ class TrainingPanel(QWidget):
                 self.sample_box.setPlainText(console_tail)
         step = (run.info.get("step") if run is not None else None) or self._last_metrics.get("step")
         self._set_status(ending_text(status, step, self._last_metrics, message), status)
+        self.memory_view.show_run(run.info if run is not None else None)  # its processes' bytes vs the plan
         self._update_estimate()  # the run just measured this machine's speed
         self.run_list.refresh()
         self._update_buttons()

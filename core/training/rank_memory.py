@@ -12,6 +12,8 @@ dropped, when all three are alive, and saves the list in run.json as "rank_memor
 An FSDP2 parameter is a DTensor: its local shard (`to_local()`) is what this rank stores.
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -52,3 +54,41 @@ def storage_bytes(tensors) -> int:
         storage = tensor.untyped_storage()
         storages[storage.data_ptr()] = storage.nbytes()
     return sum(storages.values())
+
+
+PARTS = ("weights", "gradients", "optimizer")
+
+
+@dataclass(frozen=True)
+class HeldAgainstPlan:
+    """A finished run's measured bytes beside the memory planner's, per process."""
+
+    processes: int
+    measured: int  # the busiest rank's weights + gradients + optimizer state, bytes
+    planned: int  # the planner's figure for that rank (its pipeline stage's)
+    worst: float  # the largest relative gap over every rank and each of the three components
+
+
+def held_against_plan(info: dict) -> HeldAgainstPlan | None:
+    """What each rank of a run measured it held (run.json's rank_memory) against what the planner says a
+    rank of that stage holds, for the run's own graph and settings (core/training/mesh_layout.py, the Memory
+    tab's mesh picture); None for a run that measured nothing (one process, or from an older version)."""
+    from workbench.core.project import Project
+    from workbench.core.training.config import TrainConfig
+    from workbench.core.training.memory_plan import Layout, Planner
+    from workbench.core.training.mesh_layout import describe_mesh, graph_facts
+
+    held = info.get("rank_memory") or []
+    if not held or not all(part in rank for rank in held for part in PARTS) or "project" not in info:
+        return None
+    project, config = Project.from_dict(info["project"]), TrainConfig.from_dict(info["config"])
+    layout = Layout.from_config(config, len(held), config.tensor_parallel, config.pipeline_parallel)
+    mesh = describe_mesh(graph_facts(project.graph), Planner(project.graph), config, layout)
+    worst, busiest = 0.0, (0, 0)
+    for rank in held:
+        plan = mesh.stages[mesh.coordinates(rank["rank"])[1]].plan
+        worst = max([worst] + [abs(rank[p] - getattr(plan, p)) / getattr(plan, p) for p in PARTS if getattr(plan, p)])
+        measured = sum(rank[p] for p in PARTS)
+        if measured > busiest[0]:
+            busiest = (measured, sum(getattr(plan, p) for p in PARTS))
+    return HeldAgainstPlan(len(held), busiest[0], busiest[1], worst)

@@ -86,3 +86,10 @@ def test_two_processes_with_tensor_parallel_train_from_the_panel(qtbot, open_win
     assert len(curve_points(training.plot.raw_curve)) == 8
     qtbot.waitUntil(lambda: training.sample_box.toPlainText().strip() != "", timeout=10_000)  # rank 0's copy samples
     shots.save(window, "tensor parallel run finished")
+    training.tabs.setCurrentIndex(training.tabs.indexOf(training.memory_view))  # what each process held
+    measured = training.memory_view.measured_label
+    qtbot.waitUntil(measured.isVisible, timeout=10_000)
+    assert "This run's 2 processes" in measured.text() and "the planner says" in measured.text()
+    within = float(measured.text().split("within ")[1].split("%")[0])
+    assert within <= 10, measured.text()
+    shots.save(window, "measured against the plan")

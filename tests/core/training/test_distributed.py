@@ -35,6 +35,9 @@ def test_two_ranks_match_one_process(tiny_project, tmp_path, strategy):
     share = 1.0 if strategy == "ddp" else 0.5  # replicas hold everything; FSDP2 shards (padding aside) halve it
     assert all(rank["weights"] == pytest.approx(share * lone, rel=0.02) for rank in held)
     assert all(rank["gradients"] == rank["weights"] and rank["optimizer"] >= 1.9 * rank["weights"] for rank in held)
+    from workbench.core.training.rank_memory import held_against_plan
+
+    assert held_against_plan(pair.info).worst <= 0.10  # the planner's figure for each rank (the Memory tab's)
     ours = [row["loss"] for row in pair.metrics()]
     theirs = [row["loss"] for row in single.metrics()]
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-5)
@@ -59,3 +62,10 @@ def test_compiled_graphs_modify_no_module_output_in_place():
             in_place = node.target in (operator.iadd, operator.isub, operator.imul, operator.itruediv) or (
                 name.endswith("_") and not name.startswith("_"))
             assert not (node.op in ("call_function", "call_method") and in_place), f"{preset.name}: {node.format_node()}"
+
+
+def test_a_run_without_measured_ranks_has_nothing_to_check():
+    from workbench.core.training.rank_memory import held_against_plan
+
+    assert held_against_plan({}) is None
+    assert held_against_plan({"rank_memory": [{"rank": 0}]}) is None  # an older run.json: no parts
