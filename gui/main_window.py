@@ -62,8 +62,10 @@ class MainWindow(QMainWindow):
         self.palette_dock = self._dock("Blocks", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.problems_dock = self._dock("Problems", self.problems, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.history_dock = self._dock("History", QUndoView(self.undo_stack), Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.tabifyDockWidget(self.problems_dock, self.history_dock)
-        self.problems_dock.raise_()
+        # Problems and History share one place: tabified in the first showEvent. A second group of tabbed
+        # docks made before the window is shown left a stray copy of the first group's tab bar (Qt 6.11:
+        # "Training | Attention" drawn over the block palette).
+        self._tabify_left = True
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.panel_docks = []  # in PANELS order, which is also their Ctrl+number
@@ -108,6 +110,13 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.palette_dock, self.problems_dock], [560, 150], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [400], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._tabify_left:
+            self._tabify_left = False
+            self.tabifyDockWidget(self.problems_dock, self.history_dock)
+            self.problems_dock.raise_()
 
     def _grow_once(self, dock: QDockWidget, share: float, shown: bool) -> None:
         """The first time `dock` is shown, make the bottom panels `share` of the window tall (never shorter)."""

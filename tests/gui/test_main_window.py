@@ -1,6 +1,7 @@
 """The first window on the default preset: cards, edges with shapes, inspector, groups, files."""
 
 import json
+import os
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QToolButton
@@ -180,3 +181,34 @@ def test_closing_while_training_can_stop_the_run(window, monkeypatch):
     monkeypatch.setattr(MainWindow, "_ask_about_running_training", lambda self: "stop")
     assert window.close()
     assert trainer.calls == ["request_stop", "wait"]
+
+
+STRAY_BARS = """
+import json, sys
+from PySide6.QtWidgets import QApplication, QTabBar
+from workbench.core.project import load_project
+from workbench.gui.main_window import MainWindow
+app = QApplication(sys.argv)
+window = MainWindow(load_project())
+window.show()
+for _ in range(3):
+    app.processEvents()
+print(json.dumps(sorted([bar.tabText(i) for i in range(bar.count())] for bar in window.findChildren(QTabBar)
+                        if bar.parent() is window and bar.isVisible())))
+"""
+
+
+def test_no_stray_dock_tab_bar_over_the_palette(tmp_path):
+    """Two groups of tabbed docks (the bottom panels; Problems and History) made before the window was shown
+    left a stray copy of the first group's tab bar, 'Training | Attention', drawn over the block palette
+    (Qt 6.11). A fresh process, as the app starts: inside the test session the stray did not form."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+           "XDG_DATA_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-P", "-c", STRAY_BARS], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    panels = ["Training", "Attention", "Generate", "Tokenizer", "Data", "Leaderboard", "Course"]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["Problems", "History"], panels]
