@@ -32,7 +32,7 @@ def problem_before_training(project: Project) -> str:
 CPU_PROCESSES = 8
 
 
-def problem_with_processes(processes: int, local_gpus: int, config=None) -> str:
+def problem_with_processes(processes: int, local_gpus: int, config) -> str:
     """Why `processes` processes cannot train `config` (a TrainConfig) on this machine with `local_gpus`;
     "" if they can. With GPUs, one process per GPU; without, up to CPU_PROCESSES on the CPU."""
     if processes > 1 and local_gpus and processes > local_gpus:
@@ -43,9 +43,8 @@ def problem_with_processes(processes: int, local_gpus: int, config=None) -> str:
         return (f"{processes} processes, but this machine has no GPU: Train starts at most {CPU_PROCESSES} CPU "
                 "processes (they show how a run spreads, not speed); set fewer, or use Copy command for a "
                 "machine with the GPUs")
-    if config is not None:
-        try:  # tensor_parallel × pipeline_parallel must divide the processes, as the trainer would say
-            Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
-        except PlanError as exc:
-            return f"{exc} (tensor_parallel and pipeline_parallel are training settings)"
+    try:  # tensor_parallel × pipeline_parallel must divide the processes, as the trainer would say
+        Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
+    except PlanError as exc:
+        return f"{exc} (tensor_parallel and pipeline_parallel are training settings)"
     return ""

@@ -32,9 +32,9 @@ from pathlib import Path
 
 from workbench.core.lessons.experiments import Evidence, ExperimentError, Progress, load_project
 from workbench.core.lessons.lab import ASSETS
+from workbench.core.training.rank_memory import PARTS, held_against_plan
 
 MAIN = ASSETS.parent / "main.py"
-PARTS = ("weights", "gradients", "optimizer")
 TIMEOUT_S = 600  # one launch; a hung process group must not hold the lab forever
 
 
@@ -74,7 +74,8 @@ def distributed_memory(settings: dict, folder: Path, progress: Progress) -> Evid
     planner = Planner(project.graph)
     single = _launch(settings["project"], train, "single", 1, folder, progress)
     evidence.values["single.states"] = float(sum(single[0][part] for part in PARTS))
-    _rows(evidence, "1 process", single, _planned(project, planner, config, 1), single.seconds)
+    alone = planner.plan(config)
+    _rows(evidence, "1 process", single, alone.weights + alone.gradients + alone.optimizer, single.seconds)
     for layout in layouts:
         name, processes = layout["name"], int(layout["processes"])
         ranks = _launch(settings["project"], {**train, **layout["train"]}, name, processes, folder, progress)
@@ -83,7 +84,7 @@ def distributed_memory(settings: dict, folder: Path, progress: Progress) -> Evid
         evidence.values[f"{name}.states"] = float(max(sum(rank[p] for p in PARTS) for rank in ranks))
         evidence.values[f"{name}.share"] = evidence.values[f"{name}.states"] / evidence.values["single.states"]
         evidence.values[f"{name}.loss_gap"] = max(abs(a - b) for a, b in zip(ranks.losses, single.losses, strict=True))
-        planned = _planned(project, planner, config.replace(**layout["train"]), processes)
+        planned = held_against_plan(ranks.info).planned  # the planner's figure for the busiest rank's stage
         _rows(evidence, f"{name}, {processes} processes", ranks, planned, ranks.seconds)
     evidence.notes.append(f"bytes each process holds after its first optimizer step (batch {config.batch_size}, "
                           f"{config.optimizer}); `planned` is the memory planner's weights + gradients + optimizer "
@@ -94,6 +95,7 @@ def distributed_memory(settings: dict, folder: Path, progress: Progress) -> Evid
 class _Ranks(list):
     seconds: float = 0.0
     losses: list[float] = []  # the run's logged training losses, in step order
+    info: dict = {}  # its run.json
 
 
 def _launch(project: str, train: dict, name: str, processes: int, folder: Path, progress: Progress) -> _Ranks:
@@ -122,7 +124,7 @@ def _launch(project: str, train: dict, name: str, processes: int, folder: Path, 
         ranks = _Ranks([_single_step_bytes(path)])
     if len(ranks) != processes or not all(part in rank for rank in ranks for part in PARTS):
         raise ExperimentError(f"distributed_memory: {path}/run.json holds no measured bytes for {processes} ranks")
-    ranks.seconds = time.perf_counter() - started
+    ranks.seconds, ranks.info = time.perf_counter() - started, info
     ranks.losses = [json.loads(line)["loss"] for line in (path / "metrics.jsonl").read_text().splitlines()]
     return ranks
 
@@ -139,16 +141,6 @@ def _single_step_bytes(path: Path) -> dict:
     context = int(project.graph.nodes_of_type("input.tokens")[0].get_param("context_length"))
     measured = measure_step(project.graph, config, config.batch_size, context)
     return {"rank": 0, "weights": measured.weights, "gradients": measured.gradients, "optimizer": measured.optimizer}
-
-
-def _planned(project, planner, config, processes: int) -> int:
-    """The planner's weights + gradients + optimizer state for the busiest process of `config` on `processes`."""
-    from workbench.core.training.memory_plan import Layout
-    from workbench.core.training.mesh_layout import describe_mesh, graph_facts
-
-    layout = Layout.from_config(config, processes, config.tensor_parallel, config.pipeline_parallel)
-    mesh = describe_mesh(graph_facts(project.graph), planner, config, layout)
-    return max(stage.plan.weights + stage.plan.gradients + stage.plan.optimizer for stage in mesh.stages)
 
 
 def _rows(evidence: Evidence, layout: str, ranks: list[dict], planned: int, seconds: float) -> None:
